@@ -1,0 +1,148 @@
+"""The matter catalog (事项清单): matter types by code, and keyword classification of Chinese text.
+
+Pure (no I/O). Public API (stable; routing depends on it):
+
+* ``MatterCatalog(entries)``: raises ``CatalogError`` (a ``ValueError``) on a duplicate code or an entry
+  without keywords. Iteration and ``len`` follow the order given (the file's order).
+* ``version: str``: a content hash (16 hex digits), equal for equal content in the same order.
+* ``get(code) -> MatterType``: raises ``UnknownMatterError`` (a ``KeyError``) for an unknown code;
+  ``code in catalog`` tests first. ``codes`` is the tuple of codes.
+* ``classify(text, limit=None, min_score=0.0) -> list[Classification]``: every matter type with at
+  least one keyword in the text and a score of at least ``min_score``, best first. A
+  ``Classification`` is a named tuple ``(matter, score, keywords)`` and unpacks as such.
+
+Scoring: a keyword matches when it occurs as a substring of the text (both NFKC-normalised, case-folded,
+whitespace removed). A matched keyword that lies inside another matched keyword of the same matter type
+is not counted again ("燃气" inside "燃气泄漏"). The score is the total length, in characters, of the
+counted keywords, so more hits and longer (more specific) hits both rank higher. Ties go to more counted
+keywords, then to the smaller code, so the order is fully deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from shared.domain.model import MatterType
+
+
+class CatalogError(ValueError):
+    """The catalog content is inconsistent."""
+
+
+class UnknownMatterError(KeyError):
+    """No matter type has this code."""
+
+
+class Classification(NamedTuple):
+    matter: MatterType
+    score: float
+    keywords: tuple[str, ...]  # the counted keywords, as written in the catalog, in catalog order
+
+
+def normalise_text(text: str) -> str:
+    """Canonical form for keyword matching: NFKC, case-folded, no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+class MatterCatalog:
+    """Matter types by code, in catalog order."""
+
+    __slots__ = ("_by_code", "_keywords", "_version")
+
+    def __init__(self, entries: Iterable[MatterType]) -> None:
+        by_code: dict[str, MatterType] = {}
+        keywords: list[tuple[MatterType, tuple[tuple[str, str], ...]]] = []
+        for m in entries:
+            if m.code in by_code:
+                raise CatalogError(f"duplicate matter type code {m.code!r}")
+            pairs = tuple((k, normalise_text(k)) for k in m.keywords if normalise_text(k))
+            if not pairs:
+                raise CatalogError(f"matter type {m.code!r} has no keywords")
+            by_code[m.code] = m
+            keywords.append((m, pairs))
+        self._by_code = by_code
+        self._keywords = tuple(keywords)
+        self._version = _content_hash(by_code.values())
+
+    def __repr__(self) -> str:
+        return f"MatterCatalog(version={self._version!r}, matter_types={len(self._by_code)})"
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._by_code)
+
+    def __iter__(self) -> Iterator[MatterType]:
+        return iter(self._by_code.values())
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def get(self, code: str) -> MatterType:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownMatterError(f"unknown matter type {code!r}") from None
+
+    def classify(self, text: str, limit: int | None = None, min_score: float = 0.0) -> list[Classification]:
+        """Matter types whose keywords occur in the text, best first (see the module docstring)."""
+        haystack = normalise_text(text)
+        if not haystack:
+            return []
+        found: list[Classification] = []
+        for matter, pairs in self._keywords:
+            hits = [(raw, norm) for raw, norm in pairs if norm in haystack]
+            if not hits:
+                continue
+            counted = _drop_nested(hits)
+            score = float(sum(len(norm) for _, norm in counted))
+            if score >= min_score:
+                found.append(Classification(matter, score, tuple(raw for raw, _ in counted)))
+        found.sort(key=lambda c: (-c.score, -len(c.keywords), c.matter.code))
+        return found if limit is None else found[:limit]
+
+
+def _drop_nested(hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Keep each distinct hit once, dropping hits that lie inside a longer hit."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for raw, norm in hits:
+        if norm in seen:
+            continue
+        if any(norm != other and norm in other for _, other in hits):
+            continue
+        seen.add(norm)
+        out.append((raw, norm))
+    return out
+
+
+def _content_hash(entries: Iterable[MatterType]) -> str:
+    h = hashlib.sha256()
+    for m in entries:
+        row = [
+            m.code,
+            m.name,
+            m.name_en,
+            list(m.keywords),
+            m.level.value,
+            m.lead_department,
+            list(m.assisting_departments),
+            m.accept_within_hours,
+            m.resolve_within,
+            m.clock.value,
+            [lv.value for lv in m.returnable_by],
+            m.safety,
+            list(m.warn_at),
+        ]
+        h.update(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode())
+    return h.hexdigest()[:16]
