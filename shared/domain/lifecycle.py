@@ -1,0 +1,393 @@
+"""The case state machine: who may do what from which state, as one declarative table.
+
+`apply` is pure: it takes an immutable `CaseProgress` and returns a new one plus the facts the change emits
+(a re-route is needed, a part is owed, ...). Anything the table does not allow raises `IllegalTransition`
+and changes nothing. Assignees, assisting units and summoned departments are identified by the same string
+the dispatcher uses for them (e.g. ``str(Assignee)``, "branch:CG-LH-01").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from shared.errors import Conflict
+
+
+class State(StrEnum):
+    REPORTED = "reported"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    VERIFIED = "verified"
+    RATED = "rated"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    ESCALATED = "escalated"
+    MERGED = "merged"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+
+
+class Action(StrEnum):
+    ASSIGN = "assign"
+    ACCEPT = "accept"
+    RETURN = "return"
+    START = "start"
+    PROGRESS = "progress"
+    RESOLVE = "resolve"
+    REPORT_IN = "report_in"  # an assisting unit or summoned department has done its part
+    SUMMON = "summon"
+    VERIFY_PASSED = "verify_passed"
+    VERIFY_FAILED = "verify_failed"
+    RATE_SATISFIED = "rate_satisfied"
+    RATE_UNSATISFIED = "rate_unsatisfied"
+    REOPEN = "reopen"
+    ESCALATE = "escalate"
+    MERGE = "merge"
+    CLOSE = "close"
+    CANCEL = "cancel"
+    COMMENT = "comment"
+
+
+class Role(StrEnum):
+    ASSIGNEE = "assignee"  # the lead unit, branch or department
+    ASSISTING = "assisting"  # a co-assigned unit or a summoned department
+    SUPERVISOR = "supervisor"  # a command centre or a higher level
+    RESIDENT = "resident"  # the reporter
+    SYSTEM = "system"  # dispatch and escalation
+
+
+class DueKind(StrEnum):
+    """The deadlines a case can have (the `kind` of a DeadlineFired event)."""
+
+    ACCEPT = "accept"
+    RESOLVE = "resolve"
+    REPORT_IN = "report_in"
+    VERIFY = "verify"
+    FOLLOW_UP = "follow_up"
+
+
+class FactKind(StrEnum):
+    ASSIGNED = "assigned"  # party: the new lead
+    PART_OWED = "part_owed"  # party: an assisting unit or summoned department that now owes its part
+    PART_REPORTED = "part_reported"  # party: the one that reported in
+    ALL_PARTS_IN = "all_parts_in"  # the lead may resolve now
+    REROUTE_NEEDED = "reroute_needed"  # party: the assignee that returned the case
+    ESCALATION_NEEDED = "escalation_needed"  # party: the lead being escalated from
+    REOPENED = "reopened"
+    NOTE = "note"  # progress notes, comments, reasons
+
+
+S = State
+A = Action
+R = Role
+
+TERMINAL: frozenset[State] = frozenset({S.MERGED, S.CANCELLED})
+OPEN_HANDLING: frozenset[State] = frozenset({S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED})
+NOT_TERMINAL: frozenset[State] = frozenset(State) - TERMINAL
+STAY = None  # target of a row that records a fact without changing state
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the table: `roles` may do `action` from any of `sources`, giving `target`."""
+
+    action: Action
+    sources: frozenset[State]
+    roles: frozenset[Role]
+    target: State | None  # STAY keeps the current state
+
+
+def _rule(action: Action, sources: Iterable[State], roles: Iterable[Role], target: State | None) -> Rule:
+    return Rule(action, frozenset(sources), frozenset(roles), target)
+
+
+# Ordered as the happy path, then the side roads. A (state, action, role) triple matches at most one row.
+TABLE: tuple[Rule, ...] = (
+    _rule(A.ASSIGN, {S.REPORTED, S.RETURNED, S.ESCALATED}, {R.SYSTEM, R.SUPERVISOR}, S.ASSIGNED),
+    # re-dispatch by hand (command centre), and the dispatcher re-assigning a reopened case
+    _rule(A.ASSIGN, OPEN_HANDLING - {S.REOPENED}, {R.SUPERVISOR}, S.ASSIGNED),
+    _rule(A.ASSIGN, {S.REOPENED}, {R.SYSTEM, R.SUPERVISOR}, S.ASSIGNED),
+    _rule(A.ACCEPT, {S.ASSIGNED, S.REOPENED}, {R.ASSIGNEE}, S.ACCEPTED),
+    _rule(A.RETURN, {S.ASSIGNED, S.ACCEPTED}, {R.ASSIGNEE}, S.RETURNED),
+    _rule(A.START, {S.ACCEPTED}, {R.ASSIGNEE}, S.IN_PROGRESS),
+    _rule(A.PROGRESS, {S.IN_PROGRESS}, {R.ASSIGNEE}, STAY),
+    _rule(A.PROGRESS, {S.ACCEPTED, S.IN_PROGRESS}, {R.ASSISTING}, STAY),
+    _rule(A.REPORT_IN, OPEN_HANDLING, {R.ASSISTING}, STAY),
+    _rule(A.SUMMON, {S.ACCEPTED, S.IN_PROGRESS}, {R.SUPERVISOR, R.ASSIGNEE}, STAY),
+    # a grid worker fixes a small matter on the spot: accept then resolve, no separate start
+    _rule(A.RESOLVE, {S.ACCEPTED, S.IN_PROGRESS}, {R.ASSIGNEE}, S.RESOLVED),
+    _rule(A.VERIFY_PASSED, {S.RESOLVED}, {R.SUPERVISOR}, S.VERIFIED),
+    _rule(A.VERIFY_FAILED, {S.RESOLVED}, {R.SUPERVISOR}, S.REOPENED),
+    _rule(A.RATE_SATISFIED, {S.VERIFIED}, {R.RESIDENT}, S.RATED),
+    _rule(A.RATE_UNSATISFIED, {S.VERIFIED}, {R.RESIDENT}, S.REOPENED),
+    # verified → closed without a rating: the follow-up window passed or the report was anonymous
+    _rule(A.CLOSE, {S.VERIFIED, S.RATED}, {R.SYSTEM, R.SUPERVISOR}, S.CLOSED),
+    # a spot check (督查) finds the problem back after the fact
+    _rule(A.REOPEN, {S.VERIFIED, S.RATED, S.CLOSED}, {R.SUPERVISOR}, S.REOPENED),
+    _rule(A.ESCALATE, OPEN_HANDLING, {R.SYSTEM, R.SUPERVISOR, R.ASSIGNEE}, S.ESCALATED),
+    # the top rung cannot move: escalation re-alerts it while the case waits
+    _rule(A.ESCALATE, {S.ESCALATED}, {R.SYSTEM}, STAY),
+    _rule(A.MERGE, {S.REPORTED}, {R.SYSTEM, R.SUPERVISOR}, S.MERGED),
+    _rule(A.MERGE, OPEN_HANDLING | {S.RETURNED, S.ESCALATED}, {R.SUPERVISOR}, S.MERGED),
+    _rule(A.CANCEL, {S.REPORTED, S.ASSIGNED}, {R.RESIDENT}, S.CANCELLED),
+    _rule(A.CANCEL, OPEN_HANDLING | {S.REPORTED, S.RETURNED, S.ESCALATED}, {R.SUPERVISOR}, S.CANCELLED),
+    _rule(A.COMMENT, NOT_TERMINAL, frozenset(Role), STAY),
+)
+
+_INDEX: dict[tuple[State, Action, Role], Rule] = {}
+for _row in TABLE:
+    for _state in _row.sources:
+        for _role in _row.roles:
+            if (_state, _row.action, _role) in _INDEX:
+                raise RuntimeError(f"lifecycle table: two rows for {_state}/{_row.action}/{_role}")
+            _INDEX[(_state, _row.action, _role)] = _row
+
+# Live deadlines per state; any other deadline of the case is void once it reaches the state.
+LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
+    S.ASSIGNED: frozenset({DueKind.ACCEPT}),
+    S.REOPENED: frozenset({DueKind.ACCEPT}),
+    S.ACCEPTED: frozenset({DueKind.RESOLVE}),
+    S.IN_PROGRESS: frozenset({DueKind.RESOLVE}),
+    S.RESOLVED: frozenset({DueKind.VERIFY}),
+    S.VERIFIED: frozenset({DueKind.FOLLOW_UP}),
+}
+
+
+class IllegalTransition(Conflict):
+    """The table (or a precondition of the row) refuses this action; nothing was changed."""
+
+    code = "illegal_transition"
+
+    def __init__(self, state: State, action: Action, role: Role, reason: str = "") -> None:
+        allowed = allowed_actions(state, role)
+        why = reason or f"{role} may not {action} a case that is {state}"
+        super().__init__(
+            f"{why}; allowed to {role} from {state}: {', '.join(allowed) or 'nothing'}",
+            state=state.value,
+            action=action.value,
+            role=role.value,
+            allowed=[a.value for a in allowed],
+        )
+        self.state = state
+        self.action = action
+        self.role = role
+        self.allowed = allowed
+        self.reason = why
+
+
+@dataclass(frozen=True, slots=True)
+class CaseProgress:
+    """What the state machine needs to know about one case."""
+
+    state: State = State.REPORTED
+    lead: str | None = None
+    assisting: frozenset[str] = frozenset()  # co-assigned units and summoned departments
+    owing: frozenset[str] = frozenset()  # those of `assisting` that have not reported their part
+    returned_by: tuple[str, ...] = ()  # in order; routing excludes them
+    reopens: int = 0
+    escalations: int = 0
+    merged_into: str | None = None
+
+    @property
+    def returns(self) -> int:
+        return len(self.returned_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    kind: FactKind
+    party: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    before: CaseProgress
+    progress: CaseProgress
+    facts: tuple[Fact, ...] = field(default_factory=tuple)
+
+    @property
+    def changed_state(self) -> bool:
+        return self.before.state is not self.progress.state
+
+
+def allowed_actions(state: State, role: Role) -> tuple[Action, ...]:
+    """Actions the table lets `role` take from `state`, in declaration order."""
+    return tuple(a for a in Action if (state, a, role) in _INDEX)
+
+
+def target_of(state: State, action: Action, role: Role) -> State | None:
+    """The state the table leads to, or None when the table has no row (STAY rows return `state`)."""
+    row = _INDEX.get((state, action, role))
+    if row is None:
+        return None
+    return state if row.target is None else row.target
+
+
+def live_deadlines(state: State) -> frozenset[DueKind]:
+    """Deadlines that still apply in `state` (report-in deadlines follow `CaseProgress.owing`)."""
+    return LIVE_DEADLINES.get(state, frozenset())
+
+
+def apply(
+    progress: CaseProgress,
+    action: Action,
+    role: Role,
+    actor: str,
+    *,
+    lead: str | None = None,
+    parties: Iterable[str] = (),
+    into: str | None = None,
+    note: str = "",
+) -> Outcome:
+    """Apply one action. `lead`+`parties` for assign, `parties` for summon and reopen, `into` for merge."""
+    row = _INDEX.get((progress.state, action, role))
+    if row is None:
+        raise IllegalTransition(progress.state, action, role)
+    ctx = _Ctx(progress, action, role, actor, lead, frozenset(parties), into, note.strip())
+    ctx.check_actor()
+    new, facts = _EFFECTS.get(action, _no_effect)(ctx)
+    target = progress.state if row.target is None else row.target
+    new = replace(new, state=target)
+    if ctx.note and action not in _NOTE_CONSUMED:
+        facts = (*facts, Fact(FactKind.NOTE, actor, ctx.note))
+    return Outcome(progress, new, facts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    progress: CaseProgress
+    action: Action
+    role: Role
+    actor: str
+    lead: str | None
+    parties: frozenset[str]
+    into: str | None
+    note: str
+
+    def refuse(self, reason: str) -> IllegalTransition:
+        return IllegalTransition(self.progress.state, self.action, self.role, reason)
+
+    def check_actor(self) -> None:
+        p = self.progress
+        if self.role is Role.ASSIGNEE and self.actor != p.lead:
+            raise self.refuse(f"{self.actor!r} is not the lead of this case (lead: {p.lead!r})")
+        if self.role is Role.ASSISTING and self.actor not in p.assisting:
+            raise self.refuse(f"{self.actor!r} is not an assisting unit of this case")
+
+
+_Effect = tuple[CaseProgress, tuple[Fact, ...]]
+
+
+def _no_effect(c: _Ctx) -> _Effect:
+    return c.progress, ()
+
+
+def _assign(c: _Ctx) -> _Effect:
+    if not c.lead:
+        raise c.refuse("assign needs the new lead")
+    assisting = c.parties - {c.lead}
+    new = replace(c.progress, lead=c.lead, assisting=assisting, owing=assisting)
+    owed = tuple(Fact(FactKind.PART_OWED, p) for p in sorted(assisting))
+    return new, (Fact(FactKind.ASSIGNED, c.lead), *owed)
+
+
+def _return(c: _Ctx) -> _Effect:
+    if not c.note:
+        raise c.refuse("a return needs a reason")
+    p = c.progress
+    returned_by = (*p.returned_by, c.actor)
+    new = replace(p, lead=None, assisting=frozenset(), owing=frozenset(), returned_by=returned_by)
+    return new, (Fact(FactKind.REROUTE_NEEDED, c.actor, c.note),)
+
+
+def _report_in(c: _Ctx) -> _Effect:
+    p = c.progress
+    if c.actor not in p.owing:
+        raise c.refuse(f"{c.actor!r} has already reported its part")
+    owing = p.owing - {c.actor}
+    facts: tuple[Fact, ...] = (Fact(FactKind.PART_REPORTED, c.actor, c.note),)
+    if not owing:
+        facts = (*facts, Fact(FactKind.ALL_PARTS_IN))
+    return replace(p, owing=owing), facts
+
+
+def _summon(c: _Ctx) -> _Effect:
+    p = c.progress
+    fresh = c.parties - p.owing - ({p.lead} if p.lead else set())
+    if not fresh:
+        raise c.refuse("summon needs at least one department that does not already owe its part")
+    new = replace(p, assisting=p.assisting | fresh, owing=p.owing | fresh)
+    return new, tuple(Fact(FactKind.PART_OWED, d) for d in sorted(fresh))
+
+
+def _resolve(c: _Ctx) -> _Effect:
+    if c.progress.owing:
+        raise c.refuse(f"waiting for the parts of: {', '.join(sorted(c.progress.owing))}")
+    return c.progress, ()
+
+
+def _reopen(c: _Ctx) -> _Effect:
+    """Back to the same lead; `parties` names assisting units whose part must be done again."""
+    p = c.progress
+    redo = c.parties & p.assisting
+    if c.parties - p.assisting:
+        raise c.refuse(f"not assisting units of this case: {', '.join(sorted(c.parties - p.assisting))}")
+    new = replace(p, reopens=p.reopens + 1, owing=p.owing | redo)
+    owed = tuple(Fact(FactKind.PART_OWED, d) for d in sorted(redo))
+    return new, (Fact(FactKind.REOPENED, c.actor, c.note), *owed)
+
+
+def _escalate(c: _Ctx) -> _Effect:
+    p = c.progress
+    return replace(p, escalations=p.escalations + 1), (Fact(FactKind.ESCALATION_NEEDED, p.lead, c.note),)
+
+
+def _needs_note(c: _Ctx) -> _Effect:
+    if not c.note:
+        raise c.refuse(f"{c.action} needs a text")
+    return c.progress, ()
+
+
+def _merge(c: _Ctx) -> _Effect:
+    if not c.into:
+        raise c.refuse("merge needs the case it is merged into")
+    return replace(c.progress, merged_into=c.into), ()
+
+
+_EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
+    A.ASSIGN: _assign,
+    A.RETURN: _return,
+    A.REPORT_IN: _report_in,
+    A.SUMMON: _summon,
+    A.RESOLVE: _resolve,
+    A.VERIFY_FAILED: _reopen,
+    A.RATE_UNSATISFIED: _reopen,
+    A.REOPEN: _reopen,
+    A.ESCALATE: _escalate,
+    A.MERGE: _merge,
+    A.PROGRESS: _needs_note,
+    A.COMMENT: _needs_note,
+}
+# Actions whose own fact already carries the note; the rest get a separate NOTE fact.
+_NOTE_CONSUMED = frozenset({A.RETURN, A.REPORT_IN, A.VERIFY_FAILED, A.RATE_UNSATISFIED, A.REOPEN, A.ESCALATE})
+
+
+def table_markdown() -> str:
+    """The transition table as a Markdown table (states × actions, cell: roles → target)."""
+    lines = ["| from state | action | roles | to state |", "| --- | --- | --- | --- |"]
+    for state in State:
+        for action in Action:
+            by_target: dict[str, list[str]] = {}
+            for role in Role:
+                target = target_of(state, action, role)
+                if target is not None:
+                    shown = "(same)" if _INDEX[(state, action, role)].target is None else target.value
+                    by_target.setdefault(shown, []).append(role.value)
+            for shown, roles in by_target.items():
+                lines.append(f"| {state.value} | {action.value} | {', '.join(roles)} | {shown} |")
+    return "\n".join(lines) + "\n"
