@@ -1,0 +1,1 @@
+"""Real Kafka and PostgreSQL on loopback, started and stopped by the project itself (no Docker needed)."""

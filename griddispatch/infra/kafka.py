@@ -1,0 +1,224 @@
+"""A single-node Apache Kafka broker in KRaft mode, from Maven Central's jars and the system's Java."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from griddispatch.infra.processes import Processes, ProcessRecord
+from shared.errors import BrokerUnavailable, ConfigurationError
+from shared.events import new_event
+from shared.events.types import Probe as ProbeData
+from shared.kafka import check_broker, ensure_topics, kafka_producer, publish
+from shared.settings import PROJECT_ROOT, KafkaSettings, LocalInfraSettings
+from shared.topics import TopicSpec
+
+NAME = "kafka"
+POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
+LOG4J = PROJECT_ROOT / "deploy" / "kafka" / "log4j.properties"
+PROBE_TOPIC = "griddispatch.infra-probe"
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaLayout:
+    home: Path
+    data: Path
+    logs: Path
+    config: Path
+    cluster_id_file: Path
+    libs: Path
+
+    @classmethod
+    def of(cls, local: LocalInfraSettings) -> KafkaLayout:
+        home = local.dir / "kafka"
+        return cls(
+            home=home,
+            data=home / "data",
+            logs=home / "logs",
+            config=home / "server.properties",
+            cluster_id_file=home / "cluster-id",
+            libs=local.cache_dir / f"kafka-{local.kafka_version}",
+        )
+
+
+def bootstrap_of(local: LocalInfraSettings) -> str:
+    return f"127.0.0.1:{local.kafka_port}"
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise ConfigurationError("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
+    return java
+
+
+def ensure_jars(local: LocalInfraSettings) -> Path:
+    """Download the broker's jars once through Maven; later calls find them cached."""
+    layout = KafkaLayout.of(local)
+    done = layout.libs / ".complete"
+    if done.exists():
+        return layout.libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ConfigurationError("Maven is needed to fetch Kafka's jars: apt-get install maven")
+    partial = layout.libs.with_name(layout.libs.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    result = subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            f"-Dkafka.version={local.kafka_version}",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={partial}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not any(partial.glob("kafka_2.13-*.jar")):
+        raise ConfigurationError(
+            f"Maven could not fetch Kafka {local.kafka_version} from Maven Central "
+            f"(pom {POM}): {(result.stdout + result.stderr)[-2000:]}"
+        )
+    shutil.rmtree(layout.libs, ignore_errors=True)
+    partial.rename(layout.libs)
+    done.touch()
+    return layout.libs
+
+
+def server_properties(local: LocalInfraSettings, layout: KafkaLayout) -> str:
+    return "\n".join(
+        [
+            "# Written by `griddispatch infra up`: single-node KRaft broker+controller on loopback.",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{local.kafka_controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{local.kafka_port},CONTROLLER://127.0.0.1:{local.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{local.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={layout.data}",
+            "num.partitions=6",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=12",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "min.insync.replicas=1",
+            "default.replication.factor=1",
+            "auto.create.topics.enable=false",  # topics come from the registry in shared/topics.py
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.check.interval.ms=300000",
+            "delete.topic.enable=true",
+            "",
+        ]
+    )
+
+
+def _classpath(libs: Path) -> str:
+    return f"{libs}/*"
+
+
+def _format_storage(local: LocalInfraSettings, layout: KafkaLayout) -> None:
+    if (layout.data / "meta.properties").exists():
+        return
+    if not layout.cluster_id_file.exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        layout.cluster_id_file.write_text(cluster_id)
+    result = subprocess.run(
+        [
+            _java(),
+            "-cp",
+            _classpath(layout.libs),
+            f"-Dlog4j.configuration=file:{LOG4J}",
+            f"-Dkafka.logs.dir={layout.logs}",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            layout.cluster_id_file.read_text().strip(),
+            "-c",
+            str(layout.config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ConfigurationError(f"formatting Kafka storage in {layout.data} failed: {result.stderr[-2000:]}")
+
+
+def start(local: LocalInfraSettings, processes: Processes) -> ProcessRecord:
+    """Start the broker unless ours is already running; idempotent."""
+    current = processes.running(NAME)
+    if current is not None:
+        return current
+    layout = KafkaLayout.of(local)
+    ensure_jars(local)
+    for path in (layout.data, layout.logs):
+        path.mkdir(parents=True, exist_ok=True)
+    layout.config.write_text(server_properties(local, layout))
+    _format_storage(local, layout)
+    argv = [
+        _java(),
+        *local.kafka_heap.split(),
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{LOG4J}",
+        f"-Dkafka.logs.dir={layout.logs}",
+        "-cp",
+        _classpath(layout.libs),
+        "kafka.Kafka",
+        str(layout.config),
+    ]
+    return processes.start(NAME, argv, marker=str(layout.config), url=f"kafka://{bootstrap_of(local)}", cwd=layout.home)
+
+
+async def wait_ready(local: LocalInfraSettings, processes: Processes) -> None:
+    """Wait until a real event makes the round trip through the broker: produce, then consume it back."""
+    settings = KafkaSettings(bootstrap_servers=bootstrap_of(local), client_id="griddispatch-infra")
+    deadline = time.monotonic() + local.start_timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if processes.exited_early(NAME):
+            raise BrokerUnavailable(f"Kafka exited during start; its log says:\n{processes.tail(NAME)}")
+        try:
+            await check_broker(settings, timeout_s=2.0)
+            await round_trip(settings)
+            return
+        except BrokerUnavailable as exc:
+            last = exc
+            await asyncio.sleep(0.5)
+    raise BrokerUnavailable(f"Kafka did not become ready in {local.start_timeout_s:.0f}s: {last}")
+
+
+async def round_trip(settings: KafkaSettings) -> None:
+    """Produce one probe event and read that very record back."""
+    await ensure_topics(settings, [TopicSpec(PROBE_TOPIC, partitions=1, retention_ms=3600_000)])
+    event = new_event(ProbeData(note="infra up"), source="/griddispatch/infra", subject="probe")
+    async with kafka_producer(settings) as producer:
+        metadata = await publish(producer, PROBE_TOPIC, event)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(PROBE_TOPIC, metadata.partition)
+        consumer.assign([tp])
+        consumer.seek(tp, metadata.offset)
+        batch = await consumer.getmany(tp, timeout_ms=10_000, max_records=1)
+        records = batch.get(tp, [])
+        if not records or f'"id":"{event.id}"'.encode() not in (records[0].value or b""):
+            raise BrokerUnavailable("Kafka accepted a probe event but did not hand it back")
+    finally:
+        await consumer.stop()

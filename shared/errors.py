@@ -1,0 +1,66 @@
+"""One error hierarchy for the whole system.
+
+Every error carries a stable machine-readable `code`; `retriable` says whether the same call may succeed
+later (a broker or database that is down) or never will (bad input). HTTP problems and dead-letter reasons
+are mapped from these in one place each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GridDispatchError(Exception):
+    """Base of every error griddispatch raises on purpose."""
+
+    code: str = "griddispatch_error"
+    retriable: bool = False
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "retriable": self.retriable, **self.detail}
+
+
+class ConfigurationError(GridDispatchError):
+    """A setting is missing or wrong; names the setting and where it came from."""
+
+    code = "configuration_error"
+
+
+class InfrastructureUnavailable(GridDispatchError):
+    """A real part (broker, database) did not answer; trying again later may work."""
+
+    code = "infrastructure_unavailable"
+    retriable = True
+
+
+class BrokerUnavailable(InfrastructureUnavailable):
+    code = "broker_unavailable"
+
+
+class DatabaseUnavailable(InfrastructureUnavailable):
+    code = "database_unavailable"
+
+
+class InvalidInput(GridDispatchError):
+    """Input that can never be processed as sent."""
+
+    code = "invalid_input"
+
+
+class NotFound(GridDispatchError):
+    code = "not_found"
+
+
+class Conflict(GridDispatchError):
+    """The request contradicts what is already recorded (idempotency key reuse, illegal transition)."""
+
+    code = "conflict"
+
+
+class MigrationError(GridDispatchError):
+    code = "migration_error"

@@ -1,0 +1,111 @@
+"""CloudEvents 1.0 structured-mode JSON, keyed by case id so one case's events stay in order.
+
+Kafka headers carry `content-type: application/cloudevents+json` (the CloudEvents Kafka binding for
+structured mode) plus `ce_id` and `ce_type`, so a consumer can route or drop without parsing the body.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import InvalidInput
+from shared.events.types import EVENT_TYPES, Contract, EventType
+
+D = TypeVar("D", bound=Contract)
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class CloudEvent(BaseModel, Generic[D]):
+    """The CloudEvents 1.0 envelope; `subject` is the case id and the Kafka key."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")  # CloudEvents allows extension attributes
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: EventType
+    subject: str = Field(min_length=1)
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: D
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time must carry a time zone (RFC 3339)")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def new_event(
+    data: D, *, source: str, subject: str, event_id: str | None = None, time: datetime | None = None
+) -> CloudEvent[D]:
+    """Wrap typed data in an envelope; the event type follows from the data's model."""
+    event_type = _type_of(data)
+    return CloudEvent[type(data)](  # type: ignore[misc]
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=event_type,
+        subject=subject,
+        time=time or datetime.now(UTC),
+        data=data,
+    )
+
+
+def encode(event: CloudEvent[Any]) -> EncodedEvent:
+    return EncodedEvent(
+        key=event.subject.encode(),
+        value=event.model_dump_json().encode(),
+        headers=[
+            ("content-type", CONTENT_TYPE.encode()),
+            ("ce_id", event.id.encode()),
+            ("ce_type", event.type.value.encode()),
+        ],
+    )
+
+
+def decode(value: bytes | None) -> CloudEvent[Any]:
+    """Parse and validate one message; every failure is InvalidInput with a reason fit for a dead letter."""
+    if not value:
+        raise InvalidInput("empty message", reason="empty")
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"not JSON: {exc}", reason="not_json") from exc
+    if not isinstance(raw, dict):
+        raise InvalidInput("a CloudEvent must be a JSON object", reason="not_an_object")
+    try:
+        event_type = EventType(raw.get("type"))
+    except ValueError as exc:
+        raise InvalidInput(f"unknown event type {raw.get('type')!r}", reason="unknown_type") from exc
+    model = EVENT_TYPES[event_type]
+    try:
+        return CloudEvent[model].model_validate(raw)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        fields = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+        raise InvalidInput(
+            f"invalid {event_type.value}: {exc.error_count()} error(s) at {', '.join(fields)}",
+            reason="invalid_event",
+            fields=fields,
+        ) from exc
+
+
+def _type_of(data: Contract) -> EventType:
+    for event_type, model in EVENT_TYPES.items():
+        if type(data) is model:
+            return event_type
+    raise TypeError(f"{type(data).__name__} is not a registered event payload")

@@ -1,0 +1,130 @@
+"""The typed `data` of each event type. The `type` attribute of the envelope selects the model.
+
+Types are reverse-DNS names with a version suffix, so a consumer can refuse a version it does not know
+instead of misreading it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventType(StrEnum):
+    REPORT_SUBMITTED = "cn.griddispatch.report.submitted.v1"
+    ACTION_REQUESTED = "cn.griddispatch.action.requested.v1"
+    DEADLINE_FIRED = "cn.griddispatch.deadline.fired.v1"
+    CASE_CHANGED = "cn.griddispatch.case.changed.v1"
+    CASE_ASSIGNED = "cn.griddispatch.case.assigned.v1"
+    PROBE = "cn.griddispatch.probe.v1"
+
+
+class Contract(BaseModel):
+    """Base of every event payload: strict about unknown fields so typos fail loudly at the producer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(Contract):
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    grid_code: str | None = None
+    address: str | None = None
+
+
+class Reporter(Contract):
+    name: str | None = None
+    phone: str | None = None
+
+
+class ReportSubmitted(Contract):
+    """A report accepted by intake (or published by an app's bulk sync): the first event of a case."""
+
+    case_id: str
+    case_number: str
+    source: str  # hotline, grid_app, camera, department, open311
+    source_ref: str | None = None  # the source's own id, e.g. the hotline ticket number
+    matter_code: str | None = None
+    title: str
+    description: str = ""
+    location: Location
+    urgency: str = "normal"  # low, normal, high, emergency
+    households_affected: int = Field(0, ge=0)
+    reporter: Reporter | None = None
+    observed_at: datetime | None = None
+    attachments: tuple[str, ...] = ()
+    received_at: datetime
+
+
+class Actor(Contract):
+    id: str
+    role: str  # assignee, assisting, supervisor, resident, system
+    unit: str | None = None
+
+
+class ActionRequested(Contract):
+    """Someone asks for an action on a case; dispatch applies it through the lifecycle or rejects it."""
+
+    case_id: str
+    action: str
+    actor: Actor
+    reason_code: str | None = None
+    text: str | None = None
+    payload: dict[str, object] = Field(default_factory=dict)
+
+
+class DeadlineFired(Contract):
+    """A deadline reached a warning tier, became overdue, or is escalated."""
+
+    case_id: str
+    deadline_id: str
+    kind: str  # accept, resolve, report_in, verify, follow_up
+    tier: str  # warning, overdue, escalate, realert
+    due_at: datetime
+    assignee: str
+
+
+class CaseChanged(Contract):
+    """The audit trail: one event per transition of a case, as recorded in PostgreSQL."""
+
+    case_id: str
+    seq: int = Field(ge=1)
+    action: str
+    from_state: str | None
+    to_state: str
+    actor: Actor
+    lead: str | None = None
+    assisting: tuple[str, ...] = ()
+    detail: dict[str, object] = Field(default_factory=dict)
+
+
+class CaseAssigned(Contract):
+    """What an assignee (unit, branch or department) receives: the case is theirs to accept."""
+
+    case_id: str
+    case_number: str
+    assignee: str
+    role: str  # lead or assisting
+    matter_code: str | None
+    level: str
+    accept_by: datetime | None = None
+    resolve_by: datetime | None = None
+    title: str
+
+
+class Probe(Contract):
+    """A harmless event used by readiness checks and infrastructure tests."""
+
+    note: str = ""
+
+
+EVENT_TYPES: dict[EventType, type[Contract]] = {
+    EventType.REPORT_SUBMITTED: ReportSubmitted,
+    EventType.ACTION_REQUESTED: ActionRequested,
+    EventType.DEADLINE_FIRED: DeadlineFired,
+    EventType.CASE_CHANGED: CaseChanged,
+    EventType.CASE_ASSIGNED: CaseAssigned,
+    EventType.PROBE: Probe,
+}

@@ -1,0 +1,143 @@
+"""Kafka clients built the one way the system needs them, and errors translated to ours.
+
+Producers are idempotent with acks=all: a report is acknowledged to its sender only once every in-sync
+replica has it. Clients are context managers, so nothing is left open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.structs import RecordMetadata
+
+from shared.errors import BrokerUnavailable
+from shared.events import CloudEvent, encode
+from shared.settings import KafkaSettings
+from shared.topics import TopicSpec
+
+
+def _unreachable(settings: KafkaSettings, exc: BaseException) -> BrokerUnavailable:
+    return BrokerUnavailable(
+        f"Kafka broker unreachable at {settings.bootstrap_servers} "
+        f"(setting GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS): {exc or type(exc).__name__}",
+        bootstrap_servers=settings.bootstrap_servers,
+    )
+
+
+@asynccontextmanager
+async def kafka_producer(settings: KafkaSettings, **overrides: Any) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=settings.client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        request_timeout_ms=settings.request_timeout_ms,
+        **overrides,
+    )
+    try:
+        await producer.start()
+    except KafkaError as exc:
+        await producer.stop()
+        raise _unreachable(settings, exc) from exc
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def kafka_consumer(
+    settings: KafkaSettings, *topics: str, group_id: str | None, **overrides: Any
+) -> AsyncIterator[AIOKafkaConsumer]:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        **overrides,
+    }
+    consumer = AIOKafkaConsumer(*topics, **options)
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise _unreachable(settings, exc) from exc
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, event: CloudEvent[Any]) -> RecordMetadata:
+    """Send one event and wait until the broker has it (acks=all); key = case id."""
+    encoded = encode(event)
+    try:
+        metadata: RecordMetadata = await producer.send_and_wait(
+            topic, value=encoded.value, key=encoded.key, headers=encoded.headers
+        )
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"could not publish to {topic}: {exc!r}", topic=topic) from exc
+    return metadata
+
+
+async def check_broker(settings: KafkaSettings, timeout_s: float = 5.0) -> None:
+    """Raise BrokerUnavailable unless the broker answers a metadata request."""
+    client = AIOKafkaClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-check",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        await client.bootstrap()
+    except (KafkaError, OSError) as exc:
+        raise _unreachable(settings, exc) from exc
+    finally:
+        await client.close()
+
+
+async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create the topics that are missing; leave existing ones as they are. Returns the names created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-admin",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    try:
+        await admin.start()
+    except (KafkaConnectionError, KafkaError) as exc:
+        await admin.close()
+        raise _unreachable(settings, exc) from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    spec.name,
+                    num_partitions=spec.partitions,
+                    replication_factor=settings.replication_factor,
+                    topic_configs=spec.configs(),
+                )
+                for spec in missing
+            ]
+        )
+        created: list[str] = []
+        for topic, code, *rest in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif code != TopicAlreadyExistsError.errno:  # another process created it meanwhile: fine
+                error = for_code(code)
+                raise error(f"could not create topic {topic}: {rest[0] if rest else error.__name__}")
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,89 @@
+"""Settings: one class per concern, read from the environment with the prefix GRIDDISPATCH_.
+
+This is the only module that reads the environment. Defaults point at what `griddispatch infra up`
+starts on loopback, so a fresh checkout works with no configuration at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ServiceName = Literal["intake", "dispatch", "escalation", "notify"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("intake", "dispatch", "escalation", "notify")
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=f"GRIDDISPATCH_{prefix}", extra="ignore")
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach the Kafka broker (GRIDDISPATCH_KAFKA_*)."""
+
+    model_config = _config("KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:39092"
+    client_id: str = "griddispatch"
+    topic_prefix: str = Field("griddispatch", description="prefix of every topic name; tests use their own")
+    replication_factor: int = 1
+    request_timeout_ms: int = 15000
+
+
+class DatabaseSettings(BaseSettings):
+    """How to reach PostgreSQL (GRIDDISPATCH_DB_*)."""
+
+    model_config = _config("DB_")
+
+    url: str = "postgresql://griddispatch:griddispatch@127.0.0.1:35432/griddispatch"
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    connect_timeout_s: float = 5.0
+
+
+class LocalInfraSettings(BaseSettings):
+    """The local Kafka and PostgreSQL that `griddispatch infra up` runs (GRIDDISPATCH_LOCAL_*)."""
+
+    model_config = _config("LOCAL_")
+
+    dir: Path = PROJECT_ROOT / ".local"
+    cache_dir: Path = PROJECT_ROOT / ".local" / "cache"  # Kafka jars; shared by every local dir
+    kafka_version: str = "3.9.2"
+    kafka_port: int = 39092
+    kafka_controller_port: int = 39093
+    kafka_heap: str = "-Xms256m -Xmx1g"
+    postgres_port: int = 35432
+    postgres_user: str = "griddispatch"
+    postgres_password: str = "griddispatch"
+    postgres_db: str = "griddispatch"
+    start_timeout_s: float = 120.0
+
+
+class ServiceSettings(BaseSettings):
+    """Where a service listens and who it is (GRIDDISPATCH_SERVICE_*); options of `serve` override."""
+
+    model_config = _config("SERVICE_")
+
+    host: str = "127.0.0.1"
+    intake_port: int = 8000
+    dispatch_port: int = 8001
+    escalation_port: int = 8002
+    notify_port: int = 8003
+    worker_id: str = "1"
+
+    def port_of(self, service: ServiceName) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+
+class LogSettings(BaseSettings):
+    """Logging (GRIDDISPATCH_LOG_*). `json` = None picks JSON when stderr is not a terminal."""
+
+    model_config = _config("LOG_")
+
+    level: str = "INFO"
+    json_output: bool | None = Field(None, alias="GRIDDISPATCH_LOG_JSON")
