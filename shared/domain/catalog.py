@@ -2,11 +2,12 @@
 
 Pure (no I/O). Public API (stable; routing depends on it):
 
-* ``MatterCatalog(entries)``: raises ``CatalogError`` (a ``ValueError``) on a duplicate code or an entry
-  without keywords. Iteration and ``len`` follow the order given (the file's order).
+* ``MatterCatalog(entries)``: raises ``CatalogError`` (a ``shared.errors.InvalidInput``, also a
+  ``ValueError``) on a duplicate code or an entry without keywords. Iteration and ``len`` follow the
+  order given (the file's order).
 * ``version: str``: a content hash (16 hex digits), equal for equal content in the same order.
-* ``get(code) -> MatterType``: raises ``UnknownMatterError`` (a ``KeyError``) for an unknown code;
-  ``code in catalog`` tests first. ``codes`` is the tuple of codes.
+* ``get(code) -> MatterType``: raises ``UnknownMatterError`` (a ``shared.errors.NotFound``, also a
+  ``KeyError``) for an unknown code; ``code in catalog`` tests first. ``codes`` is the tuple of codes.
 * ``classify(text, limit=None, min_score=0.0) -> list[Classification]``: every matter type with at
   least one keyword in the text and a score of at least ``min_score``, best first. A
   ``Classification`` is a named tuple ``(matter, score, keywords)`` and unpacks as such.
@@ -27,14 +28,19 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from shared.domain.model import MatterType
+from shared.errors import InvalidInput, NotFound
 
 
-class CatalogError(ValueError):
+class CatalogError(InvalidInput, ValueError):
     """The catalog content is inconsistent."""
 
+    code = "catalog_inconsistent"
 
-class UnknownMatterError(KeyError):
+
+class UnknownMatterError(NotFound, KeyError):
     """No matter type has this code."""
+
+    code = "unknown_matter_type"
 
 
 class Classification(NamedTuple):

@@ -7,14 +7,16 @@ It is built once (usually by `shared.registry_files.load`) and then only read.
 Public API (stable; routing depends on it):
 
 * ``Registry(units, departments=(), branches=(), buildings=())``: builds the indexes. Raises
-  ``RegistryError`` (a ``ValueError``) if the structure is inconsistent: duplicate code, unknown
-  parent, cycle, a level that is not exactly one rung below its parent's, a root that is not a
-  district, a branch of an unknown department or covering an unknown unit, a building in an unknown
-  or non-micro-grid unit. Geometry is not checked here (that is ``registry_files.validate``'s job).
+  ``RegistryError`` (a ``shared.errors.InvalidInput``, also a ``ValueError``) if the structure is
+  inconsistent: duplicate code, unknown parent, cycle, a level that is not exactly one rung below its
+  parent's, a root that is not a district, a branch of an unknown department or covering an unknown
+  unit, a building in an unknown or non-micro-grid unit. Geometry is not checked here (that is
+  ``shared.registry_files.validate``'s job, done before a registry is built from files).
 * ``version: str``: a content hash (16 hex digits), equal for equal content, whatever the input order.
 * Mappings (read-only): ``units``, ``departments``, ``branches``, ``buildings``.
-* ``unit(code) -> Unit`` and ``department(code) -> Department``: raise ``UnknownCodeError``
-  (a ``KeyError``) for an unknown code; use ``code in registry.units`` to test first.
+* ``unit(code) -> Unit``, ``department(code) -> Department``, ``building(code) -> Building``: raise
+  ``UnknownCodeError`` (a ``shared.errors.NotFound``, also a ``KeyError``) for an unknown code; test
+  first with ``code in registry.units``. Every method taking a code raises the same for unknown codes.
 * ``children(code) -> tuple[Unit, ...]``: direct children, by code.
 * ``ancestors(code) -> tuple[Unit, ...]``: parent first, up to the district; ``()`` for the district.
 * ``chain(code) -> tuple[Unit, ...]``: the unit itself, then its ancestors (the escalation ladder).
@@ -51,6 +53,7 @@ import shapely
 from shapely import STRtree
 
 from shared.domain.model import Branch, Building, Department, Level, Unit
+from shared.errors import InvalidInput, NotFound
 
 # Shorter contained matches than this are too likely to be accidental ("1号楼" is in many addresses).
 MIN_CONTAINED_ADDRESS = 4
@@ -58,12 +61,16 @@ MIN_CONTAINED_ADDRESS = 4
 _Coded = TypeVar("_Coded", Unit, Department, Branch, Building)
 
 
-class RegistryError(ValueError):
+class RegistryError(InvalidInput, ValueError):
     """The registry content is structurally inconsistent."""
 
+    code = "registry_inconsistent"
 
-class UnknownCodeError(KeyError):
+
+class UnknownCodeError(NotFound, KeyError):
     """No unit, department or building has this code."""
+
+    code = "unknown_registry_code"
 
 
 def normalise_address(text: str) -> str:
