@@ -43,12 +43,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import numpy as np
 import shapely
 from shapely import STRtree
 
@@ -58,6 +60,7 @@ from shared.errors import InvalidInput, NotFound
 # Shorter contained matches than this are too likely to be accidental ("1号楼" is in many addresses).
 MIN_CONTAINED_ADDRESS = 4
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # spaces, punctuation, symbols: everything but letters and digits
 _Coded = TypeVar("_Coded", Unit, Department, Branch, Building)
 
 
@@ -75,8 +78,7 @@ class UnknownCodeError(NotFound, KeyError):
 
 def normalise_address(text: str) -> str:
     """Canonical form for address matching: NFKC, case-folded, letters and digits only."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 class Registry:
@@ -367,10 +369,11 @@ def _content_hash(registry: Registry) -> str:
     def feed(tag: str, row: object) -> None:
         h.update(json.dumps([tag, row], ensure_ascii=False, separators=(",", ":")).encode())
 
-    for u in sorted(registry.units.values(), key=lambda u: u.code):
-        wkb = shapely.to_wkb(u.boundary, hex=True) if u.boundary is not None else None
+    units = sorted(registry.units.values(), key=lambda u: u.code)
+    wkbs = shapely.to_wkb(np.array([u.boundary for u in units], dtype=object), hex=True)
+    for u, wkb in zip(units, wkbs, strict=True):
         people = [[p.id, p.name, p.role, p.phone] for p in u.people]
-        feed("unit", [u.code, u.name, u.level.value, u.parent, wkb, people])
+        feed("unit", [u.code, u.name, u.level.value, u.parent, None if wkb is None else str(wkb), people])
     for d in sorted(registry.departments.values(), key=lambda d: d.code):
         feed("department", [d.code, d.name, d.name_en])
     for b in sorted(registry.branches.values(), key=lambda b: b.code):
