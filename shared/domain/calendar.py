@@ -76,6 +76,7 @@ class LocalDays:
 
 
 NO_LOCAL_DAYS = LocalDays()
+OFFICE_HOURS = OfficeHours()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ def deadline(
     clock: ClockKind,
     tz: str = DEFAULT_TZ,
     local_overrides: LocalDays = NO_LOCAL_DAYS,
-    office: OfficeHours = OfficeHours(),
+    office: OfficeHours = OFFICE_HOURS,
 ) -> Deadline:
     """When a period of `amount` hours or working days that starts at `start_utc` ends (see module doc)."""
     _require_aware(start_utc, "start_utc")
@@ -139,7 +140,7 @@ def add_working_hours(
     hours: float,
     tz: str = DEFAULT_TZ,
     local_overrides: LocalDays = NO_LOCAL_DAYS,
-    office: OfficeHours = OfficeHours(),
+    office: OfficeHours = OFFICE_HOURS,
 ) -> Deadline:
     """`hours` of office time after `start_utc` (used for accept-by on working-day matters)."""
     _require_aware(start_utc, "start_utc")
@@ -156,7 +157,7 @@ def warning_times(
     clock: ClockKind = ClockKind.CALENDAR_HOURS,
     tz: str = DEFAULT_TZ,
     local_overrides: LocalDays = NO_LOCAL_DAYS,
-    office: OfficeHours = OfficeHours(),
+    office: OfficeHours = OFFICE_HOURS,
 ) -> tuple[datetime, ...]:
     """UTC times at which each fraction of the allowed time has passed, in the deadline's own clock.
 

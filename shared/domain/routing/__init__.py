@@ -1,0 +1,42 @@
+"""Routing: "small matters in the grid, big matters across the network". Pure functions over explicit inputs.
+
+* `route(report, registry, catalog, now, policy)` → `Decision` (lead, assisting, level, deadlines, trace)
+* `escalate(current_lead, registry)` → `Escalation` (next rung, or `at_top`)
+* `summon(place, departments, by_unit, at, registry)` → `Summons` (report-in deadline per department)
+
+The rules, their ids and thresholds are documented in docs/routing.md.
+"""
+
+from shared.domain.routing.decide import route
+from shared.domain.routing.ladder import Escalation, SummonCall, Summons, escalate, summon
+from shared.domain.routing.values import (
+    DEFAULT_POLICY,
+    SAFETY_KEYWORDS,
+    ByUrgency,
+    Decision,
+    LocateMethod,
+    Policy,
+    ReportFacts,
+    RoutingError,
+    UnknownAssignee,
+    Urgency,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "SAFETY_KEYWORDS",
+    "ByUrgency",
+    "Decision",
+    "Escalation",
+    "LocateMethod",
+    "Policy",
+    "ReportFacts",
+    "RoutingError",
+    "SummonCall",
+    "Summons",
+    "UnknownAssignee",
+    "Urgency",
+    "escalate",
+    "route",
+    "summon",
+]

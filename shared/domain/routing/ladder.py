@@ -1,0 +1,114 @@
+"""The ladder: where an escalated case goes next, and summons (吹哨报到) with their report-in deadlines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from shared.domain.calendar import deadline
+from shared.domain.model import Assignee, AssigneeKind, ClockKind, Level, TraceStep
+from shared.domain.registry import Registry
+from shared.domain.routing.locate import district_of
+from shared.domain.routing.units import department_candidates
+from shared.domain.routing.values import (
+    DEFAULT_POLICY,
+    Policy,
+    RoutingError,
+    Trace,
+    UnknownAssignee,
+    Urgency,
+)
+
+_T = TypeVar("_T")
+
+SUMMONING_LEVELS = frozenset({Level.STREET, Level.COMMUNITY})
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    target: Assignee
+    at_top: bool  # the district command centre cannot go higher: re-alert it instead of moving the case
+    trace: tuple[TraceStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SummonCall:
+    department: str
+    assignee: Assignee  # the department's branch covering the place, else the department
+    report_in_by: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Summons:
+    by: Assignee
+    calls: tuple[SummonCall, ...]
+    trace: tuple[TraceStep, ...]
+
+
+def escalate(current_lead: Assignee, registry: Registry, *, place: str | None = None) -> Escalation:
+    """One rung up: micro-grid → grid → community → street → district; branch → department → district.
+
+    `place` (the case's unit) picks the district when the registry holds several.
+    """
+    trace = Trace()
+    kind, code = current_lead.kind, current_lead.code
+    if kind is AssigneeKind.UNIT:
+        unit = _known(registry.units, code, current_lead)
+        if unit.parent is None:
+            trace.add("escalate.at_top", f"{current_lead} is the district command centre: re-alerted, not moved")
+            return Escalation(current_lead, True, tuple(trace.steps))
+        parent = registry.unit(unit.parent)
+        target = Assignee(AssigneeKind.UNIT, parent.code)
+        trace.add("escalate.unit", f"{unit.level.value} {code} → {parent.level.value} {parent.code} ({parent.name})")
+    elif kind is AssigneeKind.BRANCH:
+        branch = _known(registry.branches, code, current_lead)
+        target = Assignee(AssigneeKind.DEPARTMENT, branch.department)
+        trace.add("escalate.branch", f"branch {code} → its department {branch.department}")
+    else:
+        _known(registry.departments, code, current_lead)
+        district = district_of(registry, place)
+        target = Assignee(AssigneeKind.UNIT, district.code)
+        trace.add("escalate.department", f"department {code} → district command centre {district.code}")
+    return Escalation(target, False, tuple(trace.steps))
+
+
+def summon(
+    place: str,
+    departments: Iterable[str],
+    by_unit: str,
+    at: datetime,
+    registry: Registry,
+    *,
+    urgency: Urgency = Urgency.NORMAL,
+    policy: Policy = DEFAULT_POLICY,
+) -> Summons:
+    """A street or community summons departments to a case in its area; each must report in by a deadline."""
+    trace = Trace()
+    by = _known(registry.units, by_unit, Assignee(AssigneeKind.UNIT, by_unit))
+    if by.level not in SUMMONING_LEVELS:
+        raise RoutingError(f"only a street or community may summon departments; {by_unit} is a {by.level.value}")
+    if by_unit not in {u.code for u in registry.chain(place)}:
+        raise RoutingError(f"{by_unit} may summon only to cases in its own area; {place} is outside it")
+    wanted = list(dict.fromkeys(departments))
+    if not wanted:
+        raise RoutingError("a summons names at least one department")
+    hours = policy.summon_report_in_hours[urgency]
+    due = deadline(at, hours, ClockKind.CALENDAR_HOURS).due
+    calls = []
+    for code in wanted:
+        if code not in registry.departments:
+            raise RoutingError(f"unknown department {code!r}", field="departments")
+        assignee = department_candidates(registry, code, registry.unit(place), trace)[0]
+        calls.append(SummonCall(code, assignee, due))
+        trace.add("summon.call", f"{by.level.value} {by_unit} summons {code} ({assignee}): report in by {due}")
+    trace.add("summon.deadline", f"urgency {urgency.value}: report in within {hours:g} hour(s)", hours=hours)
+    return Summons(Assignee(AssigneeKind.UNIT, by_unit), tuple(calls), tuple(trace.steps))
+
+
+def _known(table: Mapping[str, _T], code: str, who: Assignee) -> _T:
+    try:
+        return table[code]
+    except KeyError:
+        raise UnknownAssignee(f"{who} is not in the registry", assignee=str(who)) from None
