@@ -42,7 +42,11 @@ def configure_logging(service: str, settings: LogSettings | None = None) -> None
     )
     # Libraries (aiokafka, uvicorn, faust) log through the standard library: render them the same way.
     formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
         foreign_pre_chain=[*shared_processors, structlog.stdlib.add_logger_name],
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# Children started by this process, kept so they can be reaped when stopped (a discarded Popen would warn,
+# and an unreaped child lingers as a zombie).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessRecord:
     name: str
@@ -84,6 +89,7 @@ class Processes:
                 user=user,
                 group=user,
             )
+        _children[proc.pid] = proc
         rec = ProcessRecord(name=name, pid=proc.pid, marker=marker, log=str(log_path), url=url)
         self.pid_file(name).write_text(json.dumps(_asdict(rec)))
         return rec
@@ -145,6 +151,11 @@ def _group_alive(pgid: int) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the process is our own child, so it does not linger as a zombie."""
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _children[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -62,6 +62,7 @@ def create_app(
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             payload, content_type = render()
-            return self.bytes(payload, content_type=content_type)
+            # aiohttp wants the charset apart from the media type; a header carries both as Prometheus sends it
+            return self.bytes(payload, headers={"Content-Type": content_type})
 
     return app

@@ -1,0 +1,66 @@
+# griddispatch: the commands. `make test` is what CI runs; `make demo` is the main job.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install system-deps test unit lint infra-up infra-down up down status demo bench lock clean
+
+help:
+	@echo "make test        install what is missing, start Kafka + PostgreSQL, run every test, stop them"
+	@echo "make demo        install, start the infrastructure and the four services (stop: make down)"
+	@echo "make infra-up    start Kafka and PostgreSQL only      make infra-down  stop them"
+	@echo "make lint        ruff and mypy                        make bench       benchmarks (prints figures)"
+
+# Python packages, pinned by constraints.txt; reinstalled when either file changes.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# PostgreSQL's server, Java 17 and Maven from Debian's packages, when missing.
+system-deps:
+	@bash deploy/local/install-system-deps.sh
+
+install: system-deps $(STAMP)
+
+# The session fixture in tests/conftest.py starts Kafka and PostgreSQL unless they already run,
+# and stops at the end exactly what it started.
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check griddispatch services shared
+	$(BIN)/mypy griddispatch services shared
+
+infra-up: install
+	$(BIN)/griddispatch infra up
+
+infra-down: $(STAMP)
+	$(BIN)/griddispatch infra down
+
+up demo: install
+	$(BIN)/griddispatch up
+	@echo "running; see 'make status', stop with 'make down'"
+
+down: $(STAMP)
+	$(BIN)/griddispatch down
+
+status: $(STAMP)
+	$(BIN)/griddispatch status
+
+bench: install
+	$(BIN)/python -m bench.run
+
+# Re-pin the dependency set after changing pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean: down
+	rm -rf .local

@@ -1,0 +1,94 @@
+"""Fixtures that give tests the real Kafka broker and the real PostgreSQL.
+
+The infrastructure starts once per session (or a running `griddispatch infra up` is reused) and only what
+this session started is stopped at the end. Tests are isolated by a topic prefix and a database of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from griddispatch.infra import kafka as local_kafka
+from griddispatch.infra import postgres as local_postgres
+from griddispatch.infra import stack
+from griddispatch.infra.processes import Processes
+from shared.db import create_pool, migrate
+from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
+
+
+@pytest.fixture(scope="session")
+def local_infra() -> Iterator[LocalInfraSettings]:
+    local = LocalInfraSettings()
+    processes = Processes(local.dir)
+    started_here = [n for n in stack.INFRA if processes.running(n) is None]
+    asyncio.run(stack.infra_up(local))
+    yield local
+    if os.environ.get("GRIDDISPATCH_KEEP_INFRA"):
+        return
+    if local_kafka.NAME in started_here:
+        processes.stop(local_kafka.NAME)
+    if local_postgres.NAME in started_here:
+        processes.stop(local_postgres.NAME, sig=local_postgres.STOP_SIGNAL)
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(local_infra: LocalInfraSettings) -> KafkaSettings:
+    """Broker settings with a topic prefix of this session's own."""
+    return KafkaSettings(
+        bootstrap_servers=local_kafka.bootstrap_of(local_infra),
+        topic_prefix=f"test-{uuid.uuid4().hex[:8]}",
+        client_id="griddispatch-tests",
+    )
+
+
+async def _create_database(local: LocalInfraSettings, name: str) -> DatabaseSettings:
+    conn = await asyncpg.connect(local_postgres.url_of(local, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return DatabaseSettings(url=local_postgres.url_of(local, name))
+
+
+async def _drop_database(local: LocalInfraSettings, name: str) -> None:
+    conn = await asyncpg.connect(local_postgres.url_of(local, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def empty_database(local_infra: LocalInfraSettings) -> AsyncIterator[DatabaseSettings]:
+    """A brand-new database with nothing in it, dropped after the test."""
+    name = f"gd_test_{uuid.uuid4().hex[:12]}"
+    settings = await _create_database(local_infra, name)
+    yield settings
+    await _drop_database(local_infra, name)
+
+
+@pytest.fixture(scope="session")
+async def database_settings(local_infra: LocalInfraSettings) -> AsyncIterator[DatabaseSettings]:
+    """A migrated database for this session."""
+    name = f"gd_test_{uuid.uuid4().hex[:12]}"
+    settings = await _create_database(local_infra, name)
+    conn = await asyncpg.connect(settings.url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield settings
+    await _drop_database(local_infra, name)
+
+
+@pytest.fixture(scope="session")
+async def db_pool(database_settings: DatabaseSettings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_settings)
+    yield pool
+    await pool.close()

@@ -1,0 +1,110 @@
+"""`griddispatch infra up/down/status` and `griddispatch up/down/status` as a user runs them.
+
+A second stack on its own ports and directory, so the session's infrastructure is not disturbed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.settings import LocalInfraSettings
+from tests.cli import griddispatch
+
+PORTS = {"kafka": 49092, "controller": 49093, "postgres": 45432}
+SERVICE_PORTS = {"intake": 18000, "dispatch": 18001, "escalation": 18002, "notify": 18003}
+
+
+@pytest.fixture(scope="module")
+def stack_env(tmp_path_factory: pytest.TempPathFactory, local_infra: LocalInfraSettings) -> Iterator[dict[str, str]]:
+    local_dir = tmp_path_factory.mktemp("stack") / ".local"
+    env = {
+        "GRIDDISPATCH_LOCAL_DIR": str(local_dir),
+        "GRIDDISPATCH_LOCAL_CACHE_DIR": str(local_infra.cache_dir),  # the jars the session already has
+        "GRIDDISPATCH_LOCAL_KAFKA_PORT": str(PORTS["kafka"]),
+        "GRIDDISPATCH_LOCAL_KAFKA_CONTROLLER_PORT": str(PORTS["controller"]),
+        "GRIDDISPATCH_LOCAL_POSTGRES_PORT": str(PORTS["postgres"]),
+        "GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORTS['kafka']}",
+        "GRIDDISPATCH_DB_URL": f"postgresql://griddispatch:griddispatch@127.0.0.1:{PORTS['postgres']}/griddispatch",
+        **{f"GRIDDISPATCH_SERVICE_{name.upper()}_PORT": str(port) for name, port in SERVICE_PORTS.items()},
+    }
+    yield env
+    griddispatch("down", env=env)
+    data = local_dir / "postgres"
+    if data.is_symlink():  # the cluster was kept outside a directory the postgres user could not enter
+        shutil.rmtree(data.resolve(), ignore_errors=True)
+
+
+def _status(env: dict[str, str]) -> dict[str, dict[str, object]]:
+    result = griddispatch("status", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return {part["name"]: part for part in json.loads(result.stdout)}
+
+
+def _our_processes(marker: str) -> list[int]:
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def test_infra_up_twice_is_harmless_and_down_leaves_nothing(stack_env: dict[str, str]) -> None:
+    first = griddispatch("infra", "up", env=stack_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"127.0.0.1:{PORTS['kafka']}" in first.stdout
+    before = _status(stack_env)
+    assert before["kafka"]["state"] == before["postgres"]["state"] == "running"
+
+    second = griddispatch("infra", "up", env=stack_env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    after = _status(stack_env)
+    assert after["kafka"]["pid"] == before["kafka"]["pid"]  # nothing was started twice
+    assert after["postgres"]["pid"] == before["postgres"]["pid"]
+
+    down = griddispatch("infra", "down", env=stack_env)
+    assert down.returncode == 0
+    assert "kafka" in down.stdout and "postgres" in down.stdout
+    local_dir = stack_env["GRIDDISPATCH_LOCAL_DIR"]
+    assert _our_processes(f"{local_dir}/kafka/server.properties") == []
+    assert _our_processes("postgres -D") == [] or all(
+        local_dir not in Path(f"/proc/{p}/cmdline").read_text(errors="replace") for p in _our_processes("postgres -D")
+    )
+    status = _status(stack_env)
+    assert status["kafka"]["state"] == status["postgres"]["state"] == "stopped"
+    assert griddispatch("infra", "down", env=stack_env).stdout.strip() == "nothing of ours was running"
+
+
+def test_up_starts_four_ready_services_and_down_stops_them(stack_env: dict[str, str]) -> None:
+    result = griddispatch("up", env=stack_env, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = _status(stack_env)
+    for name, port in SERVICE_PORTS.items():
+        part = status[name]
+        assert part["state"] == "running" and isinstance(part["pid"], int)
+        assert part["url"] == f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 200, (name, ready.text)
+        assert "griddispatch_service_info" in httpx.get(f"{base}/metrics", timeout=5).text
+    log = Path(status["intake"]["log"])  # services log JSON lines that carry the service name
+    first_line = json.loads(log.read_text().splitlines()[0])
+    assert first_line["service"] == "intake"
+
+    down = griddispatch("down", env=stack_env)
+    assert down.returncode == 0
+    for name in SERVICE_PORTS:
+        assert name in down.stdout
+    assert all(part["state"] == "stopped" for part in _status(stack_env).values())
+    for port in SERVICE_PORTS.values():
+        assert _our_processes(f"--port {port}") == []
