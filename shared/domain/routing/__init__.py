@@ -3,12 +3,14 @@
 * `route(report, registry, catalog, now, policy)` → `Decision` (lead, assisting, level, deadlines, trace)
 * `escalate(current_lead, registry)` → `Escalation` (next rung, or `at_top`)
 * `summon(place, departments, by_unit, at, registry)` → `Summons` (report-in deadline per department)
+* `check_return(matter, assignee, registry)` raises `ReturnNotAllowed` unless the catalog lets that level return it
 
 The rules, their ids and thresholds are documented in docs/routing.md.
 """
 
 from shared.domain.routing.decide import route
 from shared.domain.routing.ladder import Escalation, SummonCall, Summons, escalate, summon
+from shared.domain.routing.returns import ReturnNotAllowed, assignee_level, check_return
 from shared.domain.routing.values import (
     DEFAULT_POLICY,
     SAFETY_KEYWORDS,
@@ -31,11 +33,14 @@ __all__ = [
     "LocateMethod",
     "Policy",
     "ReportFacts",
+    "ReturnNotAllowed",
     "RoutingError",
     "SummonCall",
     "Summons",
     "UnknownAssignee",
     "Urgency",
+    "assignee_level",
+    "check_return",
     "escalate",
     "route",
     "summon",

@@ -258,7 +258,7 @@ starts = st.datetimes(datetime(2024, 1, 1), datetime(2026, 12, 1), timezones=st.
 amounts = st.integers(min_value=0, max_value=80).map(lambda q: q / 4)  # quarters of a day up to 20 days
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(starts, amounts, amounts)
 def test_working_day_deadlines_grow_with_the_amount(start: datetime, a: float, b: float) -> None:
     lo, hi = sorted((a, b))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -31,9 +32,12 @@ from shared.domain.routing import (
     LocateMethod,
     Policy,
     ReportFacts,
+    ReturnNotAllowed,
     RoutingError,
     UnknownAssignee,
     Urgency,
+    assignee_level,
+    check_return,
     escalate,
     route,
     summon,
@@ -553,3 +557,26 @@ def test_escalation_strictly_climbs_and_ends(start: Assignee) -> None:
         seen.append(step.target)
         current = step.target
     pytest.fail(f"escalation did not end: {seen}")
+
+
+# --- who may return ----------------------------------------------------------------------------------
+
+
+def test_return_allowed_only_at_the_catalog_levels() -> None:
+    noise = replace(CAT.get("NOISE"), returnable_by=(Level.GRID,))
+    check_return(noise, U("D-S1-C1-G1"), REG)
+    with pytest.raises(ReturnNotAllowed, match="NOISE may be returned by grid, not by unit:D-S1-C1"):
+        check_return(noise, U("D-S1-C1"), REG)
+
+
+def test_a_matter_with_no_returnable_level_cannot_be_returned() -> None:
+    with pytest.raises(ReturnNotAllowed, match="by no level"):
+        check_return(CAT.get("GAS"), DEP("HOUSING"), REG)
+
+
+def test_branch_and_department_levels_for_returns() -> None:
+    assert assignee_level(B("CM-C1"), REG) is Level.COMMUNITY
+    assert assignee_level(B("CM-S1"), REG) is Level.STREET
+    assert assignee_level(DEP("POLICE"), REG) is Level.DISTRICT
+    with pytest.raises(UnknownAssignee):
+        assignee_level(B("NOPE"), REG)
