@@ -33,7 +33,7 @@ def route(
     place = placement.unit
     if placement.method.located:
         sized = size(report, matter, place, policy, trace)
-        units = choose_units(report, matter, sized.level, sized.big, place, registry, policy, trace)
+        units = choose_units(report, matter, sized, place, registry, policy, trace)
         home = registry.unit(units.lead.code) if units.arbitration else unit_at(registry, place, sized.level)
     else:
         home = registry.command_centre_for(place.code)

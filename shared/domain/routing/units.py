@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from shared.domain.model import Assignee, AssigneeKind, Level, MatterType, Unit
 from shared.domain.registry import Registry
 from shared.domain.routing.locate import district_of
+from shared.domain.routing.size import Size
 from shared.domain.routing.values import Policy, ReportFacts, Trace
 
 ON_SITE_LEVELS = (Level.GRID, Level.COMMUNITY)
@@ -51,51 +52,64 @@ def first_not_excluded(candidates: Iterable[Assignee], excluded: frozenset[Assig
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Case:
+    report: ReportFacts
+    matter: MatterType | None
+    place: Unit
+    registry: Registry
+    trace: Trace
+
+    def candidates(self, department: str) -> list[Assignee]:
+        return department_candidates(self.registry, department, self.place, self.trace)
+
+    def pick(self, candidates: Iterable[Assignee]) -> Assignee | None:
+        return first_not_excluded(candidates, self.report.excluded, self.trace)
+
+
 def choose_units(
     report: ReportFacts,
     matter: MatterType | None,
-    level: Level,
-    big: bool,
+    sized: Size,
     place: Unit,
     registry: Registry,
     policy: Policy,
     trace: Trace,
 ) -> Units:
-    """Lead and assisting units for a located case (see docs/routing.md, rules units.*)."""
+    """Lead and assisting units for a located case (see docs/routing.md, rules units.* and returns.*)."""
     if report.returns >= policy.max_returns:
         return _arbitration(report, place, registry, policy, trace)
-    home = unit_at(registry, place, level)
-    lead = _lead(report, matter, home, place, registry, trace)
+    case = _Case(report, matter, place, registry, trace)
+    home = unit_at(registry, place, sized.level)
+    lead = _lead(case, home)
     if matter is None:
         return Units(lead, ())
-    assisting = _assisting(report, matter, lead, home, big, place, registry, trace)
-    return Units(lead, assisting)
+    return Units(lead, _assisting(case, matter, lead, home, sized.big))
 
 
-def _lead(
-    report: ReportFacts, matter: MatterType | None, home: Unit, place: Unit, registry: Registry, trace: Trace
-) -> Assignee:
+def _lead(c: _Case, home: Unit) -> Assignee:
     candidates: list[Assignee] = []
-    if matter is not None and matter.lead_department:
-        candidates += department_candidates(registry, matter.lead_department, place, trace)
-    candidates += [territorial(u) for u in registry.chain(home.code)]
-    lead = first_not_excluded(candidates, report.excluded, trace)
+    if c.matter is not None and c.matter.lead_department:
+        candidates += c.candidates(c.matter.lead_department)
+    candidates += [territorial(u) for u in c.registry.chain(home.code)]
+    lead = c.pick(candidates)
     if lead is None:
-        district = district_of(registry, place.code)
-        trace.add("units.all_returned", f"every candidate returned the case: district {district.code} decides")
+        district = district_of(c.registry, c.place.code)
+        c.trace.add("units.all_returned", f"every candidate returned the case: district {district.code} decides")
         return territorial(district)
-    _explain_lead(lead, matter, place, registry, trace)
+    _explain_lead(c, lead)
     return lead
 
 
-def _explain_lead(lead: Assignee, matter: MatterType | None, place: Unit, registry: Registry, trace: Trace) -> None:
+def _explain_lead(c: _Case, lead: Assignee) -> None:
+    matter, trace = c.matter, c.trace
     dept = matter.lead_department if matter is not None else None
     if lead.kind is AssigneeKind.BRANCH:
-        trace.add("units.lead_branch", f"{lead}, the branch of {dept} covering {place.code}, leads")
+        trace.add("units.lead_branch", f"{lead}, the branch of {dept} covering {c.place.code}, leads")
     elif lead.kind is AssigneeKind.DEPARTMENT:
-        trace.add("units.lead_department", f"no branch of {dept} covers {place.code}: {lead} leads")
+        trace.add("units.lead_department", f"no branch of {dept} covers {c.place.code}: {lead} leads")
     else:
-        level = registry.unit(lead.code).level.value
+        level = c.registry.unit(lead.code).level.value
         if matter is None:
             trace.add("units.triage_desk", f"{lead} triages the case at {level} level")
         elif dept is None:
@@ -104,33 +118,22 @@ def _explain_lead(lead: Assignee, matter: MatterType | None, place: Unit, regist
             trace.add("units.lead_territorial_fallback", f"no unit of {dept} is left: {lead} ({level}) leads")
 
 
-def _assisting(
-    report: ReportFacts,
-    matter: MatterType,
-    lead: Assignee,
-    home: Unit,
-    big: bool,
-    place: Unit,
-    registry: Registry,
-    trace: Trace,
-) -> tuple[Assignee, ...]:
+def _assisting(c: _Case, matter: MatterType, lead: Assignee, home: Unit, big: bool) -> tuple[Assignee, ...]:
     out: list[Assignee] = []
     if lead.kind is not AssigneeKind.UNIT:
         out.append(territorial(home))
-        trace.add("units.assist_territorial", f"{territorial(home)} assists as the territorial unit")
+        c.trace.add("units.assist_territorial", f"{territorial(home)} assists as the territorial unit")
     for department in matter.assisting_departments:
-        found = first_not_excluded(department_candidates(registry, department, place, trace), report.excluded, trace)
+        found = c.pick(c.candidates(department))
         if found is not None:
             out.append(found)
-            trace.add("units.assist_department", f"{found} assists for department {department}")
+            c.trace.add("units.assist_department", f"{found} assists for department {department}")
     if big:
-        on_site = [
-            u for u in registry.chain(place.code) if u.level in ON_SITE_LEVELS and u.level.rank < home.level.rank
-        ]
-        for u in on_site:
-            out.append(territorial(u))
-            trace.add("units.big_matter_on_site", f"big matter: {territorial(u)}, where it happened, is co-assigned")
-    return _clean(out, lead, report.excluded)
+        for u in c.registry.chain(c.place.code):
+            if u.level in ON_SITE_LEVELS and u.level.rank < home.level.rank:
+                out.append(territorial(u))
+                c.trace.add("units.big_matter_on_site", f"big matter: {territorial(u)}, where it happened, assists")
+    return _clean(out, lead, c.report.excluded)
 
 
 def _clean(assignees: list[Assignee], lead: Assignee, excluded: frozenset[Assignee]) -> tuple[Assignee, ...]:
