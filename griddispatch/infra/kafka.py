@@ -14,7 +14,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from griddispatch.infra.processes import Processes, ProcessRecord
+from griddispatch.infra.processes import Processes, ProcessRecord, require_free_ports
 from shared.errors import BrokerUnavailable, ConfigurationError
 from shared.events import new_event
 from shared.events.types import Probe as ProbeData
@@ -165,6 +165,12 @@ def start(local: LocalInfraSettings, processes: Processes) -> ProcessRecord:
     current = processes.running(NAME)
     if current is not None:
         return current
+    require_free_ports(
+        {
+            "GRIDDISPATCH_LOCAL_KAFKA_PORT": local.kafka_port,
+            "GRIDDISPATCH_LOCAL_KAFKA_CONTROLLER_PORT": local.kafka_controller_port,
+        }
+    )
     layout = KafkaLayout.of(local)
     ensure_jars(local)
     for path in (layout.data, layout.logs):

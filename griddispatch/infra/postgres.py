@@ -19,7 +19,7 @@ from pathlib import Path
 
 import asyncpg
 
-from griddispatch.infra.processes import Processes, ProcessRecord
+from griddispatch.infra.processes import Processes, ProcessRecord, require_free_ports
 from shared.errors import ConfigurationError, DatabaseUnavailable
 from shared.settings import LocalInfraSettings
 
@@ -47,8 +47,7 @@ def server_bin_dir() -> Path | None:
 def url_of(local: LocalInfraSettings, database: str | None = None, *, masked: bool = False) -> str:
     password = "***" if masked else local.postgres_password
     return (
-        f"postgresql://{local.postgres_user}:{password}@127.0.0.1:{local.postgres_port}/"
-        f"{database or local.postgres_db}"
+        f"postgresql://{local.postgres_user}:{password}@127.0.0.1:{local.postgres_port}/{database or local.postgres_db}"
     )
 
 
@@ -133,6 +132,7 @@ def start(local: LocalInfraSettings, processes: Processes) -> ProcessRecord:
     current = processes.running(NAME)
     if current is not None:
         return current
+    require_free_ports({"GRIDDISPATCH_LOCAL_POSTGRES_PORT": local.postgres_port})
     layout = _prepare_data_dir(local, layout_of(local))
     _initdb(local, layout)
     if _stale(layout.data):

@@ -10,12 +10,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.errors import ConfigurationError
 
 # Children started by this process, kept so they can be reaped when stopped (a discarded Popen would warn,
 # and an unreaped child lingers as a zombie).
@@ -125,6 +127,20 @@ class Processes:
 
 def _asdict(rec: ProcessRecord) -> dict[str, object]:
     return {f: getattr(rec, f) for f in rec.__slots__}
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def require_free_ports(ports: dict[str, int]) -> None:
+    """Refuse to start when something that is not ours already listens where we would."""
+    taken = {setting: port for setting, port in ports.items() if port_in_use(port)}
+    if taken:
+        listing = ", ".join(f"{port} ({setting})" for setting, port in taken.items())
+        raise ConfigurationError(f"port already in use by another process: {listing}; stop it or choose another port")
 
 
 def _alive_with_marker(pid: int, marker: str) -> bool:

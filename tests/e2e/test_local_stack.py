@@ -108,3 +108,17 @@ def test_up_starts_four_ready_services_and_down_stops_them(stack_env: dict[str, 
     assert all(part["state"] == "stopped" for part in _status(stack_env).values())
     for port in SERVICE_PORTS.values():
         assert _our_processes(f"--port {port}") == []
+
+
+def test_a_port_taken_by_someone_else_is_named(stack_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = griddispatch("infra", "up", env={**stack_env, "GRIDDISPATCH_LOCAL_POSTGRES_PORT": str(port)})
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "Traceback" not in out
+    assert f"{port} (GRIDDISPATCH_LOCAL_POSTGRES_PORT)" in out
