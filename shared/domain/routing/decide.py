@@ -6,6 +6,7 @@ from datetime import datetime
 
 from shared.domain.calendar import NaiveDatetimeError
 from shared.domain.catalog import MatterCatalog
+from shared.domain.model import AssigneeKind
 from shared.domain.registry import Registry
 from shared.domain.routing.classify import classify
 from shared.domain.routing.deadlines import deadlines
@@ -34,7 +35,9 @@ def route(
     if placement.method.located:
         sized = size(report, matter, place, policy, trace)
         units = choose_units(report, matter, sized, place, registry, policy, trace)
-        home = registry.unit(units.lead.code) if units.arbitration else unit_at(registry, place, sized.level)
+        # a territorial lead is the responsible unit, even when returns moved it up from the decided level
+        led_by_unit = units.lead.kind is AssigneeKind.UNIT
+        home = registry.unit(units.lead.code) if led_by_unit else unit_at(registry, place, sized.level)
     else:
         home = registry.command_centre_for(place.code)
         units = Units(territorial(home), ())

@@ -339,7 +339,7 @@ def test_when_every_branch_returned_the_territorial_unit_leads() -> None:
 
 def test_return_by_a_territorial_unit_goes_one_rung_up() -> None:
     d = route(at(MG, matter="NOISE", excluded=frozenset({U("D-S1-C1-G1")}), returns=1), REG, CAT, NOW)
-    assert d.lead == U("D-S1-C1")
+    assert d.lead == U("D-S1-C1") and d.unit == "D-S1-C1" and d.level is Level.COMMUNITY
 
 
 def test_returned_units_are_not_co_assigned_either() -> None:
@@ -525,6 +525,8 @@ def test_every_decision_has_exactly_one_lead_and_distinct_assisting_units(report
     assert isinstance(d.lead, Assignee)
     assert d.lead not in d.assisting and len(set(d.assisting)) == len(d.assisting)
     assert not (set(d.assisting) & report.excluded)
+    if d.lead.kind is AssigneeKind.UNIT:
+        assert d.unit == d.lead.code and d.level is REG.unit(d.unit).level
     assert d.accept_by <= d.resolve_by and d.accept_by > NOW
     assert d.trace and d.trace[-1].rule == "deadline.resolve"
 
