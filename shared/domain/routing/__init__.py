@@ -22,6 +22,7 @@ from shared.domain.routing.values import (
     RoutingError,
     UnknownAssignee,
     Urgency,
+    parse_assignee,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "assignee_level",
     "check_return",
     "escalate",
+    "parse_assignee",
     "route",
     "summon",
 ]

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.calendar import DEFAULT_TZ, NO_LOCAL_DAYS, OFFICE_HOURS, LocalDays, OfficeHours
-from shared.domain.model import Assignee, ClockKind, Level, TraceStep
+from shared.domain.model import Assignee, AssigneeKind, ClockKind, Level, TraceStep
 from shared.errors import InvalidInput, NotFound
 
 
@@ -23,6 +23,17 @@ class UnknownAssignee(NotFound):
     """An assignee code the registry does not know."""
 
     code = "unknown_assignee"
+
+
+def parse_assignee(text: str) -> Assignee:
+    """The inverse of `str(Assignee)`: "unit:610199001", "branch:gas-610199001", "department:gas"."""
+    kind, sep, code = text.partition(":")
+    try:
+        if sep and code:
+            return Assignee(AssigneeKind(kind), code)
+    except ValueError:
+        pass
+    raise RoutingError(f"not an assignee: {text!r} (expected unit:CODE, branch:CODE or department:CODE)")
 
 
 class Urgency(StrEnum):

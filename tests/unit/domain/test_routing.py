@@ -39,6 +39,7 @@ from shared.domain.routing import (
     assignee_level,
     check_return,
     escalate,
+    parse_assignee,
     route,
     summon,
 )
@@ -582,3 +583,11 @@ def test_branch_and_department_levels_for_returns() -> None:
     assert assignee_level(DEP("POLICE"), REG) is Level.DISTRICT
     with pytest.raises(UnknownAssignee):
         assignee_level(B("NOPE"), REG)
+
+
+def test_assignee_strings_parse_back() -> None:
+    for a in (U("D-S1"), B("CM-C1"), DEP("gas")):
+        assert parse_assignee(str(a)) == a
+    for bad in ("D-S1", "street:D-S1", "unit:"):
+        with pytest.raises(RoutingError, match="not an assignee"):
+            parse_assignee(bad)
