@@ -84,6 +84,8 @@ def _parse_unit(file: str, index: int, feature: Any, problems: Problems) -> Unit
     level = r.choice("level", Level)
     parent = r.optional_text("parent", key_required=True)
     people = _parse_people(r, props.get("people"))
+    if "geometry" not in feature:
+        r.report("geometry", "required member is missing (GeoJSON); use null for a unit without a boundary")
     boundary = _parse_geometry(r, feature.get("geometry"))
     if not r.ok or level is None:
         problems.broken.add(record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from shared.registry_files import RegistryFileError, RegistryProblem, check_dire
 from shared.registry_files import write as writer
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample-district"
+FILES = ("units.geojson", "departments.yaml", "catalog.yaml", "buildings.csv")
 
 # A tiny valid registry near Xi'an: district D = street S = community C, grid G, micro-grids M1 | M2.
 X, Y = 108.93, 34.27
@@ -279,6 +281,14 @@ def test_unknown_person_role(tmp_path: Path) -> None:
     )
 
 
+def test_feature_without_geometry_member(tmp_path: Path) -> None:
+    units = copy.deepcopy(UNITS)
+    del units[4]["geometry"]
+    units[5]["geometry"] = None  # explicit null is fine: a unit without a known boundary
+    problems = problems_in(make_dir(tmp_path, units=units))
+    assert [(p.record, p.field) for p in problems] == [("M1", "geometry")]
+
+
 def test_feature_without_code_is_named_by_position(tmp_path: Path) -> None:
     units = copy.deepcopy(UNITS)
     del units[5]["properties"]["code"]
@@ -436,3 +446,20 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
     body = error.value.as_dict()
     assert body["code"] == "registry_files_invalid" and len(body["problems"]) == len(error.value.problems)
     assert "units.geojson: M2: parent: unknown parent 'NOPE'" in str(error.value)
+
+
+# --- the documented examples are real -------------------------------------------------------------
+
+
+def test_the_examples_in_the_format_docs_load(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "registry-format.md").read_text(encoding="utf-8")
+    examples = re.findall(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", doc, flags=re.S)
+    assert sorted(name for name, _ in examples) == sorted(FILES)
+    for name, body in examples:
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    loaded = load_directory(tmp_path)
+    registry, catalog = loaded.registry, loaded.catalog
+    assert registry.locate_point(108.935, 34.27).code == "610199001001001002"
+    assert registry.building_by_address("莲湖区西关路2号院1号楼门口").code == "610199001001001002-01"
+    assert [b.code for b in registry.branches_for("police", "610199001001001001")] == ["police-610199001"]
+    assert catalog.classify("楼道里有煤气味")[0].matter.code == "gas_leak"
