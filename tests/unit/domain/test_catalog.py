@@ -102,6 +102,11 @@ def test_sample_texts_classify_to_the_expected_matter(text: str, expected: str) 
     assert best and best[0].matter.code == expected, CATALOG.classify(text, limit=3)
 
 
+@pytest.mark.parametrize("code", CATALOG.codes)
+def test_every_matter_type_is_found_by_its_own_name(code: str) -> None:
+    assert CATALOG.classify(CATALOG.get(code).name, limit=1)[0].matter.code == code
+
+
 def test_classification_unpacks_as_a_triple() -> None:
     matter_type, score, keywords = CATALOG.classify("井盖缺失")[0]
     assert matter_type.code == "manhole_covers"
