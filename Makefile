@@ -63,4 +63,5 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean: down
+	@if [ -L .local/postgres ]; then rm -rf "$$(dirname "$$(readlink .local/postgres)")"; fi
 	rm -rf .local

@@ -159,7 +159,9 @@ async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> 
             elif code != TopicAlreadyExistsError.errno:  # another process created it meanwhile: fine
                 error = for_code(code)
                 raise error(f"could not create topic {topic}: {rest[0] if rest else error.__name__}")
-        await _wait_for_leaders(admin, {s.name: s.partitions for s in missing})
+        # Ours must have every partition led; one someone else created meanwhile keeps its own shape.
+        partitions = {s.name: s.partitions if s.name in created else 1 for s in missing}
+        await _wait_for_leaders(admin, partitions)
         return created
     finally:
         await admin.close()

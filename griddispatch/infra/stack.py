@@ -13,7 +13,7 @@ import httpx
 from griddispatch.infra import kafka, postgres
 from griddispatch.infra.processes import Processes
 from shared.errors import ConfigurationError, InfrastructureUnavailable
-from shared.settings import SERVICE_NAMES, LocalInfraSettings, ServiceName, ServiceSettings
+from shared.settings import SERVICE_NAMES, LocalInfraSettings, ServiceSettings
 
 INFRA = (postgres.NAME, kafka.NAME)
 
@@ -69,12 +69,12 @@ def services_up(local: LocalInfraSettings, services: ServiceSettings, timeout_s:
             processes.start(name, argv, marker=f"serve {name}", url=url, env=env)
         urls[name] = url
     deadline = time.monotonic() + timeout_s
-    for name, url in urls.items():
-        _wait_healthy(processes, name, url, deadline)
+    for service, url in urls.items():
+        _wait_healthy(processes, service, url, deadline)
     return urls
 
 
-def _wait_healthy(processes: Processes, name: ServiceName, url: str, deadline: float) -> None:
+def _wait_healthy(processes: Processes, name: str, url: str, deadline: float) -> None:
     while time.monotonic() < deadline:
         if processes.exited_early(name):
             raise InfrastructureUnavailable(f"service {name} exited during start:\n{processes.tail(name)}")

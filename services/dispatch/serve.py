@@ -13,7 +13,7 @@ from shared.runtime import prepare
 from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 
 
-class DispatchWorker(Worker):  # type: ignore[misc]
+class DispatchWorker(Worker):
     """faust's worker, logging through structlog's JSON like every other service."""
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:

@@ -55,15 +55,16 @@ def new_event(
     data: D, *, source: str, subject: str, event_id: str | None = None, time: datetime | None = None
 ) -> CloudEvent[D]:
     """Wrap typed data in an envelope; the event type follows from the data's model."""
-    event_type = _type_of(data)
-    return CloudEvent[type(data)](  # type: ignore[misc]
+    model: Any = CloudEvent[type(data)]  # type: ignore[misc]  # parametrised at run time for validation
+    event: CloudEvent[D] = model(
         id=event_id or str(uuid.uuid4()),
         source=source,
-        type=event_type,
+        type=_type_of(data),
         subject=subject,
         time=time or datetime.now(UTC),
         data=data,
     )
+    return event
 
 
 def encode(event: CloudEvent[Any]) -> EncodedEvent:
@@ -89,7 +90,7 @@ def decode(value: bytes | None) -> CloudEvent[Any]:
     if not isinstance(raw, dict):
         raise InvalidInput("a CloudEvent must be a JSON object", reason="not_an_object")
     try:
-        event_type = EventType(raw.get("type"))
+        event_type = EventType(str(raw.get("type")))
     except ValueError as exc:
         raise InvalidInput(f"unknown event type {raw.get('type')!r}", reason="unknown_type") from exc
     model = EVENT_TYPES[event_type]

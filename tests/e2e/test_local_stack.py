@@ -37,7 +37,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory, local_infra: LocalInfraS
     griddispatch("down", env=env)
     data = local_dir / "postgres"
     if data.is_symlink():  # the cluster was kept outside a directory the postgres user could not enter
-        shutil.rmtree(data.resolve(), ignore_errors=True)
+        shutil.rmtree(data.resolve().parent, ignore_errors=True)
 
 
 def _status(env: dict[str, str]) -> dict[str, dict[str, object]]:
