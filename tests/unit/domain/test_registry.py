@@ -162,6 +162,8 @@ def test_point_outside_the_district_is_not_located(registry: Registry) -> None:
     west, south, east, north = registry.roots[0].boundary.bounds
     assert registry.locate_point(east + 0.01, north + 0.01) is None
     assert registry.smallest_containing(west - 0.01, south) is None
+    assert registry.locate_point(float("nan"), south) is None  # garbage in: unlocated, not an exception
+    assert registry.smallest_containing(float("inf"), 200.0) is None
 
 
 def test_boundary_points_go_to_the_smallest_code() -> None:
