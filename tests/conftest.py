@@ -27,14 +27,21 @@ def local_infra() -> Iterator[LocalInfraSettings]:
     local = LocalInfraSettings()
     processes = Processes(local.dir)
     started_here = [n for n in stack.INFRA if processes.running(n) is None]
-    asyncio.run(stack.infra_up(local))
+
+    def stop_what_we_started() -> None:
+        if local_kafka.NAME in started_here:
+            processes.stop(local_kafka.NAME)
+        if local_postgres.NAME in started_here:
+            processes.stop(local_postgres.NAME, sig=local_postgres.STOP_SIGNAL)
+
+    try:
+        asyncio.run(stack.infra_up(local))
+    except BaseException:
+        stop_what_we_started()  # a failed start must not leave a broker or database behind
+        raise
     yield local
-    if os.environ.get("GRIDDISPATCH_KEEP_INFRA"):
-        return
-    if local_kafka.NAME in started_here:
-        processes.stop(local_kafka.NAME)
-    if local_postgres.NAME in started_here:
-        processes.stop(local_postgres.NAME, sig=local_postgres.STOP_SIGNAL)
+    if not os.environ.get("GRIDDISPATCH_KEEP_INFRA"):
+        stop_what_we_started()
 
 
 @pytest.fixture(scope="session")

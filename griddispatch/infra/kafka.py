@@ -199,7 +199,12 @@ async def wait_ready(local: LocalInfraSettings, processes: Processes) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         if processes.exited_early(NAME):
-            raise BrokerUnavailable(f"Kafka exited during start; its log says:\n{processes.tail(NAME)}")
+            server_log = KafkaLayout.of(local).logs / "server.log"
+            tail = "\n".join(server_log.read_text(errors="replace").splitlines()[-30:]) if server_log.exists() else ""
+            raise BrokerUnavailable(
+                f"Kafka exited during start (exit status {processes.exit_code(NAME)}); "
+                f"{processes.log_file(NAME)} and {server_log} say:\n{processes.tail(NAME)}\n{tail}"
+            )
         try:
             await check_broker(settings, timeout_s=2.0)
             await round_trip(settings)

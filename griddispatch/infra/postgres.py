@@ -181,7 +181,10 @@ async def wait_ready(local: LocalInfraSettings, processes: Processes) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         if processes.exited_early(NAME):
-            raise DatabaseUnavailable(f"PostgreSQL exited during start; its log says:\n{processes.tail(NAME)}")
+            raise DatabaseUnavailable(
+                f"PostgreSQL exited during start (exit status {processes.exit_code(NAME)}); "
+                f"{processes.log_file(NAME)} says:\n{processes.tail(NAME)}"
+            )
         try:
             conn = await asyncpg.connect(url_of(local, "postgres"), timeout=2)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -60,7 +60,7 @@ class Processes:
         rec = self.record(name)
         if rec is None:
             return None
-        if _alive_with_marker(rec.pid, rec.marker):
+        if _is_alive(rec):
             return rec
         self.pid_file(name).unlink(missing_ok=True)
         return None
@@ -96,9 +96,15 @@ class Processes:
         self.pid_file(name).write_text(json.dumps(_asdict(rec)))
         return rec
 
+    def exit_code(self, name: str) -> int | None:
+        """The exit status of a process this very process started and that has ended, else None."""
+        rec = self.record(name)
+        child = _children.get(rec.pid) if rec else None
+        return child.poll() if child is not None else None
+
     def exited_early(self, name: str) -> bool:
         rec = self.record(name)
-        return rec is not None and not _alive_with_marker(rec.pid, rec.marker)
+        return rec is not None and not _is_alive(rec)
 
     def stop(self, name: str, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 60.0) -> bool:
         """Stop the recorded process group; SIGKILL after the timeout. True if something was stopped."""
@@ -109,7 +115,7 @@ class Processes:
         _signal_group(rec.pid, sig)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not _alive_with_marker(rec.pid, rec.marker) and not _group_alive(rec.pid):
+            if not _is_alive(rec) and not _group_alive(rec.pid):
                 break
             time.sleep(0.2)
         else:
@@ -141,6 +147,14 @@ def require_free_ports(ports: dict[str, int]) -> None:
     if taken:
         listing = ", ".join(f"{port} ({setting})" for setting, port in taken.items())
         raise ConfigurationError(f"port already in use by another process: {listing}; stop it or choose another port")
+
+
+def _is_alive(rec: ProcessRecord) -> bool:
+    """Our own child: ask the kernel through Popen. One started by another invocation: check /proc."""
+    child = _children.get(rec.pid)
+    if child is not None:
+        return child.poll() is None
+    return _alive_with_marker(rec.pid, rec.marker)
 
 
 def _alive_with_marker(pid: int, marker: str) -> bool:
