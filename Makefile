@@ -45,8 +45,12 @@ infra-up: install
 infra-down: $(STAMP)
 	$(BIN)/griddispatch infra down
 
-up demo: install
+up: install
 	$(BIN)/griddispatch up
+
+# The main job's entry point; later issues add the replay of a realistic day of reports.
+demo: up
+	$(BIN)/griddispatch registry import data/sample-district --by demo
 	@echo "running; see 'make status', stop with 'make down'"
 
 down: $(STAMP)

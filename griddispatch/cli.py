@@ -11,12 +11,12 @@ import importlib
 import json
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
-from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from shared.errors import GridDispatchError
+from griddispatch.console import fail, friendly
+from griddispatch.registry_commands import registry_app, route
 from shared.settings import (
     SERVICE_NAMES,
     DatabaseSettings,
@@ -32,27 +32,10 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
+app.add_typer(registry_app, name="registry")
+app.command("route")(friendly(route))
 
 T = TypeVar("T")
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
-def friendly(func: Callable[..., T]) -> Callable[..., T]:
-    """Turn our errors into one clear line and exit status 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return func(*args, **kwargs)
-        except GridDispatchError as exc:
-            _fail(exc.message)
-            raise  # unreachable: _fail exits
-
-    return wrapper
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -150,7 +133,7 @@ def serve(
 ) -> None:
     """Run one service in the foreground."""
     if service not in SERVICE_NAMES:
-        _fail(f"unknown service {service!r}; choose one of {', '.join(SERVICE_NAMES)}")
+        fail(f"unknown service {service!r}; choose one of {', '.join(SERVICE_NAMES)}")
     overrides: dict[str, Any] = {}
     if port is not None:
         overrides[f"{service}_port"] = port

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,9 @@ class Contract(BaseModel):
     """Base of every event payload: strict about unknown fields so typos fail loudly at the producer."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Urgency = Literal["low", "normal", "high", "emergency"]
 
 
 class Location(Contract):
@@ -50,7 +54,7 @@ class ReportSubmitted(Contract):
     title: str
     description: str = ""
     location: Location
-    urgency: str = "normal"  # low, normal, high, emergency
+    urgency: Urgency = "normal"
     households_affected: int = Field(0, ge=0)
     reporter: Reporter | None = None
     observed_at: datetime | None = None
