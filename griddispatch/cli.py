@@ -94,7 +94,8 @@ def up() -> None:
     )
     urls = stack.services_up(local, ServiceSettings())
     for name, url in urls.items():
-        typer.echo(f"{name:11} {url}  (docs: {url}/docs, metrics: {url}/metrics)")
+        docs = "" if name == "dispatch" else f"docs: {url}/docs, "  # faust serves no OpenAPI page
+        typer.echo(f"{name:11} {url}  ({docs}metrics: {url}/metrics, ready: {url}/readyz)")
     typer.echo(f"logs and pids under {local.dir}")
 
 
