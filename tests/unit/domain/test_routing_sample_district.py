@@ -26,13 +26,13 @@ BUILDING = sorted(REG.buildings.values(), key=lambda b: b.code)[0]
 def test_gas_leak_reported_by_address_is_linked_across_the_network() -> None:
     d = route(ReportFacts(title="小区里燃气泄漏，很多人闻到煤气味", address=BUILDING.address), REG, CAT, NOW)
     assert d.located_by is LocateMethod.ADDRESS and d.place == BUILDING.micro_grid
-    assert d.matter == "gas_leak" and d.level is Level.DISTRICT  # a street matter, raised as a safety matter
+    assert d.matter == "gas_leak" and d.level is Level.STREET  # a community matter, raised as a safety matter
     gas_branch = REG.branches_for("gas", BUILDING.micro_grid)[0]
     assert d.lead == Assignee(AssigneeKind.BRANCH, gas_branch.code)
     chain = {u.level: u.code for u in REG.chain(BUILDING.micro_grid)}
     on_site = {Assignee(AssigneeKind.UNIT, chain[Level.GRID]), Assignee(AssigneeKind.UNIT, chain[Level.COMMUNITY])}
     assert on_site <= set(d.assisting)
-    assert Assignee(AssigneeKind.UNIT, DISTRICT.code) in d.assisting
+    assert Assignee(AssigneeKind.UNIT, chain[Level.STREET]) in d.assisting
     assert d.resolve_by - d.accept_by == timedelta(hours=4) - timedelta(hours=0.25)
 
 
