@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from griddispatch.client_commands import clients_app
 from griddispatch.console import fail, friendly
 from griddispatch.registry_commands import registry_app, route
 from shared.settings import (
@@ -33,6 +34,7 @@ app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(registry_app, name="registry")
+app.add_typer(clients_app, name="clients")
 app.command("route")(friendly(route))
 
 T = TypeVar("T")

@@ -64,3 +64,32 @@ class Conflict(GridDispatchError):
 
 class MigrationError(GridDispatchError):
     code = "migration_error"
+
+
+class IdempotencyConflict(Conflict):
+    """The same idempotency key (or source reference) came back with a different body."""
+
+    code = "idempotency_conflict"
+
+
+class Unauthenticated(GridDispatchError):
+    code = "unauthenticated"
+
+
+class Forbidden(GridDispatchError):
+    """Authenticated, but this client may not do that."""
+
+    code = "forbidden"
+
+
+class RateLimited(GridDispatchError):
+    code = "rate_limited"
+    retriable = True
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported_media_type"

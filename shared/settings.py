@@ -80,6 +80,20 @@ class ServiceSettings(BaseSettings):
         return port
 
 
+class IntakeSettings(BaseSettings):
+    """The intake service's limits and public face (GRIDDISPATCH_INTAKE_*)."""
+
+    model_config = _config("INTAKE_")
+
+    public_url: str = "http://127.0.0.1:8000"  # base of the status URLs handed to clients
+    case_number_prefix: str = "GD"
+    district_timezone: str = "Asia/Shanghai"  # case numbers carry the district's local date
+    max_body_bytes: int = 256 * 1024
+    max_attachments: int = 10
+    default_rate_per_min: int = 600
+    open311_jurisdiction_id: str = "griddispatch.local"
+
+
 class LogSettings(BaseSettings):
     """Logging (GRIDDISPATCH_LOG_*). `json` = None picks JSON when stderr is not a terminal."""
 

@@ -5,19 +5,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import Conflict, GridDispatchError, InfrastructureUnavailable, InvalidInput, NotFound
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    GridDispatchError,
+    InfrastructureUnavailable,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from shared.health import Check, run_checks
 from shared.metrics import render
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://griddispatch.dev/problems/"
 
+# First match wins: specific classes before their bases.
 _STATUS: list[tuple[type[GridDispatchError], int]] = [
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (InvalidInput, 422),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (RateLimited, 429),
     (NotFound, 404),
     (Conflict, 409),
     (InfrastructureUnavailable, 503),
@@ -56,16 +76,51 @@ def problem_response(exc: GridDispatchError, instance: str | None = None) -> JSO
         **({"instance": instance} if instance else {}),
         **exc.detail,
     }
-    headers = {"Retry-After": "5"} if exc.retriable else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers: dict[str, str] = {}
+    if exc.retriable:
+        headers["Retry-After"] = str(exc.detail.get("retry_after", 5))
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="griddispatch"'
+
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "location", "lon")` -> `location.lon`; headers and query keep their own name."""
+    parts = [str(p) for p in loc]
+    return ".".join(parts[1:] if parts and parts[0] in ("body", "query", "path", "header") else parts)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
+    """Every error leaves as application/problem+json: ours, request validation, and the framework's own."""
+
+    async def ours(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GridDispatchError)
         return problem_response(exc, instance=request.url.path)
 
-    app.add_exception_handler(GridDispatchError, handle)
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        problem = InvalidInput(
+            f"{first['field'] or 'request'}: {first['message']}", field=first["field"], errors=errors
+        )
+        return problem_response(problem, instance=request.url.path)
+
+    async def framework(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        body = {
+            "type": PROBLEM_BASE + f"http_{exc.status_code}",
+            "title": HTTPStatus(exc.status_code).phrase,
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+            "instance": request.url.path,
+        }
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=exc.headers)
+
+    app.add_exception_handler(GridDispatchError, ours)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, framework)
 
 
 def run_http_service(app: FastAPI, host: str, port: int) -> None:

@@ -8,25 +8,41 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from griddispatch import __version__
+from services.intake.deps import Resources
+from services.intake.limits import BodyLimits
+from services.intake.ratelimit import RateLimiter
+from services.intake.routers import cases, registry, reports
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
+from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
+
+DESCRIPTION = """
+The front door of griddispatch for hotline systems (8890 / 12345), grid-worker apps, cameras and
+department systems: reports in, actions in, cases out.
+
+Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`); keys are issued with
+`griddispatch clients create`. Errors are `application/problem+json` (RFC 9457) with a specific `type`
+and the offending `field`.
+"""
 
 
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
+    intake: IntakeSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
+    intake = intake or IntakeSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,20 +50,18 @@ def create_app(
         pool = await create_pool(database)
         try:
             async with kafka_producer(kafka) as producer:
-                app.state.pool = pool
-                app.state.producer = producer
+                app.state.resources = Resources(pool, producer, Topics(kafka.topic_prefix), intake, RateLimiter())
                 log.info("started", port=service.intake_port)
                 yield
         finally:
             await pool.close()
             log.info("stopped")
 
-    app = FastAPI(
-        title="griddispatch intake",
-        version=__version__,
-        description="Reports in (hotline, grid-worker apps, cameras, Open311), actions in, case reads out.",
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="griddispatch intake", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=intake.max_body_bytes)
     app.include_router(health_router(standard_checks(kafka, database)))
+    app.include_router(reports.router)
+    app.include_router(cases.router)
+    app.include_router(registry.router)
     return app

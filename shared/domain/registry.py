@@ -339,9 +339,7 @@ def _branch_index(
     return {k: tuple(v) for k, v in grouped.items()}
 
 
-def _building_index(
-    buildings: Mapping[str, Building], units: Mapping[str, Unit]
-) -> dict[str, tuple[Building, ...]]:
+def _building_index(buildings: Mapping[str, Building], units: Mapping[str, Unit]) -> dict[str, tuple[Building, ...]]:
     grouped: dict[str, list[Building]] = defaultdict(list)
     for b in buildings.values():
         unit = units.get(b.micro_grid)

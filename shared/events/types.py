@@ -60,6 +60,7 @@ class ReportSubmitted(Contract):
     observed_at: datetime | None = None
     attachments: tuple[str, ...] = ()
     received_at: datetime
+    submitted_by: str | None = None  # the API client that submitted it: it may follow the case afterwards
 
 
 class Actor(Contract):

@@ -1,0 +1,187 @@
+"""Accepting an action on a case: who is acting (the role), whether the lifecycle allows it now, and the event.
+
+Intake checks what it can see (the case's current state, the actor's place on the case); dispatch applies
+the action through the lifecycle in case order and answers a refusal with a `rejected` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.intake.schemas import ActionIn
+from services.intake.submit import CASE_NAMESPACE, EVENT_SOURCE
+from shared.api_clients import ApiClient, Scope
+from shared.domain.lifecycle import Action, Role, State, allowed_actions
+from shared.errors import Conflict, Forbidden, IdempotencyConflict
+from shared.events import new_event
+from shared.events.types import ActionRequested, Actor
+from shared.kafka import publish
+
+_DIRECT = {
+    "accept": Action.ACCEPT,
+    "return": Action.RETURN,
+    "start": Action.START,
+    "progress": Action.PROGRESS,
+    "resolve": Action.RESOLVE,
+    "report_in": Action.REPORT_IN,
+    "reopen": Action.REOPEN,
+    "summon": Action.SUMMON,
+    "cancel": Action.CANCEL,
+    "comment": Action.COMMENT,
+}
+_API_NAME = {
+    **{v: k for k, v in _DIRECT.items()},
+    Action.VERIFY_PASSED: "verify",
+    Action.VERIFY_FAILED: "verify",
+    Action.RATE_SATISFIED: "rate",
+    Action.RATE_UNSATISFIED: "rate",
+}
+_SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen"}
+_RESIDENT_FIRST = {"rate"}
+
+
+class IllegalAction(Conflict):
+    code = "illegal_transition"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionReceipt:
+    event_id: uuid.UUID
+    replayed: bool
+
+
+def lifecycle_action(body: ActionIn) -> Action:
+    if body.action == "verify":
+        return Action.VERIFY_PASSED if body.passed else Action.VERIFY_FAILED
+    if body.action == "rate":
+        satisfied = body.satisfied if body.satisfied is not None else (body.score or 0) >= 4
+        return Action.RATE_SATISFIED if satisfied else Action.RATE_UNSATISFIED
+    return _DIRECT[body.action]
+
+
+def api_actions(actions: tuple[Action, ...]) -> list[str]:
+    return sorted({_API_NAME[a] for a in actions if a in _API_NAME})
+
+
+def _acts_for(client: ApiClient, unit: str | None) -> bool:
+    return unit is not None and (client.sees_all or unit in client.units)
+
+
+def roles_of(client: ApiClient, body: ActionIn, case: asyncpg.Record | None, scope_keys: list[str]) -> list[Role]:
+    """The roles this client may take on this case, most specific first."""
+    unit = body.actor.unit
+    roles: list[Role] = []
+    if case is not None and _acts_for(client, unit) and client.has(Scope.ACT):
+        if unit == case["lead"]:
+            roles.append(Role.ASSIGNEE)
+        if unit in case["assisting"]:
+            roles.append(Role.ASSISTING)
+    if client.has(Scope.SUPERVISE):
+        roles.append(Role.SUPERVISOR)
+    if client.own_key in scope_keys and client.has(Scope.ACT):
+        roles.append(Role.RESIDENT)  # the system that reported it speaks for its resident
+    return roles
+
+
+def choose_role(client: ApiClient, body: ActionIn, case: asyncpg.Record | None, scope_keys: list[str]) -> Role:
+    roles = roles_of(client, body, case, scope_keys)
+    if body.actor.role is not None:
+        wanted = Role(body.actor.role)
+        if wanted not in roles:
+            raise Forbidden(
+                f"this client may not act as {wanted.value} on this case "
+                f"(it may act as: {', '.join(r.value for r in roles) or 'nothing'})",
+                field="actor.role",
+            )
+        return wanted
+    if not roles:
+        raise Forbidden("this client is not a party to this case and may not act on it", field="actor.unit")
+    prefer = (
+        Role.SUPERVISOR
+        if body.action in _SUPERVISOR_FIRST
+        else Role.RESIDENT
+        if body.action in _RESIDENT_FIRST
+        else None
+    )
+    return prefer if prefer in roles else roles[0]
+
+
+def check_lifecycle(state: str, action: Action, role: Role, api_name: str) -> None:
+    allowed = allowed_actions(State(state), role)
+    if action not in allowed:
+        raise IllegalAction(
+            f"{role.value} may not {api_name} a case that is {state}",
+            current_state=state,
+            action=api_name,
+            role=role.value,
+            allowed=api_actions(allowed),
+        )
+
+
+def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
+    values = {"score": body.score, "departments": body.departments or None, "client_id": str(client.id)}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def action_hash(body: ActionIn) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+async def earlier_action(conn: asyncpg.Connection, event_id: uuid.UUID, body: ActionIn) -> ActionReceipt | None:
+    row = await conn.fetchrow("SELECT body_hash FROM action_requests WHERE event_id = $1", event_id)
+    if row is None:
+        return None
+    if row["body_hash"] != action_hash(body):
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used for a different action", field="Idempotency-Key"
+        )
+    return ActionReceipt(event_id, replayed=True)
+
+
+def action_event_id(client: ApiClient, key: str | None) -> uuid.UUID:
+    return uuid.uuid5(CASE_NAMESPACE, f"action:{client.id}:{key}") if key else uuid.uuid4()
+
+
+async def record_and_publish(
+    conn: asyncpg.Connection,
+    producer: AIOKafkaProducer,
+    topic: str,
+    client: ApiClient,
+    case_id: uuid.UUID,
+    body: ActionIn,
+    role: Role,
+    event_id: uuid.UUID,
+    key: str | None,
+) -> ActionReceipt:
+    action = lifecycle_action(body)
+    data = ActionRequested(
+        case_id=str(case_id),
+        action=action.value,
+        actor=Actor(id=body.actor.id, role=role.value, unit=body.actor.unit),
+        reason_code=body.reason_code,
+        text=body.text,
+        payload=_payload(body, client),
+    )
+    event = new_event(data, source=EVENT_SOURCE, subject=str(case_id), event_id=str(event_id))
+    async with conn.transaction():
+        inserted = await conn.fetchval(
+            """INSERT INTO action_requests (event_id, client_id, idempotency_key, case_id, action, body_hash)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING event_id""",
+            event_id,
+            client.id,
+            key,
+            case_id,
+            body.action,
+            action_hash(body),
+        )
+        if inserted is None:  # the same request, committed meanwhile by a concurrent retry
+            earlier = await earlier_action(conn, event_id, body)
+            assert earlier is not None
+            return earlier
+        await publish(producer, topic, event)
+    return ActionReceipt(event_id, replayed=False)

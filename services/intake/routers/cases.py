@@ -1,0 +1,113 @@
+"""Reading cases and acting on them: GET /v1/cases, GET /v1/cases/{id}, POST /v1/cases/{id}/actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+
+from services.intake import act
+from services.intake.case_queries import CaseFilter, history, list_cases, visible_case, visible_submission
+from services.intake.case_views import case_detail, case_summary, received
+from services.intake.deps import Client, Res, require
+from services.intake.schemas import ActionAccepted, ActionIn, Page
+from shared.api_clients import Scope
+from shared.errors import InvalidInput, NotFound
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+CASE_STATES = (
+    "reported", "assigned", "accepted", "in_progress", "resolved", "verified", "rated", "closed", "returned",
+    "escalated", "merged", "reopened", "cancelled",
+)  # fmt: skip
+
+
+def _not_found(case_id: uuid.UUID) -> NotFound:
+    # The same answer whether the case does not exist or belongs to someone else: nothing leaks.
+    return NotFound(f"no case {case_id} that this client may see", case_id=str(case_id))
+
+
+@router.get("/cases/{case_id}", summary="A case: state, assignment, deadlines, history and routing trace")
+async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, Any]:
+    require(client, Scope.READ, Scope.SUBMIT)
+    async with res.pool.acquire() as conn:
+        row = await visible_case(conn, client, case_id)
+        if row is not None:
+            return case_detail(row, await history(conn, case_id), client)
+        submission = await visible_submission(conn, client, case_id)
+    if submission is not None:
+        return received(submission)
+    raise _not_found(case_id)
+
+
+@router.get("/cases", response_model=Page, summary="Cases this client may see, newest first")
+async def get_cases(
+    client: Client,
+    res: Res,
+    unit: Annotated[
+        str | None, Query(max_length=80, description="unit:<code>, branch:<code> or department:<code>")
+    ] = None,
+    state: Annotated[list[str] | None, Query(description="one or more states")] = None,
+    matter: Annotated[str | None, Query(max_length=64)] = None,
+    overdue: Annotated[bool | None, Query(description="only overdue (true) or only not overdue (false)")] = None,
+    received_from: Annotated[datetime | None, Query(alias="from")] = None,
+    received_to: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page:
+    require(client, Scope.READ)
+    states = tuple(state or ())
+    unknown = [s for s in states if s not in CASE_STATES]
+    if unknown:
+        raise InvalidInput(f"unknown state(s) {unknown}; states are {', '.join(CASE_STATES)}", field="state")
+    for name, value in (("from", received_from), ("to", received_to)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone offset", field=name)
+    filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit)
+    async with res.pool.acquire() as conn:
+        rows, next_cursor = await list_cases(conn, client, filters)
+    return Page(items=[case_summary(r, client) for r in rows], next_cursor=next_cursor)
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
+
+
+@router.post(
+    "/cases/{case_id}/actions",
+    status_code=202,
+    response_model=ActionAccepted,
+    summary="Act on a case (accept, return, resolve, verify, rate, summon, ...)",
+    responses={
+        409: {"description": "not allowed in the case's current state: `current_state` and `allowed` say what is"},
+        403: {"description": "this client is not a party to the case in that role"},
+    },
+)
+async def post_action(
+    case_id: uuid.UUID, body: ActionIn, client: Client, res: Res, idempotency_key: IdempotencyKey = None
+) -> ActionAccepted:
+    require(client, Scope.ACT, Scope.SUPERVISE)
+    event_id = act.action_event_id(client, idempotency_key)
+    status_url = f"{res.settings.public_url}/v1/cases/{case_id}"
+    async with res.pool.acquire() as conn:
+        earlier = await act.earlier_action(conn, event_id, body)
+        if earlier is None:
+            row = await visible_case(conn, client, case_id)
+            submission = None if row is not None else await visible_submission(conn, client, case_id)
+            if row is None and submission is None:
+                raise _not_found(case_id)
+            scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]
+            role = act.choose_role(client, body, row, scope_keys)
+            if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now
+                act.check_lifecycle(row["state"], act.lifecycle_action(body), role, body.action)
+            earlier = await act.record_and_publish(
+                conn, res.producer, res.topics.actions, client, case_id, body, role, event_id, idempotency_key
+            )
+    return ActionAccepted(
+        action_id=str(earlier.event_id),
+        case_id=str(case_id),
+        action=body.action,
+        status_url=status_url,
+        replayed=earlier.replayed,
+    )

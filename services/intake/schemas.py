@@ -1,0 +1,157 @@
+"""The intake API's request and response bodies, with the limits and examples the OpenAPI document shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Source = Literal["hotline", "grid_app", "camera", "department", "open311", "resident_app", "other"]
+Urgency = Literal["low", "normal", "high", "emergency"]
+ApiAction = Literal[
+    "accept",
+    "return",
+    "start",
+    "progress",
+    "resolve",
+    "report_in",
+    "verify",
+    "rate",
+    "reopen",
+    "summon",
+    "cancel",
+    "comment",
+]
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LocationIn(Strict):
+    """Where it is: coordinates (WGS84), the grid code an app knows, or an address. At least one."""
+
+    lon: float | None = Field(None, ge=-180, le=180, examples=[108.9352])
+    lat: float | None = Field(None, ge=-90, le=90, examples=[34.2721])
+    grid_code: str | None = Field(None, min_length=1, max_length=64, examples=["610199004001001006"])
+    address: str | None = Field(None, min_length=1, max_length=200, examples=["莲湖区北院门街道香米园社区3号楼2单元"])
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> LocationIn:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("lon and lat come together")
+        if self.lon is None and self.grid_code is None and self.address is None:
+            raise ValueError("give coordinates, a grid code or an address")
+        return self
+
+
+class ReporterIn(Strict):
+    name: str | None = Field(None, max_length=50, examples=["王先生"])
+    phone: str | None = Field(None, max_length=20, pattern=r"^\+?[0-9][0-9\- ]{2,19}$", examples=["13812345678"])
+
+
+class ReportIn(Strict):
+    """A report of a problem: becomes a case."""
+
+    source: Source | None = Field(None, description="defaults to the client's own source", examples=["hotline"])
+    source_ref: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="the source's own id, e.g. the hotline ticket number",
+        examples=["12345-20261122-0042"],
+    )
+    matter_code: str | None = Field(None, min_length=1, max_length=64, examples=["manhole_cover_missing"])
+    title: str = Field(min_length=1, max_length=200, examples=["路口井盖丢失"])
+    description: str = Field("", max_length=5000, examples=["北院门与西大街路口的井盖不见了，晚上很危险"])
+    location: LocationIn
+    urgency: Urgency = "normal"
+    households_affected: int = Field(0, ge=0, le=100_000)
+    reporter: ReporterIn | None = None
+    observed_at: datetime | None = Field(None, description="when it was seen (RFC 3339 with offset)")
+    attachments: list[AnyUrl] = Field(default_factory=list, max_length=10, description="https URLs of photos")
+
+    @field_validator("observed_at")
+    @classmethod
+    def _observed(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("observed_at needs a time zone offset")
+        if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+            raise ValueError("observed_at is in the future")
+        return value
+
+    @field_validator("attachments")
+    @classmethod
+    def _https(cls, value: list[AnyUrl]) -> list[AnyUrl]:
+        for url in value:
+            if url.scheme != "https":
+                raise ValueError(f"attachment URLs must be https, not {url.scheme}")
+        return value
+
+
+class Accepted(BaseModel):
+    """The report is in: the broker has it. Follow it at `status_url`."""
+
+    case_id: str = Field(examples=["0b8e1f4c-7c1e-5f63-9a1b-2f2d4b6f1a10"])
+    case_number: str = Field(description="read it out over the phone", examples=["GD-261122-000042"])
+    status_url: str = Field(examples=["http://127.0.0.1:8000/v1/cases/0b8e1f4c-7c1e-5f63-9a1b-2f2d4b6f1a10"])
+    state: Literal["received"] = "received"
+    replayed: bool = Field(False, description="true when this answers a retry of an earlier request")
+
+
+class ActorIn(Strict):
+    id: str = Field(min_length=1, max_length=64, description="the person acting", examples=["worker-0042"])
+    unit: str | None = Field(
+        None,
+        max_length=80,
+        description="acting for: unit:<code>, branch:<code> or department:<code>",
+        examples=["unit:610199004001001006"],
+    )
+    role: Literal["assignee", "assisting", "supervisor", "resident"] | None = Field(
+        None, description="inferred from the case and the client when omitted"
+    )
+
+
+class ActionIn(Strict):
+    """An action on a case by its assignee, an assisting unit, a supervisor or the resident."""
+
+    action: ApiAction
+    actor: ActorIn
+    reason_code: str | None = Field(None, max_length=64, examples=["not_our_jurisdiction"])
+    text: str | None = Field(None, max_length=2000, examples=["已到现场，井盖已补装"])
+    passed: bool | None = Field(None, description="verify: did the result pass the check")
+    satisfied: bool | None = Field(None, description="rate: is the resident satisfied")
+    score: int | None = Field(None, ge=1, le=5, description="rate: 1 (very unsatisfied) to 5 (very satisfied)")
+    departments: list[str] = Field(default_factory=list, max_length=10, description="summon: department codes")
+
+    @model_validator(mode="after")
+    def _needs(self) -> ActionIn:
+        if self.action == "return" and not (self.reason_code and self.text):
+            raise ValueError("a return needs a reason_code and a text")
+        if self.action in ("progress", "comment") and not self.text:
+            raise ValueError(f"{self.action} needs a text")
+        if self.action == "verify" and self.passed is None:
+            raise ValueError("verify needs passed: true or false")
+        if self.action == "rate" and self.satisfied is None and self.score is None:
+            raise ValueError("rate needs satisfied or a score")
+        if self.action == "summon" and not self.departments:
+            raise ValueError("summon needs departments")
+        return self
+
+
+class ActionAccepted(BaseModel):
+    action_id: str
+    case_id: str
+    action: str
+    status_url: str
+    replayed: bool = False
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null on the last")

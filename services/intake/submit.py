@@ -1,0 +1,182 @@
+"""Accepting a report: exactly one case per report, and a 202 only once the broker has the event.
+
+The submission row is inserted and the event produced inside one transaction: if the broker does not
+acknowledge, the row is rolled back and the client is told 503; nothing is half-accepted. A report with an
+Idempotency-Key, or a (source, source_ref), gets a case id derived from it, so even a retry after the rare
+failure between the broker's ack and the commit names the same case, which dispatch opens once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.intake.schemas import ReportIn
+from shared.api_clients import ApiClient
+from shared.errors import IdempotencyConflict, InvalidInput
+from shared.events import new_event
+from shared.events.types import Location, Reporter, ReportSubmitted
+from shared.kafka import publish
+from shared.logging import bind_context, get_logger
+from shared.settings import IntakeSettings
+from shared.topics import Topics
+
+CASE_NAMESPACE = uuid.UUID("5b0f7d1e-3c59-4f7a-9a35-6f1b0f1c2d71")  # fixed forever: case ids depend on it
+EVENT_SOURCE = "/griddispatch/intake"
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    case_id: uuid.UUID
+    case_number: str
+    replayed: bool
+
+
+def derive_case_id(client: ApiClient, key: str | None, source: str, source_ref: str | None) -> uuid.UUID:
+    if key:
+        return uuid.uuid5(CASE_NAMESPACE, f"key:{client.id}:{key}")
+    if source_ref:
+        return uuid.uuid5(CASE_NAMESPACE, f"ref:{source}:{source_ref}")
+    return uuid.uuid4()
+
+
+def body_hash(report: ReportIn, source: str) -> str:
+    canonical = json.dumps({**report.model_dump(mode="json"), "source": source}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def case_number(prefix: str, seq: int, at: datetime, tz: str) -> str:
+    return f"{prefix}-{at.astimezone(ZoneInfo(tz)):%y%m%d}-{seq:06d}"
+
+
+async def submit_report(
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    topics: Topics,
+    settings: IntakeSettings,
+    client: ApiClient,
+    report: ReportIn,
+    idempotency_key: str | None,
+) -> Submission:
+    source = report.source or client.source
+    if source is None:
+        raise InvalidInput("say which source this report comes from (hotline, grid_app, ...)", field="source")
+    case_id = derive_case_id(client, idempotency_key, source, report.source_ref)
+    digest = body_hash(report, source)
+    async with pool.acquire() as conn:
+        earlier = await _earlier(conn, case_id, client, idempotency_key, source, report.source_ref)
+        if earlier is not None:
+            return _replay(earlier, digest)
+        with bind_context(case_id=str(case_id)):
+            accepted = await _accept(
+                conn, producer, topics, settings, client, report, source, case_id, digest, idempotency_key
+            )
+            if accepted is not None:
+                return accepted
+        # Another request for the same report committed while we waited on its row: answer as it did.
+        earlier = await _earlier(conn, case_id, client, idempotency_key, source, report.source_ref)
+        assert earlier is not None
+        return _replay(earlier, digest)
+
+
+async def _accept(
+    conn: asyncpg.Connection,
+    producer: AIOKafkaProducer,
+    topics: Topics,
+    settings: IntakeSettings,
+    client: ApiClient,
+    report: ReportIn,
+    source: str,
+    case_id: uuid.UUID,
+    digest: str,
+    idempotency_key: str | None,
+) -> Submission | None:
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        seq = await conn.fetchval("SELECT nextval('case_number_seq')")
+        number = case_number(settings.case_number_prefix, seq, now, settings.district_timezone)
+        event = new_event(
+            _event_data(report, source, case_id, number, now, client), source=EVENT_SOURCE, subject=str(case_id)
+        )
+        inserted = await conn.fetchval(
+            """INSERT INTO submissions (case_id, case_number, client_id, idempotency_key, source, source_ref,
+                                        body_hash, event_id, scope_keys, received_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING case_id""",
+            case_id,
+            number,
+            client.id,
+            idempotency_key,
+            source,
+            report.source_ref,
+            digest,
+            event.id,
+            [client.own_key],
+            now,
+        )
+        if inserted is None:
+            return None
+        await publish(producer, topics.reports, event)  # BrokerUnavailable rolls the row back: 503, nothing kept
+    log.info("report_accepted", case_number=number, source=source, event_id=event.id)
+    return Submission(case_id, number, replayed=False)
+
+
+def _event_data(
+    report: ReportIn, source: str, case_id: uuid.UUID, number: str, now: datetime, client: ApiClient
+) -> ReportSubmitted:
+    loc = report.location
+    return ReportSubmitted(
+        case_id=str(case_id),
+        case_number=number,
+        source=source,
+        source_ref=report.source_ref,
+        matter_code=report.matter_code,
+        title=report.title,
+        description=report.description,
+        location=Location(lon=loc.lon, lat=loc.lat, grid_code=loc.grid_code, address=loc.address),
+        urgency=report.urgency,
+        households_affected=report.households_affected,
+        reporter=Reporter(**report.reporter.model_dump()) if report.reporter else None,
+        observed_at=report.observed_at,
+        attachments=tuple(str(url) for url in report.attachments),
+        received_at=now,
+        submitted_by=str(client.id),
+    )
+
+
+async def _earlier(
+    conn: asyncpg.Connection,
+    case_id: uuid.UUID,
+    client: ApiClient,
+    key: str | None,
+    source: str,
+    source_ref: str | None,
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT case_id, case_number, body_hash FROM submissions
+           WHERE case_id = $1 OR (client_id = $2 AND idempotency_key = $3) OR (source = $4 AND source_ref = $5)
+           LIMIT 1""",
+        case_id,
+        client.id,
+        key,
+        source,
+        source_ref,
+    )
+
+
+def _replay(row: asyncpg.Record, digest: str) -> Submission:
+    if row["body_hash"] != digest:
+        raise IdempotencyConflict(
+            "this Idempotency-Key (or source and source_ref) was already used for a different report; "
+            "use a new key for a new report",
+            case_id=str(row["case_id"]),
+            field="Idempotency-Key",
+        )
+    return Submission(row["case_id"], row["case_number"], replayed=True)
