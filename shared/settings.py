@@ -85,7 +85,7 @@ class IntakeSettings(BaseSettings):
 
     model_config = _config("INTAKE_")
 
-    public_url: str = "http://127.0.0.1:8000"  # base of the status URLs handed to clients
+    public_url: str | None = None  # base of the status URLs handed to clients; default: where intake listens
     case_number_prefix: str = "GD"
     district_timezone: str = "Asia/Shanghai"  # case numbers carry the district's local date
     max_body_bytes: int = 256 * 1024

@@ -27,6 +27,7 @@ class Resources:
     topics: Topics
     settings: IntakeSettings
     limiter: RateLimiter
+    public_url: str  # base of status URLs
 
 
 def resources(request: Request) -> Resources:

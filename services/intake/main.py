@@ -50,7 +50,9 @@ def create_app(
         pool = await create_pool(database)
         try:
             async with kafka_producer(kafka) as producer:
-                app.state.resources = Resources(pool, producer, Topics(kafka.topic_prefix), intake, RateLimiter())
+                public_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
+                topics = Topics(kafka.topic_prefix)
+                app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url)
                 log.info("started", port=service.intake_port)
                 yield
         finally:

@@ -101,6 +101,36 @@ def test_up_starts_four_ready_services_and_down_stops_them(stack_env: dict[str, 
     first_line = json.loads(log.read_text().splitlines()[0])
     assert first_line["service"] == "intake"
 
+    # A hotline system with a key from the CLI submits a report to the running intake and follows it.
+    created = griddispatch(
+        "clients",
+        "create",
+        "--name",
+        "hotline",
+        "--scope",
+        "submit",
+        "--scope",
+        "read",
+        "--unit",
+        "*",
+        "--source",
+        "hotline",
+        env=stack_env,
+    )
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {json.loads(created.stdout)['key']}"}
+    report = {"title": "噪音扰民", "description": "夜间施工", "location": {"address": "北院门街道"}}
+    accepted = httpx.post(
+        f"http://127.0.0.1:{SERVICE_PORTS['intake']}/v1/reports", json=report, headers=headers, timeout=10
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["status_url"].startswith(f"http://127.0.0.1:{SERVICE_PORTS['intake']}/v1/cases/")
+    case = httpx.get(accepted.json()["status_url"], headers=headers, timeout=10)
+    assert case.status_code == 200 and case.json()["case_number"] == accepted.json()["case_number"]
+    assert any(
+        '"report_accepted"' in line and accepted.json()["case_id"] in line for line in log.read_text().splitlines()
+    )
+
     down = griddispatch("down", env=stack_env)
     assert down.returncode == 0
     for name in SERVICE_PORTS:

@@ -89,7 +89,7 @@ async def post_action(
 ) -> ActionAccepted:
     require(client, Scope.ACT, Scope.SUPERVISE)
     event_id = act.action_event_id(client, idempotency_key)
-    status_url = f"{res.settings.public_url}/v1/cases/{case_id}"
+    status_url = f"{res.public_url}/v1/cases/{case_id}"
     async with res.pool.acquire() as conn:
         earlier = await act.earlier_action(conn, event_id, body)
         if earlier is None:

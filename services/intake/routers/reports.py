@@ -41,7 +41,7 @@ async def post_report(
 ) -> Accepted:
     require(client, Scope.SUBMIT)
     submission = await submit_report(res.pool, res.producer, res.topics, res.settings, client, report, idempotency_key)
-    status_url = f"{res.settings.public_url}/v1/cases/{submission.case_id}"
+    status_url = f"{res.public_url}/v1/cases/{submission.case_id}"
     response.headers["Location"] = status_url
     return Accepted(
         case_id=str(submission.case_id),
