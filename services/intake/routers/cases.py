@@ -12,11 +12,11 @@ from services.intake import act
 from services.intake.case_queries import CaseFilter, history, list_cases, visible_case, visible_submission
 from services.intake.case_views import case_detail, case_summary, received
 from services.intake.deps import Client, Res, require
-from services.intake.schemas import ActionAccepted, ActionIn, Page
+from services.intake.schemas import ActionAccepted, ActionIn, Page, problems
 from shared.api_clients import Scope
 from shared.errors import InvalidInput, NotFound
 
-router = APIRouter(prefix="/v1", tags=["cases"])
+router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(401, 403, 422, 429))
 
 CASE_STATES = (
     "reported", "assigned", "accepted", "in_progress", "resolved", "verified", "rated", "closed", "returned",
@@ -29,7 +29,11 @@ def _not_found(case_id: uuid.UUID) -> NotFound:
     return NotFound(f"no case {case_id} that this client may see", case_id=str(case_id))
 
 
-@router.get("/cases/{case_id}", summary="A case: state, assignment, deadlines, history and routing trace")
+@router.get(
+    "/cases/{case_id}",
+    summary="A case: state, assignment, deadlines, history and routing trace",
+    responses=problems(404),
+)
 async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, Any]:
     require(client, Scope.READ, Scope.SUBMIT)
     async with res.pool.acquire() as conn:
@@ -79,10 +83,18 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
     status_code=202,
     response_model=ActionAccepted,
     summary="Act on a case (accept, return, resolve, verify, rate, summon, ...)",
-    responses={
-        409: {"description": "not allowed in the case's current state: `current_state` and `allowed` say what is"},
-        403: {"description": "this client is not a party to the case in that role"},
-    },
+    responses=problems(
+        400,
+        404,
+        409,
+        403,
+        413,
+        415,
+        503,
+        _409="not allowed in the case's current state (`current_state` and `allowed` say what is), "
+        "or the Idempotency-Key was used for a different action",
+        _403="this client is not a party to the case in that role",
+    ),
 )
 async def post_action(
     case_id: uuid.UUID, body: ActionIn, client: Client, res: Res, idempotency_key: IdempotencyKey = None

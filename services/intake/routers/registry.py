@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from services.intake.deps import Client, Res
+from services.intake.schemas import problems
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], responses=problems(401, 422, 429))
 
 ACTIVE = "(SELECT version_id FROM registry_active)"
 

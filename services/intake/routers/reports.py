@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.intake.deps import Client, Res, require
-from services.intake.schemas import Accepted, ReportIn
+from services.intake.schemas import Accepted, ReportIn, problems
 from services.intake.submit import submit_report
 from shared.api_clients import Scope
 
@@ -31,9 +31,20 @@ IdempotencyKey = Annotated[
     summary="Submit a report",
     responses={
         202: {"description": "accepted: the event is in Kafka; the case is being dispatched"},
-        409: {"description": "the Idempotency-Key (or source_ref) was used for a different report"},
-        422: {"description": "invalid report: `field` names what is wrong"},
-        503: {"description": "the broker is unreachable: nothing was accepted; retry after Retry-After"},
+        **problems(
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            422,
+            429,
+            503,
+            _409="the Idempotency-Key (or source_ref) was used for a different report",
+            _422="invalid report: `field` names what is wrong",
+            _503="the broker is unreachable: nothing was accepted; retry after Retry-After",
+        ),
     },
 )
 async def post_report(
