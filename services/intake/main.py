@@ -11,7 +11,7 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import BodyLimits
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, registry, reports
+from services.intake.routers import cases, open311, registry, reports
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -66,4 +66,5 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(cases.router)
     app.include_router(registry.router)
+    app.include_router(open311.router)
     return app
