@@ -26,18 +26,18 @@ OPEN_STATES = tuple(s.value for s in State if s not in CLOSED_STATES)
 MAX_SPAN = timedelta(days=90)  # GeoReport v2: a search may not span more than 90 days
 TITLE_SNIPPET = 30  # characters of the description that follow the service name in a case title
 
-_NOTES: dict[State, str] = {
-    State.REPORTED: "reported, being routed to the responsible unit",
-    State.ASSIGNED: "assigned, waiting to be accepted",
-    State.ACCEPTED: "accepted by the responsible unit",
+_NOTES: dict[State, str] = {  # what each state means to a resident; follows "<state>: "
+    State.REPORTED: "being routed to the responsible unit",
+    State.ASSIGNED: "waiting to be accepted by the responsible unit",
+    State.ACCEPTED: "taken on by the responsible unit",
     State.IN_PROGRESS: "being handled",
-    State.RESOLVED: "resolved, waiting for verification",
-    State.VERIFIED: "verified, waiting for the resident's rating",
-    State.RATED: "rated, being closed",
-    State.RETURNED: "returned by the unit it was assigned to, being re-routed",
-    State.ESCALATED: "escalated one level up",
+    State.RESOLVED: "handled, waiting to be checked",
+    State.VERIFIED: "checked, waiting for the resident's rating",
+    State.RATED: "the resident is satisfied, being closed",
+    State.RETURNED: "sent back by the unit it was assigned to, being routed again",
+    State.ESCALATED: "moved one level up",
     State.MERGED: "a duplicate of another case",
-    State.REOPENED: "reopened, back to handling",
+    State.REOPENED: "back to handling after a failed check or an unsatisfied rating",
 }
 
 # Where a ReportIn validation error points, in the Open311 field names the client sent.
