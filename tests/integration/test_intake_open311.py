@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from georeport import GeoReport
 
 from services.intake.main import create_app
 from shared.settings import IntakeSettings, ServiceSettings
@@ -430,6 +429,7 @@ async def test_a_standard_open311_client_round_trip(
     georeport sends no api_key on reads; requests (under it) takes credentials for a host from a netrc file,
     and this server takes an API key sent as the HTTP Basic user name: configuration, not a changed client.
     """
+    GeoReport = pytest.importorskip("georeport", reason="georeport, a dev extra, is not installed").GeoReport
     app = await intake.caller("submit", "read", units=(), source=None, name="citizen app")
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine 127.0.0.1 login {app.key} password -\n")
