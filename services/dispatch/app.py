@@ -1,4 +1,9 @@
-"""Composition root of the dispatch service: the faust application, its web views and (later) agents."""
+"""Composition root of the dispatch service: the faust application, its agent, timer and web views.
+
+faust delivers the messages and commits offsets; correctness does not rest on it. Every event is applied in
+one PostgreSQL transaction that records its id (a redelivery changes nothing) and stages the events to
+publish in the outbox (a crash before publishing is made good by the sweeper).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,18 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
+from mode import Service
 
 from griddispatch import __version__
+from services.dispatch import outbox
+from services.dispatch.runtime import Runtime
 from shared.health import run_checks, standard_checks
+from shared.logging import get_logger
 from shared.metrics import describe_service, render
 from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+
+log = get_logger(__name__)
+SWEEP_INTERVAL_S = 5.0
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -25,22 +37,57 @@ def create_app(
 ) -> faust.App:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
-    service = service or ServiceSettings()
+    settings = service or ServiceSettings()
     app = faust.App(
-        f"{kafka.topic_prefix}-dispatch",
+        f"{kafka.topic_prefix}-dispatch",  # the consumer group: every dispatch worker of this deployment
         broker=broker_urls(kafka.bootstrap_servers),
-        broker_client_id=f"{kafka.client_id}-dispatch-{service.worker_id}",
+        broker_client_id=f"{kafka.client_id}-dispatch-{settings.worker_id}",
         producer_acks=-1,
         store="memory://",
         topic_replication_factor=kafka.replication_factor,
         topic_allow_declare=True,
-        web_host=service.host,
-        web_port=service.dispatch_port,
+        consumer_auto_offset_reset="earliest",  # reports sent before the first worker started are not skipped
+        web_host=settings.host,
+        web_port=settings.dispatch_port,
         web_in_thread=False,
         autodiscover=False,
     )
+    runtime = Runtime(kafka, database)
+    app.runtime = runtime  # type: ignore[attr-defined]  # reachable for tests and the web views
+
+    @app.service
+    class RuntimeService(Service):
+        async def on_start(self) -> None:
+            await runtime.start()
+            log.info("dispatch_ready", worker_id=settings.worker_id)
+
+        async def on_stop(self) -> None:
+            await runtime.stop()
+
+    inputs = app.topic(
+        runtime.topics.reports,
+        runtime.topics.actions,
+        runtime.topics.deadlines,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+
+    @app.agent(inputs)
+    async def dispatch(stream: Any) -> None:
+        async for event in stream.events():
+            await runtime.ready.wait()
+            message = event.message
+            await runtime.process(message.topic, message.value, message.key, message.partition, message.offset)
+
+    @app.timer(interval=SWEEP_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def sweep_outbox() -> None:
+        if runtime.ready.is_set():
+            published = await outbox.sweep(runtime.pool, runtime.producer)
+            if published:
+                log.info("outbox_swept", published=published)
+
     checks = standard_checks(kafka, database)
-    describe_service("dispatch", service.worker_id, __version__)
+    describe_service("dispatch", settings.worker_id, __version__)
 
     @app.page("/healthz")
     class Healthz(View):
@@ -51,10 +98,11 @@ def create_app(
     class Readyz(View):
         async def get(self, request: Request) -> Response:
             results = await run_checks(checks)
-            ready = all(r.ok for r in results.values())
+            ready = all(r.ok for r in results.values()) and runtime.ready.is_set()
             body: dict[str, Any] = {
                 "status": "ready" if ready else "not_ready",
                 "checks": {k: asdict(v) for k, v in results.items()},
+                "runtime": "started" if runtime.ready.is_set() else "starting",
             }
             return self.json(body, status=200 if ready else 503)
 

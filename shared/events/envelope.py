@@ -87,6 +87,8 @@ def decode(value: bytes | None) -> CloudEvent[Any]:
         raw = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"not JSON: {exc}", reason="not_json") from exc
+    except RecursionError as exc:  # hostile nesting ([[[[...) must be refused, not crash the consumer
+        raise InvalidInput("not JSON: nested too deeply", reason="not_json") from exc
     if not isinstance(raw, dict):
         raise InvalidInput("a CloudEvent must be a JSON object", reason="not_an_object")
     try:

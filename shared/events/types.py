@@ -19,6 +19,7 @@ class EventType(StrEnum):
     DEADLINE_FIRED = "cn.griddispatch.deadline.fired.v1"
     CASE_CHANGED = "cn.griddispatch.case.changed.v1"
     CASE_ASSIGNED = "cn.griddispatch.case.assigned.v1"
+    ACTION_REJECTED = "cn.griddispatch.action.rejected.v1"
     PROBE = "cn.griddispatch.probe.v1"
 
 
@@ -119,6 +120,18 @@ class CaseAssigned(Contract):
     title: str
 
 
+class ActionRejected(Contract):
+    """Dispatch refused an action: the sender learns why (the case's state, the rule) from this event."""
+
+    case_id: str
+    action_event_id: str
+    action: str
+    actor: Actor
+    state: str | None  # None: the case is unknown
+    code: str
+    reason: str
+
+
 class Probe(Contract):
     """A harmless event used by readiness checks and infrastructure tests."""
 
@@ -131,5 +144,6 @@ EVENT_TYPES: dict[EventType, type[Contract]] = {
     EventType.DEADLINE_FIRED: DeadlineFired,
     EventType.CASE_CHANGED: CaseChanged,
     EventType.CASE_ASSIGNED: CaseAssigned,
+    EventType.ACTION_REJECTED: ActionRejected,
     EventType.PROBE: Probe,
 }

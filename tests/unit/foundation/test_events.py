@@ -90,3 +90,9 @@ def test_unknown_payload_fields_are_refused_at_the_producer() -> None:
 def test_any_valid_report_survives_the_round_trip(title: str, households: int) -> None:
     event = new_event(_report(title=title, households_affected=households), source="/t", subject="c-1")
     assert decode(encode(event).value) == event
+
+
+def test_hostile_nesting_is_refused_not_crashed() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        decode(b"[" * 300_000)
+    assert caught.value.detail["reason"] == "not_json"
