@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from shared.errors import InvalidInput
+
 CONSUMER = "dispatch"
 OPEN_STATES = ["assigned", "accepted", "in_progress", "returned", "escalated", "reopened"]
 
@@ -31,7 +33,12 @@ async def lock_case(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Rec
 async def insert_case(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
     columns = ", ".join(values)
     params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await conn.execute(f"INSERT INTO cases ({columns}) VALUES ({params})", *values.values())
+    try:
+        await conn.execute(f"INSERT INTO cases ({columns}) VALUES ({params})", *values.values())
+    except asyncpg.UniqueViolationError as exc:  # intake never reuses a number: the report came from elsewhere
+        raise InvalidInput(
+            f"case number {values['case_number']} already belongs to another case", reason="duplicate_case_number"
+        ) from exc
 
 
 async def update_case(conn: asyncpg.Connection, case_id: uuid.UUID, values: dict[str, Any]) -> None:
