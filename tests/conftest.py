@@ -21,6 +21,9 @@ from griddispatch.infra.processes import Processes
 from shared.db import create_pool, migrate
 from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
 
+# Fixtures of the services under test, available to every test module.
+pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def local_infra() -> Iterator[LocalInfraSettings]:

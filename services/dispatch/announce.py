@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 
 from services.dispatch.context import Context
-from services.dispatch.outbox import stage
 from shared.events import new_event
 from shared.events.types import ActionRejected, Actor, CaseAssigned, CaseChanged, Contract
+from shared.outbox import stage
 
 SOURCE = "/griddispatch/dispatch"
 _NAMESPACE = uuid.UUID("0f3c2a53-2f1e-4d7b-8a63-5b2d6c1e9f40")

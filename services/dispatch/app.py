@@ -15,8 +15,8 @@ from faust.web import Request, Response, View
 from mode import Service
 
 from griddispatch import __version__
-from services.dispatch import outbox
 from services.dispatch.runtime import Runtime
+from shared import outbox
 from shared.health import run_checks, standard_checks
 from shared.logging import get_logger
 from shared.metrics import describe_service, render

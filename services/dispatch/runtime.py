@@ -17,12 +17,13 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from services.dispatch import case_store, outbox
+from services.dispatch import case_store
 from services.dispatch.actions import apply_action, handle_action
 from services.dispatch.context import Context, DuplicatePolicy
 from services.dispatch.escalations import handle_deadline
 from services.dispatch.registry_holder import RegistryHolder
 from services.dispatch.reports import handle_report
+from shared import outbox
 from shared.db import create_pool
 from shared.errors import GridDispatchError, InfrastructureUnavailable, InvalidInput
 from shared.events import CloudEvent, EventType, decode

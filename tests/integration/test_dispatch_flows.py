@@ -9,7 +9,7 @@ from shared.domain.routing import escalate, parse_assignee, route
 from shared.events import new_event
 from shared.events.facts import report_facts
 from shared.kafka import kafka_consumer
-from tests.dispatch_fixtures import DispatchUnderTest, dispatch  # noqa: F401 - fixture
+from tests.dispatch_fixtures import DispatchUnderTest
 from tests.intake_fixtures import events_for
 
 
@@ -284,7 +284,7 @@ async def test_poison_messages_land_in_the_dead_letter_topic_with_reasons(dispat
 
 
 async def test_events_left_unpublished_by_a_crash_are_swept_up(dispatch: DispatchUnderTest) -> None:
-    from services.dispatch import outbox
+    from shared import outbox
 
     event = await dispatch.report()
     await dispatch.feed(event)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.case_rows import insert_case
-from tests.intake_fixtures import IntakeUnderTest, events_for, intake  # noqa: F401 - fixture
+from tests.intake_fixtures import IntakeUnderTest, events_for
 
 MARKET = "department:market_supervision"
 CITY = "department:city_management"

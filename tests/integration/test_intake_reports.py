@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from tests.intake_fixtures import IntakeUnderTest, events_for, intake  # noqa: F401 - fixture
+from tests.intake_fixtures import IntakeUnderTest, events_for
 
 REPORT: dict[str, Any] = {
     "title": "路口井盖丢失",

@@ -14,7 +14,7 @@ from shared.db import migrate
 from shared.errors import NotFound
 from shared.registry_files.validate import RegistryFileError
 from shared.registry_store import activate, active_version, import_directory, list_versions, load_active
-from shared.settings import DatabaseSettings, PROJECT_ROOT
+from shared.settings import PROJECT_ROOT, DatabaseSettings
 
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 
