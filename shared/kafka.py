@@ -31,7 +31,21 @@ def _unreachable(settings: KafkaSettings, exc: BaseException) -> BrokerUnavailab
 
 
 @asynccontextmanager
-async def kafka_producer(settings: KafkaSettings, **overrides: Any) -> AsyncIterator[AIOKafkaProducer]:
+async def kafka_producer(
+    settings: KafkaSettings, *, deliver_within_ms: int | None = None, **overrides: Any
+) -> AsyncIterator[AIOKafkaProducer]:
+    """An acks=all producer.
+
+    By default it is idempotent, and then aiokafka retries a batch until the broker takes it, however long
+    that is (its batches never expire): a send to a stopped broker waits, and is delivered once the broker
+    is back. `deliver_within_ms` is for a caller that answers a client meanwhile (intake's 202 or 503): a
+    send the broker has not acknowledged in that time fails (KafkaTimeoutError / NodeNotReadyError, hence
+    BrokerUnavailable) and its batch is dropped for good, so it cannot appear after the client was told
+    no. aiokafka only expires batches of a producer that is not idempotent, so this turns idempotence off;
+    order is kept all the same (one batch in flight per partition), and the rare duplicate left by a retry
+    after a lost acknowledgement carries the same event id.
+    """
+    bounded = {"enable_idempotence": False, "request_timeout_ms": deliver_within_ms} if deliver_within_ms else {}
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": settings.client_id,
@@ -41,6 +55,7 @@ async def kafka_producer(settings: KafkaSettings, **overrides: Any) -> AsyncIter
         # sends from ~1,600/s to ~160/s), and records queued while a batch is in flight are batched anyway.
         "linger_ms": 0,
         "request_timeout_ms": settings.request_timeout_ms,
+        **bounded,
         **overrides,
     }
     producer = AIOKafkaProducer(**options)

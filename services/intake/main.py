@@ -23,6 +23,8 @@ from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
 
+BROKER_DEADLINE_MS = 5000  # a report the broker has not acknowledged by then is refused (503), never kept
+
 DESCRIPTION = """
 The front door of griddispatch for hotline systems (8890 / 12345), grid-worker apps, cameras and
 department systems: reports in, actions in, cases out.
@@ -49,7 +51,8 @@ def create_app(
         describe_service("intake", service.worker_id, __version__)
         pool = await create_pool(database)
         try:
-            async with kafka_producer(kafka) as producer:
+            # A 202 or a 503 within seconds, and no event after a 503 (shared/kafka.py says why).
+            async with kafka_producer(kafka, deliver_within_ms=BROKER_DEADLINE_MS) as producer:
                 public_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
                 topics = Topics(kafka.topic_prefix)
                 app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url)
