@@ -46,10 +46,7 @@ from schemathesis.specs.openapi.checks import (
 from services.intake.main import create_app
 from shared.events import decode
 from shared.kafka import kafka_consumer
-from tests import intake_fixtures
 from tests.intake_fixtures import Caller, IntakeUnderTest
-
-intake = intake_fixtures.intake  # the fixture, used by name
 
 BASE_URL = "http://intake.test"
 MAX_EXAMPLES = 50  # per operation and generation mode, on top of the coverage phase's boundary values
