@@ -94,6 +94,16 @@ class IntakeSettings(BaseSettings):
     open311_jurisdiction_id: str = "griddispatch.local"
 
 
+class EscalationSettings(BaseSettings):
+    """Deadline firing (GRIDDISPATCH_ESCALATION_*)."""
+
+    model_config = _config("ESCALATION_")
+
+    batch: int = 500  # deadlines claimed per transaction
+    realert_minutes: float = 30.0  # how often a top-rung (district) case that stays overdue is re-alerted
+    max_sleep_s: float = 30.0  # the longest a worker sleeps without looking (NOTIFY wakes it sooner)
+
+
 class LogSettings(BaseSettings):
     """Logging (GRIDDISPATCH_LOG_*). `json` = None picks JSON when stderr is not a terminal."""
 

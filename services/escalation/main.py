@@ -1,50 +1,66 @@
-"""Composition root of the escalation service: builds the clients once and hands them on."""
+"""Composition root of the escalation service: the deadline worker in the background, health and metrics in front."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from griddispatch import __version__
+from services.escalation.clock import Clock, SystemClock
+from services.escalation.worker import DeadlineWorker
 from shared.db import create_pool
 from shared.health import standard_checks
+from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, ServiceSettings
+from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
+
+DESCRIPTION = """Durable deadlines: warnings before a deadline, overdue and escalation at it, re-alerts at the
+top rung. Every deadline lives in PostgreSQL; fired tiers go to the deadlines topic for dispatch and notify."""
 
 
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
+    escalation: EscalationSettings | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
+    escalation = escalation or EscalationSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_service("escalation", service.worker_id, __version__)
         pool = await create_pool(database)
-        app.state.pool = pool
-        log.info("started", port=service.escalation_port, worker_id=service.worker_id)
+        stop = asyncio.Event()
         try:
-            yield
+            async with kafka_producer(kafka) as producer:
+                worker = DeadlineWorker(pool, producer, Topics(kafka.topic_prefix), clock or SystemClock(), escalation)
+                app.state.worker = worker
+                task = asyncio.create_task(worker.run(stop))
+                log.info("started", port=service.escalation_port, worker_id=service.worker_id)
+                try:
+                    yield
+                finally:
+                    stop.set()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait_for(task, timeout=10)
         finally:
             await pool.close()
             log.info("stopped")
 
-    app = FastAPI(
-        title="griddispatch escalation",
-        version=__version__,
-        description="Durable deadlines: warnings before, escalation one rung up at the deadline.",
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="griddispatch escalation", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(health_router(standard_checks(kafka, database)))
     return app

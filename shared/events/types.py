@@ -90,6 +90,7 @@ class DeadlineFired(Contract):
     tier: str  # warning, overdue, escalate, realert
     due_at: datetime
     assignee: str
+    scheduled_at: datetime | None = None  # when this tier was due to fire (its lag is the event time minus this)
 
 
 class CaseChanged(Contract):

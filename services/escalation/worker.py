@@ -1,0 +1,142 @@
+"""The deadline worker: claim what is due, fire it once, sleep until the next due time or a new deadline.
+
+Several workers may run: each claims rows with FOR UPDATE SKIP LOCKED, so no row is fired by two. Firing
+is staged in the outbox in the claiming transaction: a worker killed mid-batch rolls back and another
+fires the batch; a worker killed after commit leaves only publishing, which the sweeper finishes. The cost
+of a tick grows with what is due, not with what is open (an index on next_fire_at of open rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Histogram
+
+from services.escalation.clock import Clock
+from services.escalation.tiers import Firing, plan
+from shared import outbox
+from shared.errors import InfrastructureUnavailable
+from shared.events import new_event
+from shared.events.types import DeadlineFired
+from shared.logging import bind_context, get_logger
+from shared.settings import EscalationSettings
+from shared.topics import Topics
+
+log = get_logger(__name__)
+NOTIFY_CHANNEL = "griddispatch_deadlines"
+SOURCE = "/griddispatch/escalation"
+_NAMESPACE = uuid.UUID("a4c1d6e2-93b5-4c1f-8e07-2b9f5d3c7a18")
+RETRIABLE = (InfrastructureUnavailable, OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+
+FIRED = Counter("griddispatch_deadlines_fired_total", "Deadline tiers fired", ["tier"])
+LAG = Histogram(
+    "griddispatch_deadline_fire_lag_seconds",
+    "From a tier's scheduled time to its firing",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+TICK = Histogram("griddispatch_escalation_tick_seconds", "Database time of one claim-and-fire transaction")
+
+CLAIM = """SELECT deadline_id, case_id, kind, party, due_at, warn_times, fired FROM deadlines
+           WHERE status = 'open' AND next_fire_at <= $1
+           ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"""
+
+
+def event_id(deadline_id: uuid.UUID, firing: Firing) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{deadline_id}/{firing.tier}/{firing.index}"))
+
+
+class DeadlineWorker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        topics: Topics,
+        clock: Clock,
+        settings: EscalationSettings,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.topics = topics
+        self.clock = clock
+        self.settings = settings
+        self.realert_every = timedelta(minutes=settings.realert_minutes)
+        self.wake = asyncio.Event()
+
+    async def tick(self) -> int:
+        """Fire what is due now; returns how many deadlines were claimed."""
+        now = self.clock.now()
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(CLAIM, now, self.settings.batch)
+            staged: list[int] = []
+            updates = []
+            for row in rows:
+                p = plan(list(row["warn_times"]), row["due_at"], row["fired"], now, self.realert_every)
+                for firing in p.fire:
+                    staged += await self._stage(conn, row, firing)
+                updates.append((row["deadline_id"], p.fired, p.next_fire_at))
+            if updates:
+                await conn.executemany(
+                    "UPDATE deadlines SET fired = $2, next_fire_at = $3 WHERE deadline_id = $1", updates
+                )
+        TICK.observe(time.perf_counter() - started)
+        await outbox.publish(self.pool, self.producer, staged)
+        return len(rows)
+
+    async def _stage(self, conn: asyncpg.Connection, row: asyncpg.Record, firing: Firing) -> list[int]:
+        data = DeadlineFired(
+            case_id=str(row["case_id"]),
+            deadline_id=str(row["deadline_id"]),
+            kind=row["kind"],
+            tier=firing.tier,
+            due_at=row["due_at"],
+            assignee=row["party"],
+            scheduled_at=firing.scheduled_at,
+        )
+        event = new_event(data, source=SOURCE, subject=data.case_id, event_id=event_id(row["deadline_id"], firing))
+        with bind_context(case_id=data.case_id, event_id=event.id):
+            log.info("deadline_fired", tier=firing.tier, kind=data.kind, party=data.assignee)
+        FIRED.labels(firing.tier).inc()
+        LAG.observe(max((event.time - firing.scheduled_at).total_seconds(), 0.0))
+        staged = await outbox.stage(conn, self.topics.deadlines, event)
+        return [staged] if staged is not None else []
+
+    async def seconds_until_next(self) -> float:
+        next_at = await self.pool.fetchval("SELECT min(next_fire_at) FROM deadlines WHERE status = 'open'")
+        if next_at is None:
+            return self.settings.max_sleep_s
+        wait: float = (next_at - self.clock.now()).total_seconds()
+        return min(max(wait, 0.0), self.settings.max_sleep_s)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: fire what is due (oldest first), then sleep until the next due time or a NOTIFY."""
+        listener = await self.pool.acquire()
+        await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        delay = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    if await self.tick() >= self.settings.batch:
+                        continue  # more is due right now
+                    await outbox.sweep(self.pool, self.producer)
+                    sleep = await self.seconds_until_next()
+                    delay = 0.5
+                except RETRIABLE as exc:
+                    log.warning("escalation_retrying", error=str(exc), delay_s=delay)
+                    sleep, delay = delay, min(delay * 2, 10.0)
+                self.wake.clear()
+                waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+                _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in pending:
+                    waiter.cancel()
+        finally:
+            await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            await self.pool.release(listener)
+
+    def _on_notify(self, *_: object) -> None:
+        self.wake.set()
