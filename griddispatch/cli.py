@@ -17,6 +17,7 @@ import typer
 
 from griddispatch.client_commands import clients_app
 from griddispatch.console import fail, friendly
+from griddispatch.contracts_commands import contracts_app
 from griddispatch.registry_commands import registry_app, route
 from shared.settings import (
     SERVICE_NAMES,
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
+app.add_typer(contracts_app, name="contracts")
 app.command("route")(friendly(route))
 
 T = TypeVar("T")
