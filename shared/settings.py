@@ -94,6 +94,15 @@ class IntakeSettings(BaseSettings):
     open311_jurisdiction_id: str = "griddispatch.local"
 
 
+class DistrictSettings(BaseSettings):
+    """The district's calendar (GRIDDISPATCH_DISTRICT_*): its time zone and its own holidays and working days."""
+
+    model_config = _config("DISTRICT_")
+
+    timezone: str = "Asia/Shanghai"
+    local_days_file: Path | None = None  # YAML or JSON: extra holidays and make-up working days (see docs/routing.md)
+
+
 class EscalationSettings(BaseSettings):
     """Deadline firing (GRIDDISPATCH_ESCALATION_*)."""
 

@@ -11,6 +11,7 @@ import asyncio
 import traceback
 import uuid
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -25,12 +26,14 @@ from services.dispatch.registry_holder import RegistryHolder
 from services.dispatch.reports import handle_report
 from shared import outbox
 from shared.db import create_pool
-from shared.errors import GridDispatchError, InfrastructureUnavailable, InvalidInput
+from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
+from shared.domain.routing import DEFAULT_POLICY, Policy
+from shared.errors import ConfigurationError, GridDispatchError, InfrastructureUnavailable, InvalidInput
 from shared.events import CloudEvent, EventType, decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
-from shared.settings import DatabaseSettings, KafkaSettings
+from shared.settings import DatabaseSettings, DistrictSettings, KafkaSettings
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -44,13 +47,32 @@ RETRIABLE = (
 MAX_BACKOFF_S = 10.0
 
 
+def district_policy(district: DistrictSettings) -> Policy:
+    """Routing's policy in the district's time zone, with its local holidays and working days."""
+    local = NO_LOCAL_DAYS
+    if district.local_days_file is not None:
+        try:
+            text = district.local_days_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read GRIDDISPATCH_DISTRICT_LOCAL_DAYS_FILE {district.local_days_file}: {exc}"
+            ) from exc
+        local = parse_local_days(text, str(district.local_days_file))
+    return replace(DEFAULT_POLICY, tz=district.timezone, local_days=local)
+
+
 class Runtime:
     """The resources of one dispatch worker and the processing of one message."""
 
     def __init__(
-        self, kafka: KafkaSettings, database: DatabaseSettings, duplicates: DuplicatePolicy | None = None
+        self,
+        kafka: KafkaSettings,
+        database: DatabaseSettings,
+        duplicates: DuplicatePolicy | None = None,
+        district: DistrictSettings | None = None,
     ) -> None:
         self.kafka = kafka
+        self.policy = district_policy(district or DistrictSettings())
         self.duplicates = duplicates or DuplicatePolicy()
         self.database = database
         self.topics = Topics(kafka.topic_prefix)
@@ -83,7 +105,9 @@ class Runtime:
 
     def context(self) -> Context:
         loaded = self.registry.loaded
-        return Context(loaded.registry, loaded.catalog, loaded.version, self.topics, duplicates=self.duplicates)
+        return Context(
+            loaded.registry, loaded.catalog, loaded.version, self.topics, policy=self.policy, duplicates=self.duplicates
+        )
 
     async def process(self, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int) -> None:
         try:
