@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -71,8 +73,6 @@ class Harness:
             self.topics.deadlines,
             f"%{deadline_id}%",
         )
-        import json
-
         return [json.loads(bytes(r["value"]))["data"]["tier"] for r in rows]
 
 
@@ -203,9 +203,9 @@ async def test_a_working_day_deadline_across_the_spring_festival(harness: Harnes
     # and Saturday 14 February and Saturday 28 February are make-up working days.
     start = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)
     due = deadline(start, 2, ClockKind.WORKING_DAYS).due
-    local = due.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    local = due.astimezone(ZoneInfo("Asia/Shanghai"))
     assert local.date().isoformat() == "2026-02-24"  # 14 Feb (make-up Saturday) is day 1, 24 Feb day 2
-    case_id, deadline_id = await harness.deadline(due)
+    _, deadline_id = await harness.deadline(due)
     await _only_these_due(harness, [deadline_id])
     clock = FakeClock(datetime(2026, 2, 20, 2, 0, tzinfo=UTC))  # in the middle of the holiday: not yet
     worker = harness.worker(clock)
