@@ -1,0 +1,1136 @@
+"""Cases per second through the dispatch service, beside a plain aiokafka relay and plain asyncpg commits.
+
+    python -m bench.dispatch              # 5,000 reports per flow (a few minutes)
+    python -m bench.dispatch --quick      # 1,000 reports per flow
+    python -m bench.dispatch --py-spy     # then sample the worker with py-spy through one more flood
+    python -m bench.dispatch --profile    # only: where Runtime.process spends its time, in-process
+
+Everything runs in one go on the broker and the PostgreSQL cluster of `griddispatch infra up` (started here,
+and stopped afterwards, only if it was not running), on loopback:
+
+* A fresh database (CREATE DATABASE, migrated, the sample district imported; dropped at the end) and a topic
+  prefix of its own (its topics deleted at the end).
+* ONE real dispatch worker, `griddispatch serve dispatch` as a process, as tests/e2e runs it. After a
+  warm-up (the consumer group formed, the code paths hot), N ReportSubmitted events are produced onto the
+  reports topic as fast as an acks=all idempotent producer allows, the send time of each recorded; a plain
+  aiokafka consumer of the assignments topic records when each case's lead assignment arrives. Reports are
+  spread over the 240 micro-grids (uniform points inside each polygon), half with a catalog matter code,
+  half as text to classify, each with a unique case number. The worker keeps its default DuplicatePolicy
+  (same matter within 100 m and 72 h): a report that duplicates an open case is merged into it and gets no
+  assignment of its own, so it counts as done when its `merge` case event arrives. Merges are counted.
+* Latency one at a time: a few reports sent singly, each waited for, so nothing is queued.
+* The same reports processed in-process by `Runtime.process` in a loop (no faust, its own fresh database):
+  what the worker could reach without the framework around it.
+* The yardsticks, on the same broker in the same run: a plain aiokafka consume-and-produce relay of the same
+  N events (a separate process; consume, produce one event per input, acks=all idempotent), awaited per
+  message and then batched (getmany, send all, await all); and N single-row INSERT transactions with asyncpg.
+
+Rates: "whole" is N over first report sent to last result received; "steady" is the middle 80% of the
+results over the time between the 10th and the 90th percentile result. Latency under the flood includes
+the time a report waits in the queue behind the others; the paced rows show the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import logging
+import os
+import platform
+import pstats
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+import httpx
+import shapely
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
+
+from griddispatch.infra import kafka as local_kafka
+from griddispatch.infra import postgres as local_postgres
+from griddispatch.infra import stack
+from griddispatch.infra.processes import Processes
+from shared.db import migrate
+from shared.domain.model import Level
+from shared.events import EncodedEvent, encode, new_event
+from shared.events.types import EventType, Location, ReportSubmitted
+from shared.kafka import ensure_topics, kafka_producer
+from shared.registry_files.load import load_directory
+from shared.registry_store.store import import_directory
+from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, LocalInfraSettings
+from shared.topics import Topics, TopicSpec
+
+SAMPLE = PROJECT_ROOT / "data" / "sample-district"
+SEED = 20261122
+STALL_S = 60.0  # give up on a flow when no result has arrived for this long
+# Dispatch's tables: every row a report writes lands in one of these.
+TABLES = ("processed_events", "cases", "case_events", "deadlines", "outbox", "pending_actions")
+# How grid workers and callers write; each classifies to a matter of the sample catalog.
+PHRASES = (
+    ("路灯不亮", "小区门口路灯坏了好几天"),
+    ("垃圾没人清运", "垃圾堆了三天，臭气熏天"),
+    ("噪音扰民", "夜间施工噪音太大睡不着"),
+    ("井盖丢了", "路口井盖不见了，很危险"),
+    ("占道经营", "门口有人占道摆摊卖菜"),
+    ("楼道堆物", "楼道里堆满杂物"),
+    ("电动车在楼道里充电", "楼道里有人给电动车充电"),
+    ("下水道堵了", "下水道堵了，污水冒出来"),
+    ("私搭乱建", "楼顶有人私搭乱建"),
+    ("油烟扰民", "楼下烧烤店油烟熏得窗都不敢开"),
+    ("小广告", "单元门上贴满了小广告"),
+    ("乱停放", "共享单车乱停乱放堵住了路"),
+)
+
+
+# --------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    case_id: str
+    encoded: EncodedEvent
+
+
+def make_reports(n: int, tag: str, rnd: random.Random) -> list[Report]:
+    """N report events, encoded once, spread over the sample district's micro-grids and matters."""
+    loaded = load_directory(SAMPLE)
+    grids = [u.boundary for u in loaded.registry.units_at(Level.MICRO_GRID)]
+    matters = [loaded.catalog.get(code) for code in loaded.catalog.codes]
+    out = []
+    for i in range(n):
+        polygon = rnd.choice(grids)
+        minx, miny, maxx, maxy = polygon.bounds
+        while True:  # a uniform point inside the polygon
+            lon, lat = rnd.uniform(minx, maxx), rnd.uniform(miny, maxy)
+            if shapely.contains_xy(polygon, lon, lat):
+                break
+        if i % 2:
+            matter = rnd.choice(matters)
+            code: str | None = matter.code
+            title, text = matter.name, f"{matter.name}，请尽快处理"
+        else:
+            code = None
+            title, text = rnd.choice(PHRASES)
+        case_id = str(uuid.uuid4())
+        report = ReportSubmitted(
+            case_id=case_id,
+            case_number=f"GD-BENCH-{tag}-{i:06d}",
+            source="grid_app",
+            matter_code=code,
+            title=title,
+            description=text,
+            location=Location(lon=lon, lat=lat),
+            received_at=datetime.now(UTC),
+        )
+        out.append(Report(case_id, encode(new_event(report, source="/bench", subject=case_id))))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- results
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+@dataclass
+class Flow:
+    """Send and result times (perf_counter seconds) of one measured flow, keyed by case id."""
+
+    name: str
+    sent: dict[str, float] = field(default_factory=dict)
+    done: dict[str, tuple[float, str]] = field(default_factory=dict)  # case id -> (time, outcome)
+    produce_s: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.done)
+
+    def ends(self) -> list[float]:
+        return sorted(t for t, _ in self.done.values())
+
+    def whole(self) -> tuple[float, float]:
+        """(results per second, seconds) from the first send to the last result."""
+        if not self.done:
+            return 0.0, 0.0
+        seconds = max(self.ends()) - min(self.sent.values())
+        return len(self.done) / seconds, seconds
+
+    def steady(self) -> float:
+        ends = self.ends()
+        if len(ends) < 10:
+            return 0.0
+        lo, hi = int(0.1 * len(ends)), int(0.9 * len(ends)) - 1
+        return (hi - lo) / (ends[hi] - ends[lo]) if ends[hi] > ends[lo] else 0.0
+
+    def latencies_ms(self, outcome: str | None = None) -> list[float]:
+        return [
+            (t - self.sent[k]) * 1000
+            for k, (t, o) in self.done.items()
+            if k in self.sent and (outcome is None or o == outcome)
+        ]
+
+    def outcomes(self) -> Counter[str]:
+        return Counter(o for _, o in self.done.values())
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    whole: float | None
+    steady: float | None
+    latencies: list[float]
+    note: str
+
+    def line(self) -> str:
+        whole = f"{self.whole:>9,.0f}" if self.whole is not None else f"{'':>9}"
+        steady = f"{self.steady:>9,.0f}" if self.steady is not None else f"{'':>9}"
+        lat = "".join(f"{percentile(self.latencies, q):>9.1f}" for q in (0.5, 0.99, 1.0)) if self.latencies else ""
+        return f"{self.name:52}{whole}{steady}{lat}   {self.note}"
+
+
+HEADER = f"{'flow':52}{'whole/s':>9}{'steady/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+
+
+# ------------------------------------------------------------------------------------------ observer
+
+
+Classify = Callable[[ConsumerRecord[bytes, bytes]], tuple[str, str] | None]
+
+
+def dispatch_outcome(assignments: str, case_events: str, dead_letter: str) -> Classify:
+    """Lead assignments, merges (a duplicate report gets no assignment) and dead letters, by case id."""
+
+    def classify(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str] | None:
+        if record.topic == dead_letter:
+            return (record.key or b"").decode(), "dead-lettered"
+        if record.value is None:
+            return None
+        if record.topic == assignments:
+            data = json.loads(record.value)["data"]
+            return (data["case_id"], "assigned") if data["role"] == "lead" else None
+        if record.topic == case_events and b'"merge"' in record.value:
+            event = json.loads(record.value)
+            if event["type"] == EventType.CASE_CHANGED.value and event["data"]["action"] == "merge":
+                return event["subject"], "merged"
+        return None
+
+    return classify
+
+
+def relayed(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str] | None:
+    return (record.key or b"").decode(), "relayed"
+
+
+class Observer:
+    """A plain aiokafka consumer (no group) that notes when each case's result first arrives."""
+
+    def __init__(self, bootstrap: str, topics: list[str], classify: Classify) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            client_id="bench-observer",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
+        self.classify = classify
+        self.arrived: dict[str, tuple[float, str]] = {}
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        deadline = time.monotonic() + 30
+        while not self.consumer.assignment():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the observer got no partitions")
+            await asyncio.sleep(0.05)
+        for tp in self.consumer.assignment():
+            await self.consumer.position(tp)  # offsets resolved now, not when the first result is due
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    found = self.classify(record)
+                    if found is not None and found[0] not in self.arrived:
+                        self.arrived[found[0]] = (now, found[1])
+            if batch:
+                self.changed.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.consumer.stop()
+
+    async def wait_for(self, keys: Iterable[str], stall_s: float = STALL_S) -> bool:
+        """True when every key has a result; False when none has come for `stall_s` seconds."""
+        missing = {k for k in keys if k not in self.arrived}
+        last = time.monotonic()
+        while missing:
+            if self._task is not None and self._task.done():
+                self._task.result()  # the consumer died: say why
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 1.0)
+            before = len(missing)
+            missing = {k for k in missing if k not in self.arrived}
+            if len(missing) < before:
+                last = time.monotonic()
+            elif time.monotonic() - last > stall_s:
+                return False
+        return True
+
+
+async def flood(producer: AIOKafkaProducer, topic: str, reports: list[Report], observer: Observer, name: str) -> Flow:
+    """Send every report as fast as the producer takes them, then wait for every result."""
+    flow = Flow(name)
+    futures = []
+    started = time.perf_counter()
+    for i, report in enumerate(reports):
+        flow.sent[report.case_id] = time.perf_counter()
+        e = report.encoded
+        futures.append(await producer.send(topic, e.value, key=e.key, headers=e.headers))
+        if i % 100 == 99:
+            await asyncio.sleep(0)  # let the observer note results while the flood goes on
+    await asyncio.gather(*futures)
+    flow.produce_s = time.perf_counter() - started
+    complete = await observer.wait_for(flow.sent)
+    flow.done = {k: observer.arrived[k] for k in flow.sent if k in observer.arrived}
+    if not complete:
+        print(f"  {name}: stalled, {len(flow.done):,} of {len(flow.sent):,} results after {STALL_S:.0f}s without one")
+    return flow
+
+
+async def paced(producer: AIOKafkaProducer, topic: str, reports: list[Report], observer: Observer, name: str) -> Flow:
+    """One report at a time, each waited for: latency with nothing queued."""
+    flow = Flow(name)
+    for report in reports:
+        flow.sent[report.case_id] = time.perf_counter()
+        e = report.encoded
+        await producer.send_and_wait(topic, e.value, key=e.key, headers=e.headers)
+        if not await observer.wait_for([report.case_id], stall_s=30):
+            print(f"  {name}: no result for {report.case_id} within 30s")
+            break
+        flow.done[report.case_id] = observer.arrived[report.case_id]
+    return flow
+
+
+# ---------------------------------------------------------------------------------- CPU accounting
+
+
+def _ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _family_ticks(parent: int) -> int:
+    """A process and its children (PostgreSQL: the postmaster and every backend, each its own group)."""
+    total = _ticks(parent)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:  # the parent's pid
+                total += int(fields[11]) + int(fields[12])
+    return total
+
+
+class CpuMeter:
+    """CPU seconds used by the worker, PostgreSQL (every backend), Kafka and this process over an interval."""
+
+    def __init__(self, parts: dict[str, Callable[[], int]]) -> None:
+        self.parts = parts
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.start: dict[str, int] = {}
+        self.t0 = 0.0
+
+    def begin(self) -> None:
+        self.start = {name: read() for name, read in self.parts.items()}
+        self.t0 = time.perf_counter()
+
+    def line(self) -> str:
+        wall = time.perf_counter() - self.t0
+        used = {name: (read() - self.start[name]) / self.hz for name, read in self.parts.items()}
+        shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in used.items())
+        return f"CPU during the flood ({wall:.1f}s wall, share of one core): {shares}"
+
+
+# -------------------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _log(path: Path) -> IO[bytes]:
+    return path.open("wb")
+
+
+class Child:
+    """A process of ours in its own session, stopped by its process group."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, log: IO[bytes]) -> None:
+        self.proc = proc
+        self.log = log
+
+    @classmethod
+    async def start(cls, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path, pipe: bool = False) -> Child:
+        log = _log(log_path)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE if pipe else log,
+            stderr=log,
+            start_new_session=True,
+        )
+        return cls(proc, log)
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout_s)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                await self.proc.wait()
+        self.log.close()
+
+
+async def wait_ready(worker: Child, port: int, log_path: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            if worker.proc.returncode is not None:
+                raise RuntimeError(f"the dispatch worker exited ({worker.proc.returncode}): see {log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"the dispatch worker was not ready after {timeout_s:.0f}s: see {log_path}")
+
+
+# ---------------------------------------------------------------------------------- infrastructure
+
+
+@dataclass
+class Place:
+    """Where one run lives: a database of its own, a topic prefix of its own, a scratch directory."""
+
+    local: LocalInfraSettings
+    kafka: KafkaSettings
+    databases: list[str] = field(default_factory=list)
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-dispatch-")))
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.kafka.topic_prefix)
+
+    def url(self, database: str) -> str:
+        return local_postgres.url_of(self.local, database)
+
+    async def new_database(self, suffix: str) -> str:
+        name = f"bench_dispatch_{self.kafka.topic_prefix.rsplit('-', 1)[-1]}_{suffix}"
+        conn = await asyncpg.connect(self.url("postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.databases.append(name)
+        conn = await asyncpg.connect(self.url(name))
+        try:
+            await migrate(conn)
+            await import_directory(conn, SAMPLE, imported_by="bench.dispatch")
+        finally:
+            await conn.close()
+        return name
+
+    async def clean(self, keep_scratch: bool) -> None:
+        with contextlib.suppress(Exception):  # cleaning up must not hide the real error
+            conn = await asyncpg.connect(self.url("postgres"))
+            try:
+                for name in self.databases:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+        with contextlib.suppress(Exception):
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="bench-admin")
+            await admin.start()
+            try:
+                ours = [t for t in await admin.list_topics() if t.startswith(self.kafka.topic_prefix)]
+                if ours:
+                    await admin.delete_topics(ours)
+            finally:
+                await admin.close()
+        if not keep_scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def infrastructure() -> AsyncIterator[LocalInfraSettings]:
+    """The local broker and database; started here (and stopped after) only if they were not running."""
+    local = LocalInfraSettings()
+    processes = Processes(local.dir)
+    started_here = [n for n in stack.INFRA if processes.running(n) is None]
+    try:
+        if started_here:
+            print(f"starting {', '.join(started_here)} (stopped again at the end)")
+            await stack.infra_up(local)
+        yield local
+    finally:
+        if local_kafka.NAME in started_here:
+            processes.stop(local_kafka.NAME)
+        if local_postgres.NAME in started_here:
+            processes.stop(local_postgres.NAME, sig=local_postgres.STOP_SIGNAL)
+
+
+async def table_counts(url: str) -> dict[str, tuple[int, int, int, int]]:
+    """table -> (rows now, tuples inserted, updated, deleted) per pg_stat_user_tables; commits; outbox rows sent."""
+    conn = await asyncpg.connect(url)
+    try:
+        out = {}
+        for table in TABLES:
+            rows = await conn.fetchval(f"SELECT count(*) FROM {table}")
+            stat = await conn.fetchrow(
+                "SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE relname = $1", table
+            )
+            out[table] = (rows, stat["n_tup_ins"], stat["n_tup_upd"], stat["n_tup_del"])
+        commits = await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        out["_commits"] = (commits, 0, 0, 0)
+        sent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+        out["_published"] = (sent, 0, 0, 0)
+        return out
+    finally:
+        await conn.close()
+
+
+async def settled_counts(url: str, timeout_s: float = 15) -> dict[str, tuple[int, int, int, int]]:
+    """Counts once the statistics have caught up: a backend reports them up to ~10 s after it goes idle."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = await table_counts(url)
+        caught_up = all(counts[t][0] == counts[t][1] - counts[t][3] for t in TABLES)
+        if (caught_up and counts["outbox"][2] >= counts["_published"][0]) or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.5)
+
+
+Counts = dict[str, tuple[int, int, int, int]]
+
+
+def rows_per_case(before: Counts, after: Counts, n: int) -> str:
+    parts = []
+    inserted = updated = 0
+    for table in TABLES:
+        ins = after[table][1] - before[table][1]
+        upd = after[table][2] - before[table][2]
+        inserted, updated = inserted + ins, updated + upd
+        if ins or upd:
+            parts.append(f"{table} {ins / n:.2f}" + (f" (+{upd / n:.2f} upd)" if upd else ""))
+    commits = (after["_commits"][0] - before["_commits"][0]) / n
+    return (
+        f"database per report: {inserted / n:.2f} rows inserted + {updated / n:.2f} updated, "
+        f"{commits:.2f} commits  [{'; '.join(parts)}]"
+    )
+
+
+async def unpublished_outbox(url: str, timeout_s: float = 15) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+# ----------------------------------------------------------------------------------------- relay
+
+
+async def relay(mode: str, bootstrap: str, source: str, target: str, group: str) -> None:
+    """The yardstick: consume from one topic, produce one event per input to another (a separate process)."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    settings = KafkaSettings(bootstrap_servers=bootstrap, client_id=f"bench-relay-{mode}")
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest", enable_auto_commit=True
+    )
+    await consumer.start()
+    try:
+        async with kafka_producer(settings) as producer:
+            for _ in range(600):  # the group formed and partitions given to us: then we are ready
+                if consumer.assignment():
+                    break
+                await asyncio.sleep(0.05)
+            print("ready", flush=True)
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100, max_records=500)
+                records = [r for rs in batch.values() for r in rs]
+                if mode == "awaited":
+                    for r in records:
+                        await producer.send_and_wait(target, r.value, key=r.key, headers=list(r.headers))
+                else:
+                    futures = [
+                        await producer.send(target, r.value, key=r.key, headers=list(r.headers)) for r in records
+                    ]
+                    await asyncio.gather(*futures)
+    finally:
+        await consumer.stop()
+
+
+async def start_relay(place: Place, mode: str, source: str, target: str) -> Child:
+    argv = [sys.executable, "-m", "bench.dispatch", "--relay", mode, "--relay-topics", source, target]
+    argv += ["--relay-group", f"{place.kafka.topic_prefix}-relay-{mode}", "--bootstrap", place.kafka.bootstrap_servers]
+    child = await Child.start(argv, dict(os.environ), PROJECT_ROOT, place.scratch / f"relay-{mode}.log", pipe=True)
+    assert child.proc.stdout is not None
+    line = await asyncio.wait_for(child.proc.stdout.readline(), 60)
+    if line.strip() != b"ready":
+        await child.stop()
+        raise RuntimeError(f"the {mode} relay did not start: see {place.scratch / f'relay-{mode}.log'}")
+    return child
+
+
+async def relay_flow(
+    place: Place, producer: AIOKafkaProducer, mode: str, reports: list[Report], pace: list[Report] | None
+) -> tuple[Flow, Flow | None]:
+    source, target = f"{place.kafka.topic_prefix}.relay-{mode}-in", f"{place.kafka.topic_prefix}.relay-{mode}-out"
+    await ensure_topics(place.kafka, [TopicSpec(t, 6, 3600_000) for t in (source, target)])
+    child = await start_relay(place, mode, source, target)
+    observer = Observer(place.kafka.bootstrap_servers, [target], relayed)
+    try:
+        await observer.start()
+        slow = await paced(producer, source, pace, observer, f"relay {mode}, paced") if pace else None
+        fast = await flood(producer, source, reports, observer, f"relay {mode}")
+        return fast, slow
+    finally:
+        await observer.stop()
+        await child.stop()
+
+
+# ------------------------------------------------------------------------------------------ asyncpg
+
+
+async def insert_commits(url: str, n: int) -> Flow:
+    """N single-row INSERT transactions, one commit each: the shape of one small dispatch write."""
+    conn = await asyncpg.connect(url)
+    flow = Flow("asyncpg INSERT")
+    try:
+        await conn.execute("CREATE TABLE bench_inserts (id uuid PRIMARY KEY, body jsonb NOT NULL)")
+        for _ in range(n):
+            key = uuid.uuid4()
+            flow.sent[str(key)] = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute("INSERT INTO bench_inserts VALUES ($1, $2)", key, '{"k": "v"}')
+            flow.done[str(key)] = (time.perf_counter(), "inserted")
+        return flow
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS bench_inserts")
+        await conn.close()
+
+
+# ------------------------------------------------------------------------------------ in-process
+
+
+async def in_process(place: Place, database: str, reports: list[Report]) -> Flow:
+    """Runtime.process over the reports one after another, as the faust agent calls it, without faust."""
+    from services.dispatch.runtime import Runtime
+
+    runtime = Runtime(place.kafka, DatabaseSettings(url=place.url(database)))
+    await runtime.start()
+    flow = Flow("Runtime.process in-process")
+    try:
+        topic = place.topics.reports
+        for offset, report in enumerate(reports):
+            flow.sent[report.case_id] = time.perf_counter()
+            await runtime.process(topic, report.encoded.value, report.encoded.key, 0, offset)
+            flow.done[report.case_id] = (time.perf_counter(), "processed")
+        return flow
+    finally:
+        await runtime.stop()
+
+
+# ------------------------------------------------------------------------------------------- py-spy
+
+
+def summarize_py_spy(raw: Path, seconds: float, rate: int) -> list[str]:
+    """Collapsed stacks -> the share of samples by area (leaf frame) and by project function (inclusive)."""
+    areas: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not stack_text or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack_text.split(";")
+        total += count
+        areas[_area(frames[-1])] += count
+        for name in {f.split(" (")[0] + " (" + _short(f) + ")" for f in frames if _project(f)}:
+            inclusive[name] += count
+    if not total:
+        return ["py-spy: no samples"]
+    lines = [
+        f"py-spy: {total:,} samples in {seconds:.1f}s at {rate}/s: the worker was on the CPU "
+        f"{total / (seconds * rate):.0%} of the time; by where the CPU was (leaf frame):"
+    ]
+    lines += [f"  {share / total:6.1%}  {area}" for area, share in areas.most_common(12)]
+    lines.append("project functions, share of on-CPU samples with the function on the stack (inclusive):")
+    lines += [f"  {share / total:6.1%}  {name}" for name, share in inclusive.most_common(18)]
+    return lines
+
+
+def _short(frame: str) -> str:
+    inner = frame.rsplit(" (", 1)[-1].rstrip(")")
+    for marker in ("site-packages/", f"{PROJECT_ROOT}/", "python3.11/"):
+        if marker in inner:
+            return inner.split(marker, 1)[1]
+    return inner
+
+
+def _project(frame: str) -> bool:
+    path = _short(frame)
+    return path.startswith(("services/", "shared/")) and "site-packages" not in frame
+
+
+AREAS = (
+    ("asyncpg", "asyncpg (protocol, records)"),
+    ("aiokafka", "aiokafka (producer, consumer, protocol)"),
+    ("faust/", "faust (streams, agents, tables)"),
+    ("mode/", "mode (faust's service framework)"),
+    ("pydantic", "pydantic (event models)"),
+    ("shapely", "shapely (locating)"),
+    ("chinese_calendar", "chinese_calendar (working days)"),
+    ("structlog", "structlog"),
+    ("prometheus_client", "prometheus_client"),
+    ("shared/domain", "shared.domain (routing, lifecycle, calendar)"),
+    ("shared/", "shared (events, kafka, db)"),
+    ("services/dispatch", "services.dispatch"),
+    ("asyncio", "asyncio (event loop)"),
+    ("selectors", "asyncio (event loop)"),
+    ("json", "json"),
+    ("uuid", "uuid"),
+    ("datetime", "datetime / zoneinfo"),
+    ("zoneinfo", "datetime / zoneinfo"),
+)
+
+
+def _area(frame: str) -> str:
+    if "epoll" in frame:
+        return "waiting for I/O (epoll)"
+    path = _short(frame)
+    for marker, area in AREAS:
+        if marker in path:
+            return area
+    return f"other: {frame.split(' (')[0]} ({path.rsplit('/', 1)[-1]})"
+
+
+# ------------------------------------------------------------------------------------------ profile
+
+
+class StatementTimer:
+    """Counts and times every statement asyncpg sends (Connection methods wrapped), by its first words."""
+
+    METHODS = ("execute", "fetch", "fetchval", "fetchrow", "executemany")
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self._saved: dict[str, Any] = {}
+
+    @staticmethod
+    def kind(query: str) -> str:
+        words = " ".join(query.split())
+        if words.upper().startswith(("INSERT INTO", "DELETE FROM")):
+            return " ".join(words.split()[:3])
+        if words.upper().startswith("UPDATE"):
+            return " ".join(words.split()[:4])
+        if words.upper().startswith("SELECT"):
+            after = words.upper().split(" FROM ", 1)
+            table = after[1].split()[0].lower() if len(after) > 1 else "?"
+            return f"SELECT ... FROM {table}" + (" FOR UPDATE" if "FOR UPDATE" in words.upper() else "")
+        return words[:40]
+
+    def install(self) -> None:
+        for method in self.METHODS:
+            original = getattr(asyncpg.connection.Connection, method)
+            self._saved[method] = original
+            setattr(asyncpg.connection.Connection, method, self._wrap(original))
+
+    def remove(self) -> None:
+        for method, original in self._saved.items():
+            setattr(asyncpg.connection.Connection, method, original)
+
+    def _wrap(self, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        timer = self
+
+        async def timed(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(conn, query, *args, **kwargs)
+            finally:
+                kind = timer.kind(query)
+                timer.calls[kind] += 1
+                timer.seconds[kind] += time.perf_counter() - started
+
+        return timed
+
+
+async def profile(place: Place, n: int) -> None:
+    """Where Runtime.process spends its time: phases, statements, then cProfile of a separate pass."""
+    import services.dispatch.outbox as outbox
+
+    from services.dispatch.runtime import Runtime
+
+    database = await place.new_database("profile")
+    await ensure_topics(place.kafka, place.topics.core_specs())
+    runtime = Runtime(place.kafka, DatabaseSettings(url=place.url(database)))
+    await runtime.start()
+    rnd = random.Random(SEED + 7)
+    try:
+        topic = place.topics.reports
+
+        async def run(reports: list[Report]) -> float:
+            started = time.perf_counter()
+            for offset, report in enumerate(reports):
+                await runtime.process(topic, report.encoded.value, report.encoded.key, 0, offset)
+            return time.perf_counter() - started
+
+        await run(make_reports(50, f"{place.kafka.topic_prefix[-8:]}-pw", rnd))  # warm-up
+
+        phases: defaultdict[str, float] = defaultdict(float)
+        original_tx, original_publish = runtime._transaction, outbox.publish
+
+        async def timed_tx(*args: Any) -> list[int]:
+            started = time.perf_counter()
+            try:
+                return await original_tx(*args)
+            finally:
+                phases["transaction (claim, route, writes, commit)"] += time.perf_counter() - started
+
+        async def timed_publish(*args: Any) -> None:
+            started = time.perf_counter()
+            try:
+                await original_publish(*args)
+            finally:
+                phases["publish from the outbox after commit"] += time.perf_counter() - started
+
+        statements = StatementTimer()
+        runtime._transaction = timed_tx  # type: ignore[method-assign,assignment]
+        outbox.publish = timed_publish
+        statements.install()
+        try:
+            seconds = await run(make_reports(n, f"{place.kafka.topic_prefix[-8:]}-pi", rnd))
+        finally:
+            statements.remove()
+            runtime._transaction = original_tx  # type: ignore[method-assign]
+            outbox.publish = original_publish
+        per = seconds / n * 1000
+        print(f"\nRuntime.process in-process, {n:,} reports one after another: {n / seconds:,.0f}/s, {per:.2f} ms each")
+        accounted = 0.0
+        for name, total in sorted(phases.items(), key=lambda kv: -kv[1]):
+            accounted += total
+            print(f"  {total / n * 1000:7.2f} ms  {total / seconds:5.1%}  {name}")
+        rest = seconds - accounted
+        print(f"  {rest / n * 1000:7.2f} ms  {rest / seconds:5.1%}  decode, logging context, metrics, the loop")
+        sql = sum(statements.seconds.values())
+        print(
+            f"statements: {sum(statements.calls.values()) / n:.1f} per report, {sql / n * 1000:.2f} ms per report "
+            f"({sql / seconds:.0%} of the time, waiting on PostgreSQL included):"
+        )
+        for kind, total in sorted(statements.seconds.items(), key=lambda kv: -kv[1]):
+            calls = statements.calls[kind]
+            print(f"  {calls / n:5.2f} x {total / calls * 1000:6.3f} ms = {total / n * 1000:6.3f} ms  {kind}")
+
+        profiler = cProfile.Profile()
+        reports = make_reports(n, f"{place.kafka.topic_prefix[-8:]}-pc", rnd)
+        profiler.enable()
+        profiled = await run(reports)
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        print(f"\ncProfile, a separate pass of {n:,} reports ({n / profiled:,.0f}/s under the profiler); by area:")
+        by_area: defaultdict[str, float] = defaultdict(float)
+        for (filename, _, function), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+            by_area[_area(f"{function} ({filename})")] += tottime
+        total_time = sum(by_area.values())
+        for area, tottime in sorted(by_area.items(), key=lambda kv: -kv[1])[:14]:
+            print(f"  {tottime / n * 1000:7.3f} ms  {tottime / total_time:5.1%}  {area}")
+        stats.sort_stats("tottime").print_stats(25)
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:8000])
+    finally:
+        await runtime.stop()
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
+    topics = place.topics
+    rnd = random.Random(SEED)
+    tag = place.kafka.topic_prefix[-8:]
+    database = await place.new_database("worker")
+    url = place.url(database)
+    await ensure_topics(place.kafka, topics.core_specs())
+    warm, pace = make_reports(50, f"{tag}-w", rnd), make_reports(pace_n, f"{tag}-p", rnd)
+    reports = make_reports(n, f"{tag}-f", rnd)
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS": place.kafka.bootstrap_servers,
+        "GRIDDISPATCH_KAFKA_TOPIC_PREFIX": place.kafka.topic_prefix,
+        "GRIDDISPATCH_DB_URL": url,
+        "GRIDDISPATCH_LOG_JSON": "true",
+    }
+    argv = [sys.executable, "-m", "griddispatch.cli", "serve", "dispatch", "--port", str(port), "--worker-id", "1"]
+    log_path = place.scratch / "dispatch-worker.log"
+    rows: list[Row] = []
+    notes: list[str] = []
+    worker = await Child.start(argv, env, place.scratch, log_path)  # cwd: faust's data directory lands there
+    observer = Observer(
+        place.kafka.bootstrap_servers,
+        [topics.assignments, topics.case_events, topics.dead_letter],
+        dispatch_outcome(topics.assignments, topics.case_events, topics.dead_letter),
+    )
+    processes = Processes(place.local.dir)
+    pg, broker = processes.running(local_postgres.NAME), processes.running(local_kafka.NAME)
+    meter = CpuMeter(
+        {
+            "dispatch worker": lambda: _ticks(worker.proc.pid),
+            "PostgreSQL (all of it)": (lambda: _family_ticks(pg.pid)) if pg else (lambda: 0),
+            "Kafka": (lambda: _ticks(broker.pid)) if broker else (lambda: 0),
+            "this bench": lambda: _ticks(os.getpid()),
+        }
+    )
+    try:
+        await wait_ready(worker, port, log_path)
+        await observer.start()
+        async with kafka_producer(place.kafka) as producer:
+            w = await flood(producer, topics.reports, warm, observer, "warm-up")
+            print(f"  warm-up: {w.count} of {len(warm)} reports dispatched in {w.whole()[1]:.1f}s (group formed)")
+            slow = await paced(producer, topics.reports, pace, observer, "dispatch paced")
+            await unpublished_outbox(url)
+            before = await settled_counts(url)
+            meter.begin()
+            fast = await flood(producer, topics.reports, reports, observer, "dispatch worker")
+            cpu = meter.line()
+            left = await unpublished_outbox(url)
+            after = await settled_counts(url)
+            if py_spy:
+                notes += await sample_worker(place, worker, producer, observer, make_reports(n, f"{tag}-s", rnd))
+    finally:
+        await observer.stop()
+        await worker.stop()
+
+    whole, seconds = fast.whole()
+    outcomes = fast.outcomes()
+    rows.append(
+        Row(
+            "dispatch worker (faust): report -> lead assignment",
+            whole,
+            fast.steady(),
+            fast.latencies_ms("assigned"),
+            f"{fast.count:,} in {seconds:.1f}s",
+        )
+    )
+    rows.append(Row("  same, one at a time (nothing queued)", None, None, slow.latencies_ms("assigned"), ""))
+    notes.append(
+        f"outcomes of the {len(reports):,} flooded reports: "
+        + ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(outcomes.items()))
+        + f"; producer sent them all in {fast.produce_s:.2f}s; outbox rows still unpublished after: {left}"
+    )
+    notes.append(rows_per_case(before, after, len(reports)))
+    notes.append(cpu)
+
+    database2 = await place.new_database("inproc")
+    inproc = await in_process(place, database2, make_reports(n, f"{tag}-i", rnd))
+    per_report = inproc.latencies_ms()
+    rows.append(
+        Row(
+            "Runtime.process in-process, serial, no faust",
+            inproc.whole()[0],
+            inproc.steady(),
+            per_report,
+            f"{inproc.count:,} in {inproc.whole()[1]:.1f}s; latency = one call",
+        )
+    )
+
+    relay_rows: list[Row] = []
+    relay_rates: list[float] = []
+    async with kafka_producer(place.kafka) as producer:
+        for mode, label in (("awaited", "send_and_wait per message"), ("batched", "getmany, send all, await all")):
+            relay_reports = make_reports(n, f"{tag}-r{mode[0]}", rnd)
+            pace_relay = make_reports(pace_n, f"{tag}-q{mode[0]}", rnd) if mode == "awaited" else None
+            r_fast, r_slow = await relay_flow(place, producer, mode, relay_reports, pace_relay)
+            whole_r, seconds_r = r_fast.whole()
+            relay_rates.append(whole_r)
+            relay_rows.append(
+                Row(
+                    f"raw relay, aiokafka, {label}",
+                    whole_r,
+                    r_fast.steady(),
+                    r_fast.latencies_ms(),
+                    f"{r_fast.count:,} in {seconds_r:.1f}s",
+                )
+            )
+            if r_slow is not None:
+                relay_rows.append(Row("  same, one at a time (nothing queued)", None, None, r_slow.latencies_ms(), ""))
+    rows += relay_rows
+    inserts = await insert_commits(url, n)
+    rows.append(
+        Row(
+            "asyncpg single-row INSERT, one commit each",
+            inserts.whole()[0],
+            None,
+            inserts.latencies_ms(),
+            f"{inserts.count:,} in {inserts.whole()[1]:.1f}s",
+        )
+    )
+
+    print()
+    print(HEADER)
+    print("-" * len(HEADER))
+    for row in rows:
+        print(row.line())
+    awaited, batched = relay_rates
+    print(
+        f"\nratio dispatch / raw relay: {whole / awaited:.3f} of the awaited relay ({awaited / whole:.1f}x slower), "
+        f"{whole / batched:.3f} of the batched relay ({batched / whole:.1f}x slower); "
+        f"in-process Runtime.process / worker: {inproc.whole()[0] / whole:.2f}; "
+        f"INSERT commits / worker: {inserts.whole()[0] / whole:.1f}"
+    )
+    for note in notes:
+        print(note)
+
+
+def py_spy_path() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
+async def sample_worker(
+    place: Place, worker: Child, producer: AIOKafkaProducer, observer: Observer, reports: list[Report]
+) -> list[str]:
+    """py-spy on the worker through one more flood (not the measured one: sampling slows it a little)."""
+    exe = py_spy_path()
+    if exe is None:
+        return ["py-spy: not installed (pip install py-spy), no samples taken"]
+    raw, rate = place.scratch / "py-spy.txt", 100
+    argv = [exe, "record", "--pid", str(worker.proc.pid), "--rate", str(rate), "--format", "raw", "--function"]
+    argv += ["--nonblocking", "--output", str(raw)]
+    spy = await Child.start(argv, dict(os.environ), place.scratch, place.scratch / "py-spy.log")
+    await asyncio.sleep(1.0)
+    started = time.perf_counter()
+    try:
+        sampled = await flood(producer, place.topics.reports, reports, observer, "dispatch worker under py-spy")
+    finally:
+        seconds = time.perf_counter() - started
+        await spy.stop(signal.SIGINT)
+    lines = [f"py-spy flood: {sampled.whole()[0]:,.0f} reports/s while sampled"]
+    if raw.exists():
+        lines += summarize_py_spy(raw, seconds, rate)
+        shutil.copy(raw, Path(tempfile.gettempdir()) / "bench-dispatch-py-spy.txt")
+        lines.append(f"raw stacks kept in {Path(tempfile.gettempdir()) / 'bench-dispatch-py-spy.txt'}")
+    else:
+        lines.append(f"py-spy wrote nothing: see {place.scratch / 'py-spy.log'}")
+    return lines
+
+
+def describe(local: LocalInfraSettings) -> str:
+    cpu = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    versions = ", ".join(f"{p} {version(p)}" for p in ("faust-streaming", "aiokafka", "asyncpg"))
+    return (
+        f"python {platform.python_version()}, {versions}; CPU {cpu}, {os.cpu_count()} core(s); "
+        f"load average {load}\nbroker {local_kafka.bootstrap_of(local)}, PostgreSQL "
+        f"127.0.0.1:{local.postgres_port}; sample district (240 micro-grids); one dispatch worker"
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    if args.relay:
+        await relay(args.relay, args.bootstrap, args.relay_topics[0], args.relay_topics[1], args.relay_group)
+        return 0
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # migrations: quiet
+    n = 1000 if args.quick else args.reports
+    async with infrastructure() as local:
+        prefix = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
+        kafka = KafkaSettings(bootstrap_servers=local_kafka.bootstrap_of(local), topic_prefix=prefix, client_id="bench")
+        place = Place(local, kafka)
+        failed = True
+        try:
+            print(describe(local))
+            if args.profile:
+                await profile(place, args.profile_reports)
+            else:
+                pace_n = 50 if args.quick else 200
+                print(f"{n:,} reports per flow, flooded; {pace_n} one at a time; topic prefix {prefix}")
+                await dispatch_run(place, n, pace_n, args.py_spy)
+            failed = False
+            print("load average at the end " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+        finally:
+            if failed:
+                print(f"logs kept in {place.scratch}")
+            await place.clean(keep_scratch=failed)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports", type=int, default=5000, help="reports per flow")
+    parser.add_argument("--quick", action="store_true", help="1,000 reports per flow")
+    parser.add_argument("--py-spy", action="store_true", help="sample the worker with py-spy through one more flood")
+    parser.add_argument("--profile", action="store_true", help="only profile Runtime.process in-process")
+    parser.add_argument("--profile-reports", type=int, default=1000)
+    parser.add_argument("--relay", choices=["awaited", "batched"], help=argparse.SUPPRESS)
+    parser.add_argument("--relay-topics", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--relay-group", help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", default=local_kafka.bootstrap_of(LocalInfraSettings()), help=argparse.SUPPRESS)
+    sys.exit(asyncio.run(main(parser.parse_args())))
