@@ -113,6 +113,27 @@ class EscalationSettings(BaseSettings):
     max_sleep_s: float = 30.0  # the longest a worker sleeps without looking (NOTIFY wakes it sooner)
 
 
+class NotifySettings(BaseSettings):
+    """Alert delivery (GRIDDISPATCH_NOTIFY_*)."""
+
+    model_config = _config("NOTIFY_")
+
+    webhook_timeout_s: float = 5.0
+    max_attempts: int = 8  # then the delivery goes to the dead-letter list
+    backoff_base_s: float = 2.0  # retry n waits about base * 2^(n-1), with jitter, at most backoff_max_s
+    backoff_max_s: float = 600.0
+    group_window_s: float = 60.0  # SMS and e-mail to one person within this window go out as one message
+    rate_per_hour: int = 12  # at most this many SMS or e-mails an hour to one person (urgent ones excepted)
+    repeat_minutes: float = 30.0  # the same unresolved alert to the same person at most this often
+    batch: int = 100
+    sms_gateway_url: str | None = None  # an HTTP SMS gateway; unset: no SMS is sent
+    sms_gateway_key: str | None = None
+    smtp_host: str | None = None  # unset: no e-mail is sent
+    smtp_port: int = 25
+    smtp_sender: str = "griddispatch@localhost"
+    district_timezone: str = "Asia/Shanghai"
+
+
 class LogSettings(BaseSettings):
     """Logging (GRIDDISPATCH_LOG_*). `json` = None picks JSON when stderr is not a terminal."""
 

@@ -1,0 +1,119 @@
+"""Who hears of an event: pure rules over the event, the case, the subscriptions and the registry's people.
+
+* the live stream of every party of the case (lead, assisting) and of the party a deadline concerns;
+* subscriptions whose client may see the case and whose filters (units, matter types, event types, levels) match;
+* people of the assigned unit (its grid workers and grid head) by SMS, when a case is assigned to it;
+* the reporter (and the reporters of reports merged into the case) when it is accepted, resolved, and asked to rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.events import CloudEvent, EventType
+
+URGENT_TIERS = frozenset({"overdue", "escalate", "realert"})
+REPORTER_ACTIONS = frozenset({"accept", "resolve", "verify_passed", "close"})
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """What the rules need to know about the event's case (from the cases table)."""
+
+    case_id: str
+    lead: str | None
+    assisting: tuple[str, ...]
+    scope_keys: frozenset[str]
+    matter_code: str | None
+    level: str | None
+    urgency: str
+    reporter_phones: tuple[str, ...] = ()  # the reporter, and reporters of reports merged into this case
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    id: str
+    channel: str
+    target: str
+    client_units: frozenset[str]  # the owning client's visibility ("*" sees all)
+    client_key: str  # client:<id>: it also sees what it submitted
+    units: frozenset[str] = frozenset()
+    matter_types: frozenset[str] = frozenset()
+    event_types: frozenset[str] = frozenset()
+    levels: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    key: str  # subscription:<id>, person:<id>, reporter:<case>:<n>
+    channel: str  # webhook, sms, email
+    target: str
+    subscription_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    streams: tuple[str, ...]
+    recipients: tuple[Recipient, ...]
+    urgent: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def short_type(event_type: EventType) -> str:
+    """cn.griddispatch.case.assigned.v1 -> case.assigned: the name subscriptions filter on."""
+    return ".".join(event_type.value.split(".")[2:-1])
+
+
+def is_urgent(event: CloudEvent[Any], case: CaseView | None) -> bool:
+    if event.type is EventType.DEADLINE_FIRED and event.data.tier in URGENT_TIERS:
+        return True
+    return case is not None and case.urgency == "emergency"
+
+
+def _matches(sub: SubscriptionView, event: CloudEvent[Any], case: CaseView | None) -> bool:
+    keys = case.scope_keys if case else frozenset()
+    visible = "*" in sub.client_units or bool(keys & (sub.client_units | {sub.client_key}))
+    if not visible:
+        return False
+    if sub.units and not keys & sub.units:
+        return False
+    if sub.event_types and short_type(event.type) not in sub.event_types:
+        return False
+    if sub.matter_types and (case is None or case.matter_code not in sub.matter_types):
+        return False
+    return not (sub.levels and (case is None or case.level not in sub.levels))
+
+
+def audience(
+    event: CloudEvent[Any],
+    case: CaseView | None,
+    subscriptions: Iterable[SubscriptionView],
+    people_of: dict[str, Sequence[Person]],
+) -> Audience:
+    """Everyone who hears of `event`; `people_of` maps an assignee to its people with phones."""
+    streams: set[str] = set()
+    recipients: list[Recipient] = []
+    if case is not None:
+        streams.update(p for p in (case.lead, *case.assisting) if p)
+    data = event.data
+    if event.type is EventType.CASE_ASSIGNED:
+        streams.add(data.assignee)
+        recipients += [Recipient(f"person:{p.id}", "sms", p.phone) for p in people_of.get(data.assignee, ())]
+    elif event.type is EventType.DEADLINE_FIRED:
+        streams.add(data.assignee)
+    elif event.type is EventType.CASE_CHANGED and data.action in REPORTER_ACTIONS and case is not None:
+        recipients += [
+            Recipient(f"reporter:{case.case_id}:{n}", "sms", phone) for n, phone in enumerate(case.reporter_phones)
+        ]
+    for sub in subscriptions:
+        if _matches(sub, event, case):
+            recipients.append(Recipient(f"subscription:{sub.id}", sub.channel, sub.target, sub.id))
+    return Audience(tuple(sorted(streams)), tuple(recipients), is_urgent(event, case))

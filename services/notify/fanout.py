@@ -1,0 +1,142 @@
+"""From an event to its audience: live-stream rows and delivery rows, written once per event.
+
+At least once in (Kafka), exactly once into PostgreSQL: the event id is claimed in the same transaction, and
+a delivery is unique per (event, recipient, channel). Deliveries themselves happen in worker.py.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.notify.audience import Audience, CaseView, Person, SubscriptionView, audience
+from shared.events import CloudEvent, EventType, encode
+from shared.logging import get_logger
+from shared.settings import NotifySettings
+
+log = get_logger(__name__)
+CONSUMER = "notify"
+
+
+async def _case(conn: asyncpg.Connection, case_id: str) -> CaseView | None:
+    try:
+        key = uuid.UUID(case_id)
+    except ValueError:
+        return None
+    row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", key)
+    if row is None:
+        return None
+    phones = [
+        json.loads(r["reporter"]).get("phone")
+        for r in await conn.fetch(
+            """SELECT reporter FROM cases WHERE (case_id = $1 OR merged_into = $1) AND reporter IS NOT NULL
+               ORDER BY received_at""",
+            key,
+        )
+    ]
+    return CaseView(
+        case_id=case_id,
+        lead=row["lead"],
+        assisting=tuple(row["assisting"]),
+        scope_keys=frozenset(row["scope_keys"]),
+        matter_code=row["matter_code"],
+        level=row["level"],
+        urgency=row["urgency"],
+        reporter_phones=tuple(p for p in phones if p),
+    )
+
+
+async def _subscriptions(conn: asyncpg.Connection) -> list[SubscriptionView]:
+    rows = await conn.fetch(
+        """SELECT s.*, c.units AS client_units FROM subscriptions s JOIN api_clients c ON c.id = s.client_id
+           WHERE s.active AND c.revoked_at IS NULL"""
+    )
+    return [
+        SubscriptionView(
+            id=str(r["id"]),
+            channel=r["channel"],
+            target=r["target"],
+            client_units=frozenset(r["client_units"]),
+            client_key=f"client:{r['client_id']}",
+            units=frozenset(r["units"]),
+            matter_types=frozenset(r["matter_types"]),
+            event_types=frozenset(r["event_types"]),
+            levels=frozenset(r["levels"]),
+        )
+        for r in rows
+    ]
+
+
+async def _people(conn: asyncpg.Connection, assignee: str) -> list[Person]:
+    """The grid workers and grid heads of a territorial unit in the active registry, with phones."""
+    kind, _, code = assignee.partition(":")
+    if kind != "unit":
+        return []
+    raw = await conn.fetchval(
+        """SELECT people FROM registry_units
+           WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1""",
+        code,
+    )
+    people = json.loads(raw) if raw else []
+    return [Person(p["id"], p["phone"]) for p in people if p.get("phone")]
+
+
+class FanOut:
+    def __init__(self, settings: NotifySettings, channels: set[str]) -> None:
+        self.settings = settings
+        self.channels = channels  # the channels this deployment can deliver on
+
+    async def handle(self, conn: asyncpg.Connection, event: CloudEvent[Any], now: datetime) -> Audience | None:
+        """Write the event's stream rows and deliveries; None when the event was handled before."""
+        async with conn.transaction():
+            claimed = await conn.fetchval(
+                "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+                CONSUMER,
+                event.id,
+            )
+            if claimed is None:
+                return None
+            case = await _case(conn, event.subject)
+            people: dict[str, Sequence[Person]] = {}
+            if event.type is EventType.CASE_ASSIGNED:
+                people[event.data.assignee] = await _people(conn, event.data.assignee)
+            aud = audience(event, case, await _subscriptions(conn), people)
+            body = json.loads(encode(event).value)
+            for unit in aud.streams:
+                await conn.execute(
+                    """INSERT INTO stream_events (unit, event_id, type, case_id, body) VALUES ($1, $2, $3, $4, $5)
+                       ON CONFLICT DO NOTHING""",
+                    unit,
+                    event.id,
+                    event.type.value,
+                    uuid.UUID(case.case_id) if case else None,
+                    json.dumps(body, ensure_ascii=False),
+                )
+            payload = encode(event).value
+            for r in aud.recipients:
+                if r.channel not in self.channels:
+                    continue
+                # people get SMS and e-mail grouped over a short window; machines and urgent alerts at once
+                hold = r.channel != "webhook" and not aud.urgent
+                due = now + timedelta(seconds=self.settings.group_window_s) if hold else now
+                await conn.execute(
+                    """INSERT INTO deliveries (event_id, event_type, case_id, recipient, subscription_id, channel,
+                                               target, urgent, payload, next_attempt_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING""",
+                    event.id,
+                    event.type.value,
+                    uuid.UUID(case.case_id) if case else None,
+                    r.key,
+                    uuid.UUID(r.subscription_id) if r.subscription_id else None,
+                    r.channel,
+                    r.target,
+                    aud.urgent,
+                    payload,
+                    due,
+                )
+            return aud

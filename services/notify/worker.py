@@ -1,0 +1,202 @@
+"""Delivering: lease what is due, group what goes to one person, respect ceilings, retry with back-off, record all.
+
+A delivery is leased (its next attempt pushed past the send's timeout) in a short transaction and then sent;
+a worker killed mid-send leaves the lease to expire and another worker sends it again with the same
+Idempotency-Key. Failures back off exponentially with jitter (honouring a receiver's Retry-After) up to
+`max_attempts`, then the delivery is parked in the dead-letter list, where an operator can replay it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import asyncpg
+
+from services.notify.channels.base import Channel, Message, Outcome, Result
+from shared.events import decode
+from shared.logging import bind_context, get_logger
+from shared.settings import NotifySettings
+
+log = get_logger(__name__)
+HUMAN = frozenset({"sms", "email"})
+
+
+class Renderer(Protocol):
+    def one(self, payload: bytes) -> tuple[str, str]: ...  # (subject, text) for one event
+    def digest(self, payloads: list[bytes]) -> tuple[str, str]: ...  # several events to one person
+
+
+def backoff(attempt: int, settings: NotifySettings, retry_after_s: float | None, rnd: random.Random) -> float:
+    """Seconds before the next try: the receiver's Retry-After if it gave one, else exponential with jitter."""
+    if retry_after_s is not None:
+        return min(max(retry_after_s, 0.0), settings.backoff_max_s)
+    raw: float = settings.backoff_base_s * 2.0 ** max(attempt - 1, 0)
+    return min(raw, settings.backoff_max_s) * rnd.uniform(0.5, 1.5)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        channels: Mapping[str, Channel],
+        renderer: Renderer,
+        settings: NotifySettings,
+        secrets: Callable[[str], str | None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pool = pool
+        self.channels = channels
+        self.renderer = renderer
+        self.settings = settings
+        self.clock = clock
+        self.rnd = random.Random()
+        self.lease = timedelta(seconds=settings.webhook_timeout_s + 30)
+        self.wake = asyncio.Event()
+        self._secrets = secrets
+
+    async def tick(self) -> int:
+        """Send what is due now; returns how many deliveries were leased."""
+        now = self.clock()
+        rows = await self.pool.fetch(
+            """UPDATE deliveries d SET next_attempt_at = $2, attempts = d.attempts + 1
+               FROM (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+               WHERE d.id = due.id
+               RETURNING d.*""",
+            now,
+            now + self.lease,
+            self.settings.batch,
+        )
+        await asyncio.gather(*(self._deliver(dict(row)) for row in rows))
+        return len(rows)
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        with bind_context(case_id=str(row["case_id"]) if row["case_id"] else None, event_id=row["event_id"]):
+            channel = self.channels.get(row["channel"])
+            if channel is None:
+                await self._finish(row, Outcome(Result.FAILED, error=f"no {row['channel']} channel configured"))
+                return
+            if row["channel"] in HUMAN and not row["urgent"] and await self._over_ceiling(row):
+                return
+            message = await self._message(row)
+            outcome = await channel.send(message)
+            await self._finish(row, outcome)
+
+    async def _over_ceiling(self, row: dict[str, Any]) -> bool:
+        """Postpone (without spending the attempt) when this person already had `rate_per_hour` messages."""
+        oldest = await self.pool.fetchval(
+            """SELECT min(delivered_at) FROM (
+                   SELECT delivered_at FROM deliveries
+                   WHERE recipient = $1 AND channel = $2 AND status = 'delivered'
+                     AND delivered_at > $3 - interval '1 hour'
+                   ORDER BY delivered_at DESC LIMIT $4) recent
+               HAVING count(*) >= $4""",
+            row["recipient"],
+            row["channel"],
+            self.clock(),
+            self.settings.rate_per_hour,
+        )
+        if oldest is None:
+            return False
+        await self.pool.execute(
+            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts - 1 WHERE id = $1",
+            row["id"],
+            oldest + timedelta(hours=1),
+        )
+        log.info("delivery_held", reason="rate ceiling", recipient=row["recipient"])
+        return True
+
+    async def _message(self, row: dict[str, Any]) -> Message:
+        if row["channel"] not in HUMAN:
+            secret = self._secrets(str(row["subscription_id"])) if self._secrets and row["subscription_id"] else None
+            if secret is None and row["subscription_id"]:
+                secret = await self.pool.fetchval(
+                    "SELECT secret FROM subscriptions WHERE id = $1", row["subscription_id"]
+                )
+            return Message(row["id"], row["event_id"], row["target"], bytes(row["payload"]), secret=secret)
+        payloads = [bytes(row["payload"])]
+        if not row["urgent"]:  # gather whatever else waits for this person into one message
+            others = await self.pool.fetch(
+                """UPDATE deliveries SET status = 'grouped', last_error = $3
+                   WHERE id IN (SELECT id FROM deliveries WHERE recipient = $1 AND channel = $2 AND status = 'pending'
+                                AND NOT urgent AND id <> $4 ORDER BY id FOR UPDATE SKIP LOCKED)
+                   RETURNING payload""",
+                row["recipient"],
+                row["channel"],
+                f"grouped into delivery {row['id']}",
+                row["id"],
+            )
+            payloads += [bytes(o["payload"]) for o in others]
+        subject, text = self.renderer.one(payloads[0]) if len(payloads) == 1 else self.renderer.digest(payloads)
+        return Message(row["id"], row["event_id"], row["target"], text.encode(), subject=subject)
+
+    async def _finish(self, row: dict[str, Any], outcome: Outcome) -> None:
+        attempt = row["attempts"]
+        now = self.clock()
+        if outcome.result is Result.DELIVERED:
+            status, next_at = "delivered", now
+        elif outcome.result is Result.RETRY and attempt < self.settings.max_attempts:
+            status = "pending"
+            next_at = now + timedelta(seconds=backoff(attempt, self.settings, outcome.retry_after_s, self.rnd))
+        else:
+            status, next_at = "dead", now
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, latency_ms, error)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                row["id"],
+                attempt,
+                outcome.result.value,
+                outcome.status_code,
+                outcome.latency_ms,
+                outcome.error,
+            )
+            await conn.execute(
+                """UPDATE deliveries SET status = $2, next_attempt_at = $3, last_error = $4,
+                          delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
+                   WHERE id = $1""",
+                row["id"],
+                status,
+                next_at,
+                outcome.error,
+            )
+        log.info(
+            "delivery_attempted",
+            channel=row["channel"],
+            attempt=attempt,
+            outcome=outcome.result.value,
+            status=status,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+        )
+
+    async def seconds_until_next(self) -> float:
+        next_at = await self.pool.fetchval("SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+        if next_at is None:
+            return 5.0
+        wait: float = (next_at - self.clock()).total_seconds()
+        return min(max(wait, 0.0), 5.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if await self.tick() >= self.settings.batch:
+                    continue
+                sleep = await self.seconds_until_next()
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                log.warning("notify_worker_retrying", error=str(exc))
+                sleep = 2.0
+            self.wake.clear()
+            waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+
+
+def event_of(payload: bytes) -> Any:
+    """The CloudEvent of a stored payload (for renderers)."""
+    return decode(payload)
