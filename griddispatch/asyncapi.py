@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
@@ -47,7 +48,7 @@ GENERATED_BY = "griddispatch contracts asyncapi --out docs/asyncapi.yaml"
 # Which event types each core topic carries (the short name is the topic without its prefix):
 # reports      <- services/intake/submit.py (and grid-worker apps' bulk sync, straight to Kafka)
 # actions      <- services/intake/act.py
-# deadlines    <- the escalation service (services/escalation, issue 6); dispatch consumes the escalate tier
+# deadlines    <- services/escalation/worker.py (through the outbox); dispatch consumes the escalate tier
 # case-events  <- services/dispatch/announce.py change() and rejection()
 # assignments  <- services/dispatch/announce.py assignment(), which also writes the department topics
 # dead-letter  <- services/dispatch/runtime.py dead_letter(): original bytes, not an event of ours
@@ -129,6 +130,9 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
     from services.dispatch.announce import SOURCE as DISPATCH_SOURCE
     from services.dispatch.announce import derived_id
     from services.dispatch.steps import SYSTEM
+    from services.escalation.tiers import Firing
+    from services.escalation.worker import SOURCE as ESCALATION_SOURCE
+    from services.escalation.worker import event_id as firing_id
     from services.intake.submit import EVENT_SOURCE as INTAKE_SOURCE
 
     case_id = "0b7d6f3e-5c1a-5d2e-9f47-3a8c1b2e4d60"
@@ -203,13 +207,16 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
             "allowed to assignee from assigned: accept, return, escalate, comment"
         ),
     )
+    deadline_id = uuid.UUID("c2d4e6f8-0a1b-4c3d-9e5f-7a8b9c0d1e2f")
+    warning = Firing("warning", 0, datetime(2026, 11, 23, 3, 12, tzinfo=UTC))  # half the time to accept is gone
     fired = DeadlineFired(
         case_id=case_id,
-        deadline_id="c2d4e6f8-0a1b-4c3d-9e5f-7a8b9c0d1e2f",
+        deadline_id=str(deadline_id),
         kind="accept",
-        tier="warning",
+        tier=warning.tier,
         due_at=accept_by,
         assignee=lead,
+        scheduled_at=warning.scheduled_at,
     )
 
     def at(minute: int, second: int) -> datetime:
@@ -220,10 +227,10 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
         new_event(action, source=INTAKE_SOURCE, subject=case_id, event_id=action_id, time=at(31, 8)),
         new_event(
             fired,
-            source="/griddispatch/escalation",
+            source=ESCALATION_SOURCE,
             subject=case_id,
-            event_id="e1f3a5c7-9b2d-4f6e-8a1c-3e5a7c9e1b3d",
-            time=datetime(2026, 11, 23, 3, 12, 0, 8000, tzinfo=UTC),
+            event_id=firing_id(deadline_id, warning),
+            time=warning.scheduled_at + timedelta(milliseconds=8),
         ),
         new_event(
             changed, source=DISPATCH_SOURCE, subject=case_id, event_id=derived_id(report_id, "change/2"), time=at(12, 4)
@@ -497,6 +504,13 @@ def _operations(prefix: str) -> dict[str, Any]:
         ),
         "intakeSendsActions": op(
             "send", "actions", [action], "intake publishes each action a client asks for on a case."
+        ),
+        "escalationSendsDeadlines": op(
+            "send",
+            "deadlines",
+            [fired],
+            "escalation fires each deadline's warnings, overdue, escalate and re-alert tiers, each once.",
+            description="Published from a transactional outbox: at least once, with ids that never change.",
         ),
         "dispatchReceivesReports": op(
             "receive", "reports", [report], "dispatch routes each report to its lead.", bindings=dispatch_group
