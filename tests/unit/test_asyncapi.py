@@ -233,7 +233,10 @@ def test_the_guide_shows_each_event_type_as_encoded() -> None:
     blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)\n```", text, re.DOTALL)]
     shown = {b["type"]: b for b in blocks if isinstance(b, dict) and b.get("specversion") == "1.0"}
     for event_type, event in example_events().items():
-        assert shown.get(event_type.value) == json.loads(encode(event).value), f"docs/events.md: {event_type.value}"
+        assert shown.get(event_type.value) == json.loads(encode(event).value), (
+            f"docs/events.md: the {event_type.value} example is not what example_events() encodes now; "
+            "replace its JSON with json.dumps(json.loads(encode(event).value), indent=2, ensure_ascii=False)"
+        )
     for reason in DEAD_LETTER_REASONS:
         assert f"| `{reason}` |" in text, reason
     for header in DEAD_LETTER_HEADERS:
