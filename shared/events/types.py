@@ -113,7 +113,7 @@ class CaseAssigned(Contract):
     case_id: str
     case_number: str
     assignee: str
-    role: str  # lead or assisting
+    role: str  # lead, assisting, or summoned (a department a command centre called to the case)
     matter_code: str | None
     level: str
     accept_by: datetime | None = None

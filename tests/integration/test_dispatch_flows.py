@@ -231,14 +231,20 @@ async def test_a_second_report_nearby_is_merged(dispatch: DispatchUnderTest) -> 
     registry = dispatch.runtime.registry.loaded.registry
     here = registry.unit("610199004001001006").boundary.representative_point()
     there = registry.units_at(Level.MICRO_GRID)[0].boundary.representative_point()
+    # flyposting: no other test reports it, so no older open case of it lies nearby in the session's database
     dispatch.runtime.duplicates = DuplicatePolicy()  # 100 m, 72 h
     try:
         first = await dispatch.report(
-            title="路灯不亮", description="小区门口路灯坏了", location={"lon": here.x, "lat": here.y}
+            title="小广告",
+            description="楼道里贴满小广告",
+            matter_code="flyposting",
+            location={"lon": here.x, "lat": here.y},
         )
         await dispatch.feed(first)
         nearby = {"lon": here.x + 0.0003, "lat": here.y}  # about 28 m east
-        second = await dispatch.report(title="路灯不亮", description="门口路灯一直不亮", location=nearby)
+        second = await dispatch.report(
+            title="小广告", description="又贴了小广告", matter_code="flyposting", location=nearby
+        )
         await dispatch.feed(second)
         merged = await dispatch.case(second.subject)
         assert merged["state"] == "merged" and str(merged["merged_into"]) == first.subject
@@ -246,7 +252,9 @@ async def test_a_second_report_nearby_is_merged(dispatch: DispatchUnderTest) -> 
         assert (await dispatch.case(first.subject))["duplicates"] == 1
         assert (await dispatch.history(first.subject))[-1] == "link"
         assert await dispatch.history(second.subject) == ["report", "merge"]
-        far = await dispatch.report(title="路灯不亮", description="路灯坏了", location={"lon": there.x, "lat": there.y})
+        far = await dispatch.report(
+            title="小广告", description="小广告", matter_code="flyposting", location={"lon": there.x, "lat": there.y}
+        )
         await dispatch.feed(far)
         assert (await dispatch.case(far.subject))["state"] == "assigned"
     finally:
