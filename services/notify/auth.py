@@ -1,0 +1,69 @@
+"""Who is calling notify: the API client whose key the request carries, as intake authenticates it."""
+
+from __future__ import annotations
+
+import asyncpg
+from fastapi import Request
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPBearer
+
+from shared.api_clients import ApiClient, Scope, authenticate
+from shared.errors import Forbidden, Unauthenticated
+
+_ANCESTOR_IN = """
+    WITH RECURSIVE up (code, parent, depth) AS (
+        SELECT code, parent, 0 FROM registry_units
+        WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1
+        UNION ALL
+        SELECT u.code, u.parent, up.depth + 1 FROM registry_units u JOIN up ON u.code = up.parent
+        WHERE u.version_id = (SELECT version_id FROM registry_active) AND up.depth < 32
+    )
+    SELECT EXISTS (SELECT 1 FROM up WHERE depth > 0 AND code = ANY($2::text[]))"""
+
+# For the OpenAPI document only (as `dependencies=[Security(...)]`): the key itself is read by key_of.
+bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key, as an alternative")
+api_key_query = APIKeyQuery(
+    name="api_key", auto_error=False, description="the API key, for live streams only (EventSource cannot set headers)"
+)
+
+
+def key_of(request: Request, *, allow_query: bool = False) -> str | None:
+    """The key from Authorization: Bearer, else X-API-Key, else (if allowed) the api_key query parameter."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    header = request.headers.get("x-api-key", "").strip()
+    if header:
+        return header
+    # Only where a browser cannot send headers: a key in a URL ends up in access logs and histories.
+    return (request.query_params.get("api_key") or None) if allow_query else None
+
+
+async def authenticate_request(request: Request, pool: asyncpg.Pool, *, allow_query: bool = False) -> ApiClient:
+    """The live client holding the request's key; 401 problem without a key or with an unknown or revoked one."""
+    key = key_of(request, allow_query=allow_query)
+    if not key:
+        raise Unauthenticated("send your API key: Authorization: Bearer <key> (or X-API-Key)")
+    client = await authenticate(pool, key)
+    if client is None:
+        raise Unauthenticated("unknown or revoked API key")
+    return client
+
+
+def require(client: ApiClient, *scopes: Scope) -> None:
+    """403 problem unless the client holds at least one of the scopes."""
+    if not any(client.has(s) for s in scopes):
+        wanted = " or ".join(s.value for s in scopes)
+        raise Forbidden(f"this API key lacks the {wanted} scope", scope=wanted)
+
+
+async def sees_unit(pool: asyncpg.Pool, client: ApiClient, unit: str) -> bool:
+    """Whether the client sees everything of `unit`: *, the unit itself, or (unit:) one of its ancestors."""
+    if client.sees_all or unit in client.units:
+        return True
+    kind, _, code = unit.partition(":")
+    mine = [u.partition(":")[2] for u in client.units if u.startswith("unit:")]
+    # Branches and departments have no hierarchy of units above them: only listed ones are visible.
+    if kind != "unit" or not mine:
+        return False
+    return bool(await pool.fetchval(_ANCESTOR_IN, code, mine))
