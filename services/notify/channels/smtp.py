@@ -37,7 +37,8 @@ _DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 def message_id(event_id: str, delivery_id: int, sender: str) -> str:
     """<event.delivery@sender's domain>: the same on every attempt, unique per recipient."""
     left = event_id if _ID_LEFT.fullmatch(event_id) else hashlib.sha256(event_id.encode()).hexdigest()[:32]
-    domain = parseaddr(sender)[1].rpartition("@")[2]
+    _, at, domain = parseaddr(sender)[1].rpartition("@")
+    domain = domain if at else ""
     return f"<{left}.{delivery_id}@{domain if _DOMAIN.fullmatch(domain) else FALLBACK_DOMAIN}>"
 
 
