@@ -106,12 +106,16 @@ class StreamHub:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-hub")
         log.info("stream_hub_started", horizon=self._horizon)
 
-    async def stop(self) -> None:
-        """End every open stream, stop listening and give the connection back."""
+    def close_streams(self) -> None:
+        """End every open stream now (and refuse new ones); callable from a server's exit handler."""
         self._closed = True
         for event in self._wakers.values():
             event.set()
         self._wakers.clear()
+
+    async def stop(self) -> None:
+        """End every open stream, stop listening and give the connection back."""
+        self.close_streams()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -38,6 +38,8 @@ class Served:
     pool: asyncpg.Pool
     hub: StreamHub
     http: httpx.AsyncClient
+    server: uvicorn.Server
+    task: asyncio.Task[None]
 
 
 @dataclass
@@ -106,13 +108,13 @@ class SseReader:
             await self.next(within=seconds)
 
 
-@pytest.fixture(scope="module")
-async def served(database_settings: DatabaseSettings) -> AsyncIterator[Served]:
+@asynccontextmanager
+async def serve(database: DatabaseSettings, graceful_shutdown_s: int | None = 5) -> AsyncIterator[Served]:
     """A minimal app with the stream router and the hub, served by uvicorn on a free loopback port."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(database_settings)
+        pool = await create_pool(database)
         hub = StreamHub(pool, recheck_s=0.05, gap_timeout_s=20.0)
         await hub.start()
         app.state.pool, app.state.stream_hub = pool, hub
@@ -129,7 +131,7 @@ async def served(database_settings: DatabaseSettings) -> AsyncIterator[Served]:
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", ws="none", timeout_graceful_shutdown=5
+        app, log_config=None, access_log=False, lifespan="on", ws="none", timeout_graceful_shutdown=graceful_shutdown_s
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -138,15 +140,21 @@ async def served(database_settings: DatabaseSettings) -> AsyncIterator[Served]:
             while not server.started:
                 assert not task.done(), "uvicorn stopped while starting"
                 await asyncio.sleep(0.05)
-        pool = app.state.pool
-        async with pool.acquire() as conn:
-            await import_directory(conn, PROJECT_ROOT / "data" / "sample-district", imported_by="tests")
         async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(10.0)) as http:
-            yield Served(base, pool, app.state.stream_hub, http)
+            yield Served(base, app.state.pool, app.state.stream_hub, http, server, task)
     finally:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture(scope="module")
+async def served(database_settings: DatabaseSettings) -> AsyncIterator[Served]:
+    """The stream app, on the session's database with the sample registry active."""
+    async with serve(database_settings) as it:
+        async with it.pool.acquire() as conn:
+            await import_directory(conn, PROJECT_ROOT / "data" / "sample-district", imported_by="tests")
+        yield it
 
 
 async def key_for(served: Served, *units: str, scopes: tuple[str, ...] = ("read",)) -> str:
@@ -337,3 +345,17 @@ async def test_stopping_the_hub_ends_its_streams(database_settings: DatabaseSett
     finally:
         await hub.stop()
         await pool.close()
+
+
+async def test_closing_the_streams_lets_the_server_stop_at_once(database_settings: DatabaseSettings) -> None:
+    """uvicorn waits for open responses before it stops; close_streams (from its exit handler) ends them."""
+    async with serve(database_settings, graceful_shutdown_s=None) as it:
+        unit = new_unit()
+        async with stream(it, unit, await key_for(it, unit)) as sse:
+            await until(lambda: it.hub.open_streams == 1)
+            it.hub.close_streams()
+            it.server.should_exit = True
+            async with asyncio.timeout(3.0):
+                await it.task  # no graceful-shutdown timeout needed: nothing was left open
+            with pytest.raises(EOFError):
+                await sse.next()

@@ -111,6 +111,7 @@ async def sse_events(
     finally:
         hub.open_streams -= 1
         OPEN_STREAMS.dec()
+        log.info("stream_closed", unit=unit, last_id=cursor)
 
 
 def make_stream_router(
