@@ -9,25 +9,24 @@ Idempotency-Key. Failures back off exponentially with jitter (honouring a receiv
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from services.notify.channels.base import Channel, Message, Outcome, Result
+from services.notify.templates import Audience, CaseFacts, digest, render
 from shared.events import decode
 from shared.logging import bind_context, get_logger
 from shared.settings import NotifySettings
 
 log = get_logger(__name__)
 HUMAN = frozenset({"sms", "email"})
-
-
-class Renderer(Protocol):
-    def one(self, payload: bytes) -> tuple[str, str]: ...  # (subject, text) for one event
-    def digest(self, payloads: list[bytes]) -> tuple[str, str]: ...  # several events to one person
 
 
 def backoff(attempt: int, settings: NotifySettings, retry_after_s: float | None, rnd: random.Random) -> float:
@@ -43,20 +42,16 @@ class DeliveryWorker:
         self,
         pool: asyncpg.Pool,
         channels: Mapping[str, Channel],
-        renderer: Renderer,
         settings: NotifySettings,
-        secrets: Callable[[str], str | None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.pool = pool
         self.channels = channels
-        self.renderer = renderer
         self.settings = settings
         self.clock = clock
         self.rnd = random.Random()
         self.lease = timedelta(seconds=settings.webhook_timeout_s + 30)
         self.wake = asyncio.Event()
-        self._secrets = secrets
 
     async def tick(self) -> int:
         """Send what is due now; returns how many deliveries were leased."""
@@ -83,6 +78,9 @@ class DeliveryWorker:
             if row["channel"] in HUMAN and not row["urgent"] and await self._over_ceiling(row):
                 return
             message = await self._message(row)
+            if message is None:  # nothing to tell this person about these events
+                await self.pool.execute("UPDATE deliveries SET status = 'suppressed' WHERE id = $1", row["id"])
+                return
             outcome = await channel.send(message)
             await self._finish(row, outcome)
 
@@ -110,14 +108,20 @@ class DeliveryWorker:
         log.info("delivery_held", reason="rate ceiling", recipient=row["recipient"])
         return True
 
-    async def _message(self, row: dict[str, Any]) -> Message:
+    async def _message(self, row: dict[str, Any]) -> Message | None:
         if row["channel"] not in HUMAN:
-            secret = self._secrets(str(row["subscription_id"])) if self._secrets and row["subscription_id"] else None
-            if secret is None and row["subscription_id"]:
-                secret = await self.pool.fetchval(
-                    "SELECT secret FROM subscriptions WHERE id = $1", row["subscription_id"]
-                )
-            return Message(row["id"], row["event_id"], row["target"], bytes(row["payload"]), secret=secret)
+            keys = await self.pool.fetchrow(
+                "SELECT secret, previous_secret FROM subscriptions WHERE id = $1", row["subscription_id"]
+            )
+            secret, previous = (keys["secret"], keys["previous_secret"]) if keys else (None, None)
+            return Message(
+                row["id"],
+                row["event_id"],
+                row["target"],
+                bytes(row["payload"]),
+                secret=secret,
+                previous_secret=previous,
+            )
         payloads = [bytes(row["payload"])]
         if not row["urgent"]:  # gather whatever else waits for this person into one message
             others = await self.pool.fetch(
@@ -131,8 +135,32 @@ class DeliveryWorker:
                 row["id"],
             )
             payloads += [bytes(o["payload"]) for o in others]
-        subject, text = self.renderer.one(payloads[0]) if len(payloads) == 1 else self.renderer.digest(payloads)
-        return Message(row["id"], row["event_id"], row["target"], text.encode(), subject=subject)
+        events = [decode(p) for p in payloads]
+        cases = await self._case_facts({e.subject for e in events})
+        audience = Audience.REPORTER if row["recipient"].startswith("reporter:") else Audience.STAFF
+        zone = ZoneInfo(self.settings.district_timezone)
+        if len(events) == 1:
+            rendered = render(events[0], cases.get(events[0].subject), audience=audience, tz=zone)
+        else:
+            rendered = digest(events, cases, audience=audience, tz=zone)
+        if rendered is None:
+            return None
+        return Message(row["id"], row["event_id"], row["target"], rendered.text.encode(), subject=rendered.subject)
+
+    async def _case_facts(self, case_ids: set[str]) -> dict[str, CaseFacts]:
+        """What messages name but events do not carry: the case number, title, address, reporter."""
+        ids = [uuid.UUID(c) for c in case_ids if _is_uuid(c)]
+        rows = await self.pool.fetch(
+            "SELECT case_id, case_number, title, location, reporter FROM cases WHERE case_id = ANY($1)", ids
+        )
+        facts = {}
+        for r in rows:
+            location = json.loads(r["location"]) if r["location"] else {}
+            reporter = json.loads(r["reporter"]) if r["reporter"] else {}
+            facts[str(r["case_id"])] = CaseFacts(
+                r["case_number"], r["title"], location.get("address"), reporter.get("name"), reporter.get("phone")
+            )
+        return facts
 
     async def _finish(self, row: dict[str, Any], outcome: Outcome) -> None:
         attempt = row["attempts"]
@@ -197,6 +225,9 @@ class DeliveryWorker:
                 waiter.cancel()
 
 
-def event_of(payload: bytes) -> Any:
-    """The CloudEvent of a stored payload (for renderers)."""
-    return decode(payload)
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

@@ -23,6 +23,7 @@ class Message:
     body: bytes  # webhook: the CloudEvent JSON; SMS/e-mail: rendered text (UTF-8)
     subject: str = ""  # e-mail subject
     secret: str | None = None  # webhook signing secret
+    previous_secret: str | None = None  # during a rotation the post is signed with both
     headers: dict[str, str] = field(default_factory=dict)
 
 

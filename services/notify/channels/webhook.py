@@ -109,7 +109,8 @@ class WebhookChannel:
         headers["User-Agent"] = http_post.USER_AGENT
         headers[IDEMPOTENCY_HEADER] = message.event_id
         if message.secret:  # a subscription without a secret gets unsigned posts rather than none
-            headers[SIGNATURE_HEADER] = sign(message.secret, timestamp, message.body)
+            secrets = [s for s in (message.secret, message.previous_secret) if s]
+            headers[SIGNATURE_HEADER] = sign(secrets, timestamp, message.body)
         else:
             headers.pop(SIGNATURE_HEADER, None)
         return headers
