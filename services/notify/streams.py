@@ -101,8 +101,12 @@ class StreamHub:
     async def start(self) -> None:
         """LISTEN, then take the current end of the stream as the horizon (writers in flight first finish)."""
         conn = await self._listen()
-        await self._wait_for_writers(conn)
-        self._horizon = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM stream_events"))
+        try:
+            await self._wait_for_writers(conn)
+            self._horizon = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM stream_events"))
+        except BaseException:
+            await self._drop()  # a failed start keeps no connection
+            raise
         self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-hub")
         log.info("stream_hub_started", horizon=self._horizon)
 
