@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any
@@ -123,8 +123,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, framework)
 
 
-def run_http_service(app: FastAPI, host: str, port: int) -> None:
-    """Serve an ASGI app with uvicorn, leaving logging to structlog's set-up."""
+def run_http_service(app: FastAPI, host: str, port: int, on_exit: Callable[[], None] | None = None) -> None:
+    """Serve an ASGI app with uvicorn, leaving logging to structlog's set-up.
+
+    `on_exit` runs as soon as a stop signal arrives, before uvicorn waits for open connections to finish:
+    long-lived responses (live streams) must end there, or the server never stops.
+    """
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if on_exit is not None:
+                on_exit()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    Server(config).run()

@@ -1,50 +1,95 @@
-"""Composition root of the notify service: builds the clients once and hands them on."""
+"""Composition root of the notify service: the fan-out consumer, the delivery worker, the live streams, the API."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from griddispatch import __version__
+from services.notify.channels.base import Channel
+from services.notify.channels.sms_http import HttpSmsGateway
+from services.notify.channels.smtp import SmtpChannel
+from services.notify.channels.webhook import WebhookChannel
+from services.notify.consumer import consume
+from services.notify.fanout import FanOut
+from services.notify.routers import streams, subscriptions
+from services.notify.streams import StreamHub
+from services.notify.worker import DeliveryWorker
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings, ServiceSettings
 from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
+
+DESCRIPTION = """Alerts out: signed webhooks with retries and a dead-letter list, a live stream per unit
+(Server-Sent Events, resumable), SMS and e-mail through pluggable gateways. Every attempt is recorded."""
+
+
+def channels_of(settings: NotifySettings, http: httpx.AsyncClient) -> dict[str, Channel]:
+    """The channels this deployment delivers on: webhooks always, SMS and e-mail when configured."""
+    channels: dict[str, Channel] = {"webhook": WebhookChannel(http, settings.webhook_timeout_s)}
+    if settings.sms_gateway_url:
+        channels["sms"] = HttpSmsGateway(http, settings.sms_gateway_url, settings.sms_gateway_key or "")
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
+    return channels
 
 
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
+    notify: NotifySettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
+    notify = notify or NotifySettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_service("notify", service.worker_id, __version__)
         pool = await create_pool(database)
         app.state.pool = pool
-        log.info("started", port=service.notify_port, worker_id=service.worker_id)
-        try:
-            yield
-        finally:
-            await pool.close()
-            log.info("stopped")
+        hub = StreamHub(pool)
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            try:
+                await hub.start()
+                app.state.stream_hub = hub
+                channels = channels_of(notify, http)
+                worker = DeliveryWorker(pool, channels, notify)
+                app.state.worker = worker
+                fanout = FanOut(notify, set(channels))
+                tasks = [
+                    asyncio.create_task(consume(kafka, pool, fanout, stop, on_delivery=worker.wake.set)),
+                    asyncio.create_task(worker.run(stop)),
+                ]
+                log.info("started", port=service.notify_port, channels=sorted(channels))
+                try:
+                    yield
+                finally:
+                    hub.close_streams()  # open SSE responses end now, so the server can stop
+                    stop.set()
+                    for task in tasks:
+                        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                            await asyncio.wait_for(task, timeout=15)
+            finally:
+                await hub.stop()
+                await pool.close()
+                log.info("stopped")
 
-    app = FastAPI(
-        title="griddispatch notify",
-        version=__version__,
-        description="Alerts out: webhooks, live streams, SMS and e-mail gateways.",
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="griddispatch notify", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(health_router(standard_checks(kafka, database)))
+    app.include_router(subscriptions.router)
+    app.include_router(streams.router)
     return app

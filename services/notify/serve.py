@@ -16,4 +16,11 @@ def serve(service: ServiceSettings) -> None:
     asyncio.run(prepare(kafka, database))
     from services.notify.main import create_app
 
-    run_http_service(create_app(kafka, database, service), service.host, service.notify_port)
+    app = create_app(kafka, database, service)
+
+    def end_streams() -> None:
+        hub = getattr(app.state, "stream_hub", None)
+        if hub is not None:
+            hub.close_streams()
+
+    run_http_service(app, service.host, service.notify_port, on_exit=end_streams)

@@ -66,31 +66,50 @@ class DeliveryWorker:
             now + self.lease,
             self.settings.batch,
         )
-        await asyncio.gather(*(self._deliver(dict(row)) for row in rows))
+        leaders: dict[tuple[str, str], dict[str, Any]] = {}
+        followers: dict[int, list[dict[str, Any]]] = {}
+        singles: list[dict[str, Any]] = []
+        for record in rows:  # one message per person: the first due delivery leads, the rest ride along
+            row = dict(record)
+            if row["channel"] in HUMAN and not row["urgent"]:
+                leader = leaders.setdefault((row["recipient"], row["channel"]), row)
+                followers.setdefault(leader["id"], [])
+                if leader is not row:
+                    followers[leader["id"]].append(row)
+            else:
+                singles.append(row)
+        results = await asyncio.gather(
+            *(self._deliver(row) for row in singles),
+            *(self._deliver(row, followers[row["id"]]) for row in leaders.values()),
+            return_exceptions=True,
+        )
+        for error in results:  # one delivery's failure must not stop the others; its lease expires and it retries
+            if isinstance(error, Exception):
+                log.error("delivery_failed", error=repr(error))
         return len(rows)
 
-    async def _deliver(self, row: dict[str, Any]) -> None:
+    async def _deliver(self, row: dict[str, Any], followers: list[dict[str, Any]] | None = None) -> None:
         with bind_context(case_id=str(row["case_id"]) if row["case_id"] else None, event_id=row["event_id"]):
             channel = self.channels.get(row["channel"])
             if channel is None:
                 await self._finish(row, Outcome(Result.FAILED, error=f"no {row['channel']} channel configured"))
                 return
-            if row["channel"] in HUMAN and not row["urgent"] and await self._over_ceiling(row):
+            if row["channel"] in HUMAN and not row["urgent"] and await self._over_ceiling(row, followers or []):
                 return
-            message = await self._message(row)
+            message = await self._message(row, followers or [])
             if message is None:  # nothing to tell this person about these events
                 await self.pool.execute("UPDATE deliveries SET status = 'suppressed' WHERE id = $1", row["id"])
                 return
             outcome = await channel.send(message)
             await self._finish(row, outcome)
 
-    async def _over_ceiling(self, row: dict[str, Any]) -> bool:
+    async def _over_ceiling(self, row: dict[str, Any], followers: list[dict[str, Any]]) -> bool:
         """Postpone (without spending the attempt) when this person already had `rate_per_hour` messages."""
         oldest = await self.pool.fetchval(
             """SELECT min(delivered_at) FROM (
                    SELECT delivered_at FROM deliveries
                    WHERE recipient = $1 AND channel = $2 AND status = 'delivered'
-                     AND delivered_at > $3 - interval '1 hour'
+                     AND delivered_at > $3::timestamptz - interval '1 hour'
                    ORDER BY delivered_at DESC LIMIT $4) recent
                HAVING count(*) >= $4""",
             row["recipient"],
@@ -101,14 +120,14 @@ class DeliveryWorker:
         if oldest is None:
             return False
         await self.pool.execute(
-            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts - 1 WHERE id = $1",
-            row["id"],
+            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts - 1 WHERE id = ANY($1)",
+            [row["id"], *(f["id"] for f in followers)],
             oldest + timedelta(hours=1),
         )
         log.info("delivery_held", reason="rate ceiling", recipient=row["recipient"])
         return True
 
-    async def _message(self, row: dict[str, Any]) -> Message | None:
+    async def _message(self, row: dict[str, Any], followers: list[dict[str, Any]]) -> Message | None:
         if row["channel"] not in HUMAN:
             keys = await self.pool.fetchrow(
                 "SELECT secret, previous_secret FROM subscriptions WHERE id = $1", row["subscription_id"]
@@ -123,7 +142,14 @@ class DeliveryWorker:
                 previous_secret=previous,
             )
         payloads = [bytes(row["payload"])]
-        if not row["urgent"]:  # gather whatever else waits for this person into one message
+        if followers:
+            await self.pool.execute(
+                "UPDATE deliveries SET status = 'grouped', last_error = $2 WHERE id = ANY($1)",
+                [f["id"] for f in followers],
+                f"grouped into delivery {row['id']}",
+            )
+            payloads += [bytes(f["payload"]) for f in followers]
+        if not row["urgent"]:  # and whatever else has come in for this person meanwhile
             others = await self.pool.fetch(
                 """UPDATE deliveries SET status = 'grouped', last_error = $3
                    WHERE id IN (SELECT id FROM deliveries WHERE recipient = $1 AND channel = $2 AND status = 'pending'
@@ -217,6 +243,9 @@ class DeliveryWorker:
                 sleep = await self.seconds_until_next()
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                 log.warning("notify_worker_retrying", error=str(exc))
+                sleep = 2.0
+            except Exception as exc:  # noqa: BLE001 - the worker outlives any one bug; deliveries stay leased
+                log.error("notify_worker_error", error=repr(exc))
                 sleep = 2.0
             self.wake.clear()
             waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
