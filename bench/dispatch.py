@@ -396,6 +396,11 @@ class CpuMeter:
 # -------------------------------------------------------------------------------------- processes
 
 
+def load1() -> str:
+    """The 1-minute load average: this machine is shared, and the figures move with it."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -716,11 +721,11 @@ def summarize_py_spy(raw: Path, seconds: float, rate: int) -> list[str]:
     if not total:
         return ["py-spy: no samples"]
     lines = [
-        f"py-spy: {total:,} samples in {seconds:.1f}s at {rate}/s: the worker was on the CPU "
-        f"{total / (seconds * rate):.0%} of the time; by where the CPU was (leaf frame):"
+        f"py-spy: {total:,} samples in {seconds:.1f}s at {rate}/s, {areas[EPOLL] / total:.0%} of them in epoll "
+        "(py-spy --nonblocking takes some waits for work); share of the samples by leaf frame:"
     ]
-    lines += [f"  {share / total:6.1%}  {area}" for area, share in areas.most_common(12)]
-    lines.append("project functions, share of on-CPU samples with the function on the stack (inclusive):")
+    lines += [f"  {share / total:6.1%}  {area}" for area, share in areas.most_common(14)]
+    lines.append("project functions, share of the samples with the function on the stack (inclusive):")
     lines += [f"  {share / total:6.1%}  {name}" for name, share in inclusive.most_common(18)]
     return lines
 
@@ -760,9 +765,15 @@ AREAS = (
 )
 
 
+EPOLL = "waiting in epoll (for PostgreSQL, Kafka)"
+SEND = "socket send (a write per statement or request: loopback TCP)"
+
+
 def _area(frame: str) -> str:
-    if "epoll" in frame:
-        return "waiting for I/O (epoll)"
+    if "epoll" in frame or "EpollSelector" in frame:
+        return EPOLL
+    if "SocketTransport.write" in frame or "'send' of '_socket" in frame:
+        return SEND
     path = _short(frame)
     for marker, area in AREAS:
         if marker in path:
@@ -974,13 +985,14 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
 
     whole, seconds = fast.whole()
     outcomes = fast.outcomes()
+    load_now = load1()
     rows.append(
         Row(
             "dispatch worker (faust): report -> lead assignment",
             whole,
             fast.steady(),
             fast.latencies_ms("assigned"),
-            f"{fast.count:,} in {seconds:.1f}s",
+            f"{fast.count:,} in {seconds:.1f}s, {1000 / whole:.1f} ms per report; load {load_now}",
         )
     )
     rows.append(Row("  same, one at a time (nothing queued)", None, None, slow.latencies_ms("assigned"), ""))
@@ -1001,7 +1013,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
             inproc.whole()[0],
             inproc.steady(),
             per_report,
-            f"{inproc.count:,} in {inproc.whole()[1]:.1f}s; latency = one call",
+            f"{inproc.count:,} in {inproc.whole()[1]:.1f}s, latency = one call; load {load1()}",
         )
     )
 
@@ -1020,7 +1032,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
                     whole_r,
                     r_fast.steady(),
                     r_fast.latencies_ms(),
-                    f"{r_fast.count:,} in {seconds_r:.1f}s",
+                    f"{r_fast.count:,} in {seconds_r:.1f}s; load {load1()}",
                 )
             )
             if r_slow is not None:
@@ -1033,7 +1045,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
             inserts.whole()[0],
             None,
             inserts.latencies_ms(),
-            f"{inserts.count:,} in {inserts.whole()[1]:.1f}s",
+            f"{inserts.count:,} in {inserts.whole()[1]:.1f}s; load {load1()}",
         )
     )
 
@@ -1070,13 +1082,17 @@ async def sample_worker(
     argv += ["--nonblocking", "--output", str(raw)]
     spy = await Child.start(argv, dict(os.environ), place.scratch, place.scratch / "py-spy.log")
     await asyncio.sleep(1.0)
-    started = time.perf_counter()
+    started, ticks = time.perf_counter(), _ticks(worker.proc.pid)
     try:
         sampled = await flood(producer, place.topics.reports, reports, observer, "dispatch worker under py-spy")
     finally:
         seconds = time.perf_counter() - started
+        cpu = (_ticks(worker.proc.pid) - ticks) / os.sysconf("SC_CLK_TCK") / seconds
         await spy.stop(signal.SIGINT)
-    lines = [f"py-spy flood: {sampled.whole()[0]:,.0f} reports/s while sampled"]
+    lines = [
+        f"py-spy flood ({len(reports):,} more reports): {sampled.whole()[0]:,.0f} reports/s while sampled; "
+        f"the worker used {cpu:.0%} of one core (/proc)"
+    ]
     if raw.exists():
         lines += summarize_py_spy(raw, seconds, rate)
         shutil.copy(raw, Path(tempfile.gettempdir()) / "bench-dispatch-py-spy.txt")
@@ -1115,7 +1131,7 @@ async def main(args: argparse.Namespace) -> int:
             if args.profile:
                 await profile(place, args.profile_reports)
             else:
-                pace_n = 50 if args.quick else 200
+                pace_n = args.paced if args.paced is not None else 50 if args.quick else 200
                 print(f"{n:,} reports per flow, flooded; {pace_n} one at a time; topic prefix {prefix}")
                 await dispatch_run(place, n, pace_n, args.py_spy)
             failed = False
@@ -1131,6 +1147,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=5000, help="reports per flow")
     parser.add_argument("--quick", action="store_true", help="1,000 reports per flow")
+    parser.add_argument("--paced", type=int, help="reports sent one at a time (default 200, --quick 50)")
     parser.add_argument("--py-spy", action="store_true", help="sample the worker with py-spy through one more flood")
     parser.add_argument("--profile", action="store_true", help="only profile Runtime.process in-process")
     parser.add_argument("--profile-reports", type=int, default=1000)
