@@ -78,7 +78,7 @@ class SseReader:
         with contextlib.suppress(asyncio.CancelledError):
             await self.pump
 
-    async def next(self, within: float = 5.0, *, comments: bool = False) -> Sse:
+    async def next(self, within: float = 20.0, *, comments: bool = False) -> Sse:
         event = Sse()
         async with asyncio.timeout(within):
             while True:
@@ -200,7 +200,7 @@ async def stream(
             await reader.close()
 
 
-async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], within: float = 20.0) -> None:
     async with asyncio.timeout(within):
         while not condition():
             await asyncio.sleep(0.02)
@@ -224,7 +224,7 @@ async def test_a_client_resumes_after_a_disconnect_without_missing_events(served
         seen = []
         for _ in range(3):
             [row] = await insert(served.pool, unit)
-            event = await sse.next(within=2.0)  # as it is inserted
+            event = await sse.next(within=10.0)  # as it is inserted
             assert event.id == row and event.body["data"] == {"unit": unit}
             seen.append(row)
     await until(lambda: served.hub.open_streams == 0)  # the server let go of the disconnected client
