@@ -2,6 +2,7 @@
 
     python -m bench.escalation            # 1,000,000 open deadlines, 200 due per second for 30 s (4-6 minutes)
     python -m bench.escalation --quick    # 100,000 open deadlines, 200 due per second for 10 s
+    python -m bench.escalation --rate 400 --seconds 60   # another steady stream
 
 Everything runs on the broker and the PostgreSQL cluster of `griddispatch infra up` (started here, and stopped
 afterwards, only if it was not running), on loopback:
@@ -83,6 +84,7 @@ TICK_METRIC = "griddispatch_escalation_tick_seconds"
 LEAD_S = 1.0  # the feeder inserts each deadline about this long before it is due
 FEED_STEP_S = 0.1  # and wakes this often
 SETTLE_S = 30.0  # after the last due time, how long to wait for the last events before calling them missing
+WARM_UP_S = 2.0  # a short stream before each measured one, not in the figures
 HORIZON = timedelta(days=30)  # the backlog phases: everything open is due at now + 30 days
 FAR = timedelta(days=365)  # where the bare claim loop moves what it claims
 
@@ -441,6 +443,7 @@ class Stream:
     missing: int = 0
     extra: int = 0
     late_inserts: int = 0
+    warm_up: int = 0
     to_topic: list[float] = field(default_factory=list)
     to_fired: list[float] = field(default_factory=list)
     by_third: list[list[float]] = field(default_factory=list)
@@ -482,29 +485,48 @@ async def feed(url: str, rows: list[tuple[uuid.UUID, uuid.UUID, bool]], t0: date
     return late
 
 
+def expected_tiers(rows: list[tuple[uuid.UUID, uuid.UUID, bool]]) -> set[tuple[str, str]]:
+    return {(str(d), t) for d, _, w in rows for t in (("warning",) if w else ("overdue", "escalate"))}
+
+
+async def feed_and_wait(
+    url: str, rows: list[tuple[uuid.UUID, uuid.UUID, bool]], rate: float, collector: Collector
+) -> tuple[datetime, datetime, int, int]:
+    """Feed the rows at `rate`, then wait for as many messages as tiers are expected: (t0, last due, first, late)."""
+    first_message = len(collector.seen)
+    t0 = datetime.now(UTC) + timedelta(seconds=LEAD_S + 0.5)
+    late = await feed(url, rows, t0, rate)
+    last_due = t0 + timedelta(seconds=(len(rows) - 1) / rate)
+    wanted = len(expected_tiers(rows))
+    settled = last_due + timedelta(seconds=SETTLE_S)  # the rest counts as missing
+    while len(collector.seen) - first_message < wanted:
+        if datetime.now(UTC) > settled:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # anything fired twice would arrive now
+    return t0, last_due, first_message, late
+
+
 async def stream(
     place: Place, n_workers: int, rate: float, seconds: float, case_ids: list[uuid.UUID], collector: Collector
 ) -> Stream:
     rnd = random.Random(SEED + n_workers)
+    warm = stream_rows(round(rate * WARM_UP_S), case_ids, rnd)
     rows = stream_rows(round(rate * seconds), case_ids, rnd)
-    expected = {(str(d), t) for d, _, w in rows for t in (("warning",) if w else ("overdue", "escalate"))}
+    expected = expected_tiers(rows)
     result = Stream(n_workers, due=len(rows), expected=len(expected))
     stop = asyncio.Event()
     async with workers(place, n_workers, SystemClock(), EscalationSettings()) as running:
         tasks = [asyncio.create_task(w.run(stop)) for w in running]
         try:
             await asyncio.sleep(1.0)  # the workers tick once, find nothing due for a day, and sleep
+            # Warm-up, not in the figures: the producers' first metadata requests, the first events built.
+            *_, warm_first, _ = await feed_and_wait(place.url, warm, rate, collector)
+            result.warm_up = len(collector.seen) - warm_first
             for w in running:
                 w.ticks.clear()
-            before, first_message = Histogram.read(), len(collector.seen)
-            t0 = datetime.now(UTC) + timedelta(seconds=LEAD_S + 0.5)
-            result.late_inserts = await feed(place.url, rows, t0, rate)
-            last_due = t0 + timedelta(seconds=(len(rows) - 1) / rate)
-            while len(collector.seen) - first_message < len(expected):
-                if datetime.now(UTC) > last_due + timedelta(seconds=SETTLE_S):
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)  # anything fired twice would arrive now
+            before = Histogram.read()
+            t0, last_due, first_message, result.late_inserts = await feed_and_wait(place.url, rows, rate, collector)
             result.histogram = Histogram.read() - before
         finally:
             stop.set()
@@ -638,6 +660,7 @@ def stream_table(runs: list[Stream], rate: float, seconds: float) -> None:
             f"{r.messages:,} / {r.distinct:,} / {r.missing} / {r.extra}" for r in runs
         ]),
         ("inserted after their due time (feeder late)", [f"{r.late_inserts}" for r in runs]),
+        (f"warm-up before it ({WARM_UP_S:.0f} s, not in the figures): events", [f"{r.warm_up:,}" for r in runs]),
         ("lag due -> on topic, ms  p50 / p99 / max", [trio(r.to_topic) for r in runs]),
         ("lag due -> fired (event time), ms  p50 / p99 / max", [trio(r.to_fired) for r in runs]),
         ("lag due -> on topic p99 by third of the run, ms", [
@@ -720,7 +743,7 @@ async def measure(place: Place, args: argparse.Namespace, log_path: Path) -> Non
     await plans_after(place.url, settings.batch)
 
     bare = [await bare_claims(place.url, n, args.backlog, settings.batch) for n in (1, 2)]
-    worker = [await catch_up(place, n, args.backlog) for n in (1, 2)]
+    worker = [await catch_up(place, n, args.catch_up) for n in (1, 2)]
     capacity_table(bare, worker, settings.batch)
 
     problems = [r for r in runs if r.missing or r.extra or r.messages != r.distinct]
@@ -769,10 +792,12 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=5000, help="cases they belong to")
     parser.add_argument("--rate", type=float, default=200.0, help="deadlines coming due per second")
     parser.add_argument("--seconds", type=float, help="length of each stream (default 30 s)")
-    parser.add_argument("--backlog", type=int, help="deadlines claimed per capacity figure (default 50,000)")
+    parser.add_argument("--backlog", type=int, help="deadlines the bare loop claims per figure (default 50,000)")
+    parser.add_argument("--catch-up", type=int, help="deadlines the worker catches up per figure (default 10,000)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     parsed = parser.parse_args()
     parsed.rows = parsed.rows or (100_000 if parsed.quick else 1_000_000)
     parsed.seconds = parsed.seconds or (10.0 if parsed.quick else 30.0)
     parsed.backlog = parsed.backlog or (10_000 if parsed.quick else 50_000)
+    parsed.catch_up = parsed.catch_up or (2_000 if parsed.quick else 10_000)
     raise SystemExit(asyncio.run(main(parsed)))
