@@ -472,6 +472,16 @@ def _operations(prefix: str) -> dict[str, Any]:
         },
     )
 
+    notify_group = _group(
+        {
+            "type": "string",
+            "const": f"{prefix}-notify",
+            "description": "Every notify worker of the deployment shares this group; offsets are committed after "
+            "the deliveries are recorded in PostgreSQL.",
+        },
+        {"type": "string", "description": f"`{KafkaSettings.model_fields['client_id'].default}`"},
+    )
+
     def op(action: str, channel: str, messages: Sequence[str], summary: str, **extra: Any) -> dict[str, Any]:
         return {
             "action": action,
@@ -550,6 +560,20 @@ def _operations(prefix: str) -> dict[str, Any]:
             "dispatch copies each assignment of a department or its branch to that department's topic.",
             description="Published from a transactional outbox: at least once, with ids that never change.",
         ),
+        **{
+            f"notifyReceives{name}": op(
+                "receive",
+                channel,
+                messages,
+                "notify turns it into alerts: live streams, webhooks, SMS and e-mail to whoever it concerns.",
+                bindings=notify_group,
+            )
+            for name, channel, messages in (
+                ("CaseEvents", "caseEvents", [changed, rejected]),
+                ("Assignments", "assignments", [assigned]),
+                ("Deadlines", "deadlines", [fired]),
+            )
+        },
         "dispatchSendsDeadLetters": op(
             "send",
             "deadLetter",
