@@ -1,6 +1,6 @@
 """Escalation at a million open deadlines: the claim plans, the lag of a steady stream, beside a bare claim loop.
 
-    python -m bench.escalation            # 1,000,000 open deadlines, 200 due per second for 30 s (4-6 minutes)
+    python -m bench.escalation            # 1,000,000 open deadlines, 200 due per second for 30 s (about 3 minutes)
     python -m bench.escalation --quick    # 100,000 open deadlines, 200 due per second for 10 s
     python -m bench.escalation --rate 400 --seconds 60   # another steady stream
 
