@@ -358,37 +358,24 @@ def _ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _family_ticks(parent: int) -> int:
-    """A process and its children (PostgreSQL: the postmaster and every backend, each its own group)."""
-    total = _ticks(parent)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:  # the parent's pid
-                total += int(fields[11]) + int(fields[12])
-    return total
-
-
 class CpuMeter:
-    """CPU seconds used by the worker, PostgreSQL (every backend), Kafka and this process over an interval."""
+    """CPU seconds used by groups of processes (by pid) over an interval; a process that exits counts nothing."""
 
-    def __init__(self, parts: dict[str, Callable[[], int]]) -> None:
-        self.parts = parts
+    def __init__(self) -> None:
         self.hz = os.sysconf("SC_CLK_TCK")
-        self.start: dict[str, int] = {}
+        self.start: dict[str, dict[int, int]] = {}
         self.t0 = 0.0
 
-    def begin(self) -> None:
-        self.start = {name: read() for name, read in self.parts.items()}
+    def begin(self, parts: dict[str, list[int]]) -> None:
+        self.start = {name: {pid: _ticks(pid) for pid in pids} for name, pids in parts.items()}
         self.t0 = time.perf_counter()
 
     def line(self) -> str:
         wall = time.perf_counter() - self.t0
-        used = {name: (read() - self.start[name]) / self.hz for name, read in self.parts.items()}
+        used = {
+            name: sum(max(0, _ticks(pid) - ticks) for pid, ticks in pids.items()) / self.hz
+            for name, pids in self.start.items()
+        }
         shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in used.items())
         return f"CPU during the flood ({wall:.1f}s wall, share of one core): {shares}"
 
@@ -578,8 +565,20 @@ def rows_per_case(before: Counts, after: Counts, n: int) -> str:
     commits = (after["_commits"][0] - before["_commits"][0]) / n
     return (
         f"database per report: {inserted / n:.2f} rows inserted + {updated / n:.2f} updated, "
-        f"{commits:.2f} commits  [{'; '.join(parts)}]"
+        f"{commits:.2f} transactions (pg_stat_database; read-only ones too)  [{'; '.join(parts)}]"
     )
+
+
+async def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving this database (the worker's pool), not ours, not the cluster's others."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
 
 
 async def unpublished_outbox(url: str, timeout_s: float = 15) -> int:
@@ -954,15 +953,8 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
         dispatch_outcome(topics.assignments, topics.case_events, topics.dead_letter),
     )
     processes = Processes(place.local.dir)
-    pg, broker = processes.running(local_postgres.NAME), processes.running(local_kafka.NAME)
-    meter = CpuMeter(
-        {
-            "dispatch worker": lambda: _ticks(worker.proc.pid),
-            "PostgreSQL (all of it)": (lambda: _family_ticks(pg.pid)) if pg else (lambda: 0),
-            "Kafka": (lambda: _ticks(broker.pid)) if broker else (lambda: 0),
-            "this bench": lambda: _ticks(os.getpid()),
-        }
-    )
+    broker = processes.running(local_kafka.NAME)
+    meter = CpuMeter()
     try:
         await wait_ready(worker, port, log_path)
         await observer.start()
@@ -972,7 +964,14 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
             slow = await paced(producer, topics.reports, pace, observer, "dispatch paced")
             await unpublished_outbox(url)
             before = await settled_counts(url)
-            meter.begin()
+            meter.begin(
+                {
+                    "dispatch worker": [worker.proc.pid],
+                    "its PostgreSQL backends": await backend_pids(url),
+                    "Kafka": [broker.pid] if broker else [],
+                    "this bench": [os.getpid()],
+                }
+            )
             fast = await flood(producer, topics.reports, reports, observer, "dispatch worker")
             cpu = meter.line()
             left = await unpublished_outbox(url)
