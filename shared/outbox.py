@@ -34,6 +34,24 @@ async def stage(conn: asyncpg.Connection, topic: str, event: CloudEvent[Any]) ->
     return row_id
 
 
+async def stage_many(conn: asyncpg.Connection, items: list[tuple[str, CloudEvent[Any]]]) -> list[int]:
+    """Stage many (topic, event) pairs in one statement; returns the outbox ids of those not staged before."""
+    if not items:
+        return []
+    encoded = [(topic, event, encode(event)) for topic, event in items]
+    rows = await conn.fetch(
+        """INSERT INTO outbox (event_id, topic, key, value, headers)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
+           ON CONFLICT (event_id, topic) DO NOTHING RETURNING id""",
+        [e.id for _, e, _ in encoded],
+        [t for t, _, _ in encoded],
+        [e.subject for _, e, _ in encoded],
+        [x.value for _, _, x in encoded],
+        [json.dumps([[k, v.decode()] for k, v in x.headers]) for _, _, x in encoded],
+    )
+    return sorted(r["id"] for r in rows)
+
+
 async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
     futures = []
     for row in rows:  # in id order: one case's events leave in the order they were written

@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -21,7 +22,7 @@ from services.escalation.clock import Clock
 from services.escalation.tiers import Firing, plan
 from shared import outbox
 from shared.errors import InfrastructureUnavailable
-from shared.events import new_event
+from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
 from shared.settings import EscalationSettings
@@ -73,13 +74,13 @@ class DeadlineWorker:
         started = time.perf_counter()
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(CLAIM, now, self.settings.batch)
-            staged: list[int] = []
+            events: list[tuple[str, CloudEvent[Any]]] = []
             updates = []
             for row in rows:
                 p = plan(list(row["warn_times"]), row["due_at"], row["fired"], now, self.realert_every)
-                for firing in p.fire:
-                    staged += await self._stage(conn, row, firing)
+                events += [(self.topics.deadlines, self._event(row, firing)) for firing in p.fire]
                 updates.append((row["deadline_id"], p.fired, p.next_fire_at))
+            staged = await outbox.stage_many(conn, events)  # one round trip for the whole batch
             if updates:
                 await conn.executemany(
                     "UPDATE deadlines SET fired = $2, next_fire_at = $3 WHERE deadline_id = $1", updates
@@ -88,7 +89,7 @@ class DeadlineWorker:
         await outbox.publish(self.pool, self.producer, staged)
         return len(rows)
 
-    async def _stage(self, conn: asyncpg.Connection, row: asyncpg.Record, firing: Firing) -> list[int]:
+    def _event(self, row: asyncpg.Record, firing: Firing) -> CloudEvent[DeadlineFired]:
         data = DeadlineFired(
             case_id=str(row["case_id"]),
             deadline_id=str(row["deadline_id"]),
@@ -103,8 +104,7 @@ class DeadlineWorker:
             log.info("deadline_fired", tier=firing.tier, kind=data.kind, party=data.assignee)
         FIRED.labels(firing.tier).inc()
         LAG.observe(max((event.time - firing.scheduled_at).total_seconds(), 0.0))
-        staged = await outbox.stage(conn, self.topics.deadlines, event)
-        return [staged] if staged is not None else []
+        return event
 
     async def seconds_until_next(self) -> float:
         next_at = await self.pool.fetchval("SELECT min(next_fire_at) FROM deadlines WHERE status = 'open'")
@@ -120,6 +120,7 @@ class DeadlineWorker:
         delay = 0.5
         try:
             while not stop.is_set():
+                self.wake.clear()  # before looking: a NOTIFY that lands while we look must wake the next sleep
                 try:
                     if await self.tick() >= self.settings.batch:
                         continue  # more is due right now
@@ -129,7 +130,6 @@ class DeadlineWorker:
                 except RETRIABLE as exc:
                     log.warning("escalation_retrying", error=str(exc), delay_s=delay)
                     sleep, delay = delay, min(delay * 2, 10.0)
-                self.wake.clear()
                 waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
                 _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in pending:

@@ -237,6 +237,7 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.wake.clear()  # before looking: a wake-up that lands while we look must not be lost
             try:
                 if await self.tick() >= self.settings.batch:
                     continue
@@ -247,7 +248,6 @@ class DeliveryWorker:
             except Exception as exc:  # noqa: BLE001 - the worker outlives any one bug; deliveries stay leased
                 log.error("notify_worker_error", error=repr(exc))
                 sleep = 2.0
-            self.wake.clear()
             waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
             _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
             for waiter in pending:
