@@ -68,15 +68,39 @@ def api_actions(actions: tuple[Action, ...]) -> list[str]:
     return sorted({_API_NAME[a] for a in actions if a in _API_NAME})
 
 
-def _acts_for(client: ApiClient, unit: str | None) -> bool:
-    return unit is not None and (client.sees_all or unit in client.units)
+UNIT_CHAIN = """
+    WITH RECURSIVE up(code, parent) AS (
+        SELECT code, parent FROM registry_units
+        WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1
+        UNION ALL
+        SELECT u.code, u.parent FROM registry_units u JOIN up ON u.code = up.parent
+        WHERE u.version_id = (SELECT version_id FROM registry_active)
+    )
+    SELECT coalesce(array_agg('unit:' || code), '{}') FROM up"""
 
 
-def roles_of(client: ApiClient, body: ActionIn, case: asyncpg.Record | None, scope_keys: list[str]) -> list[Role]:
+async def unit_chain(conn: asyncpg.Connection, unit: str | None) -> frozenset[str]:
+    """The actor's unit and every unit above it (a grid's app acts for the micro-grids in it)."""
+    if unit is None:
+        return frozenset()
+    kind, _, code = unit.partition(":")
+    if kind != "unit":
+        return frozenset({unit})
+    chain: list[str] = await conn.fetchval(UNIT_CHAIN, code)
+    return frozenset({unit, *chain})
+
+
+def _acts_for(client: ApiClient, unit: str | None, chain: frozenset[str]) -> bool:
+    return unit is not None and (client.sees_all or bool(chain & client.units))
+
+
+def roles_of(
+    client: ApiClient, body: ActionIn, case: asyncpg.Record | None, scope_keys: list[str], chain: frozenset[str]
+) -> list[Role]:
     """The roles this client may take on this case, most specific first."""
     unit = body.actor.unit
     roles: list[Role] = []
-    if case is not None and _acts_for(client, unit) and client.has(Scope.ACT):
+    if case is not None and _acts_for(client, unit, chain) and client.has(Scope.ACT):
         if unit == case["lead"]:
             roles.append(Role.ASSIGNEE)
         if unit in case["assisting"]:
@@ -88,8 +112,10 @@ def roles_of(client: ApiClient, body: ActionIn, case: asyncpg.Record | None, sco
     return roles
 
 
-def choose_role(client: ApiClient, body: ActionIn, case: asyncpg.Record | None, scope_keys: list[str]) -> Role:
-    roles = roles_of(client, body, case, scope_keys)
+def choose_role(
+    client: ApiClient, body: ActionIn, case: asyncpg.Record | None, scope_keys: list[str], chain: frozenset[str]
+) -> Role:
+    roles = roles_of(client, body, case, scope_keys, chain)
     if body.actor.role is not None:
         wanted = Role(body.actor.role)
         if wanted not in roles:

@@ -213,3 +213,23 @@ async def test_units_and_matter_types_come_from_the_active_registry(intake: Inta
     matters = (await intake.http.get("/v1/matter-types", headers=reader.headers)).json()["items"]
     assert len(matters) >= 50 and {"code", "name", "name_en", "level", "keywords"} <= set(matters[0])
     assert (await intake.http.get("/v1/units")).status_code == 401
+
+
+async def test_a_grid_app_acts_for_the_micro_grids_in_its_grid(intake: IntakeUnderTest) -> None:
+    micro_grid = "unit:610199004001001006"
+    async with intake.pool.acquire() as conn:
+        case_id = await insert_case(conn, lead=micro_grid, state="assigned")
+    grid_app = await intake.caller("act", units=("unit:610199004001",))
+    ok = await intake.http.post(
+        f"/v1/cases/{case_id}/actions",
+        json={"action": "accept", "actor": {"id": "w", "unit": micro_grid}},
+        headers=grid_app.headers,
+    )
+    assert ok.status_code == 202, ok.text
+    other_grid = await intake.caller("act", units=("unit:610199004002",))
+    refused = await intake.http.post(
+        f"/v1/cases/{case_id}/actions",
+        json={"action": "accept", "actor": {"id": "w", "unit": micro_grid}},
+        headers=other_grid.headers,
+    )
+    assert refused.status_code == 404  # another grid does not even learn that the case exists

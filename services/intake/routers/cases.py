@@ -110,7 +110,8 @@ async def post_action(
             if row is None and submission is None:
                 raise _not_found(case_id)
             scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]
-            role = act.choose_role(client, body, row, scope_keys)
+            chain = await act.unit_chain(conn, body.actor.unit)
+            role = act.choose_role(client, body, row, scope_keys, chain)
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now
                 act.check_lifecycle(row["state"], act.lifecycle_action(body), role, body.action)
             earlier = await act.record_and_publish(
