@@ -359,23 +359,50 @@ def _ticks(pid: int) -> int:
 
 
 class CpuMeter:
-    """CPU seconds used by groups of processes (by pid) over an interval; a process that exits counts nothing."""
+    """CPU seconds used by groups of processes over an interval, the pids of each group polled twice a second.
 
-    def __init__(self) -> None:
+    PostgreSQL backends come and go (asyncpg replaces a pooled connection after 50,000 queries), so each
+    group's pids are looked up again on every poll; a pid counts from when it was first seen to when it was
+    last seen (what a process spends in its last half second before exiting is missed).
+    """
+
+    def __init__(self, parts: dict[str, Callable[[], Awaitable[list[int]]]]) -> None:
+        self.parts = parts
         self.hz = os.sysconf("SC_CLK_TCK")
-        self.start: dict[str, dict[int, int]] = {}
+        self.first: dict[tuple[str, int], int] = {}
+        self.last: dict[tuple[str, int], int] = {}
         self.t0 = 0.0
+        self._task: asyncio.Task[None] | None = None
 
-    def begin(self, parts: dict[str, list[int]]) -> None:
-        self.start = {name: {pid: _ticks(pid) for pid in pids} for name, pids in parts.items()}
+    async def _poll(self) -> None:
+        for name, pids_of in self.parts.items():
+            for pid in await pids_of():
+                ticks = _ticks(pid)
+                if ticks:
+                    self.first.setdefault((name, pid), ticks)
+                    self.last[(name, pid)] = ticks
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            await self._poll()
+
+    async def begin(self) -> None:
+        self.first, self.last = {}, {}
+        await self._poll()
         self.t0 = time.perf_counter()
+        self._task = asyncio.create_task(self._run())
 
-    def line(self) -> str:
+    async def end(self) -> str:
         wall = time.perf_counter() - self.t0
-        used = {
-            name: sum(max(0, _ticks(pid) - ticks) for pid, ticks in pids.items()) / self.hz
-            for name, pids in self.start.items()
-        }
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._poll()
+        used = dict.fromkeys(self.parts, 0.0)
+        for (name, pid), ticks in self.last.items():
+            used[name] += (ticks - self.first[(name, pid)]) / self.hz
         shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in used.items())
         return f"CPU during the flood ({wall:.1f}s wall, share of one core): {shares}"
 
@@ -569,16 +596,24 @@ def rows_per_case(before: Counts, after: Counts, n: int) -> str:
     )
 
 
-async def backend_pids(url: str) -> list[int]:
-    """The PostgreSQL backends serving this database (the worker's pool), not ours, not the cluster's others."""
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
+class Backends:
+    """The PostgreSQL backends serving one database (the worker's pool): not ours, not the cluster's others."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def pids(self) -> list[int]:
+        rows = await self.conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         return [r["pid"] for r in rows]
-    finally:
-        await conn.close()
+
+
+def pids_of(pids: list[int]) -> Callable[[], Awaitable[list[int]]]:
+    async def fixed() -> list[int]:
+        return pids
+
+    return fixed
 
 
 async def unpublished_outbox(url: str, timeout_s: float = 15) -> int:
@@ -954,7 +989,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
     )
     processes = Processes(place.local.dir)
     broker = processes.running(local_kafka.NAME)
-    meter = CpuMeter()
+    backends = Backends(await asyncpg.connect(url))
     try:
         await wait_ready(worker, port, log_path)
         await observer.start()
@@ -964,21 +999,23 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
             slow = await paced(producer, topics.reports, pace, observer, "dispatch paced")
             await unpublished_outbox(url)
             before = await settled_counts(url)
-            meter.begin(
+            meter = CpuMeter(
                 {
-                    "dispatch worker": [worker.proc.pid],
-                    "its PostgreSQL backends": await backend_pids(url),
-                    "Kafka": [broker.pid] if broker else [],
-                    "this bench": [os.getpid()],
+                    "dispatch worker": pids_of([worker.proc.pid]),
+                    "its PostgreSQL backends": backends.pids,
+                    "Kafka": pids_of([broker.pid] if broker else []),
+                    "this bench": pids_of([os.getpid()]),
                 }
             )
+            await meter.begin()
             fast = await flood(producer, topics.reports, reports, observer, "dispatch worker")
-            cpu = meter.line()
+            cpu = await meter.end()
             left = await unpublished_outbox(url)
             after = await settled_counts(url)
             if py_spy:
                 notes += await sample_worker(place, worker, producer, observer, make_reports(n, f"{tag}-s", rnd))
     finally:
+        await backends.conn.close()
         await observer.stop()
         await worker.stop()
 
