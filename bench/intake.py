@@ -130,20 +130,31 @@ async def offer(
     rate: float,
     seconds: float,
     headers: dict[str, str],
-    expect: int,
     what: str,
+    max_in_flight: int,
+    expect: int = 202,
 ) -> Run:
-    """Launch len = rate * seconds requests, one every 1/rate s, without waiting for answers."""
+    """Launch rate * seconds requests, one every 1/rate s, without waiting for answers.
+
+    A request due while `max_in_flight` (the client's connections) are unanswered is not sent and counts as
+    an error ("shed"): beyond the server's capacity the backlog would otherwise grow without end, and the
+    client's work with it (httpx's pool does work per waiting request), measuring the client, not the server.
+    """
     run = Run(what, rate)
     count = min(len(bodies), round(rate * seconds))
     loop = asyncio.get_running_loop()
+    requests = [http.build_request("POST", url, content=body, headers=headers) for body in bodies[:count]]
+    in_flight = 0
 
-    async def one(body: bytes, due: float) -> None:
+    async def one(request: httpx.Request, due: float) -> None:
+        nonlocal in_flight
         try:
-            response = await http.post(url, content=body, headers=headers)
+            response = await http.send(request)
         except httpx.HTTPError as exc:
             run.errors[type(exc).__name__] += 1
             return
+        finally:
+            in_flight -= 1
         if response.status_code == expect:
             run.ok += 1
             run.latencies.append(loop.time() - due)
@@ -152,13 +163,17 @@ async def offer(
 
     tasks = []
     start = loop.time() + 0.05
-    for i in range(count):
+    for i, request in enumerate(requests):
         due = start + i / rate
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         run.max_launch_lag = max(run.max_launch_lag, loop.time() - due)
-        tasks.append(asyncio.create_task(one(bodies[i], due)))
+        if in_flight >= max_in_flight:
+            run.errors["shed"] += 1
+            continue
+        in_flight += 1
+        tasks.append(asyncio.create_task(one(request, due)))
     await asyncio.gather(*tasks)
     run.sent = count
     run.seconds = loop.time() - start
@@ -248,6 +263,15 @@ def cpu_seconds(group: int, *, children_matching: str | None = None) -> float:
     return sum(cpu for ppid, _, cpu, cmdline in _processes() if ppid == group and children_matching in cmdline)
 
 
+def cpu_now(server: int, broker: int, postmaster: int, database: str) -> dict[str, float]:
+    return {
+        "intake server": cpu_seconds(server),
+        "kafka broker": cpu_seconds(broker),
+        "postgres (ours)": cpu_seconds(postmaster, children_matching=database),
+        "load generator": time.process_time(),
+    }
+
+
 # --- Kafka yardstick -----------------------------------------------------------------------------------------
 
 
@@ -277,7 +301,7 @@ async def kafka_runs(settings: KafkaSettings, topic: str, one_by_one: int, in_fl
         ("kafka produce, acks=all idempotent, one by one", {}),
         (f"kafka produce, as intake ({INTAKE_DEADLINE_MS} ms deadline), one by one", {"deliver_within_ms": 5000}),
     ):
-        async with kafka_producer(settings, **options) as producer:  # type: ignore[arg-type]
+        async with kafka_producer(settings, **options) as producer:
             for _ in range(50):  # warm-up: connections, metadata
                 await producer.send_and_wait(topic, value, key=key)
             run = Run(what, 0.0)
@@ -374,7 +398,7 @@ async def warm_up(http: httpx.AsyncClient, url: str, bodies: Sequence[bytes], he
         (await http.post(url, content=body, headers=headers)).raise_for_status()
 
 
-async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[Run], int]:
+async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[Run], tuple[int, int]]:
     local = LocalInfraSettings()
     stack.require_infra_running(local)
     processes = Processes(local.dir)
@@ -406,7 +430,7 @@ async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[
                     await warm_up(http, url, bodies[: args.warm_up], json_headers)
                     for rate in rates:
                         noop_runs.append(
-                            await offer(http, url, bodies, rate, args.seconds, json_headers, 202, "no-op FastAPI")
+                            await offer(http, url, bodies, rate, args.seconds, json_headers, "no-op", args.connections)
                         )
                         print(f"  no-op  {rate:>5.0f}/s done", flush=True)
                 with served(intake_argv, env, intake_port, Path(tmp) / "intake.log") as pid:
@@ -417,17 +441,11 @@ async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[
                         mine = bodies[offset : offset + count]
                         offset += count
 
-                        def cpu_now(server: int = pid) -> dict[str, float]:
-                            return {
-                                "intake server": cpu_seconds(server),
-                                "kafka broker": cpu_seconds(broker.pid),
-                                "postgres (ours)": cpu_seconds(postmaster.pid, children_matching=bench.db_name),
-                                "load generator": time.process_time(),
-                            }
-
-                        before = cpu_now()
-                        run = await offer(http, url, mine, rate, args.seconds, intake_headers, 202, "intake")
-                        after = cpu_now()
+                        before = cpu_now(pid, broker.pid, postmaster.pid, bench.db_name)
+                        run = await offer(
+                            http, url, mine, rate, args.seconds, intake_headers, "intake", args.connections
+                        )
+                        after = cpu_now(pid, broker.pid, postmaster.pid, bench.db_name)
                         run.cpu_ms_per_ok = {k: 1000 * (after[k] - before[k]) / max(run.ok, 1) for k in after}
                         intake_runs.append(run)
                         print(f"  intake {rate:>5.0f}/s done", flush=True)
@@ -436,13 +454,14 @@ async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[
             stored = await conn.fetchval("SELECT count(*) FROM submissions")
         finally:
             await conn.close()
-        accepted = sum(r.ok for r in intake_runs) + args.warm_up
-        assert stored == accepted, f"{stored} submissions stored, {accepted} reports answered 202"
+        answered = sum(r.ok for r in intake_runs) + args.warm_up
+        # More only when clients gave up (timeouts) on reports the server then accepted all the same.
+        assert stored >= answered, f"{stored} submissions stored, but {answered} reports answered 202"
         print("  kafka yardstick ...", flush=True)
         kafka = await kafka_runs(
             bench.kafka, f"{bench.kafka.topic_prefix}.raw", args.one_by_one, args.in_flight, args.in_flight_total
         )
-    return noop_runs, intake_runs, kafka, stored
+    return noop_runs, intake_runs, kafka, (stored, answered)
 
 
 # --- the table ------------------------------------------------------------------------------------------------------
@@ -461,7 +480,7 @@ def print_tables(noop: list[Run], intake: list[Run], kafka: list[Run]) -> None:
     print(f"{head} {'max ms':>8}  errors")
     print("-" * (len(head) + 18))
     for run in [*noop, *intake]:
-        name = "no-op FastAPI endpoint, POST" if run.what == "no-op FastAPI" else "intake POST /v1/reports (202)"
+        name = "no-op FastAPI endpoint, POST" if run.what == "no-op" else "intake POST /v1/reports (202)"
         print(
             f"{name:54} {run.offered:>9.0f} {run.sent:>6} {run.ok:>6} {run.achieved:>10.1f} "
             f"{_ms(run.percentile(0.5))} {_ms(run.percentile(0.99))} {_ms(max(run.latencies, default=0))}  "
@@ -494,7 +513,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50 and 200 /s, 3 s each, smaller Kafka loops")
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200, 400], help="offered rates per s")
     parser.add_argument("--seconds", type=float, default=10.0, help="per rate")
-    parser.add_argument("--connections", type=int, default=256, help="client connection pool size")
+    parser.add_argument(
+        "--connections", type=int, default=128, help="client connection pool size, and most requests in flight"
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     parser.add_argument("--warm-up", type=int, default=50, help="requests sent one by one before measuring")
     parser.add_argument("--one-by-one", type=int, default=2000, help="Kafka sends awaited one by one")
@@ -514,8 +535,11 @@ def main() -> None:
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         flush=True,
     )
-    noop, intake, kafka, stored = asyncio.run(measure(args))
-    print(f"checked: {stored} submissions in PostgreSQL = reports answered 202 (warm-up included)\n")
+    noop, intake, kafka, (stored, answered) = asyncio.run(measure(args))
+    print(
+        f"checked: {stored} submissions in PostgreSQL, {answered} reports answered 202 (warm-up included); "
+        f"{stored - answered} accepted after their client had given up\n"
+    )
     print_tables(noop, intake, kafka)
     print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
