@@ -51,6 +51,7 @@ from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
 from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
+from services.intake.main import BROKER_DEADLINE_MS
 from shared.api_clients import create_client
 from shared.db import migrate
 from shared.events import encode, new_event
@@ -62,7 +63,6 @@ from shared.topics import Topics, TopicSpec
 
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 TICK = os.sysconf("SC_CLK_TCK")
-INTAKE_DEADLINE_MS = 5000  # services/intake/main.py BROKER_DEADLINE_MS
 TITLES = (
     "路口井盖丢失",
     "楼道里堆满杂物",
@@ -299,7 +299,10 @@ async def kafka_runs(settings: KafkaSettings, topic: str, one_by_one: int, in_fl
     runs = []
     for what, options in (
         ("kafka produce, acks=all idempotent, one by one", {}),
-        (f"kafka produce, as intake ({INTAKE_DEADLINE_MS} ms deadline), one by one", {"deliver_within_ms": 5000}),
+        (
+            f"kafka produce, as intake ({BROKER_DEADLINE_MS} ms deadline), one by one",
+            {"deliver_within_ms": BROKER_DEADLINE_MS},
+        ),
     ):
         async with kafka_producer(settings, **options) as producer:
             for _ in range(50):  # warm-up: connections, metadata
