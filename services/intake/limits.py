@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
-from shared.errors import GridDispatchError, PayloadTooLarge, UnsupportedMediaType
+from shared.errors import GridDispatchError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from shared.web import problem_response
 
 Scope = MutableMapping[str, Any]
@@ -18,6 +19,18 @@ JSON_ONLY = ("application/json",)
 OPEN311_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
 
 
+def _nul_parameter(scope: Scope) -> str | None:
+    """The name of the first query parameter (or `path`) carrying a NUL character, else None."""
+    path: str = scope["path"]
+    if "\x00" in path:
+        return "path"
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in value or "\x00" in name:
+            return name.replace("\x00", "")
+    return None
+
+
 class BodyLimits:
     """ASGI middleware: a body limit on every request, a content type on every request that has a body."""
 
@@ -26,7 +39,15 @@ class BodyLimits:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nul = None if scope["path"].startswith("/open311/") else _nul_parameter(scope)  # Open311 answers its own way
+        if nul is not None:  # PostgreSQL text cannot hold NUL: refuse it here, naming the parameter
+            problem = InvalidInput(f"{nul}: NUL characters are not accepted", field=nul)
+            await problem_response(problem, instance=scope["path"])(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

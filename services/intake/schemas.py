@@ -27,8 +27,29 @@ ApiAction = Literal[
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def no_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL: refuse it in any string, or list of strings, of a request body."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL characters are not accepted")
+    if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+        raise ValueError("NUL characters are not accepted")
+    return value
+
+
+def in_range(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is not None and not EARLIEST <= value <= LATEST:
+        raise ValueError("a time between 1900 and 2200, please")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _no_nul = field_validator("*", mode="after")(no_nul)
 
 
 class LocationIn(Strict):
@@ -81,6 +102,7 @@ class ReportIn(Strict):
             return None
         if value.tzinfo is None:
             raise ValueError("observed_at needs a time zone offset")
+        in_range(value)
         if value > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise ValueError("observed_at is in the future")
         return value

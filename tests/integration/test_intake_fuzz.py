@@ -334,8 +334,9 @@ async def test_naughty_strings_in_every_report_field(
     codes = collections.Counter((f, a.status_code) for (f, _, _), a in zip(sent, answers, strict=True))
     print(f"{len(sent)} reports: {sorted(codes.items())}")
     assert not problems, f"{len(problems)} of {len(sent)} naughty reports misbehaved:\n" + "\n".join(problems)
-    for field in REPORT_FIELDS:  # every field takes some of them: this is not a test of a validator refusing all
-        assert codes[(field, 202)] > 0, field
+    for field in REPORT_FIELDS:  # every free-text field takes some of them: not a validator refusing all
+        if field != "reporter.phone":  # a phone number has a pattern no naughty string matches: 422 for all
+            assert codes[(field, 202)] > 0, field
 
 
 async def test_naughty_strings_in_every_action_field(

@@ -12,7 +12,7 @@ from services.intake import act
 from services.intake.case_queries import CaseFilter, history, list_cases, visible_case, visible_submission
 from services.intake.case_views import case_detail, case_summary, received
 from services.intake.deps import Client, Res, require
-from services.intake.schemas import ActionAccepted, ActionIn, Page, problems
+from services.intake.schemas import ActionAccepted, ActionIn, Page, in_range, problems
 from shared.api_clients import Scope
 from shared.errors import InvalidInput, NotFound
 
@@ -69,6 +69,10 @@ async def get_cases(
     for name, value in (("from", received_from), ("to", received_to)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone offset", field=name)
+        try:
+            in_range(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{name}: {exc}", field=name) from exc
     filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit)
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)

@@ -23,7 +23,7 @@ async def get_units(
     parent: Annotated[str | None, Query(max_length=64)] = None,
     geometry: Annotated[bool, Query(description="include the GeoJSON boundary")] = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     rows = await res.pool.fetch(
         f"""SELECT code, name, level, parent, boundary, people FROM registry_units
