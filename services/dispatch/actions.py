@@ -16,13 +16,12 @@ from services.dispatch.progress import dump, load
 from services.dispatch.steps import SYSTEM, assign, facts_of
 from services.dispatch.visibility import scope_keys
 from shared.domain.calendar import deadline
-from shared.domain.lifecycle import Action, CaseProgress, FactKind, Outcome, Role, State, apply, live_deadlines
+from shared.domain.lifecycle import Action, CaseProgress, FactKind, Outcome, Role, State, apply
+from shared.domain.model import ClockKind
 from shared.domain.routing import Summons, Urgency, check_return, parse_assignee, route, summon
 from shared.errors import GridDispatchError
 from shared.events import CloudEvent
 from shared.events.types import ActionRequested
-
-_MET = {Action.ACCEPT: "accept", Action.RESOLVE: "resolve"}
 
 
 async def handle_action(
@@ -157,12 +156,7 @@ async def _record(
     """The row, the deadlines the step settles, the history entry and its announcement."""
     data = event.data
     case_id = case["case_id"]
-    if action in _MET:
-        await case_store.close_deadlines(conn, case_id, "met", kinds=[_MET[action]])
-    if action is Action.REPORT_IN and data.actor.unit:
-        await case_store.close_deadlines(conn, case_id, "met", kinds=["report_in"], party=data.actor.unit)
-    live = [k.value for k in live_deadlines(new.state)] + ["report_in"]
-    await case_store.close_deadlines(conn, case_id, "void", keep_kinds=live)
+    await _settle_deadlines(conn, ctx, case, before, new, action, data.actor.unit)
     case.update(state=new.state.value, progress=dump(new), assisting=sorted(new.assisting), lead=new.lead)
     case["scope_keys"] = sorted(
         {*case["scope_keys"], *scope_keys(ctx.registry, [p for p in (new.lead, *new.assisting) if p], None, None)}
@@ -199,6 +193,56 @@ async def _record(
         detail=detail,
         cause=event.id,
     )
+
+
+TERMINAL = {State.CLOSED, State.CANCELLED, State.MERGED}
+_MET_BY = {
+    Action.ACCEPT: ["accept"],
+    Action.RESOLVE: ["resolve"],
+    Action.VERIFY_PASSED: ["verify"],
+    Action.VERIFY_FAILED: ["verify"],
+    Action.RATE_SATISFIED: ["follow_up"],
+    Action.RATE_UNSATISFIED: ["follow_up"],
+}
+
+
+async def _settle_deadlines(
+    conn: asyncpg.Connection,
+    ctx: Context,
+    case: dict[str, Any],
+    before: CaseProgress,
+    new: CaseProgress,
+    action: Action,
+    unit: str | None,
+) -> None:
+    """Close what the step meets, void what no longer applies, open what the next step owes."""
+    case_id = case["case_id"]
+    if action in _MET_BY:
+        await case_store.close_deadlines(conn, case_id, "met", kinds=_MET_BY[action])
+    if action is Action.REPORT_IN and unit:
+        await case_store.close_deadlines(conn, case_id, "met", kinds=["report_in"], party=unit)
+    if new.state in TERMINAL:
+        await case_store.close_deadlines(conn, case_id, "void")
+        return
+    now = ctx.now()
+    if new.state is State.RESOLVED and before.state is not State.RESOLVED:  # the command centre must check it
+        centre = (
+            ctx.registry.command_centre_for(case["place"]).code if case.get("place") in ctx.registry.units else None
+        )
+        due = deadline(
+            now,
+            ctx.after_care.verify_within_days,
+            ClockKind.WORKING_DAYS,
+            ctx.policy.tz,
+            ctx.policy.local_days,
+            ctx.policy.office,
+        ).due
+        await case_store.open_deadline(
+            conn, case_id, "verify", f"unit:{centre}" if centre else "supervisor", now, due, []
+        )
+    if new.state is State.VERIFIED and before.state is not State.VERIFIED:  # the resident's window to rate it
+        due = now + timedelta(hours=ctx.after_care.follow_up_within_hours)
+        await case_store.open_deadline(conn, case_id, "follow_up", "resident", now, due, [])
 
 
 async def _reopened(conn: asyncpg.Connection, ctx: Context, case: dict[str, Any]) -> list[int]:

@@ -20,6 +20,14 @@ class DuplicatePolicy:
     window: timedelta = timedelta(hours=72)
 
 
+@dataclass(frozen=True, slots=True)
+class AfterCarePolicy:
+    """How long a command centre has to verify a resolved case, and a resident to rate a verified one."""
+
+    verify_within_days: float = 2.0  # working days
+    follow_up_within_hours: float = 72.0  # calendar hours; then the case closes without a rating
+
+
 @dataclass(frozen=True)
 class Context:
     registry: Registry
@@ -28,6 +36,7 @@ class Context:
     topics: Topics
     policy: Policy = DEFAULT_POLICY
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
+    after_care: AfterCarePolicy = field(default_factory=AfterCarePolicy)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def now(self) -> datetime:

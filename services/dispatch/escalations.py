@@ -22,8 +22,10 @@ OPEN_HANDLING = {State.ASSIGNED, State.ACCEPTED, State.IN_PROGRESS, State.REOPEN
 
 
 async def handle_deadline(conn: asyncpg.Connection, ctx: Context, event: CloudEvent[DeadlineFired]) -> list[int]:
-    """Only the escalate tier moves a case; warnings and overdue notices are for notify."""
-    if event.data.tier != "escalate":
+    """The escalate tier moves a case one rung up; a passed follow-up window closes it; the rest is for notify."""
+    if event.data.kind == "follow_up" and event.data.tier == "overdue":
+        return await close_unrated(conn, ctx, event)
+    if event.data.tier != "escalate" or event.data.kind not in ("accept", "resolve"):
         return []
     row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
     if row is None or State(row["state"]) not in OPEN_HANDLING or row["lead"] != event.data.assignee:
@@ -31,6 +33,43 @@ async def handle_deadline(conn: asyncpg.Connection, ctx: Context, event: CloudEv
     progress = load(row["progress"])
     reason = f"{event.data.kind} deadline {event.data.due_at.isoformat()} missed by {event.data.assignee}"
     return await escalate_case(conn, ctx, dict(row), progress, SYSTEM, reason, cause=event.id)
+
+
+async def close_unrated(conn: asyncpg.Connection, ctx: Context, event: CloudEvent[DeadlineFired]) -> list[int]:
+    """The resident did not rate a verified case within the follow-up window: it closes without a rating."""
+    row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
+    if row is None or row["state"] != State.VERIFIED.value:
+        return []
+    case = dict(row)
+    progress = load(case["progress"])
+    closed = apply(progress, Action.CLOSE, Role.SYSTEM, SYSTEM.id).progress
+    case.update(state=closed.state.value, progress=dump(closed))
+    await case_store.update_case(conn, case["case_id"], {"state": case["state"], "progress": case["progress"]})
+    await case_store.close_deadlines(conn, case["case_id"], "void")
+    detail = {"reason": "the follow-up window passed without a rating"}
+    seq = await case_store.append_event(
+        conn,
+        case["case_id"],
+        announce.derived_id(event.id, "close"),
+        "close",
+        progress.state.value,
+        closed.state.value,
+        SYSTEM.model_dump(),
+        detail,
+        ctx.now(),
+    )
+    return await announce.change(
+        conn,
+        ctx,
+        case,
+        seq=seq,
+        action="close",
+        from_state=progress.state.value,
+        to_state=closed.state.value,
+        actor=SYSTEM,
+        detail=detail,
+        cause=event.id,
+    )
 
 
 async def escalate_case(

@@ -310,3 +310,30 @@ async def test_events_left_unpublished_by_a_crash_are_swept_up(dispatch: Dispatc
         )
         == 0
     )
+
+
+async def test_after_care_deadlines_verify_then_follow_up_then_close_without_a_rating(
+    dispatch: DispatchUnderTest,
+) -> None:
+    topics = dispatch.runtime.topics
+    event = await dispatch.report(title="垃圾没人清运", description="楼下垃圾堆了三天", matter_code="sanitation")
+    await dispatch.feed(event)
+    case = await dispatch.case(event.subject)
+    lead = case["lead"]
+    await dispatch.feed(dispatch.action(event.subject, "comment", "supervisor", text="催办"), topics.actions)
+    assert (await dispatch.deadlines(event.subject))[("resolve", lead)] == "open"  # a comment voids nothing
+    await dispatch.feed(dispatch.action(event.subject, "accept", "assignee", lead), topics.actions)
+    for party in json.loads(case["progress"])["owing"]:
+        await dispatch.feed(dispatch.action(event.subject, "report_in", "assisting", party), topics.actions)
+    await dispatch.feed(dispatch.action(event.subject, "resolve", "assignee", lead), topics.actions)
+    centre = dispatch.runtime.registry.loaded.registry.command_centre_for(case["place"])
+    deadlines = await dispatch.deadlines(event.subject)
+    assert deadlines[("resolve", lead)] == "met" and deadlines[("verify", f"unit:{centre.code}")] == "open"
+    await dispatch.feed(dispatch.action(event.subject, "verify_passed", "supervisor"), topics.actions)
+    deadlines = await dispatch.deadlines(event.subject)
+    assert deadlines[("verify", f"unit:{centre.code}")] == "met" and deadlines[("follow_up", "resident")] == "open"
+    await dispatch.feed(dispatch.fired(event.subject, "resident", tier="overdue", kind="follow_up"), topics.deadlines)
+    closed = await dispatch.case(event.subject)
+    assert closed["state"] == "closed"
+    assert (await dispatch.history(event.subject))[-1] == "close"
+    assert "open" not in (await dispatch.deadlines(event.subject)).values()
