@@ -97,8 +97,13 @@ def audience(
     case: CaseView | None,
     subscriptions: Iterable[SubscriptionView],
     people_of: dict[str, Sequence[Person]],
+    next_rung: str | None = None,
 ) -> Audience:
-    """Everyone who hears of `event`; `people_of` maps an assignee to its people with phones."""
+    """Everyone who hears of `event`; `people_of` maps a unit to its people with phones.
+
+    `next_rung` is the unit above the party a fired deadline concerns: its supervisors hear of warnings,
+    overdue cases and escalations.
+    """
     streams: set[str] = set()
     recipients: list[Recipient] = []
     if case is not None:
@@ -109,6 +114,9 @@ def audience(
         recipients += [Recipient(f"person:{p.id}", "sms", p.phone) for p in people_of.get(data.assignee, ())]
     elif event.type is EventType.DEADLINE_FIRED:
         streams.add(data.assignee)
+        if next_rung is not None:
+            streams.add(next_rung)
+            recipients += [Recipient(f"person:{p.id}", "sms", p.phone) for p in people_of.get(next_rung, ())]
     elif event.type is EventType.CASE_CHANGED and data.action in REPORTER_ACTIONS and case is not None:
         recipients += [
             Recipient(f"reporter:{case.case_id}:{n}", "sms", phone) for n, phone in enumerate(case.reporter_phones)

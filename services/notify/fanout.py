@@ -72,6 +72,26 @@ async def _subscriptions(conn: asyncpg.Connection) -> list[SubscriptionView]:
     ]
 
 
+async def _next_rung(conn: asyncpg.Connection, party: str) -> str | None:
+    """The unit above a territorial party, or the department of a branch, in the active registry."""
+    kind, _, code = party.partition(":")
+    if kind == "unit":
+        parent = await conn.fetchval(
+            """SELECT parent FROM registry_units
+               WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1""",
+            code,
+        )
+        return f"unit:{parent}" if parent else None
+    if kind == "branch":
+        department = await conn.fetchval(
+            """SELECT department FROM registry_branches
+               WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1""",
+            code,
+        )
+        return f"department:{department}" if department else None
+    return None
+
+
 async def _people(conn: asyncpg.Connection, assignee: str) -> list[Person]:
     """The grid workers and grid heads of a territorial unit in the active registry, with phones."""
     kind, _, code = assignee.partition(":")
@@ -103,9 +123,14 @@ class FanOut:
                 return None
             case = await _case(conn, event.subject)
             people: dict[str, Sequence[Person]] = {}
+            next_rung = None
             if event.type is EventType.CASE_ASSIGNED:
                 people[event.data.assignee] = await _people(conn, event.data.assignee)
-            aud = audience(event, case, await _subscriptions(conn), people)
+            elif event.type is EventType.DEADLINE_FIRED:
+                next_rung = await _next_rung(conn, event.data.assignee)
+                if next_rung is not None:
+                    people[next_rung] = await _people(conn, next_rung)
+            aud = audience(event, case, await _subscriptions(conn), people, next_rung)
             body = json.loads(encode(event).value)
             for unit in aud.streams:
                 await conn.execute(

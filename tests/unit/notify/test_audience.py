@@ -107,3 +107,10 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     assert waits[6] > waits[1]
     assert backoff(3, settings, 42.0, rnd) == 42.0
     assert backoff(3, settings, 10_000.0, rnd) == 600
+
+
+def test_the_next_rung_hears_of_a_missed_deadline() -> None:
+    data = DeadlineFired(case_id="c1", deadline_id="d", kind="accept", tier="overdue", due_at=datetime.now(UTC), assignee="unit:g1")
+    aud = audience(new_event(data, source="/t", subject="c1"), CASE, [], {"unit:s1": [Person("head", "13600000000")]}, "unit:s1")
+    assert "unit:s1" in aud.streams and "unit:g1" in aud.streams
+    assert [r.key for r in aud.recipients] == ["person:head"] and aud.urgent
