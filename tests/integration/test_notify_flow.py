@@ -288,3 +288,42 @@ async def test_subscriptions_are_validated_and_secrets_rotate(notify: Notify) ->
     assert rotated["secret"] != sub["secret"] and rotated["rotating"] is True
     assert "secret" not in (await notify.http.get(f"/v1/subscriptions/{sub['id']}", headers=notify.headers)).json()
     assert (await notify.http.get("/v1/subscriptions")).status_code == 401
+
+
+async def test_a_worker_killed_mid_delivery_leaves_it_to_another(notify: Notify, receiver: Receiver) -> None:
+    from datetime import timedelta
+
+    from services.notify.main import channels_of
+    from services.notify.worker import DeliveryWorker
+
+    path = f"/hook-resume-{uuid.uuid4().hex[:4]}"
+    sub = await _subscribe(notify, "webhook", receiver.url + path, event_types=["case.assigned"])
+    case_id = await _case(notify)
+    event = new_event(_assigned(case_id), source="/tests", subject=case_id)
+    from shared.events import encode
+
+    # What a worker killed mid-send leaves behind: the delivery leased (its attempt counted), never finished.
+    now = datetime.now(UTC)
+    delivery_id = await notify.pool.fetchval(  # type: ignore[attr-defined]
+        """INSERT INTO deliveries (event_id, event_type, case_id, recipient, subscription_id, channel, target, payload,
+                                   attempts, next_attempt_at)
+           VALUES ($1, $2, $3::uuid, $4, $5::uuid, 'webhook', $6, $7, 1, $8) RETURNING id""",
+        event.id,
+        event.type.value,
+        case_id,
+        f"subscription:{sub['id']}",
+        sub["id"],
+        receiver.url + path,
+        encode(event).value,
+        now + timedelta(seconds=31),
+    )
+    await asyncio.sleep(1.0)
+    assert receiver.seen[path] == []  # nobody touches it while the lease holds
+    later = now + timedelta(seconds=40)  # another worker, after the lease ran out
+    settings = NotifySettings(webhook_timeout_s=1.0)
+    async with httpx.AsyncClient() as http:
+        second = DeliveryWorker(notify.pool, channels_of(settings, http), settings, clock=lambda: later)  # type: ignore[arg-type]
+        assert await second.tick() >= 1
+    row = await notify.pool.fetchrow("SELECT status, attempts FROM deliveries WHERE id = $1", delivery_id)  # type: ignore[attr-defined]
+    assert row["status"] == "delivered" and row["attempts"] == 2
+    assert [h["Idempotency-Key"] for h, _ in receiver.seen[path]] == [event.id]
