@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from shared.api_clients import ApiClient, Scope
 from shared.privacy import mask_reporter
+
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _json(value: Any) -> Any:
@@ -19,7 +22,11 @@ def _time(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def case_summary(row: asyncpg.Record, client: ApiClient) -> dict[str, Any]:
+def _local(value: Any, tz: ZoneInfo) -> str | None:
+    return value.astimezone(tz).isoformat() if value is not None else None
+
+
+def case_summary(row: asyncpg.Record, client: ApiClient, tz: ZoneInfo = DISTRICT_TZ) -> dict[str, Any]:
     reporter = _json(row["reporter"])
     return {
         "case_id": str(row["case_id"]),
@@ -44,16 +51,21 @@ def case_summary(row: asyncpg.Record, client: ApiClient) -> dict[str, Any]:
             "accept_by": _time(row["accept_by"]),
             "resolve_by": _time(row["resolve_by"]),
             "overdue": bool(row["overdue"]),
+            "timezone": tz.key,  # the same moments on the district's clock, as the people there read them
+            "accept_by_local": _local(row["accept_by"], tz),
+            "resolve_by_local": _local(row["resolve_by"], tz),
         },
         "merged_into": str(row["merged_into"]) if row["merged_into"] else None,
         "duplicates": row["duplicates"],
     }
 
 
-def case_detail(row: asyncpg.Record, events: list[asyncpg.Record], client: ApiClient) -> dict[str, Any]:
+def case_detail(
+    row: asyncpg.Record, events: list[asyncpg.Record], client: ApiClient, tz: ZoneInfo = DISTRICT_TZ
+) -> dict[str, Any]:
     decision = _json(row["decision"]) or {}
     return {
-        **case_summary(row, client),
+        **case_summary(row, client, tz),
         "routing": {
             "registry_version": row["registry_version"],
             "decision": {k: v for k, v in decision.items() if k != "trace"},

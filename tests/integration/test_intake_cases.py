@@ -51,6 +51,7 @@ async def test_detail_carries_assignment_deadlines_history_and_trace(intake: Int
         "place": "610199004001001006",
     }
     assert body["deadlines"]["overdue"] is False and body["deadlines"]["accept_by"]
+    assert body["deadlines"]["timezone"] == "Asia/Shanghai" and body["deadlines"]["accept_by_local"].endswith("+08:00")
     assert body["history"][0]["action"] == "assign" and body["history"][0]["actor"]["role"] == "system"
     assert body["routing"]["trace"][0]["rule"] == "locate.point_in_polygon"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
@@ -39,7 +40,7 @@ async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, An
     async with res.pool.acquire() as conn:
         row = await visible_case(conn, client, case_id)
         if row is not None:
-            return case_detail(row, await history(conn, case_id), client)
+            return case_detail(row, await history(conn, case_id), client, ZoneInfo(res.settings.district_timezone))
         submission = await visible_submission(conn, client, case_id)
     if submission is not None:
         return received(submission)
@@ -76,7 +77,8 @@ async def get_cases(
     filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit)
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)
-    return Page(items=[case_summary(r, client) for r in rows], next_cursor=next_cursor)
+    tz = ZoneInfo(res.settings.district_timezone)
+    return Page(items=[case_summary(r, client, tz) for r in rows], next_cursor=next_cursor)
 
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
