@@ -10,7 +10,7 @@ from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
 from shared.settings import LocalInfraSettings
 
-BENCHMARKS = ["bench.baseline", "bench.intake", "bench.dispatch", "bench.escalation"]
+BENCHMARKS = ["bench.baseline", "bench.intake", "bench.dispatch", "bench.escalation", "bench.notify"]
 OPTIONAL = ["bench.routing"]  # present once the domain's routing benchmark lands
 
 
