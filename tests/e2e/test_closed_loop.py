@@ -61,7 +61,7 @@ class Loop:
     keys: dict[str, str]
 
 
-async def _until(check: Any, timeout_s: float = 60, what: str = "") -> None:
+async def _until(check: Any, timeout_s: float = 180, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if await check():

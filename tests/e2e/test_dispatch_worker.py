@@ -109,7 +109,7 @@ def worker(stack: tuple[KafkaSettings, dict[str, str], str]) -> Iterator[Worker]
         one.kill(signal.SIGTERM)
 
 
-async def _wait_for(predicate: object, timeout_s: float = 60, what: str = "condition") -> None:
+async def _wait_for(predicate: object, timeout_s: float = 180, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if await predicate():  # type: ignore[operator]
@@ -261,7 +261,7 @@ async def test_a_thousand_reports_each_become_one_case(
         await asyncio.gather(
             *(publish(producer, topics.reports, new_event(r, source="/e2e", subject=r.case_id)) for r in reports)
         )
-    await _wait_until_cases(database_settings, [r.case_id for r in reports], timeout_s=180)
+    await _wait_until_cases(database_settings, [r.case_id for r in reports], timeout_s=300)
     await _ledger(database_settings, [r.case_id for r in reports])
 
 
@@ -302,7 +302,7 @@ async def test_kill_9_mid_stream_loses_and_doubles_nothing(
                     for r in reports[300:]
                 )
             )
-        await _wait_until_cases(database_settings, [r.case_id for r in reports], timeout_s=180)
+        await _wait_until_cases(database_settings, [r.case_id for r in reports], timeout_s=300)
         await _ledger(database_settings, [r.case_id for r in reports])
     finally:
         second.kill()
