@@ -263,13 +263,21 @@ def cpu_seconds(group: int, *, children_matching: str | None = None) -> float:
     return sum(cpu for ppid, _, cpu, cmdline in _processes() if ppid == group and children_matching in cmdline)
 
 
-def cpu_now(server: int, broker: int, postmaster: int, database: str) -> dict[str, float]:
-    return {
-        "intake server": cpu_seconds(server),
-        "kafka broker": cpu_seconds(broker),
-        "postgres (ours)": cpu_seconds(postmaster, children_matching=database),
-        "load generator": time.process_time(),
-    }
+def cpu_now(
+    server: int, broker: int | None = None, postmaster: int | None = None, database: str = ""
+) -> dict[str, float]:
+    """CPU seconds so far of the server, Kafka, our PostgreSQL backends and this load generator."""
+    now = {"server": cpu_seconds(server)}
+    if broker is not None:
+        now["kafka broker"] = cpu_seconds(broker)
+    if postmaster is not None:
+        now["postgres (ours)"] = cpu_seconds(postmaster, children_matching=database)
+    now["load generator"] = time.process_time()
+    return now
+
+
+def per_request(before: dict[str, float], after: dict[str, float], ok: int) -> dict[str, float]:
+    return {name: 1000 * (after[name] - before[name]) / max(ok, 1) for name in after}
 
 
 # --- Kafka yardstick -----------------------------------------------------------------------------------------
@@ -428,13 +436,16 @@ async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[
             intake_argv = [sys.executable, "-m", "griddispatch.cli", "serve", "intake", "--port", str(intake_port)]
             noop_runs, intake_runs = [], []
             async with httpx.AsyncClient(limits=limits, timeout=args.timeout) as http:
-                with served(noop_argv, env, noop_port, Path(tmp) / "noop.log"):
+                with served(noop_argv, env, noop_port, Path(tmp) / "noop.log") as noop_pid:
                     url = f"http://127.0.0.1:{noop_port}/noop"
                     await warm_up(http, url, bodies[: args.warm_up], json_headers)
                     for rate in rates:
-                        noop_runs.append(
-                            await offer(http, url, bodies, rate, args.seconds, json_headers, "no-op", args.connections)
+                        before = cpu_now(noop_pid)
+                        run = await offer(
+                            http, url, bodies, rate, args.seconds, json_headers, "no-op", args.connections
                         )
+                        run.cpu_ms_per_ok = per_request(before, cpu_now(noop_pid), run.ok)
+                        noop_runs.append(run)
                         print(f"  no-op  {rate:>5.0f}/s done", flush=True)
                 with served(intake_argv, env, intake_port, Path(tmp) / "intake.log") as pid:
                     url = f"http://127.0.0.1:{intake_port}/v1/reports"
@@ -495,11 +506,12 @@ def print_tables(noop: list[Run], intake: list[Run], kafka: list[Run]) -> None:
             f"{_ms(run.percentile(0.5))} {_ms(run.percentile(0.99))} {_ms(max(run.latencies))}  0"
         )
     print()
-    names = list(intake[0].cpu_ms_per_ok) if intake else []
-    print(f"{'CPU ms per accepted report':30}" + "".join(f"{n:>16}" for n in names) + f"{'total':>10}")
-    for run in intake:
-        cells = "".join(f"{run.cpu_ms_per_ok[n]:>16.2f}" for n in names)
-        print(f"{f'intake at {run.offered:.0f}/s':30}{cells}{sum(run.cpu_ms_per_ok.values()):>10.2f}")
+    names = ["server", "kafka broker", "postgres (ours)", "load generator"]
+    print(f"{'CPU ms per answered request':30}" + "".join(f"{n:>16}" for n in names) + f"{'total':>10}")
+    for run in [*noop, *intake]:
+        cells = "".join(f"{run.cpu_ms_per_ok[n]:>16.2f}" if n in run.cpu_ms_per_ok else f"{'-':>16}" for n in names)
+        label = f"{'no-op' if run.what == 'no-op' else 'intake'} at {run.offered:.0f}/s"
+        print(f"{label:30}{cells}{sum(run.cpu_ms_per_ok.values()):>10.2f}")
     lag = max((r.max_launch_lag for r in [*noop, *intake]), default=0.0)
     print(f"\nlargest launch delay of the load generator: {1000 * lag:.1f} ms")
 
