@@ -13,7 +13,7 @@ from services.dispatch import announce, case_store
 from services.dispatch.context import Context
 from services.dispatch.escalations import escalate_case
 from services.dispatch.progress import dump, load
-from services.dispatch.steps import SYSTEM, assign, facts_of
+from services.dispatch.steps import SYSTEM, assign, close_case, facts_of
 from services.dispatch.visibility import scope_keys
 from shared.domain.calendar import deadline
 from shared.domain.lifecycle import Action, CaseProgress, FactKind, Outcome, Role, State, apply
@@ -140,7 +140,7 @@ async def apply_action(
     if FactKind.REROUTE_NEEDED in kinds:
         ids += await _reroute(conn, ctx, case, new, cause=event.id)
     if new.state is State.RATED:  # a satisfied rating closes the loop
-        ids += await _close(conn, ctx, case, new, cause=event.id)
+        ids += await close_case(conn, ctx, case, new, reason="the resident is satisfied", cause=event.id)
     return ids
 
 
@@ -293,36 +293,3 @@ async def _reroute(
         cause=f"{cause}/reroute",
     )
     return ids
-
-
-async def _close(
-    conn: asyncpg.Connection, ctx: Context, case: dict[str, Any], progress: CaseProgress, *, cause: str
-) -> list[int]:
-    closed = apply(progress, Action.CLOSE, Role.SYSTEM, "dispatch").progress
-    case.update(state=closed.state.value, progress=dump(closed))
-    await case_store.update_case(conn, case["case_id"], {"state": case["state"], "progress": case["progress"]})
-    await case_store.close_deadlines(conn, case["case_id"], "void")
-    detail = {"reason": "the resident is satisfied"}
-    seq = await case_store.append_event(
-        conn,
-        case["case_id"],
-        announce.derived_id(cause, "close"),
-        "close",
-        progress.state.value,
-        closed.state.value,
-        SYSTEM.model_dump(),
-        detail,
-        ctx.now(),
-    )
-    return await announce.change(
-        conn,
-        ctx,
-        case,
-        seq=seq,
-        action="close",
-        from_state=progress.state.value,
-        to_state=closed.state.value,
-        actor=SYSTEM,
-        detail=detail,
-        cause=cause,
-    )

@@ -10,7 +10,7 @@ import asyncpg
 from services.dispatch import announce, case_store
 from services.dispatch.context import Context
 from services.dispatch.progress import dump, load
-from services.dispatch.steps import SYSTEM, assign, facts_of
+from services.dispatch.steps import SYSTEM, assign, close_case, facts_of
 from shared.domain.lifecycle import Action, CaseProgress, Role, State, apply
 from shared.domain.routing import escalate, parse_assignee
 from shared.domain.routing.deadlines import deadlines
@@ -40,36 +40,8 @@ async def close_unrated(conn: asyncpg.Connection, ctx: Context, event: CloudEven
     row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
     if row is None or row["state"] != State.VERIFIED.value:
         return []
-    case = dict(row)
-    progress = load(case["progress"])
-    closed = apply(progress, Action.CLOSE, Role.SYSTEM, SYSTEM.id).progress
-    case.update(state=closed.state.value, progress=dump(closed))
-    await case_store.update_case(conn, case["case_id"], {"state": case["state"], "progress": case["progress"]})
-    await case_store.close_deadlines(conn, case["case_id"], "void")
-    detail = {"reason": "the follow-up window passed without a rating"}
-    seq = await case_store.append_event(
-        conn,
-        case["case_id"],
-        announce.derived_id(event.id, "close"),
-        "close",
-        progress.state.value,
-        closed.state.value,
-        SYSTEM.model_dump(),
-        detail,
-        ctx.now(),
-    )
-    return await announce.change(
-        conn,
-        ctx,
-        case,
-        seq=seq,
-        action="close",
-        from_state=progress.state.value,
-        to_state=closed.state.value,
-        actor=SYSTEM,
-        detail=detail,
-        cause=event.id,
-    )
+    reason = "the follow-up window passed without a rating"
+    return await close_case(conn, ctx, dict(row), load(row["progress"]), reason=reason, cause=event.id)
 
 
 async def escalate_case(

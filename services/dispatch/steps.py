@@ -112,3 +112,37 @@ async def assign(
     for party in sorted(new.assisting):
         ids += await announce.assignment(conn, ctx, case, party, "assisting", cause)
     return new, ids
+
+
+async def close_case(
+    conn: asyncpg.Connection, ctx: Context, case: dict[str, Any], progress: CaseProgress, *, reason: str, cause: str
+) -> list[int]:
+    """Close the case (the system's step), void what it still owed, record and announce it."""
+    closed = apply(progress, Action.CLOSE, Role.SYSTEM, SYSTEM.id).progress
+    case.update(state=closed.state.value, progress=dump(closed))
+    await case_store.update_case(conn, case["case_id"], {"state": case["state"], "progress": case["progress"]})
+    await case_store.close_deadlines(conn, case["case_id"], "void")
+    detail = {"reason": reason}
+    seq = await case_store.append_event(
+        conn,
+        case["case_id"],
+        announce.derived_id(cause, "close"),
+        "close",
+        progress.state.value,
+        closed.state.value,
+        SYSTEM.model_dump(),
+        detail,
+        ctx.now(),
+    )
+    return await announce.change(
+        conn,
+        ctx,
+        case,
+        seq=seq,
+        action="close",
+        from_state=progress.state.value,
+        to_state=closed.state.value,
+        actor=SYSTEM,
+        detail=detail,
+        cause=cause,
+    )
