@@ -529,7 +529,7 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200, 400], help="offered rates per s")
     parser.add_argument("--seconds", type=float, default=10.0, help="per rate")
     parser.add_argument(
-        "--connections", type=int, default=128, help="client connection pool size, and most requests in flight"
+        "--connections", type=int, default=32, help="client connection pool size, and most requests in flight"
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     parser.add_argument("--warm-up", type=int, default=50, help="requests sent one by one before measuring")
