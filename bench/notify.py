@@ -33,8 +33,15 @@ they are not running, and then left running):
   WebhookChannel.send alone (notify's own signing and POST code, no Kafka, no database), 10 and 100 in flight.
 * Where notify's time goes, with no Kafka: a backlog of pending deliveries COPYed into the table and drained
   by DeliveryWorker.tick() (the service's class, its own pool and HTTP client): once with every asyncpg
-  statement timed by kind and the webhook sends timed, once under cProfile (by area, then the top functions);
-  then FanOut.handle() alone, one event after another, its statements timed.
+  statement timed by kind and the webhook sends timed, once under cProfile (by area, then the top functions).
+* What-ifs, never the service's code: LeanWorker, a bench-only subclass of DeliveryWorker that reads the
+  subscriptions' secrets once per tick and records an attempt with one statement, and/or keeps at most 10
+  deliveries in flight; drained on the same backlogs (rounds alternated), and run live once (the burst with
+  the most subscriptions) in place of the service's worker. And `import sniffio` short-circuited for two
+  bare-client rows (httpcore tries that import, which fails here, four times per request).
+* FanOut.handle() alone, one event after another, its statements timed; again after 100,000 older cases are
+  COPYed in (the reporters query, `case_id = $1 OR merged_into = $1`, has no index for merged_into); and
+  again with such an index created in this run's throwaway database (what-if).
 
 CPU shares are read from /proc (this process, the receiver, every PostgreSQL backend, the Kafka JVM). The
 machine may be shared: the load average is printed at the start and the end. The service's logs (a JSON line
@@ -627,6 +634,7 @@ class Run:
     receiver_cpu: float = 0.0
     connections: int = 0
     rate_asked: float | None = None  # paced: events per second
+    process_cpu_s: float = 0.0  # this process (notify and the publisher), every thread
 
     @property
     def rate(self) -> float:
@@ -724,10 +732,11 @@ async def measured(s: Session, producer: Any, events: Sequence[Prepared], mode: 
     ticks_before, handled_before = len(s.worker.ticks), len(s.fanout.handled)
     _, receiver_cpu = await s.receiver.stats(s.prefix)
     s.meter.begin()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     sent = await publish_all(producer, s.place.topics.assignments, events, rate)
     run.published_s = time.perf_counter() - started
     await s.receiver.wait_for(s.prefix, before + run.expected)
+    run.process_cpu_s = time.process_time() - cpu_started
     run.cpu = s.meter.shares()
     wall = time.perf_counter() - started
     run.receiver_cpu = ((await s.receiver.stats(s.prefix))[1] - receiver_cpu) / wall
@@ -1124,6 +1133,7 @@ class Drain:
     ticks: list[tuple[float, int]]
     connections: int
     statements: float  # per delivery
+    cpu_s: float  # this process's CPU time over the drain
 
     @property
     def rate(self) -> float:
@@ -1139,13 +1149,15 @@ async def timed_drain(
     await copy_backlog(place.url, paths, per_sub, f"D{tag}")
     statements = StatementTimer()
     statements.install()
+    cpu = time.process_time()
     try:
         seconds, ticks = await drain(worker)
     finally:
+        cpu = time.process_time() - cpu
         statements.remove()
     done = sum(n for _, n in ticks)
     calls = sum(statements.calls.values()) / max(done, 1)
-    return Drain(name, done, seconds, ticks, await receiver.connections(f"/drain/{tag}/"), calls)
+    return Drain(name, done, seconds, ticks, await receiver.connections(f"/drain/{tag}/"), calls, cpu)
 
 
 async def profile(place: Place, receiver: Receiver, subs: list[tuple[str, str]], args: argparse.Namespace) -> None:
@@ -1161,15 +1173,18 @@ async def profile(place: Place, receiver: Receiver, subs: list[tuple[str, str]],
             n = await copy_backlog(place.url, subs, per_sub, "PT")
             statements = StatementTimer()
             statements.install()
+            cpu = time.process_time()
             try:
                 seconds, ticks = await drain(worker)
             finally:
+                cpu = time.process_time() - cpu
                 statements.remove()
             done = sum(t[1] for t in ticks)
             print(
                 f"\nDeliveryWorker.tick() draining a backlog of {n:,} deliveries ({len(subs)} subscriptions, batch"
                 f" {settings.batch}, pool of {pool.get_max_size()}), no Kafka: {done / seconds:,.0f} deliveries/s,"
-                f" {len(ticks)} ticks, tick ms p50 / p99 / max {trio([t for t, _ in ticks])}"
+                f" {cpu / done * 1000:.2f} ms CPU per delivery ({cpu / seconds:.0%} of a core), {len(ticks)} ticks,"
+                f" tick ms p50 / p99 / max {trio([t for t, _ in ticks])}"
             )
             sql = sum(statements.seconds.values())
             calls = sum(statements.calls.values())
@@ -1218,7 +1233,7 @@ async def profile(place: Place, receiver: Receiver, subs: list[tuple[str, str]],
     finally:
         await pool.close()
 
-    await profile_fanout(place, args.fanout_events, settings)
+    await profile_fanout(place, args, settings)
 
 
 def drain_table(drains: dict[str, list[Drain]], backlog: int, rounds: int) -> None:
@@ -1233,6 +1248,7 @@ def drain_table(drains: dict[str, list[Drain]], backlog: int, rounds: int) -> No
                 rates(ds),
                 f"{sum(d.rate for d in ds) / sum(b.rate for b in base):.2f}x",
                 f"{sum(d.statements for d in ds) / len(ds):.2f}",
+                f"{sum(d.cpu_s for d in ds) / max(sum(d.deliveries for d in ds), 1) * 1000:.2f}",
                 trio([t for d in ds for t, _ in d.ticks]),
                 " / ".join(f"{d.connections:,}" for d in ds),
             ],
@@ -1241,7 +1257,14 @@ def drain_table(drains: dict[str, list[Drain]], backlog: int, rounds: int) -> No
     ]
     table(
         f"what-if, not the service: backlogs of {backlog:,} drained by tick(), {rounds} round(s) alternated",
-        ["deliveries/s each round", "vs service", "statements/delivery", "tick ms p50 / p99 / max", "connections"],
+        [
+            "deliveries/s each round",
+            "vs service",
+            "statements/delivery",
+            "CPU ms/delivery",
+            "tick ms p50 / p99 / max",
+            "connections",
+        ],
         rows,
     )
 
@@ -1262,25 +1285,90 @@ def report_profile(profiler: cProfile.Profile, n: int, title: str, seconds: floa
     print("\n".join(line.replace(str(Path.cwd()) + "/", "") for line in lines[start:]))
 
 
-async def profile_fanout(place: Place, n: int, settings: NotifySettings) -> None:
-    """FanOut.handle() alone, one event after another on one connection, with the live subscriptions."""
-    fanout = FanOut(settings, {"webhook"})
-    events = make_events(n, "PF")
-    conn = await asyncpg.connect(place.url)
+REPORTERS = """SELECT reporter FROM cases WHERE (case_id = $1 OR merged_into = $1) AND reporter IS NOT NULL
+               ORDER BY received_at"""  # fanout._case's second query, as it is there
+WHAT_IF_INDEX = "CREATE INDEX bench_cases_merged_into ON cases (merged_into) WHERE merged_into IS NOT NULL"
+
+
+async def fanout_pass(conn: asyncpg.Connection, fanout: FanOut, n: int, tag: str) -> tuple[float, StatementTimer, int]:
+    """FanOut.handle() for n new events (their cases COPYed first), one after another; seconds, statements."""
+    events = make_events(n, tag)
+    await copy_cases(conn, events)
+    await conn.execute("ANALYZE cases")
+    decoded = [decode(e.value) for e in events]
+    statements = StatementTimer()
+    statements.install()
+    written = 0
     try:
-        await copy_cases(conn, events)
-        decoded = [decode(e.value) for e in events]
-        statements = StatementTimer()
-        statements.install()
-        try:
-            started = time.perf_counter()
-            written = 0
-            for event in decoded:
-                aud = await fanout.handle(conn, event, datetime.now(UTC))
-                written += len(aud.recipients) if aud else 0
-            seconds = time.perf_counter() - started
-        finally:
-            statements.remove()
+        started = time.perf_counter()
+        for event in decoded:
+            aud = await fanout.handle(conn, event, datetime.now(UTC))
+            written += len(aud.recipients) if aud else 0
+        seconds = time.perf_counter() - started
+    finally:
+        statements.remove()
+    return seconds, statements, written
+
+
+async def copy_filler_cases(conn: asyncpg.Connection, n: int) -> None:
+    """n more (older, closed) cases, as a district accumulates them; nothing is merged into anything."""
+    now = datetime.now(UTC)
+    location = json.dumps({"lon": 108.9352, "lat": 34.2721})
+    reporter = json.dumps({"name": "李女士", "phone": "13900000000"}, ensure_ascii=False)
+    tag = uuid.uuid4().hex[:6]
+    await conn.copy_records_to_table(
+        "cases",
+        columns=CASE_COLUMNS,
+        records=[
+            (uuid.uuid4(), f"GD-F{tag}-{i:07d}", "closed", "hotline", "sanitation", "grid", LEAD, "垃圾没人清运",
+             location, "normal", reporter, now, SCOPE_KEYS)
+            for i in range(n)
+        ],
+    )  # fmt: skip
+    await conn.execute("ANALYZE cases")
+
+
+async def reporters_plan(conn: asyncpg.Connection) -> str:
+    case_id = await conn.fetchval("SELECT case_id FROM cases ORDER BY received_at DESC LIMIT 1")
+    plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE) {REPORTERS}", case_id)]
+    node = next((p.strip().lstrip("-> ").split("  (")[0] for p in plan if "Scan" in p), "?")
+    execution = next((p.split(":", 1)[1].strip() for p in plan if p.startswith("Execution Time")), "?")
+    return f"{node}; {execution}"
+
+
+async def profile_fanout(place: Place, args: argparse.Namespace, settings: NotifySettings) -> None:
+    """FanOut.handle() alone, one event after another on one connection, with the live subscriptions; then
+    as the cases table grows, and (what-if, in this run's database only) with an index on cases.merged_into."""
+    fanout = FanOut(settings, {"webhook"})
+    n = args.fanout_events
+    conn = await asyncpg.connect(place.url)
+    rows: list[tuple[str, Sequence[str]]] = []
+    try:
+
+        async def measure_one(name: str, tag: str) -> tuple[float, StatementTimer, int]:
+            cases = await conn.fetchval("SELECT count(*) FROM cases")
+            seconds, statements, written = await fanout_pass(conn, fanout, n, tag)
+            by_cases = statements.seconds.get("SELECT ... FROM cases", 0.0)
+            rows.append(
+                (
+                    name,
+                    [
+                        f"{cases:,}",
+                        f"{n / seconds:,.0f}",
+                        f"{seconds / n * 1000:.2f}",
+                        f"{by_cases / n * 1000:.2f}",
+                        await reporters_plan(conn),
+                    ],
+                )
+            )
+            return seconds, statements, written
+
+        seconds, statements, written = await measure_one("as the runs above left it", "PF")
+        await copy_filler_cases(conn, args.extra_cases)
+        await measure_one(f"+ {args.extra_cases:,} older cases", "PG")
+        await conn.execute(WHAT_IF_INDEX)
+        await conn.execute("ANALYZE cases")
+        await measure_one("  what-if: + index on cases (merged_into)", "PH")
     finally:
         await conn.close()
     print(
@@ -1292,6 +1380,11 @@ async def profile_fanout(place: Place, n: int, settings: NotifySettings) -> None
         print(f"    {c / n:5.2f} x {total / c * 1000:7.3f} ms = {total / n * 1000:7.3f} ms  {kind}")
     rest = seconds - sum(statements.seconds.values())
     print(f"    {rest / n * 1000:23.3f} ms  outside statements (audience, encode twice, json)")
+    table(
+        f"FanOut.handle() alone as cases accumulate ({n:,} events each)",
+        ["cases", "events/s", "ms/event", "SELECT cases ms/event", "the reporters query: scan; execution"],
+        rows,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -1329,6 +1422,9 @@ def notify_table(runs: list[Run], title: str) -> None:
             f"{len(r.ticks):,} / {sum(t[2] for t in r.ticks) / max(len(r.ticks), 1):.1f}" for r in runs
         ]),
         ("tick() ms  p50 / p99 / max", [trio([t[1] for t in r.ticks]) for r in runs]),
+        ("CPU ms per delivery in this process (notify, publisher)", [
+            f"{r.process_cpu_s / max(r.distinct, 1) * 1000:.2f}" for r in runs
+        ]),
         ("TCP connections the webhooks came on (receiver's count)", [f"{r.connections:,}" for r in runs]),
         ("CPU, share of a core: bench / receiver / our backends / kafka", [cpu(r) for r in runs]),
     ]  # fmt: skip
@@ -1465,6 +1561,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-what-if", dest="what_if", action="store_false", help="skip the live burst through the what-if worker"
     )
+    parser.add_argument("--extra-cases", type=int, help="older cases added before the last fan-out runs (100,000)")
     parser.add_argument("--bare-posts", type=int, help="posts per concurrent bare-client figure (default 4,000)")
     parser.add_argument("--backlog", type=int, help="deliveries each profiled drain has (default 1,000)")
     parser.add_argument("--fanout-events", type=int, help="events FanOut.handle() alone handles (default 500)")
@@ -1475,6 +1572,7 @@ if __name__ == "__main__":
         run_receiver()
         raise SystemExit(0)
     parsed.events = parsed.events or (500 if parsed.quick else 2000)
+    parsed.extra_cases = parsed.extra_cases or (20_000 if parsed.quick else 100_000)
     parsed.bare_posts = parsed.bare_posts or (1500 if parsed.quick else 4000)
     parsed.paced_seconds = parsed.paced_seconds or (5.0 if parsed.quick else 10.0)
     parsed.backlog = parsed.backlog or (300 if parsed.quick else 1000)
