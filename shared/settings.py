@@ -27,7 +27,7 @@ class KafkaSettings(BaseSettings):
 
     model_config = _config("KAFKA_")
 
-    bootstrap_servers: str = "127.0.0.1:39092"
+    bootstrap_servers: str = "127.0.0.1:29092"
     client_id: str = "griddispatch"
     topic_prefix: str = Field("griddispatch", description="prefix of every topic name; tests use their own")
     replication_factor: int = 1
@@ -39,24 +39,27 @@ class DatabaseSettings(BaseSettings):
 
     model_config = _config("DB_")
 
-    url: str = "postgresql://griddispatch:griddispatch@127.0.0.1:35432/griddispatch"
+    url: str = "postgresql://griddispatch:griddispatch@127.0.0.1:25432/griddispatch"
     pool_min_size: int = 1
     pool_max_size: int = 10
     connect_timeout_s: float = 5.0
 
 
 class LocalInfraSettings(BaseSettings):
-    """The local Kafka and PostgreSQL that `griddispatch infra up` runs (GRIDDISPATCH_LOCAL_*)."""
+    """The local Kafka and PostgreSQL that `griddispatch infra up` runs (GRIDDISPATCH_LOCAL_*).
+
+    Ports stay below 32768, outside Linux's ephemeral range: an outgoing connection can never be holding them.
+    """
 
     model_config = _config("LOCAL_")
 
     dir: Path = PROJECT_ROOT / ".local"
     cache_dir: Path = PROJECT_ROOT / ".local" / "cache"  # Kafka jars; shared by every local dir
     kafka_version: str = "3.9.2"
-    kafka_port: int = 39092
-    kafka_controller_port: int = 39093
+    kafka_port: int = 29092
+    kafka_controller_port: int = 29093
     kafka_heap: str = "-Xms256m -Xmx1g"
-    postgres_port: int = 35432
+    postgres_port: int = 25432
     postgres_user: str = "griddispatch"
     postgres_password: str = "griddispatch"
     postgres_db: str = "griddispatch"

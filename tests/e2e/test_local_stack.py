@@ -16,7 +16,7 @@ import pytest
 from shared.settings import LocalInfraSettings
 from tests.cli import griddispatch
 
-PORTS = {"kafka": 49092, "controller": 49093, "postgres": 45432}
+PORTS = {"kafka": 29192, "controller": 29193, "postgres": 25532}  # below 32768: no client socket can hold them
 SERVICE_PORTS = {"intake": 18000, "dispatch": 18001, "escalation": 18002, "notify": 18003}
 
 

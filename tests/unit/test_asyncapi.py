@@ -100,7 +100,7 @@ def test_prefix_names_every_core_topic() -> None:
 
 def test_is_asyncapi_3_and_parses_as_yaml(doc: dict[str, Any]) -> None:
     assert doc["asyncapi"] == "3.0.0"
-    assert doc["servers"]["local"] == {**doc["servers"]["local"], "host": "127.0.0.1:39092", "protocol": "kafka"}
+    assert doc["servers"]["local"] == {**doc["servers"]["local"], "host": "127.0.0.1:29092", "protocol": "kafka"}
     assert doc["defaultContentType"] == "application/cloudevents+json"
 
 
