@@ -263,6 +263,21 @@ def cpu_seconds(group: int, *, children_matching: str | None = None) -> float:
     return sum(cpu for ppid, _, cpu, cmdline in _processes() if ppid == group and children_matching in cmdline)
 
 
+def listener(port: int) -> int | None:
+    """The process listening on this TCP port (the one the bench really talks to), if any."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):  # a JVM listens on an IPv6 socket, IPv4-mapped
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with suppress(OSError):
+            if os.readlink(fd) in inodes:
+                return int(fd.parent.parent.name)
+    return None
+
+
 def cpu_now(
     server: int, broker: int | None = None, postmaster: int | None = None, database: str = ""
 ) -> dict[str, float]:
@@ -411,10 +426,16 @@ async def warm_up(http: httpx.AsyncClient, url: str, bodies: Sequence[bytes], he
 
 async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[Run], tuple[int, int]]:
     local = LocalInfraSettings()
-    stack.require_infra_running(local)
+    broker, postmaster = listener(local.kafka_port), listener(local.postgres_port)
+    if broker is None or postmaster is None:
+        raise SystemExit(
+            f"nothing listens on Kafka's port {local.kafka_port} and PostgreSQL's {local.postgres_port}: "
+            "start them with `griddispatch infra up`"
+        )
     processes = Processes(local.dir)
-    broker, postmaster = (processes.running(name) for name in (local_kafka.NAME, local_postgres.NAME))
-    assert broker is not None and postmaster is not None
+    ours = {name: rec.pid for name in stack.INFRA if (rec := processes.running(name)) is not None}
+    if ours != {local_kafka.NAME: broker, local_postgres.NAME: postmaster}:
+        print(f"  note: the processes on those ports ({broker}, {postmaster}) are not the ones {local.dir} records")
     rates: list[float] = args.rates
     per_rate = [round(rate * args.seconds) for rate in rates]
     async with bench_resources(local) as bench:
@@ -455,11 +476,11 @@ async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[
                         mine = bodies[offset : offset + count]
                         offset += count
 
-                        before = cpu_now(pid, broker.pid, postmaster.pid, bench.db_name)
+                        before = cpu_now(pid, broker, postmaster, bench.db_name)
                         run = await offer(
                             http, url, mine, rate, args.seconds, intake_headers, "intake", args.connections
                         )
-                        after = cpu_now(pid, broker.pid, postmaster.pid, bench.db_name)
+                        after = cpu_now(pid, broker, postmaster, bench.db_name)
                         run.cpu_ms_per_ok = {k: 1000 * (after[k] - before[k]) / max(run.ok, 1) for k in after}
                         intake_runs.append(run)
                         print(f"  intake {rate:>5.0f}/s done", flush=True)
