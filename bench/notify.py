@@ -107,6 +107,7 @@ SEED = 20261122
 WARM_UP_EVENTS = 20
 SAMPLE_FIRST = 5  # signatures kept per receiver path: the first few, then one in SAMPLE_EVERY
 SAMPLE_EVERY = 10
+BARE = "bare httpx.AsyncClient.post"
 worker_log = get_logger("services.notify.worker")  # LeanWorker logs its deliveries as the worker does
 STALL_S = 30.0  # no new receipt for this long: stop waiting and report what is missing
 LEAD = "unit:610199004001"
@@ -868,16 +869,21 @@ class Bare:
     latencies: list[float]
     failures: int
     connections: int
+    cpu_s: float  # this process: the client side only (the receiver is another process)
 
     @property
     def rate(self) -> float:
         return self.posts / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_s / self.posts * 1000
+
 
 async def in_flight(
     count: int, concurrency: int, post: Callable[[int], Awaitable[bool]]
-) -> tuple[float, list[float], int]:
-    """`count` calls of post(i), `concurrency` at a time; wall seconds, each call's seconds, failures."""
+) -> tuple[float, list[float], int, float]:
+    """`count` calls of post(i), `concurrency` at a time; wall seconds, each call's seconds, failures, CPU s."""
     counter = itertools.count()
     latencies: list[float] = []
     failures = 0
@@ -890,9 +896,9 @@ async def in_flight(
             latencies.append(time.perf_counter() - started)
             failures += not ok
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(loop() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, failures
+    return time.perf_counter() - started, latencies, failures, time.process_time() - cpu
 
 
 @contextlib.contextmanager
@@ -939,9 +945,9 @@ async def bare_client(
             return response.status_code == 200
 
         await in_flight(min(50, count), concurrency, post)  # connections opened, not in the figure
-        seconds, latencies, failures = await in_flight(count, concurrency, post)
-    name = "bare httpx.AsyncClient.post" + (f", keep-alive {keep_alive}" if keep_alive else "") + note
-    return Bare(name, concurrency, count, seconds, latencies, failures, await receiver.connections(path))
+        seconds, latencies, failures, cpu = await in_flight(count, concurrency, post)
+    name = BARE + (f", keep-alive {keep_alive}" if keep_alive else "") + note
+    return Bare(name, concurrency, count, seconds, latencies, failures, await receiver.connections(path), cpu)
 
 
 async def channel_only(receiver: Receiver, bodies: list[tuple[str, bytes]], concurrency: int, count: int) -> Bare:
@@ -957,9 +963,10 @@ async def channel_only(receiver: Receiver, bodies: list[tuple[str, bytes]], conc
             return outcome.status_code == 200
 
         await in_flight(min(50, count), concurrency, post)
-        seconds, latencies, failures = await in_flight(count, concurrency, post)
+        seconds, latencies, failures, cpu = await in_flight(count, concurrency, post)
     connections = await receiver.connections(path)
-    return Bare("WebhookChannel.send (signed, no DB)", concurrency, count, seconds, latencies, failures, connections)
+    name = "WebhookChannel.send (signed, no DB)"
+    return Bare(name, concurrency, count, seconds, latencies, failures, connections, cpu)
 
 
 # ------------------------------------------------------------------------------------------------ profile
@@ -1435,26 +1442,38 @@ def bare_table(results: list[Bare]) -> None:
     rows: list[tuple[str, Sequence[str]]] = [
         (
             f"{b.name}, {b.concurrency} in flight",
-            [f"{b.rate:,.0f}", f"{b.posts:,}", trio(b.latencies), str(b.failures), f"{b.connections:,}"],
+            [
+                f"{b.rate:,.0f}",
+                f"{b.posts:,}",
+                trio(b.latencies),
+                f"{b.cpu_ms:.2f}",
+                str(b.failures),
+                f"{b.connections:,}",
+            ],
         )
         for b in results
     ]
     table(
         "same receiver, same bodies, same process",
-        ["posts/s", "posts", "ms per post p50 / p99 / max", "failed", "connections"],
+        ["posts/s", "posts", "ms per post p50 / p99 / max", "CPU ms/post", "failed", "connections"],
         rows,
     )
 
 
 def ratios(bursts: list[Run], bare: list[Bare]) -> None:
-    by = {(b.name.split(" ")[0], b.concurrency): b for b in bare}
-    print("\nratio, notify burst end to end / bare httpx:")
+    """Against the bare client with httpx's defaults (the rows named exactly BARE)."""
+    by = {b.concurrency: b for b in bare if b.name == BARE}
+    print(f"\nratio, notify burst end to end / {BARE} (httpx defaults), rate and CPU per delivery:")
     for r in bursts:
         parts = []
         for c in sorted({1, r.subscriptions, 100}):
-            b = by.get(("bare", c))
+            b = by.get(c)
             if b:
-                parts.append(f"{r.rate / b.rate:.2f}x of bare at {c} in flight ({b.rate:,.0f}/s)")
+                parts.append(f"{r.rate / b.rate:.2f}x the rate at {c} in flight ({b.rate:,.0f}/s)")
+        cpu = r.process_cpu_s / max(r.distinct, 1) * 1000
+        b = by.get(r.subscriptions)
+        if b:
+            parts.append(f"{cpu / b.cpu_ms:.1f}x its CPU per post at {r.subscriptions} ({cpu:.2f} / {b.cpu_ms:.2f} ms)")
         print(f"  {r.label or f'{r.subscriptions} sub(s)'}, {r.rate:,.0f} deliveries/s: " + "; ".join(parts))
 
 
