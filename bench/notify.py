@@ -72,6 +72,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -367,14 +368,25 @@ def cpu_meter(local: LocalInfraSettings, receiver: Receiver, database: str) -> C
 
 @contextlib.asynccontextmanager
 async def infrastructure() -> AsyncIterator[LocalInfraSettings]:
-    """The local broker and database; started here if they were not running, and left running."""
+    """This checkout's broker and database (`griddispatch infra up`); started here if they were not running,
+    and left running. Their ports are read from the pid records under .local/run, so that a stack started
+    before the default ports changed is still the one measured, not another checkout's on the new ports."""
     local = LocalInfraSettings()
     processes = Processes(local.dir)
     missing = [n for n in stack.INFRA if processes.running(n) is None]
     if missing:
         print(f"starting {', '.join(missing)} (left running: `griddispatch infra down` stops it)")
         await stack.infra_up(local)
-    yield local
+    ports = {}
+    for name, setting in ((local_postgres.NAME, "postgres_port"), (local_kafka.NAME, "kafka_port")):
+        record = processes.running(name)
+        port = urlsplit(record.url).port if record is not None else None
+        if port is not None and port != getattr(local, setting):
+            print(
+                f"{name}: this checkout's runs on port {port} (.local/run), not {getattr(local, setting)}: using {port}"
+            )
+            ports[setting] = port
+    yield local.model_copy(update=ports)
 
 
 @dataclass
