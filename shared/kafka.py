@@ -1,7 +1,8 @@
 """Kafka clients built the one way the system needs them, and errors translated to ours.
 
-Producers are idempotent with acks=all: a report is acknowledged to its sender only once every in-sync
-replica has it. Clients are context managers, so nothing is left open.
+Producers use acks=all: a report is acknowledged to its sender only once every in-sync replica has it. They
+are idempotent unless given a delivery deadline (intake's), see kafka_producer. Clients are context
+managers, so nothing is left open.
 """
 
 from __future__ import annotations
