@@ -57,8 +57,8 @@ def service_env(local: LocalInfraSettings) -> dict[str, str]:
     return env
 
 
-def services_up(local: LocalInfraSettings, services: ServiceSettings, timeout_s: float = 90.0) -> dict[str, str]:
-    """Start each service not already running as `griddispatch serve NAME`, and wait for its /healthz."""
+def services_up(local: LocalInfraSettings, services: ServiceSettings, timeout_s: float = 180.0) -> dict[str, str]:
+    """Start each service not already running as `griddispatch serve NAME`, and wait until it is ready."""
     processes = Processes(local.dir)
     env = service_env(local)
     urls: dict[str, str] = {}
@@ -79,12 +79,13 @@ def _wait_healthy(processes: Processes, name: str, url: str, deadline: float) ->
         if processes.exited_early(name):
             raise InfrastructureUnavailable(f"service {name} exited during start:\n{processes.tail(name)}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            # ready, not just alive: dispatch, for one, answers /healthz before its runtime has started
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise InfrastructureUnavailable(f"service {name} did not answer {url}/healthz:\n{processes.tail(name)}")
+    raise InfrastructureUnavailable(f"service {name} did not become ready at {url}/readyz:\n{processes.tail(name)}")
 
 
 def services_down(local: LocalInfraSettings) -> list[str]:

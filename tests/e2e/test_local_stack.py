@@ -143,6 +143,8 @@ def test_up_starts_four_ready_services_and_down_stops_them(stack_env: dict[str, 
 def test_a_port_taken_by_someone_else_is_named(stack_env: dict[str, str]) -> None:
     import socket
 
+    griddispatch("down", env=stack_env)  # from a stopped stack, whatever the tests before left running
+
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
