@@ -44,6 +44,12 @@ _STATUS: list[tuple[type[GridDispatchError], int]] = [
 ]
 
 
+def status_of(exc: GridDispatchError, overrides: Mapping[type[GridDispatchError], int] | None = None) -> int:
+    """The HTTP status of one of our errors; `overrides` lets another face (Open311) differ on a few classes."""
+    table = [(cls, (overrides or {}).get(cls, status)) for cls, status in _STATUS]
+    return next((status for cls, status in table if isinstance(exc, cls)), 500)
+
+
 def health_router(checks: Mapping[str, Check]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -67,7 +73,7 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
 
 
 def problem_response(exc: GridDispatchError, instance: str | None = None) -> JSONResponse:
-    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    status = status_of(exc)
     body = {
         "type": PROBLEM_BASE + exc.code,
         "title": HTTPStatus(status).phrase,

@@ -18,18 +18,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.intake.deps import Resources, client_from_key, require
 from shared.api_clients import ApiClient, Scope
 from shared.errors import (
-    Conflict,
-    Forbidden,
     GridDispatchError,
     InfrastructureUnavailable,
     InvalidInput,
     NotFound,
-    PayloadTooLarge,
-    RateLimited,
     Unauthenticated,
-    UnsupportedMediaType,
 )
 from shared.logging import get_logger
+from shared.web import status_of
 
 log = get_logger(__name__)
 
@@ -44,18 +40,8 @@ _ITEM_TAG = {
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot carry
 
-# First match wins. Open311 says 403 for a missing or bad api_key and 400 for bad fields.
-_STATUS: list[tuple[type[GridDispatchError], int]] = [
-    (PayloadTooLarge, 413),
-    (UnsupportedMediaType, 415),
-    (InvalidInput, 400),
-    (Unauthenticated, 403),
-    (Forbidden, 403),
-    (RateLimited, 429),
-    (NotFound, 404),
-    (Conflict, 409),
-    (InfrastructureUnavailable, 503),
-]
+# Open311 says 400 for bad fields and 403 for a missing or bad api_key; every other status is the API's own.
+OPEN311_STATUS: dict[type[GridDispatchError], int] = {InvalidInput: 400, Unauthenticated: 403}
 
 
 class Open311Route(APIRoute):
@@ -79,7 +65,7 @@ class Open311Route(APIRoute):
 
 
 def _error(fmt: str, exc: GridDispatchError) -> Response:
-    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    status = status_of(exc, OPEN311_STATUS)
     description = exc.message
     if isinstance(exc, Unauthenticated):
         description = f"api_key: {exc.message}"
