@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian machine lacks to run griddispatch locally: PostgreSQL's server, Java 17, Maven.
+# Installs what a fresh Debian machine lacks to run griddispatch locally: PostgreSQL's server, Java 17, Maven;
+# for the console's browser tests, Chromium and a CJK font (its Chinese text would render as boxes without one).
 # Idempotent: installs nothing that is already there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -7,6 +8,8 @@ missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
