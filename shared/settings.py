@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +30,21 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:29092"
     client_id: str = "griddispatch"
     topic_prefix: str = Field("griddispatch", description="prefix of every topic name; tests use their own")
-    replication_factor: int = 1
+    replication_factor: int = Field(1, ge=1, description="replicas of every topic created at start; 3 in production")
+    # min.insync.replicas of every topic created at start (2 beside replication 3: an acks=all write survives
+    # one broker lost, and is refused rather than kept on one copy when two are). Unset: the broker's default,
+    # so a broker configured for 2 is never weakened by a topic-level 1.
+    min_insync_replicas: int | None = Field(None, ge=1)
     request_timeout_ms: int = 15000
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> KafkaSettings:
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"GRIDDISPATCH_KAFKA_MIN_INSYNC_REPLICAS ({self.min_insync_replicas}) exceeds "
+                f"GRIDDISPATCH_KAFKA_REPLICATION_FACTOR ({self.replication_factor}): no acks=all write could succeed"
+            )
+        return self
 
 
 class DatabaseSettings(BaseSettings):
@@ -95,6 +108,7 @@ class IntakeSettings(BaseSettings):
     max_attachments: int = 10
     default_rate_per_min: int = 600
     open311_jurisdiction_id: str = "griddispatch.local"
+    console_notify_url: str | None = None  # where the console's browser reaches notify; default: notify's address
 
 
 class DistrictSettings(BaseSettings):
@@ -135,6 +149,12 @@ class NotifySettings(BaseSettings):
     smtp_port: int = 25
     smtp_sender: str = "griddispatch@localhost"
     district_timezone: str = "Asia/Shanghai"
+    # Origins whose browsers may read the live streams (the intake console), comma-separated; GET streams only.
+    console_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+
+    @property
+    def console_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.console_origins.split(",") if o.strip()]
 
 
 class LogSettings(BaseSettings):

@@ -28,6 +28,7 @@ class Resources:
     settings: IntakeSettings
     limiter: RateLimiter
     public_url: str  # base of status URLs
+    notify_url: str = ""  # where a browser reaches notify (the console's live stream)
 
 
 def resources(request: Request) -> Resources:

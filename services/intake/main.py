@@ -11,7 +11,7 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import BodyLimits
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, open311, registry, reports
+from services.intake.routers import cases, console, me, open311, registry, reports
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -55,7 +55,8 @@ def create_app(
             async with kafka_producer(kafka, deliver_within_ms=BROKER_DEADLINE_MS) as producer:
                 public_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
                 topics = Topics(kafka.topic_prefix)
-                app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url)
+                notify_url = intake.console_notify_url or f"http://{service.host}:{service.notify_port}"
+                app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url, notify_url)
                 log.info("started", port=service.intake_port)
                 yield
         finally:
@@ -70,4 +71,6 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(registry.router)
     app.include_router(open311.router)
+    app.include_router(me.router)
+    console.mount_console(app)
     return app

@@ -16,6 +16,7 @@ from services.notify.channels.sms_http import HttpSmsGateway
 from services.notify.channels.smtp import SmtpChannel
 from services.notify.channels.webhook import WebhookChannel
 from services.notify.consumer import consume
+from services.notify.cors import StreamCors
 from services.notify.fanout import FanOut
 from services.notify.routers import streams, subscriptions
 from services.notify.streams import StreamHub
@@ -89,6 +90,7 @@ def create_app(
 
     app = FastAPI(title="griddispatch notify", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(StreamCors, origins=notify.console_origin_list)
     app.include_router(health_router(standard_checks(kafka, database)))
     app.include_router(subscriptions.router)
     app.include_router(streams.router)
