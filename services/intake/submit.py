@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
 
 from services.intake.schemas import ReportIn
 from shared.api_clients import ApiClient
@@ -31,6 +32,8 @@ from shared.topics import Topics
 CASE_NAMESPACE = uuid.UUID("5b0f7d1e-3c59-4f7a-9a35-6f1b0f1c2d71")  # fixed forever: case ids depend on it
 EVENT_SOURCE = "/griddispatch/intake"
 log = get_logger(__name__)
+
+ACCEPTED = Counter("griddispatch_reports_accepted_total", "Reports accepted (202, the broker has them)", ["source"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,7 @@ async def _accept(
             return None
         await publish(producer, topics.reports, event)  # BrokerUnavailable rolls the row back: 503, nothing kept
     log.info("report_accepted", case_number=number, source=source, event_id=event.id)
+    ACCEPTED.labels(source).inc()
     return Submission(case_id, number, replayed=False)
 
 

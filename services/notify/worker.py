@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from prometheus_client import Counter
 
 from services.notify.channels.base import Channel, Message, Outcome, Result
 from services.notify.templates import Audience, CaseFacts, digest, render
@@ -27,6 +28,12 @@ from shared.settings import NotifySettings
 
 log = get_logger(__name__)
 HUMAN = frozenset({"sms", "email"})
+
+ATTEMPTS = Counter(
+    "griddispatch_delivery_attempts_total",
+    "Delivery attempts by channel, the channel's result and the delivery's status after it (dead: parked)",
+    ["channel", "result", "status"],
+)
 
 
 def backoff(attempt: int, settings: NotifySettings, retry_after_s: float | None, rnd: random.Random) -> float:
@@ -218,6 +225,7 @@ class DeliveryWorker:
                 next_at,
                 outcome.error,
             )
+        ATTEMPTS.labels(row["channel"], outcome.result.value, status).inc()
         log.info(
             "delivery_attempted",
             channel=row["channel"],
