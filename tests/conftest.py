@@ -22,7 +22,7 @@ from shared.db import create_pool, migrate
 from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
 
 # Fixtures of the services under test, available to every test module.
-pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures"]
+pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures", "tests.e2e.loop_fixtures"]
 
 
 @pytest.fixture(scope="session")
