@@ -163,7 +163,7 @@ async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> 
                     spec.name,
                     num_partitions=spec.partitions,
                     replication_factor=settings.replication_factor,
-                    topic_configs=spec.configs(),
+                    topic_configs=spec.configs(min_insync_replicas=settings.min_insync_replicas),
                 )
                 for spec in missing
             ]

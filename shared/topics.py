@@ -20,8 +20,12 @@ class TopicSpec:
     cleanup_policy: str = "delete"
     description: str = ""
 
-    def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+    def configs(self, *, min_insync_replicas: int | None = None) -> dict[str, str]:
+        """The topic-level configs to create it with; min.insync.replicas only when one is asked for."""
+        configs = {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+        if min_insync_replicas is not None:
+            configs["min.insync.replicas"] = str(min_insync_replicas)
+        return configs
 
 
 # name -> (partitions, retention, description). Six partitions: room for six dispatch workers per group.

@@ -40,13 +40,41 @@ class KafkaLayout:
     @classmethod
     def of(cls, local: LocalInfraSettings) -> KafkaLayout:
         home = local.dir / "kafka"
+        return cls.at(home, cluster_id_file=home / "cluster-id", local=local)
+
+    @classmethod
+    def at(cls, home: Path, *, cluster_id_file: Path, local: LocalInfraSettings) -> KafkaLayout:
+        """A node's files under `home`; the nodes of one cluster share one cluster id file."""
         return cls(
             home=home,
             data=home / "data",
             logs=home / "logs",
             config=home / "server.properties",
-            cluster_id_file=home / "cluster-id",
+            cluster_id_file=cluster_id_file,
             libs=local.cache_dir / f"kafka-{local.kafka_version}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """One KRaft node on loopback, broker and controller in one process, and the replication it defaults to."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    quorum_voters: str  # controller.quorum.voters: id@host:port of every controller
+    replication_factor: int = 1  # default.replication.factor and that of the internal topics
+    min_insync_replicas: int = 1  # min.insync.replicas and transaction.state.log.min.isr
+    role: str = "single-node KRaft broker+controller"
+
+    @classmethod
+    def single(cls, local: LocalInfraSettings) -> NodeConfig:
+        """The one node `griddispatch infra up` runs."""
+        return cls(
+            node_id=1,
+            port=local.kafka_port,
+            controller_port=local.kafka_controller_port,
+            quorum_voters=f"1@127.0.0.1:{local.kafka_controller_port}",
         )
 
 
@@ -99,26 +127,26 @@ def ensure_jars(local: LocalInfraSettings) -> Path:
     return layout.libs
 
 
-def server_properties(local: LocalInfraSettings, layout: KafkaLayout) -> str:
+def server_properties(node: NodeConfig, layout: KafkaLayout) -> str:
     return "\n".join(
         [
-            "# Written by `griddispatch infra up`: single-node KRaft broker+controller on loopback.",
+            f"# Written by griddispatch: {node.role} on loopback.",
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{local.kafka_controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{local.kafka_port},CONTROLLER://127.0.0.1:{local.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{local.kafka_port}",
+            f"node.id={node.node_id}",
+            f"controller.quorum.voters={node.quorum_voters}",
+            f"listeners=PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             f"log.dirs={layout.data}",
             "num.partitions=6",
-            "offsets.topic.replication.factor=1",
+            f"offsets.topic.replication.factor={node.replication_factor}",
             "offsets.topic.num.partitions=12",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "min.insync.replicas=1",
-            "default.replication.factor=1",
+            f"transaction.state.log.replication.factor={node.replication_factor}",
+            f"transaction.state.log.min.isr={node.min_insync_replicas}",
+            f"min.insync.replicas={node.min_insync_replicas}",
+            f"default.replication.factor={node.replication_factor}",
             "auto.create.topics.enable=false",  # topics come from the registry in shared/topics.py
             "group.initial.rebalance.delay.ms=0",
             "log.retention.check.interval.ms=300000",
@@ -132,7 +160,7 @@ def _classpath(libs: Path) -> str:
     return f"{libs}/*"
 
 
-def _format_storage(local: LocalInfraSettings, layout: KafkaLayout) -> None:
+def _format_storage(layout: KafkaLayout) -> None:
     if (layout.data / "meta.properties").exists():
         return
     if not layout.cluster_id_file.exists():
@@ -171,15 +199,22 @@ def start(local: LocalInfraSettings, processes: Processes) -> ProcessRecord:
             "GRIDDISPATCH_LOCAL_KAFKA_CONTROLLER_PORT": local.kafka_controller_port,
         }
     )
-    layout = KafkaLayout.of(local)
+    node = NodeConfig.single(local)
+    return launch(NAME, node, KafkaLayout.of(local), local, processes, heap=local.kafka_heap)
+
+
+def launch(
+    name: str, node: NodeConfig, layout: KafkaLayout, local: LocalInfraSettings, processes: Processes, *, heap: str
+) -> ProcessRecord:
+    """Write the node's config, format its storage on first start, and start its JVM under `name`."""
     ensure_jars(local)
     for path in (layout.data, layout.logs):
         path.mkdir(parents=True, exist_ok=True)
-    layout.config.write_text(server_properties(local, layout))
-    _format_storage(local, layout)
+    layout.config.write_text(server_properties(node, layout))
+    _format_storage(layout)
     argv = [
         _java(),
-        *local.kafka_heap.split(),
+        *heap.split(),
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j.configuration=file:{LOG4J}",
@@ -189,7 +224,8 @@ def start(local: LocalInfraSettings, processes: Processes) -> ProcessRecord:
         "kafka.Kafka",
         str(layout.config),
     ]
-    return processes.start(NAME, argv, marker=str(layout.config), url=f"kafka://{bootstrap_of(local)}", cwd=layout.home)
+    url = f"kafka://127.0.0.1:{node.port}"
+    return processes.start(name, argv, marker=str(layout.config), url=url, cwd=layout.home)
 
 
 async def wait_ready(local: LocalInfraSettings, processes: Processes) -> None:
