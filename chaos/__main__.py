@@ -1,0 +1,51 @@
+"""`python -m chaos [--scenarios kill9,broker,postgres,pause]`: the fault suite; exits 1 on any violation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from chaos.load import LoadSettings
+from chaos.scenarios import SCENARIOS, ScenarioSettings, run_all
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated of {', '.join(SCENARIOS)}")
+    parser.add_argument("--processes", type=int, default=2, help="processes of each service")
+    parser.add_argument("--rate", type=float, default=3.0, help="reports per second")
+    parser.add_argument("--before", type=float, default=10.0, help="seconds of load before each fault")
+    parser.add_argument("--during", type=float, default=8.0, help="seconds of load while the fault lasts")
+    parser.add_argument("--after", type=float, default=10.0, help="seconds of load after the heal")
+    parser.add_argument("--workdir", type=Path, default=None, help="logs and data (default: a temporary directory)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    settings = ScenarioSettings(
+        processes=args.processes,
+        before_s=args.before,
+        during_s=args.during,
+        after_s=args.after,
+        load=LoadSettings(rate_per_s=args.rate),
+    )
+    with tempfile.TemporaryDirectory(prefix="griddispatch-chaos-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        results = asyncio.run(run_all(names, workdir, settings))
+    if args.json:
+        from chaos.harness import describe
+
+        args.json.write_text(json.dumps([describe(r) for r in results], ensure_ascii=False, indent=2))
+    failed = [r.scenario for r in results if not r.ok]
+    print(f"chaos: {len(results) - len(failed)}/{len(results)} scenarios held the ledger", flush=True)  # noqa: T201
+    return 1 if failed or len(results) < len(names) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

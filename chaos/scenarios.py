@@ -1,0 +1,154 @@
+"""The fault scenarios: each under steady load, each ending with the ledger.
+
+Every scenario: load before, the fault, load during, the heal (restart, resume), load after, drain, ledger.
+A scenario gets a database and topic prefix of its own and fresh service processes (`processes` of each).
+
+| name | fault |
+| --- | --- |
+| kill9 | kill -9 every process of one service, load on, restart it; dispatch, escalation, notify, intake in turn |
+| broker | the Kafka broker stopped (SIGTERM), load on (intake answers 503, clients retry), started again |
+| postgres | PostgreSQL stopped (fast shutdown) and started again |
+| pause | one dispatch worker SIGSTOPped past its session timeout (10 s): the other takes its partitions; SIGCONT |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from chaos.harness import Harness, Result, Target
+from chaos.infra import PrivateInfra
+from chaos.load import LoadSettings
+from chaos.supervisor import SERVICE_ORDER, Supervisor
+
+SERVICE_PORTS = range(18320, 18349)  # 18349: the webhook receiver
+SESSION_TIMEOUT_S = 10.0  # BROKER_SESSION_TIMEOUT in Supervisor.env_for
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    processes: int = 2  # of each service
+    before_s: float = 10.0
+    during_s: float = 8.0
+    after_s: float = 10.0
+    load: LoadSettings = field(default_factory=LoadSettings)
+    drain_timeout_s: float = 300.0
+
+
+Fault = Callable[[Harness, PrivateInfra | None, Supervisor, ScenarioSettings], Awaitable[None]]
+
+
+async def _restart_service(supervisor: Supervisor, service: str) -> None:
+    procs = supervisor.of(service)
+    for proc in procs:
+        supervisor.restart(proc)
+    await supervisor.wait_ready(procs)
+
+
+async def kill9(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    await h.load_for(s.before_s)
+    for service in SERVICE_ORDER:
+
+        async def kill(service: str = service) -> None:
+            for proc in sup.of(service):
+                sup.kill(proc)
+
+        async def heal(service: str = service) -> None:
+            await _restart_service(sup, service)
+
+        await h.fault(f"kill -9 {service}", kill, heal, s.during_s)
+        await h.load_for(s.after_s / 2)
+    await h.load_for(s.after_s / 2)
+
+
+async def broker(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    assert infra is not None, "the broker scenario stops a broker of its own"
+    await h.load_for(s.before_s)
+    await h.fault("kafka stopped", lambda: asyncio.to_thread(infra.stop_kafka), infra.start_kafka, s.during_s)
+    await h.load_for(s.after_s)
+
+
+async def postgres(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    assert infra is not None, "the postgres scenario restarts a database of its own"
+    await h.load_for(s.before_s)
+    await h.fault(
+        "postgres restarted", lambda: asyncio.to_thread(infra.stop_postgres), infra.start_postgres, s.during_s
+    )
+    await h.load_for(s.after_s)
+
+
+async def pause(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    worker = sup.of("dispatch")[0]
+
+    async def stop() -> None:
+        sup.pause(worker)
+
+    async def cont() -> None:
+        sup.resume(worker)
+
+    await h.load_for(s.before_s)
+    await h.fault("dispatch SIGSTOP", stop, cont, max(s.during_s, SESSION_TIMEOUT_S + 5))
+    await h.load_for(s.after_s)
+
+
+SCENARIOS: dict[str, Fault] = {"kill9": kill9, "broker": broker, "postgres": postgres, "pause": pause}
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    """A new database beside the one at `admin_url`; returns its URL."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def run_scenario(
+    name: str,
+    target: Target,
+    workdir: Path,
+    settings: ScenarioSettings,
+    infra: PrivateInfra | None = None,
+    ports: range = SERVICE_PORTS,
+    env_extra: dict[str, str] | None = None,
+) -> Result:
+    """Start `settings.processes` of each service against `target`, run the scenario, stop them all."""
+    fault = SCENARIOS[name]
+    env = Supervisor.env_for(target.bootstrap_servers, target.db_url, target.topic_prefix, env_extra)
+    supervisor = Supervisor(env, workdir / name, ports)
+    harness = Harness(target, supervisor, settings.load)
+    try:
+        harness.prepare_database()
+        for service in SERVICE_ORDER:
+            supervisor.start(service, settings.processes)
+        await supervisor.wait_ready(supervisor.processes)
+        async with harness:
+            await fault(harness, infra, supervisor, settings)
+            return await harness.check(name, settings.drain_timeout_s)
+    finally:
+        await asyncio.to_thread(supervisor.stop_all)
+
+
+async def run_all(names: list[str], workdir: Path, settings: ScenarioSettings) -> list[Result]:
+    """The suite on a private broker and database (ports 29392/29393, 25732), one database per scenario."""
+    infra = PrivateInfra(workdir / ".local")
+    results = []
+    try:
+        await infra.start()
+        for name in names:
+            prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
+            db_url = await create_database(infra.db_url, prefix.replace("-", "_"))
+            result = await run_scenario(name, Target(infra.bootstrap_servers, db_url, prefix), workdir, settings, infra)
+            results.append(result)
+            print(result.line(), flush=True)  # noqa: T201  # the suite's report, line by line
+            for violation in result.violations[:20]:
+                print(f"  {violation}", flush=True)  # noqa: T201
+    finally:
+        await asyncio.to_thread(infra.stop)
+    return results
