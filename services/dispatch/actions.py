@@ -156,7 +156,7 @@ async def _record(
     """The row, the deadlines the step settles, the history entry and its announcement."""
     data = event.data
     case_id = case["case_id"]
-    await _settle_deadlines(conn, ctx, case, before, new, action, data.actor.unit)
+    await _settle_deadlines(conn, ctx, case, before, new, action)
     case.update(state=new.state.value, progress=dump(new), assisting=sorted(new.assisting), lead=new.lead)
     case["scope_keys"] = sorted(
         {*case["scope_keys"], *scope_keys(ctx.registry, [p for p in (new.lead, *new.assisting) if p], None, None)}
@@ -213,14 +213,14 @@ async def _settle_deadlines(
     before: CaseProgress,
     new: CaseProgress,
     action: Action,
-    unit: str | None,
 ) -> None:
     """Close what the step meets, void what no longer applies, open what the next step owes."""
     case_id = case["case_id"]
     if action in _MET_BY:
         await case_store.close_deadlines(conn, case_id, "met", kinds=_MET_BY[action])
-    if action is Action.REPORT_IN and unit:
-        await case_store.close_deadlines(conn, case_id, "met", kinds=["report_in"], party=unit)
+    if action is Action.REPORT_IN:  # settles the part of whoever answers for it too (a missed part escalated)
+        for party in sorted(before.owing - new.owing):
+            await case_store.close_deadlines(conn, case_id, "met", kinds=["report_in"], party=party)
     if new.state in TERMINAL:
         await case_store.close_deadlines(conn, case_id, "void")
         return

@@ -11,8 +11,9 @@ from services.dispatch import announce, case_store
 from services.dispatch.context import Context
 from services.dispatch.progress import dump, load
 from services.dispatch.steps import SYSTEM, assign, close_case, facts_of
-from shared.domain.lifecycle import Action, CaseProgress, Role, State, apply
-from shared.domain.routing import escalate, parse_assignee
+from services.dispatch.visibility import scope_keys
+from shared.domain.lifecycle import Action, CaseProgress, FactKind, IllegalTransition, Role, State, apply
+from shared.domain.routing import RoutingError, Urgency, escalate, escalate_part, parse_assignee
 from shared.domain.routing.deadlines import deadlines
 from shared.domain.routing.values import Trace
 from shared.events import CloudEvent
@@ -22,9 +23,12 @@ OPEN_HANDLING = {State.ASSIGNED, State.ACCEPTED, State.IN_PROGRESS, State.REOPEN
 
 
 async def handle_deadline(conn: asyncpg.Connection, ctx: Context, event: CloudEvent[DeadlineFired]) -> list[int]:
-    """The escalate tier moves a case one rung up; a passed follow-up window closes it; the rest is for notify."""
+    """The escalate tier moves a case one rung up (or a missed part to the rung above the party that owes it);
+    a passed follow-up window closes it; the rest is for notify."""
     if event.data.kind == "follow_up" and event.data.tier == "overdue":
         return await close_unrated(conn, ctx, event)
+    if event.data.kind == "report_in" and event.data.tier == "escalate":
+        return await escalate_missed_part(conn, ctx, event)
     if event.data.tier != "escalate" or event.data.kind not in ("accept", "resolve"):
         return []
     row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
@@ -113,3 +117,81 @@ async def escalate_case(
         cause=f"{cause}/reassign",
     )
     return ids + more
+
+
+async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: CloudEvent[DeadlineFired]) -> list[int]:
+    """A summoned or assisting party did not report in by its deadline: the rung above it answers for the part.
+
+    The party keeps owing it (a late report still settles it); the rung above is added to the case with a report-in
+    deadline of its own and told as a summoned party. At the top (the district command centre) nothing moves and
+    escalation re-alerts the open deadline.
+    """
+    party = event.data.assignee
+    row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
+    if row is None or State(row["state"]) not in OPEN_HANDLING:
+        return []
+    case, progress = dict(row), load(row["progress"])
+    if party not in progress.owing:
+        return []  # reported in (or no longer a party) since the deadline fired
+    try:
+        step = escalate_part(
+            parse_assignee(party),
+            ctx.registry,
+            ctx.now(),
+            place=case.get("place"),
+            urgency=Urgency(case["urgency"]),
+            policy=ctx.policy,
+        )
+    except RoutingError:
+        return []  # a party the active registry no longer knows: the deadline stays open and is re-alerted
+    if step.at_top:
+        return []
+    reason = f"report-in deadline {event.data.due_at.isoformat()} missed by {party}"
+    try:
+        outcome = apply(
+            progress, Action.ESCALATE_PART, Role.SYSTEM, SYSTEM.id, parties=[party], to=str(step.target), note=reason
+        )
+    except IllegalTransition:
+        return []  # the rung above leads the case itself: the lead's own deadlines cover it
+    new = outcome.progress
+    target = str(step.target)
+    await case_store.close_deadlines(conn, case["case_id"], "void", kinds=["report_in"], party=party)
+    fresh = any(f.kind is FactKind.PART_OWED for f in outcome.facts)
+    if fresh:
+        await case_store.open_deadline(conn, case["case_id"], "report_in", target, ctx.now(), step.report_in_by, [])
+    case.update(progress=dump(new), assisting=sorted(new.assisting))
+    case["scope_keys"] = sorted({*case["scope_keys"], *scope_keys(ctx.registry, [target], None, None)})
+    await case_store.update_case(conn, case["case_id"], {k: case[k] for k in ("progress", "assisting", "scope_keys")})
+    detail: dict[str, Any] = {
+        "reason": reason,
+        "party": party,
+        "to": target,
+        "report_in_by": step.report_in_by.isoformat() if fresh else None,
+        "rules": [s.rule for s in step.trace],
+    }
+    seq = await case_store.append_event(
+        conn,
+        case["case_id"],
+        announce.derived_id(event.id, "escalate_part"),
+        Action.ESCALATE_PART.value,
+        progress.state.value,
+        new.state.value,
+        SYSTEM.model_dump(),
+        detail,
+        ctx.now(),
+    )
+    ids = await announce.change(
+        conn,
+        ctx,
+        case,
+        seq=seq,
+        action=Action.ESCALATE_PART.value,
+        from_state=progress.state.value,
+        to_state=new.state.value,
+        actor=SYSTEM,
+        detail=detail,
+        cause=event.id,
+    )
+    if fresh:
+        ids += await announce.assignment(conn, ctx, case, target, "summoned", event.id)
+    return ids

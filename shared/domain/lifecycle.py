@@ -39,6 +39,7 @@ class Action(StrEnum):
     PROGRESS = "progress"
     RESOLVE = "resolve"
     REPORT_IN = "report_in"  # an assisting unit or summoned department has done its part
+    ESCALATE_PART = "escalate_part"  # a party missed its report-in deadline: the rung above answers for its part
     SUMMON = "summon"
     VERIFY_PASSED = "verify_passed"
     VERIFY_FAILED = "verify_failed"
@@ -74,6 +75,7 @@ class FactKind(StrEnum):
     ASSIGNED = "assigned"  # party: the new lead
     PART_OWED = "part_owed"  # party: an assisting unit or summoned department that now owes its part
     PART_REPORTED = "part_reported"  # party: the one that reported in
+    PART_ESCALATED = "part_escalated"  # party: the one that missed its report-in deadline
     ALL_PARTS_IN = "all_parts_in"  # the lead may resolve now
     REROUTE_NEEDED = "reroute_needed"  # party: the assignee that returned the case
     ESCALATION_NEEDED = "escalation_needed"  # party: the lead being escalated from
@@ -117,6 +119,7 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.PROGRESS, {S.IN_PROGRESS}, {R.ASSIGNEE}, STAY),
     _rule(A.PROGRESS, {S.ACCEPTED, S.IN_PROGRESS}, {R.ASSISTING}, STAY),
     _rule(A.REPORT_IN, OPEN_HANDLING, {R.ASSISTING}, STAY),
+    _rule(A.ESCALATE_PART, OPEN_HANDLING, {R.SYSTEM}, STAY),
     _rule(A.SUMMON, {S.ACCEPTED, S.IN_PROGRESS}, {R.SUPERVISOR, R.ASSIGNEE}, STAY),
     # a grid worker fixes a small matter on the spot: accept then resolve, no separate start
     _rule(A.RESOLVE, {S.ACCEPTED, S.IN_PROGRESS}, {R.ASSIGNEE}, S.RESOLVED),
@@ -187,6 +190,9 @@ class CaseProgress:
     lead: str | None = None
     assisting: frozenset[str] = frozenset()  # co-assigned units and summoned departments
     owing: frozenset[str] = frozenset()  # those of `assisting` that have not reported their part
+    # (supervisor, party): the supervisor answers for the party's part since the party missed its report-in
+    # deadline; either reporting in settles the part for both
+    answering: frozenset[tuple[str, str]] = frozenset()
     returned_by: tuple[str, ...] = ()  # in order; routing excludes them
     reopens: int = 0
     escalations: int = 0
@@ -228,6 +234,20 @@ def target_of(state: State, action: Action, role: Role) -> State | None:
     return state if row.target is None else row.target
 
 
+def settled_with(progress: CaseProgress, party: str) -> frozenset[str]:
+    """The parties whose part is settled when `party` reports in: it, those it answers for, those answering for it.
+
+    Followed through every rung (a branch, its department, the district command centre).
+    """
+    linked = {party}
+    grew = True
+    while grew:
+        more = {b for a, b in progress.answering if a in linked} | {a for a, b in progress.answering if b in linked}
+        grew = not more <= linked
+        linked |= more
+    return frozenset(linked)
+
+
 def live_deadlines(state: State) -> frozenset[DueKind]:
     """Deadlines that still apply in `state` (report-in deadlines follow `CaseProgress.owing`)."""
     return LIVE_DEADLINES.get(state, frozenset())
@@ -242,13 +262,15 @@ def apply(
     lead: str | None = None,
     parties: Iterable[str] = (),
     into: str | None = None,
+    to: str | None = None,
     note: str = "",
 ) -> Outcome:
-    """Apply one action. `lead`+`parties` for assign, `parties` for summon and reopen, `into` for merge."""
+    """Apply one action. `lead`+`parties` for assign, `parties` for summon and reopen, `into` for merge,
+    `parties` (the one that missed its deadline) + `to` (the rung above it) for escalate_part."""
     row = _INDEX.get((progress.state, action, role))
     if row is None:
         raise IllegalTransition(progress.state, action, role)
-    ctx = _Ctx(progress, action, role, actor, lead, frozenset(parties), into, note.strip())
+    ctx = _Ctx(progress, action, role, actor, lead, frozenset(parties), into, to, note.strip())
     ctx.check_actor()
     new, facts = _EFFECTS.get(action, _no_effect)(ctx)
     target = progress.state if row.target is None else row.target
@@ -267,6 +289,7 @@ class _Ctx:
     lead: str | None
     parties: frozenset[str]
     into: str | None
+    to: str | None
     note: str
 
     def refuse(self, reason: str) -> IllegalTransition:
@@ -291,7 +314,7 @@ def _assign(c: _Ctx) -> _Effect:
     if not c.lead:
         raise c.refuse("assign needs the new lead")
     assisting = c.parties - {c.lead}
-    new = replace(c.progress, lead=c.lead, assisting=assisting, owing=assisting)
+    new = replace(c.progress, lead=c.lead, assisting=assisting, owing=assisting, answering=frozenset())
     owed = tuple(Fact(FactKind.PART_OWED, p) for p in sorted(assisting))
     return new, (Fact(FactKind.ASSIGNED, c.lead), *owed)
 
@@ -309,7 +332,7 @@ def _report_in(c: _Ctx) -> _Effect:
     p = c.progress
     if c.actor not in p.owing:
         raise c.refuse(f"{c.actor!r} has already reported its part")
-    owing = p.owing - {c.actor}
+    owing = p.owing - settled_with(p, c.actor)
     facts: tuple[Fact, ...] = (Fact(FactKind.PART_REPORTED, c.actor, c.note),)
     if not owing:
         facts = (*facts, Fact(FactKind.ALL_PARTS_IN))
@@ -323,6 +346,22 @@ def _summon(c: _Ctx) -> _Effect:
         raise c.refuse("summon needs at least one department that does not already owe its part")
     new = replace(p, assisting=p.assisting | fresh, owing=p.owing | fresh)
     return new, tuple(Fact(FactKind.PART_OWED, d) for d in sorted(fresh))
+
+
+def _escalate_part(c: _Ctx) -> _Effect:
+    """`parties` (one) missed its report-in deadline: `to`, the rung above it, now owes the part with it."""
+    p = c.progress
+    if len(c.parties) != 1 or not c.to:
+        raise c.refuse("escalate_part needs the party that missed its deadline and the rung above it")
+    (party,) = c.parties
+    if party not in p.owing:
+        raise c.refuse(f"{party!r} owes no part (reported in, or not a party of this case)")
+    if c.to in (party, p.lead):
+        raise c.refuse(f"{c.to!r} cannot answer for {party!r} on this case (it is the party itself or the lead)")
+    fresh = c.to not in p.owing
+    new = replace(p, assisting=p.assisting | {c.to}, owing=p.owing | {c.to}, answering=p.answering | {(c.to, party)})
+    facts = (Fact(FactKind.PART_ESCALATED, party, c.note),)
+    return new, (*facts, Fact(FactKind.PART_OWED, c.to)) if fresh else facts
 
 
 def _resolve(c: _Ctx) -> _Effect:
@@ -364,6 +403,7 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.RETURN: _return,
     A.REPORT_IN: _report_in,
     A.SUMMON: _summon,
+    A.ESCALATE_PART: _escalate_part,
     A.RESOLVE: _resolve,
     A.VERIFY_FAILED: _reopen,
     A.RATE_UNSATISFIED: _reopen,
@@ -374,7 +414,9 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.COMMENT: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
-_NOTE_CONSUMED = frozenset({A.RETURN, A.REPORT_IN, A.VERIFY_FAILED, A.RATE_UNSATISFIED, A.REOPEN, A.ESCALATE})
+_NOTE_CONSUMED = frozenset(
+    {A.RETURN, A.REPORT_IN, A.ESCALATE_PART, A.VERIFY_FAILED, A.RATE_UNSATISFIED, A.REOPEN, A.ESCALATE}
+)
 
 
 def table_markdown() -> str:

@@ -2,6 +2,7 @@
 
 * `route(report, registry, catalog, now, policy)` → `Decision` (lead, assisting, level, deadlines, trace)
 * `escalate(current_lead, registry)` → `Escalation` (next rung, or `at_top`)
+* `escalate_part(party, registry, at)` → `PartEscalation` (who answers for a part not reported in, by when)
 * `summon(place, departments, by_unit, at, registry)` → `Summons` (report-in deadline per department)
 * `check_return(matter, assignee, registry)` raises `ReturnNotAllowed` unless the catalog lets that level return it
 
@@ -9,7 +10,15 @@ The rules, their ids and thresholds are documented in docs/routing.md.
 """
 
 from shared.domain.routing.decide import route
-from shared.domain.routing.ladder import Escalation, SummonCall, Summons, escalate, summon
+from shared.domain.routing.ladder import (
+    Escalation,
+    PartEscalation,
+    SummonCall,
+    Summons,
+    escalate,
+    escalate_part,
+    summon,
+)
 from shared.domain.routing.returns import ReturnNotAllowed, assignee_level, check_return
 from shared.domain.routing.values import (
     DEFAULT_POLICY,
@@ -32,6 +41,7 @@ __all__ = [
     "Decision",
     "Escalation",
     "LocateMethod",
+    "PartEscalation",
     "Policy",
     "ReportFacts",
     "ReturnNotAllowed",
@@ -43,6 +53,7 @@ __all__ = [
     "assignee_level",
     "check_return",
     "escalate",
+    "escalate_part",
     "parse_assignee",
     "route",
     "summon",

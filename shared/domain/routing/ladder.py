@@ -74,6 +74,41 @@ def escalate(current_lead: Assignee, registry: Registry, *, place: str | None = 
     return Escalation(target, False, tuple(trace.steps))
 
 
+@dataclass(frozen=True, slots=True)
+class PartEscalation:
+    """Who answers for a part a party did not report in on time, and by when."""
+
+    party: Assignee
+    target: Assignee  # the rung above the party; it owes the part from now on
+    at_top: bool  # the party is the district command centre: nobody above, re-alerted instead
+    report_in_by: datetime
+    trace: tuple[TraceStep, ...]
+
+
+def escalate_part(
+    party: Assignee,
+    registry: Registry,
+    at: datetime,
+    *,
+    place: str | None = None,
+    urgency: Urgency = Urgency.NORMAL,
+    policy: Policy = DEFAULT_POLICY,
+) -> PartEscalation:
+    """A summoned (or co-assigned) party missed its report-in deadline: the rung above it answers for the part.
+
+    The ladder is the one cases climb (branch → department → district command centre; a territorial unit → the
+    unit above it), and the rung gets a summons' report-in time of its own (街呼区应: the district answers).
+    """
+    step = escalate(party, registry, place=place)
+    hours = policy.summon_report_in_hours[urgency]
+    due = deadline(at, hours, ClockKind.CALENDAR_HOURS).due
+    trace = Trace()
+    trace.steps.extend(step.trace)
+    if not step.at_top:
+        trace.add("summon.escalate", f"{party} did not report in: {step.target} answers for its part by {due}")
+    return PartEscalation(party, step.target, step.at_top, due, tuple(trace.steps))
+
+
 def summon(
     place: str,
     departments: Iterable[str],
