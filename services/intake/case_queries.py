@@ -22,7 +22,8 @@ OVERDUE_SQL = f"""(
 )"""
 
 
-def _visibility(client: ApiClient) -> list[str] | None:
+def visibility_of(client: ApiClient) -> list[str] | None:
+    """The scope keys a case must share with the client; None for a client that sees everything."""
     return None if client.sees_all else client.visibility
 
 
@@ -31,7 +32,7 @@ async def visible_case(conn: asyncpg.Connection, client: ApiClient, case_id: uui
         f"""SELECT *, {OVERDUE_SQL} AS overdue FROM cases
             WHERE case_id = $1 AND ($2::text[] IS NULL OR scope_keys && $2)""",
         case_id,
-        _visibility(client),
+        visibility_of(client),
     )
 
 
@@ -39,12 +40,38 @@ async def visible_submission(conn: asyncpg.Connection, client: ApiClient, case_i
     return await conn.fetchrow(
         "SELECT * FROM submissions WHERE case_id = $1 AND ($2::text[] IS NULL OR scope_keys && $2)",
         case_id,
-        _visibility(client),
+        visibility_of(client),
     )
 
 
 async def history(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(await conn.fetch("SELECT * FROM case_events WHERE case_id = $1 ORDER BY seq", case_id))
+
+
+async def deadlines_of(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Every deadline the case has had, running or not, oldest first."""
+    return list(
+        await conn.fetch(
+            """SELECT kind, party, starts_at, due_at, warn_times, fired, status, closed_at FROM deadlines
+               WHERE case_id = $1 ORDER BY starts_at, due_at""",
+            case_id,
+        )
+    )
+
+
+async def running_deadlines(
+    conn: asyncpg.Connection, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """The open deadlines of each case, for the warning colour of a list."""
+    rows = await conn.fetch(
+        """SELECT case_id, kind, party, starts_at, due_at, warn_times FROM deadlines
+           WHERE case_id = ANY($1::uuid[]) AND status = 'open'""",
+        case_ids,
+    )
+    found: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for r in rows:
+        found.setdefault(r["case_id"], []).append(r)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +84,8 @@ class CaseFilter:
     received_to: datetime | None = None
     cursor: str | None = None
     limit: int = 50
+    level: str | None = None
+    source: str | None = None
 
 
 def encode_cursor(received_at: datetime, case_id: uuid.UUID) -> str:
@@ -85,10 +114,12 @@ async def list_cases(
               AND ($5::timestamptz IS NULL OR received_at >= $5)
               AND ($6::timestamptz IS NULL OR received_at < $6)
               AND ($7::timestamptz IS NULL OR (received_at, case_id) < ($7, $8))
+              AND ($10::text IS NULL OR level = $10)
+              AND ($11::text IS NULL OR source = $11)
               {overdue_clause}
             ORDER BY received_at DESC, case_id DESC
             LIMIT $9""",
-        _visibility(client),
+        visibility_of(client),
         f.unit,
         list(f.states),
         f.matter,
@@ -97,6 +128,8 @@ async def list_cases(
         after_at,
         after_id,
         f.limit + 1,
+        f.level,
+        f.source,
     )
     page = list(rows[: f.limit])
     more = len(rows) > f.limit

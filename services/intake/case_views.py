@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from services.intake.warning_colour import Colour, colour, worst
 from shared.api_clients import ApiClient, Scope
-from shared.privacy import mask_reporter
+from shared.privacy import mask_name, mask_phone, mask_reporter
+from shared.queries.deliveries import Delivery
 
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -26,7 +30,20 @@ def _local(value: Any, tz: ZoneInfo) -> str | None:
     return value.astimezone(tz).isoformat() if value is not None else None
 
 
-def case_summary(row: asyncpg.Record, client: ApiClient, tz: ZoneInfo = DISTRICT_TZ) -> dict[str, Any]:
+def deadline_colour(d: asyncpg.Record, now: datetime) -> Colour:
+    running = d.get("status", "open") == "open"
+    return colour(d["due_at"], now, warn_times=d["warn_times"], starts_at=d["starts_at"], running=running)
+
+
+def case_summary(
+    row: asyncpg.Record,
+    client: ApiClient,
+    tz: ZoneInfo = DISTRICT_TZ,
+    running: Sequence[asyncpg.Record] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """`running`: the case's open deadlines, whose most pressing colour the case shows."""
+    now = now or datetime.now(UTC)
     reporter = _json(row["reporter"])
     return {
         "case_id": str(row["case_id"]),
@@ -54,18 +71,56 @@ def case_summary(row: asyncpg.Record, client: ApiClient, tz: ZoneInfo = DISTRICT
             "timezone": tz.key,  # the same moments on the district's clock, as the people there read them
             "accept_by_local": _local(row["accept_by"], tz),
             "resolve_by_local": _local(row["resolve_by"], tz),
+            "warning": worst(deadline_colour(d, now) for d in running),
         },
         "merged_into": str(row["merged_into"]) if row["merged_into"] else None,
         "duplicates": row["duplicates"],
     }
 
 
-def case_detail(
-    row: asyncpg.Record, events: list[asyncpg.Record], client: ApiClient, tz: ZoneInfo = DISTRICT_TZ
-) -> dict[str, Any]:
-    decision = _json(row["decision"]) or {}
+def _note(detail: dict[str, Any]) -> str | None:
+    """What a person wrote or a rule said about the step, in one line."""
+    text = detail.get("text") or detail.get("reason") or detail.get("note")
+    code = detail.get("reason_code")
+    parts = [f"[{code}]" if code else None, str(text) if text else None]
+    return " ".join(p for p in parts if p) or None
+
+
+def deadline_view(d: asyncpg.Record, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     return {
-        **case_summary(row, client, tz),
+        "kind": d["kind"],
+        "party": d["party"],
+        "starts_at": _time(d["starts_at"]),
+        "due_at": _time(d["due_at"]),
+        "due_at_local": _local(d["due_at"], tz),
+        "warn_at": [_time(w) for w in sorted(d["warn_times"])],
+        "status": d["status"],
+        "closed_at": _time(d["closed_at"]),
+        "warning": deadline_colour(d, now),
+    }
+
+
+def case_detail(
+    row: asyncpg.Record,
+    events: list[asyncpg.Record],
+    client: ApiClient,
+    tz: ZoneInfo = DISTRICT_TZ,
+    deadlines: Sequence[asyncpg.Record] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    decision = _json(row["decision"]) or {}
+    summary = case_summary(row, client, tz, [d for d in deadlines if d["status"] == "open"], now)
+    summary["deadlines"]["items"] = [deadline_view(d, now, tz) for d in deadlines]
+    progress = _json(row["progress"]) or {}
+    return {
+        **summary,
+        "progress": {  # who still owes its part, who returned the case, how often it was reopened or escalated
+            "owing": sorted(progress.get("owing", [])),
+            "returned_by": list(progress.get("returned_by", [])),
+            "reopens": progress.get("reopens", 0),
+            "escalations": progress.get("escalations", 0),
+        },
         "routing": {
             "registry_version": row["registry_version"],
             "decision": {k: v for k, v in decision.items() if k != "trace"},
@@ -80,6 +135,7 @@ def case_detail(
                 "to_state": e["to_state"],
                 "actor": _json(e["actor"]),
                 "detail": _json(e["detail"]),
+                "note": _note(_json(e["detail"]) or {}),
                 "at": _time(e["at"]),
             }
             for e in events
@@ -97,4 +153,33 @@ def received(row: asyncpg.Record) -> dict[str, Any]:
         "source": row["source"],
         "source_ref": row["source_ref"],
         "received_at": _time(row["received_at"]),
+    }
+
+
+def _masked_target(channel: str, target: str) -> str:
+    if channel == "sms":
+        return mask_phone(target) or ""
+    if channel == "email":
+        local, _, domain = target.partition("@")
+        return f"{mask_name(local)}@{domain}"
+    return target  # webhook URLs belong to systems, not people
+
+
+def delivery_view(d: Delivery, client: ApiClient) -> dict[str, Any]:
+    personal = client.has(Scope.PERSONAL_DATA)
+    return {
+        "id": d.id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "recipient": d.recipient,
+        "channel": d.channel,
+        "target": d.target if personal else _masked_target(d.channel, d.target),
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "urgent": d.urgent,
+        "created_at": _time(d.created_at),
+        "last_attempt_at": _time(d.last_attempt_at),
+        "next_attempt_at": _time(d.next_attempt_at),
+        "delivered_at": _time(d.delivered_at),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -149,3 +150,147 @@ async def test_map_refuses_units_outside_the_area(intake: IntakeUnderTest) -> No
     assert bad.status_code == 422 and bad.json()["field"] == "level"
     writer = await intake.caller("submit", units=(f"unit:{MAP_STREET}",))
     assert (await intake.http.get("/v1/map", headers=writer.headers)).status_code == 403
+
+
+async def _deadline(
+    conn: asyncpg.Connection,
+    case_id: uuid.UUID,
+    kind: str,
+    due_at: datetime,
+    *,
+    warn: list[datetime] | None = None,
+    status: str = "open",
+    party: str = "unit:610199004001",
+) -> None:
+    starts = due_at - timedelta(hours=4)
+    await conn.execute(
+        """INSERT INTO deadlines (deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $8)""",
+        uuid.uuid4(),
+        case_id,
+        kind,
+        party,
+        starts,
+        due_at,
+        warn or [],
+        status,
+    )
+
+
+async def test_case_page_shows_deadline_colours_the_timeline_with_notes_and_the_trace(
+    intake: IntakeUnderTest,
+) -> None:
+    now = datetime.now(UTC)
+    async with intake.pool.acquire() as conn:
+        case_id = await insert_case(
+            conn,
+            state="accepted",
+            decision={
+                "lead": "unit:610199004001",
+                "trace": [{"rule": "locate.point_in_polygon", "reason": "the point lies in 邻里格6", "detail": {}}],
+            },
+            progress='{"owing": ["department:police"], "returned_by": ["unit:610199004002"]}',
+        )
+        await _deadline(conn, case_id, "accept", now - timedelta(hours=1), status="met")
+        await _deadline(conn, case_id, "resolve", now + timedelta(hours=1), warn=[now - timedelta(minutes=5)])
+        await _deadline(conn, case_id, "report_in", now + timedelta(hours=3), warn=[now + timedelta(hours=2)])
+        await conn.execute(
+            """INSERT INTO case_events (case_id, seq, event_id, action, from_state, to_state, actor, detail)
+               VALUES ($1, 2, $2, 'return', 'assigned', 'returned', $3, $4)""",
+            case_id,
+            str(uuid.uuid4()),
+            '{"id": "worker-2", "role": "assignee", "unit": "unit:610199004002"}',
+            '{"reason_code": "not_our_jurisdiction", "text": "不在本网格"}',
+        )
+    reader = await intake.caller("read")
+    body = (await intake.http.get(f"/v1/cases/{case_id}", headers=reader.headers)).json()
+    colours = {d["kind"]: (d["status"], d["warning"]) for d in body["deadlines"]["items"]}
+    assert colours == {"accept": ("met", "none"), "resolve": ("open", "yellow"), "report_in": ("open", "blue")}
+    assert body["deadlines"]["warning"] == "yellow"
+    resolve = next(d for d in body["deadlines"]["items"] if d["kind"] == "resolve")
+    assert resolve["due_at_local"].endswith("+08:00") and len(resolve["warn_at"]) == 1
+    assert body["progress"]["owing"] == ["department:police"]
+    assert body["progress"]["returned_by"] == ["unit:610199004002"]
+    returned = body["history"][1]
+    assert returned["action"] == "return" and returned["actor"]["id"] == "worker-2"
+    assert returned["note"] == "[not_our_jurisdiction] 不在本网格" and returned["at"]
+    assert body["routing"]["trace"] == [
+        {"rule": "locate.point_in_polygon", "reason": "the point lies in 邻里格6", "detail": {}}
+    ]
+
+    async with intake.pool.acquire() as conn:
+        await _deadline(conn, case_id, "verify", now - timedelta(minutes=1))  # passed: red wins
+    again = (await intake.http.get(f"/v1/cases/{case_id}", headers=reader.headers)).json()
+    assert again["deadlines"]["warning"] == "red"
+
+
+async def test_list_filters_by_level_and_source_and_shows_the_colour(intake: IntakeUnderTest) -> None:
+    unit = f"unit:T{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    async with intake.pool.acquire() as conn:
+        street_camera = await insert_case(conn, scope_keys=[unit], level="street", source="camera")
+        await insert_case(conn, scope_keys=[unit], level="grid", source="camera")
+        grid_hotline = await insert_case(conn, scope_keys=[unit], level="grid", source="hotline")
+        await _deadline(conn, grid_hotline, "accept", now - timedelta(minutes=1))
+    reader = await intake.caller("read")
+
+    async def ids(**params: str) -> list[str]:
+        response = await intake.http.get("/v1/cases", params={"unit": unit, **params}, headers=reader.headers)
+        assert response.status_code == 200, response.text
+        return [i["case_id"] for i in response.json()["items"]]
+
+    assert await ids(level="street") == [str(street_camera)]
+    assert await ids(level="grid", source="hotline") == [str(grid_hotline)]
+    assert len(await ids(source="camera")) == 2
+    listed = (await intake.http.get("/v1/cases", params={"unit": unit}, headers=reader.headers)).json()["items"]
+    assert {i["case_id"]: i["deadlines"]["warning"] for i in listed}[str(grid_hotline)] == "red"
+    assert {i["deadlines"]["warning"] for i in listed if i["case_id"] != str(grid_hotline)} == {"none"}
+    bad = await intake.http.get("/v1/cases", params={"source": "pigeon"}, headers=reader.headers)
+    assert bad.status_code == 422 and bad.json()["field"] == "source"
+
+
+async def test_deliveries_of_a_case_with_personal_targets_masked(intake: IntakeUnderTest) -> None:
+    async with intake.pool.acquire() as conn:
+        case_id = await insert_case(conn, scope_keys=["unit:610199004"])
+        rows = [
+            ("cn.griddispatch.case.assigned.v1", "person:w1", "sms", "13812345678", "delivered", 1, None),
+            ("cn.griddispatch.case.changed.v1", "subscription:x", "webhook", "https://dept.test/hook", "dead", 8,
+             "HTTP 500 from https://dept.test/hook"),
+        ]  # fmt: skip
+        for event_type, recipient, channel, target, status, attempts, error in rows:
+            delivery = await conn.fetchval(
+                """INSERT INTO deliveries (event_id, event_type, case_id, recipient, channel, target, payload, status,
+                                           attempts, last_error, delivered_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, '{}', $7, $8, $9,
+                           CASE WHEN $7 = 'delivered' THEN now() END) RETURNING id""",
+                str(uuid.uuid4()),
+                event_type,
+                case_id,
+                recipient,
+                channel,
+                target,
+                status,
+                attempts,
+                error,
+            )
+            await conn.execute(
+                "INSERT INTO delivery_attempts (delivery_id, attempt, outcome) VALUES ($1, $2, 'failed')",
+                delivery,
+                attempts,
+            )
+    centre = await intake.caller("read", units=("unit:610199004",))
+    response = await intake.http.get(f"/v1/cases/{case_id}/deliveries", headers=centre.headers)
+    assert response.status_code == 200, response.text
+    items = {i["channel"]: i for i in response.json()["items"]}
+    assert items["sms"]["target"] == "138****5678" and items["sms"]["status"] == "delivered"
+    assert items["sms"]["delivered_at"] and items["sms"]["last_attempt_at"]
+    hook = items["webhook"]
+    assert (hook["target"], hook["status"], hook["attempts"]) == ("https://dept.test/hook", "dead", 8)
+    assert hook["last_error"] == "HTTP 500 from https://dept.test/hook" and hook["delivered_at"] is None
+
+    trusted = await intake.caller("read", "personal_data", units=("unit:610199004",))
+    clear = (await intake.http.get(f"/v1/cases/{case_id}/deliveries", headers=trusted.headers)).json()["items"]
+    assert "13812345678" in {i["target"] for i in clear}
+    stranger = await intake.caller("read", units=("unit:610199001",))
+    hidden = await intake.http.get(f"/v1/cases/{case_id}/deliveries", headers=stranger.headers)
+    assert hidden.status_code == 404

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
 from services.intake import act
-from services.intake.case_queries import CaseFilter, history, list_cases, visible_case, visible_submission
-from services.intake.case_views import case_detail, case_summary, received
+from services.intake.case_queries import (
+    CaseFilter,
+    deadlines_of,
+    history,
+    list_cases,
+    running_deadlines,
+    visible_case,
+    visible_submission,
+)
+from services.intake.case_views import case_detail, case_summary, delivery_view, received
+from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
 from services.intake.deps import Client, Res, require
-from services.intake.schemas import ActionAccepted, ActionIn, Page, in_range, problems
+from services.intake.schemas import ActionAccepted, ActionIn, Page, Source, in_range, problems
 from shared.api_clients import Scope
 from shared.errors import InvalidInput, NotFound
+from shared.queries.deliveries import deliveries_of
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(401, 403, 422, 429))
 
@@ -32,15 +42,23 @@ def _not_found(case_id: uuid.UUID) -> NotFound:
 
 @router.get(
     "/cases/{case_id}",
-    summary="A case: state, assignment, deadlines, history and routing trace",
+    summary="A case: state, assignment, deadlines with their warning colours, history (timeline) and routing trace",
+    description=(
+        "`deadlines.items`: every deadline the case has had (accept, resolve, report_in, verify, follow_up), "
+        "each with `warning`: `blue` on track, `yellow` inside the warning window (its first warning time has "
+        "passed), `red` overdue, `none` no longer running (met or void); `deadlines.warning` is the most "
+        "pressing colour of the running ones. `history` is the timeline: time, actor, action, `note`."
+    ),
     responses=problems(404),
 )
 async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, Any]:
     require(client, Scope.READ, Scope.SUBMIT)
+    tz = ZoneInfo(res.settings.district_timezone)
     async with res.pool.acquire() as conn:
         row = await visible_case(conn, client, case_id)
         if row is not None:
-            return case_detail(row, await history(conn, case_id), client, ZoneInfo(res.settings.district_timezone))
+            events, deadlines = await history(conn, case_id), await deadlines_of(conn, case_id)
+            return case_detail(row, events, client, tz, deadlines)
         submission = await visible_submission(conn, client, case_id)
     if submission is not None:
         return received(submission)
@@ -56,6 +74,11 @@ async def get_cases(
     ] = None,
     state: Annotated[list[str] | None, Query(description="one or more states")] = None,
     matter: Annotated[str | None, Query(max_length=64)] = None,
+    level: Annotated[
+        Literal["micro_grid", "grid", "community", "street", "district"] | None,
+        Query(description="the level the case is handled at"),
+    ] = None,
+    source: Annotated[Source | None, Query(description="where the report came from")] = None,
     overdue: Annotated[bool | None, Query(description="only overdue (true) or only not overdue (false)")] = None,
     received_from: Annotated[datetime | None, Query(alias="from")] = None,
     received_to: Annotated[datetime | None, Query(alias="to")] = None,
@@ -74,11 +97,33 @@ async def get_cases(
             in_range(value)
         except ValueError as exc:
             raise InvalidInput(f"{name}: {exc}", field=name) from exc
-    filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit)
+    filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit, level, source)
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)
+        running = await running_deadlines(conn, [r["case_id"] for r in rows])
     tz = ZoneInfo(res.settings.district_timezone)
-    return Page(items=[case_summary(r, client, tz) for r in rows], next_cursor=next_cursor)
+    items = [case_summary(r, client, tz, running.get(r["case_id"], [])) for r in rows]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/cases/{case_id}/deliveries",
+    summary="Notifications sent about a case: channel, target, status, attempts, last error, times",
+    description=(
+        "Newest first, at most 500. Phone numbers and e-mail addresses are masked without the personal_data "
+        "scope. `status`: pending (being sent or waiting for a retry at `next_attempt_at`), delivered, grouped "
+        "(sent inside a grouped message), suppressed (over a rate ceiling or a repeat), dead (gave up)."
+    ),
+    responses=problems(404),
+)
+async def get_deliveries(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, Any]:
+    require(client, Scope.READ)
+    async with res.pool.acquire() as conn:
+        if await visible_case(conn, client, case_id) is None:
+            raise _not_found(case_id)
+        with CONSOLE_QUERY_SECONDS.labels("deliveries").time():
+            found = await deliveries_of(conn, case_id)
+    return {"case_id": str(case_id), "items": [delivery_view(d, client) for d in found]}
 
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from services.intake.area import area_roots
+from services.intake.case_queries import visibility_of
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
 from services.intake.deps import Client, Res, require
 from services.intake.map_queries import map_features
@@ -39,4 +40,4 @@ async def get_map(
     async with res.pool.acquire() as conn:
         roots = await area_roots(conn, client, unit)
         with CONSOLE_QUERY_SECONDS.labels("map").time():
-            return await map_features(conn, roots, level, None if client.sees_all else client.visibility)
+            return await map_features(conn, roots, level, visibility_of(client))
