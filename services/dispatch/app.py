@@ -11,19 +11,23 @@ from dataclasses import asdict
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from mode import Service
 
 from griddispatch import __version__
 from services.dispatch.runtime import Runtime
 from shared import outbox
+from shared.errors import BrokerUnavailable
 from shared.health import run_checks, standard_checks
+from shared.kafka_lag import LagProbe
 from shared.logging import get_logger
 from shared.metrics import describe_service, render
 from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_S = 5.0
+LAG_INTERVAL_S = 15.0
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -54,14 +58,18 @@ def create_app(
     )
     runtime = Runtime(kafka, database)
     app.runtime = runtime  # type: ignore[attr-defined]  # reachable for tests and the web views
+    topics = runtime.topics
+    lag = LagProbe(kafka, app.conf.id, [topics.reports, topics.actions, topics.deadlines])
 
     @app.service
     class RuntimeService(Service):
         async def on_start(self) -> None:
             await runtime.start()
+            await lag.start()
             log.info("dispatch_ready", worker_id=settings.worker_id)
 
         async def on_stop(self) -> None:
+            await lag.stop()
             await runtime.stop()
 
     inputs = app.topic(
@@ -85,6 +93,14 @@ def create_app(
             published = await outbox.sweep(runtime.pool, runtime.producer)
             if published:
                 log.info("outbox_swept", published=published)
+
+    @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def measure_lag() -> None:
+        if runtime.ready.is_set():
+            try:
+                await lag.refresh()
+            except (KafkaError, BrokerUnavailable, OSError) as exc:
+                log.warning("lag_probe_failed", error=repr(exc))
 
     checks = standard_checks(kafka, database)
     describe_service("dispatch", settings.worker_id, __version__)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from griddispatch import __version__
+from services.escalation import gauges
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import DeadlineWorker
 from shared.db import create_pool
@@ -49,13 +50,14 @@ def create_app(
                 worker = DeadlineWorker(pool, producer, Topics(kafka.topic_prefix), clock or SystemClock(), escalation)
                 app.state.worker = worker
                 task = asyncio.create_task(worker.run(stop))
+                counting = asyncio.create_task(gauges.run(pool, stop))
                 log.info("started", port=service.escalation_port, worker_id=service.worker_id)
                 try:
                     yield
                 finally:
                     stop.set()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.wait_for(task, timeout=10)
+                        await asyncio.wait_for(asyncio.gather(task, counting), timeout=10)
         finally:
             await pool.close()
             log.info("stopped")

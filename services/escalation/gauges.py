@@ -1,0 +1,67 @@
+"""Open and overdue cases per level, counted in PostgreSQL now and then for the dashboards and alerts.
+
+A case is open until it is closed, cancelled or merged; it is overdue while one of its deadlines is still
+owed past its due time. Two aggregate queries per refresh: a sequential read of open cases and of open
+deadlines, cheap at the interval used (a minute), whatever the rate of events. Every escalation worker
+counts, so a dashboard takes the max over workers; a worker that cannot reach the database keeps the last
+counts and logs why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import asyncpg
+from prometheus_client import Gauge
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+LEVELS = ("micro_grid", "grid", "community", "street", "district")
+NO_LEVEL = "none"  # not routed yet (triage), or routed to a department without a territorial level
+REFRESH_S = 60.0
+
+OPEN = Gauge("griddispatch_cases_open", "Cases not closed, cancelled or merged, by the level handling them", ["level"])
+OVERDUE = Gauge("griddispatch_cases_overdue", "Open cases with a deadline owed past its due time, by level", ["level"])
+
+_TERMINAL = "('closed', 'cancelled', 'merged')"
+_OPEN = f"""SELECT coalesce(level, '{NO_LEVEL}') AS level, count(*) AS n
+            FROM cases WHERE state NOT IN {_TERMINAL} GROUP BY 1"""
+_OVERDUE = f"""SELECT coalesce(c.level, '{NO_LEVEL}') AS level, count(DISTINCT c.case_id) AS n
+               FROM deadlines d JOIN cases c USING (case_id)
+               WHERE d.status = 'open' AND d.due_at <= $1 AND c.state NOT IN {_TERMINAL}
+               GROUP BY 1"""
+
+
+async def count(pool: asyncpg.Pool, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
+    """Open and overdue cases per level; every known level is present, with 0 when it has none."""
+    async with pool.acquire() as conn:
+        open_rows = await conn.fetch(_OPEN)
+        overdue_rows = await conn.fetch(_OVERDUE, now)
+    zero = dict.fromkeys((*LEVELS, NO_LEVEL), 0)
+    return (
+        zero | {r["level"]: int(r["n"]) for r in open_rows},
+        zero | {r["level"]: int(r["n"]) for r in overdue_rows},
+    )
+
+
+async def refresh(pool: asyncpg.Pool, now: datetime | None = None) -> None:
+    """Set the gauges from the database now."""
+    open_by_level, overdue_by_level = await count(pool, now or datetime.now(UTC))
+    for level, n in open_by_level.items():
+        OPEN.labels(level).set(n)
+    for level, n in overdue_by_level.items():
+        OVERDUE.labels(level).set(n)
+
+
+async def run(pool: asyncpg.Pool, stop: asyncio.Event, every_s: float = REFRESH_S) -> None:
+    """Refresh every `every_s` seconds until `stop`."""
+    while not stop.is_set():
+        try:
+            await refresh(pool)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("case_gauges_failed", error=str(exc) or type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
