@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -36,20 +37,31 @@ class Figure:
         return f"{self.name:58} {self.rate:>12,.0f} /s   ({self.count:,} in {self.seconds:.2f}s)"
 
 
-async def kafka_capacity(settings: KafkaSettings, messages: int, size: int, in_flight: int) -> list[Figure]:
-    topic = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+async def kafka_capacity(
+    settings: KafkaSettings,
+    messages: int,
+    size: int,
+    in_flight: int,
+    *,
+    topic: str | None = None,
+    one_by_one: int = 2000,
+    lingers: Sequence[int] = (0, 5),
+) -> list[Figure]:
+    """Produce rates (`one_by_one` awaited singly with each linger, then `messages` with `in_flight`
+    outstanding) and one consumer's rate over everything, on `topic` (created; a new name by default)."""
+    topic = topic or f"bench-baseline-{uuid.uuid4().hex[:8]}"
     await ensure_topics(settings, [TopicSpec(topic, partitions=6, retention_ms=3600_000)])
     payload = b"x" * size
     figures = []
-    for linger_ms in (0, 5):  # one at a time: the latency-bound shape of an HTTP 202
+    for linger_ms in lingers:  # one at a time: the latency-bound shape of an HTTP 202
         async with kafka_producer(settings, linger_ms=linger_ms) as producer:
             started = time.perf_counter()
-            for i in range(2000):
+            for i in range(one_by_one):
                 await producer.send_and_wait(topic, payload, key=str(i).encode())
             figures.append(
                 Figure(
                     f"kafka produce, acks=all idempotent, awaited one by one, linger {linger_ms} ms",
-                    2000,
+                    one_by_one,
                     time.perf_counter() - started,
                 )
             )
@@ -72,7 +84,7 @@ async def kafka_capacity(settings: KafkaSettings, messages: int, size: int, in_f
     await consumer.start()
     try:
         total, started = 0, time.perf_counter()
-        while total < messages + 4000:
+        while total < messages + one_by_one * len(lingers):
             batch = await consumer.getmany(timeout_ms=5000, max_records=5000)
             if not batch:
                 break

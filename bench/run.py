@@ -10,7 +10,14 @@ from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
 from shared.settings import LocalInfraSettings
 
-BENCHMARKS = ["bench.baseline", "bench.intake", "bench.dispatch", "bench.escalation", "bench.notify"]
+BENCHMARKS = [
+    "bench.baseline",
+    "bench.intake",
+    "bench.dispatch",
+    "bench.escalation",
+    "bench.notify",
+    "bench.end_to_end",
+]
 OPTIONAL = ["bench.routing"]  # present once the domain's routing benchmark lands
 
 
