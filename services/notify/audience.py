@@ -1,6 +1,8 @@
 """Who hears of an event: pure rules over the event, the case, the subscriptions and the registry's people.
 
-* the live stream of every party of the case (lead, assisting) and of the party a deadline concerns;
+* the live stream of every party of the case (lead, assisting), of every unit it lies in or is assigned under
+  (its `unit:` scope keys: a command centre's console streams its whole area), and of the party a deadline
+  concerns;
 * subscriptions whose client may see the case and whose filters (units, matter types, event types, levels) match;
 * people of the assigned unit (its grid workers and grid head) by SMS, when a case is assigned to it;
 * the reporter (and the reporters of reports merged into the case) when it is accepted, resolved, and asked to rate.
@@ -108,6 +110,8 @@ def audience(
     recipients: list[Recipient] = []
     if case is not None:
         streams.update(p for p in (case.lead, *case.assisting) if p)
+        # and every unit the case lies in or is assigned under: a command centre streams its whole area
+        streams.update(k for k in case.scope_keys if k.startswith("unit:"))
     data = event.data
     if event.type is EventType.CASE_ASSIGNED:
         streams.add(data.assignee)

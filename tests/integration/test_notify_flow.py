@@ -276,6 +276,11 @@ async def test_the_lead_unit_stream_gets_the_event(notify: Notify) -> None:
         )
 
     await _until(streamed, what="the stream row")
+    # The street and the district the case lies in hear of it too: their command centres' consoles stream them.
+    areas = await notify.pool.fetch(  # type: ignore[attr-defined]
+        "SELECT unit FROM stream_events WHERE event_id = $1 ORDER BY unit", event_id
+    )
+    assert {"unit:610199004", "unit:610199"} <= {r["unit"] for r in areas}
 
 
 async def test_subscriptions_are_validated_and_secrets_rotate(notify: Notify) -> None:

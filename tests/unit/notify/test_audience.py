@@ -60,7 +60,8 @@ def test_assignment_reaches_streams_people_and_matching_subscriptions() -> None:
         _sub(id="unit-miss", units=frozenset({"unit:s9"})),
     ]
     aud = audience(_assigned(), CASE, subs, {"unit:g1": [Person("w1", "13700000000")]})  # type: ignore[arg-type]
-    assert set(aud.streams) == {"branch:city-1", "unit:g1"}
+    # the parties, and every unit the case lies in (its place's grid, street, district) for their consoles
+    assert set(aud.streams) == {"branch:city-1", "unit:g1", "unit:s1", "unit:d1"}
     keys = {r.key for r in aud.recipients}
     assert keys == {
         "person:w1",
