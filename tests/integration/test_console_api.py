@@ -294,3 +294,12 @@ async def test_deliveries_of_a_case_with_personal_targets_masked(intake: IntakeU
     stranger = await intake.caller("read", units=("unit:610199001",))
     hidden = await intake.http.get(f"/v1/cases/{case_id}/deliveries", headers=stranger.headers)
     assert hidden.status_code == 404
+
+
+async def test_departments_and_their_branches_are_named(intake: IntakeUnderTest) -> None:
+    reader = await intake.caller("read", units=("unit:610199004",))
+    items = (await intake.http.get("/v1/departments", headers=reader.headers)).json()["items"]
+    city = next(d for d in items if d["code"] == "city_management")
+    assert city["name"] == "丰庆区城市管理和综合执法局"
+    assert {"code": "city_management-610199004", "name": "西关综合执法中队", "covers": ["610199004"]} in city["branches"]
+    assert (await intake.http.get("/v1/departments")).status_code == 401

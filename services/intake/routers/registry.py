@@ -50,3 +50,33 @@ async def get_matter_types(client: Client, res: Res) -> dict[str, Any]:
         f"SELECT definition FROM matter_types WHERE version_id = {ACTIVE} ORDER BY code",
     )
     return {"items": [json.loads(r["definition"]) for r in rows]}
+
+
+@router.get(
+    "/departments",
+    summary="Line departments of the active registry with their branches (the units a case names as department: "
+    "and branch:)",
+)
+async def get_departments(client: Client, res: Res) -> dict[str, Any]:
+    departments = await res.pool.fetch(
+        f"SELECT code, name, name_en FROM registry_departments WHERE version_id = {ACTIVE} ORDER BY code"
+    )
+    branches = await res.pool.fetch(
+        f"SELECT code, department, name, covers FROM registry_branches WHERE version_id = {ACTIVE} ORDER BY code"
+    )
+    by_department: dict[str, list[dict[str, Any]]] = {}
+    for b in branches:
+        by_department.setdefault(b["department"], []).append(
+            {"code": b["code"], "name": b["name"], "covers": list(b["covers"])}
+        )
+    return {
+        "items": [
+            {
+                "code": d["code"],
+                "name": d["name"],
+                "name_en": d["name_en"],
+                "branches": by_department.get(d["code"], []),
+            }
+            for d in departments
+        ]
+    }
