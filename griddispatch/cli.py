@@ -19,6 +19,7 @@ from griddispatch.client_commands import clients_app
 from griddispatch.console import fail, friendly
 from griddispatch.contracts_commands import contracts_app
 from griddispatch.registry_commands import registry_app, route
+from griddispatch.simulate_commands import demo_app, simulate
 from shared.settings import (
     SERVICE_NAMES,
     DatabaseSettings,
@@ -38,6 +39,8 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
 app.add_typer(contracts_app, name="contracts")
 app.command("route")(friendly(route))
+app.add_typer(demo_app, name="demo")
+app.command("simulate")(simulate)
 
 T = TypeVar("T")
 

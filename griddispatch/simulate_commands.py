@@ -1,0 +1,309 @@
+"""`griddispatch simulate` (open-loop load) and `griddispatch demo replay` (a realistic day at a speed-up)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import httpx
+import typer
+
+from griddispatch.console import fail, friendly
+from griddispatch.simulation.summary import DaySummary, RunScope, day_summary
+from shared.settings import SERVICE_NAMES, DatabaseSettings, KafkaSettings, LocalInfraSettings, ServiceSettings
+
+demo_app = typer.Typer(
+    help="The demonstration: a realistic day of reports replayed at a speed-up.", no_args_is_help=True
+)
+
+DEFAULT_MIX = "hotline=0.6,grid_app=0.3,camera=0.1"
+SETTLE_S = 30.0  # the longest the summary waits for dispatch to record what intake accepted
+
+
+def _intake_url(url: str | None) -> str:
+    if url:
+        return url.rstrip("/")
+    services = ServiceSettings()
+    return f"http://{services.host}:{services.intake_port}"
+
+
+@asynccontextmanager
+async def _database() -> AsyncIterator[asyncpg.Connection]:
+    from shared.db import migrate
+    from shared.db.pool import connect
+
+    conn = await connect(DatabaseSettings())
+    try:
+        await migrate(conn)
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _registry(conn: asyncpg.Connection, directory: Path | None) -> Any:
+    from shared.registry_files.load import load_directory
+    from shared.registry_store import load_active
+
+    return load_directory(directory) if directory else await load_active(conn)
+
+
+async def _check_intake(http: httpx.AsyncClient, url: str) -> None:
+    try:
+        ready = await http.get("/readyz", timeout=5)
+    except httpx.HTTPError as exc:
+        fail(f"intake does not answer at {url} ({type(exc).__name__}); start it with `griddispatch up`")
+    if ready.status_code != 200:
+        fail(f"intake at {url} is not ready ({ready.status_code}): {ready.text[:200]}")
+
+
+async def _settled_summary(conn: asyncpg.Connection, scope: RunScope, wait_s: float) -> DaySummary:
+    """The summary once dispatch has recorded every accepted report (or `wait_s` has passed)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        summary = await day_summary(conn, scope)
+        if summary.not_yet_recorded <= 0 or time.monotonic() >= deadline:
+            return summary
+        await asyncio.sleep(0.5)
+
+
+# --- griddispatch simulate -------------------------------------------------------------------------------
+
+
+@friendly
+def simulate(
+    rate: Annotated[float, typer.Option(help="reports per second offered (open loop)")] = 10.0,
+    duration: Annotated[float, typer.Option(help="seconds to offer them for")] = 10.0,
+    mix: Annotated[str, typer.Option(help="source shares, e.g. hotline=0.6,grid_app=0.3,camera=0.1")] = DEFAULT_MIX,
+    via: Annotated[
+        str, typer.Option(help="http (POST /v1/reports) or kafka (ReportSubmitted on the reports topic)")
+    ] = "http",
+    seed: Annotated[int, typer.Option(help="the same seed sends the same reports")] = 1,
+    url: Annotated[str | None, typer.Option(help="intake's base URL (default: from settings)")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="a key with the submit scope (default: a client made for the run)")
+    ] = None,
+    registry: Annotated[
+        Path | None, typer.Option(help="registry directory to draw places and matters from (default: the active one)")
+    ] = None,
+    max_in_flight: Annotated[int, typer.Option(help="requests waiting at once before new ones are shed")] = 256,
+    wait: Annotated[float, typer.Option(help="then wait up to this many seconds for dispatch and summarise")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Open-loop load: RATE reports a second for DURATION seconds, drawn like the demo's day; prints sent,
+    accepted, rejected, the achieved rate and the latency p50/p99 of the answer."""
+    from griddispatch.simulation.day import parse_mix
+
+    if via not in ("http", "kafka"):
+        fail(f"--via must be http or kafka, not {via!r}")
+    if rate <= 0 or duration <= 0:
+        fail("--rate and --duration must be above 0")
+    shares = parse_mix(mix)
+    out = asyncio.run(_simulate(rate, duration, shares, via, seed, url, api_key, registry, max_in_flight, wait))
+    if as_json:
+        typer.echo(json.dumps(out["json"], ensure_ascii=False, indent=2, default=str))
+        return
+    for line in out["lines"]:
+        typer.echo(line)
+
+
+async def _simulate(
+    rate: float,
+    duration: float,
+    shares: dict[str, float],
+    via: str,
+    seed: int,
+    url: str | None,
+    api_key: str | None,
+    registry_dir: Path | None,
+    max_in_flight: int,
+    wait: float,
+) -> dict[str, Any]:
+    from griddispatch.simulation.api import IntakeApi
+    from griddispatch.simulation.clients import RATE_PER_MIN
+    from griddispatch.simulation.load import http_sender, kafka_sender, run_load
+    from griddispatch.simulation.reports import ReportFactory
+    from griddispatch.simulation.summary_text import load_lines, summary_lines
+    from shared.api_clients import create_client
+    from shared.kafka import kafka_producer
+    from shared.topics import Topics
+
+    run = f"{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
+    async with _database() as conn:
+        loaded = await _registry(conn, registry_dir)
+        factory = ReportFactory(loaded.registry, loaded.catalog)
+        client_ids: tuple[uuid.UUID, ...] | None = None
+        if via == "http" and api_key is None:
+            client, api_key = await create_client(
+                conn, name=f"griddispatch simulate {run}", scopes=["submit", "read"], units=["*"],
+                rate_per_min=RATE_PER_MIN,
+            )  # fmt: skip
+            client_ids = (client.id,)
+        if via == "http":
+            base = _intake_url(url)
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+                await _check_intake(http, base)
+                keys = dict.fromkeys(shares, api_key or "")
+                result = await run_load(
+                    factory, shares, http_sender(IntakeApi(http), keys, run),
+                    rate=rate, duration_s=duration, seed=seed, max_in_flight=max_in_flight,
+                )  # fmt: skip
+            scope = RunScope(since=result.started_at, client_ids=client_ids)
+        else:
+            kafka = KafkaSettings()
+            async with kafka_producer(kafka) as producer:
+                sender = kafka_sender(producer, Topics(kafka.topic_prefix).reports, run)
+                result = await run_load(
+                    factory, shares, sender, rate=rate, duration_s=duration, seed=seed, max_in_flight=max_in_flight
+                )
+            scope = RunScope(since=result.started_at, case_number_prefix=f"SIM-{run}-")
+        lines = load_lines(result, via)
+        figures: dict[str, Any] = {
+            "run": run,
+            "via": via,
+            "sent": result.sent,
+            "accepted": result.accepted,
+            "rejected": dict(result.rejected),
+            "shed": result.shed,
+            "elapsed_s": result.elapsed_s,
+            "achieved_per_s": result.accepted / result.elapsed_s if result.elapsed_s else 0.0,
+            "latency_p50_ms": _ms(result.latencies_s, 50),
+            "latency_p99_ms": _ms(result.latencies_s, 99),
+            "by_source": dict(result.by_source),
+            "started_at": result.started_at.isoformat(),
+            "client_id": str(client_ids[0]) if client_ids else None,
+        }
+        if wait > 0 and (client_ids is not None or via == "kafka"):
+            summary = await _settled_summary(conn, scope, wait)
+            lines += ["", *summary_lines(summary)]
+            figures["summary"] = asdict(summary)
+        elif wait > 0:
+            lines.append("(no summary: with --api-key the reports cannot be told apart from the key's others)")
+    return {"lines": lines, "json": figures}
+
+
+def _ms(latencies: list[float], q: float) -> float | None:
+    from griddispatch.simulation.load import percentile
+
+    value = percentile(latencies, q)
+    return None if value is None else round(value * 1000, 2)
+
+
+# --- griddispatch demo replay ----------------------------------------------------------------------------
+
+
+@demo_app.command("replay")
+@friendly
+def replay(
+    speedup: Annotated[float, typer.Option(help="simulated seconds per real second (360: a day in 4 minutes)")] = 360.0,
+    hours: Annotated[float, typer.Option(help="hours of the day to replay")] = 24.0,
+    start_hour: Annotated[float, typer.Option(help="local hour the replay starts at")] = 0.0,
+    scale: Annotated[float, typer.Option(help="multiply the day's volume")] = 1.0,
+    seed: Annotated[int, typer.Option(help="the same seed replays the same day")] = 1,
+    tail_hours: Annotated[
+        float | None, typer.Option(help="simulated hours after the day for the actor to finish (default: hours/4)")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="intake's base URL (default: from settings)")] = None,
+    registry: Annotated[Path | None, typer.Option(help="registry directory (default: the active one)")] = None,
+) -> None:
+    """Replay a realistic day of hotline, app, camera and department reports, with grid workers, departments,
+    the command centre and residents acting on the cases; then summarise it from the database."""
+    from griddispatch.simulation.day import plan_day
+    from griddispatch.simulation.reports import ReportFactory
+    from griddispatch.simulation.shape import DayShape
+
+    if speedup <= 0 or scale <= 0:
+        fail("--speedup and --scale must be above 0")
+    if not 0 < hours <= 24:
+        fail("--hours must be more than 0 and at most 24")
+    tail = hours / 4 if tail_hours is None else max(0.0, tail_hours)
+
+    async def go() -> list[str]:
+        async with _database() as conn:
+            loaded = await _registry(conn, registry)
+            factory = ReportFactory(loaded.registry, loaded.catalog, DayShape(scale=scale))
+            plan = plan_day(factory, random.Random(seed), hours=hours, start_hour=start_hour)
+            return await _replay(conn, loaded.registry, plan, speedup, tail * 3600, url)
+
+    for line in asyncio.run(go()):
+        typer.echo(line)
+
+
+async def _replay(
+    conn: asyncpg.Connection, registry: Any, plan: Any, speedup: float, tail_s: float, url: str | None
+) -> list[str]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from griddispatch.simulation.actor import ActorKeys, DayActor
+    from griddispatch.simulation.api import IntakeApi
+    from griddispatch.simulation.clients import ensure_clients
+    from griddispatch.simulation.replay import ReplayProgress, replay
+    from griddispatch.simulation.summary_text import summary_lines, where_to_look
+
+    local = LocalInfraSettings()
+    clients = await ensure_clients(conn, local.dir / "demo" / "clients.json")
+    base = _intake_url(url)
+    run = f"{datetime.now(UTC):%y%m%d%H%M%S}"
+    real_s = (plan.duration_s + tail_s) / speedup
+    typer.echo(
+        f"replaying {len(plan.reports)} reports of {plan.hours:g} hours from {plan.start_hour:02.0f}:00 at "
+        f"{speedup:g}x against {base}: about {real_s / 60:.1f} minutes"
+    )
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        await _check_intake(http, base)
+        api = IntakeApi(http)
+        sources = ("hotline", "grid_app", "camera", "department")
+        keys = ActorKeys(
+            worker=clients["worker"].key,
+            supervisor=clients["supervisor"].key,
+            residents={s: clients[s].key for s in sources},
+        )
+        actor = DayActor(api, keys, registry, run)
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"), TimeRemainingColumn()
+        ) as bar:
+            task = bar.add_task("day 00:00", total=plan.duration_s + tail_s, counts="")
+
+            def show(p: ReplayProgress) -> None:
+                clock = (plan.start_hour * 3600 + p.sim_elapsed_s) % 86400
+                rejected = sum(p.rejected.values())
+                bar.update(
+                    task,
+                    completed=p.sim_elapsed_s,
+                    description=f"day {int(clock // 3600):02d}:{int(clock % 3600 // 60):02d}",
+                    counts=f"sent {p.sent}/{len(plan.reports)}, accepted {p.accepted}, rejected {rejected}, "
+                    f"followed {p.following}",
+                )
+
+            result = await replay(
+                plan, api, {s: clients[s].key for s in sources}, actor,
+                speedup=speedup, run=run, tail_s=tail_s, on_progress=show,
+            )  # fmt: skip
+    scope = RunScope(since=result.started_at, client_ids=tuple(clients[s].id for s in sources))
+    summary = await _settled_summary(conn, scope, SETTLE_S)
+    services = ServiceSettings()
+    metrics: dict[str, str] = {n: f"http://{services.host}:{services.port_of(n)}" for n in SERVICE_NAMES}
+    acted = ", ".join(f"{k} {v}" for k, v in sorted(actor.stats.actions.items()))
+    refused = sum(actor.stats.refused.values())
+    lines = [
+        "",
+        f"the day, from the database ({result.finished_at - result.started_at} real time):",
+        *summary_lines(summary),
+        f"actor         {acted}" + (f"; {refused} refused by intake" if refused else ""),
+        "deadlines     run on the real clock: a report left unaccepted warns at its first tier (from 15 min x 25%)"
+        " and escalates at its deadline, in real minutes whatever the speed-up",
+        "",
+        *where_to_look(base, metrics, str(local.dir / "logs")),
+    ]
+    return lines

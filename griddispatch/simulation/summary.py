@@ -1,0 +1,151 @@
+"""What happened to a set of reports, read from the database: the figures a demo or a load run ends with.
+
+    scope = RunScope(since=started_at, client_ids=[...])       # reports these clients sent since then
+    summary = await day_summary(conn, scope)
+
+Only SQL here; `summary_text.py` turns a `DaySummary` into lines. Dispatch's tables are the truth: every
+report intake accepted is a `submissions` row; dispatch records each as a case (a merged one too, in state
+`merged`); `case_events` holds every transition; `deadlines` every deadline with how many tiers fired.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+LEVELS = ("micro_grid", "grid", "community", "street", "district", "department")
+
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """Which reports: those the given clients submitted since `since` (any client when None); or, for reports
+    sent over Kafka (no intake submission), the cases whose number starts with `case_number_prefix`."""
+
+    since: datetime
+    client_ids: tuple[uuid.UUID, ...] | None = None
+    case_number_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    received: int  # reports accepted by intake (or cases recorded, for a Kafka run)
+    recorded: int  # of those, recorded by dispatch (opened or merged)
+    opened: int  # new cases
+    merged: int  # linked to an open case as duplicates
+    dispatched: dict[str, int] = field(default_factory=dict)  # first assignment by level; departments apart
+    accepted: int = 0
+    accepted_in_time: int = 0
+    resolved: int = 0
+    resolved_in_time: int = 0
+    warned: int = 0  # cases with at least one warning fired
+    overdue: int = 0  # cases with a deadline that passed
+    escalated: int = 0
+    returned: int = 0
+    verify_failed: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    rejected_actions: int = 0  # actions dispatch refused (the audit trail's `rejected` entries)
+    states: dict[str, int] = field(default_factory=dict)  # cases by current state
+
+    @property
+    def not_yet_recorded(self) -> int:
+        return self.received - self.recorded
+
+    @property
+    def satisfaction(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
+
+
+def _scope_cte(scope: RunScope) -> tuple[str, list[object]]:
+    if scope.case_number_prefix is not None:
+        return (
+            "SELECT case_id FROM cases WHERE received_at >= $1 AND case_number LIKE $2 || '%'",
+            [scope.since, scope.case_number_prefix],
+        )
+    return (
+        "SELECT case_id FROM submissions WHERE received_at >= $1 AND ($2::uuid[] IS NULL OR client_id = ANY($2))",
+        [scope.since, list(scope.client_ids) if scope.client_ids is not None else None],
+    )
+
+
+async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
+    cte, args = _scope_cte(scope)
+    head = f"WITH s AS ({cte}) "
+    counts = await conn.fetchrow(
+        head
+        + """SELECT (SELECT count(*) FROM s) AS received,
+                    count(c.case_id) AS recorded,
+                    count(c.case_id) FILTER (WHERE c.merged_into IS NULL) AS opened,
+                    count(c.case_id) FILTER (WHERE c.merged_into IS NOT NULL) AS merged
+             FROM s JOIN cases c USING (case_id)""",
+        *args,
+    )
+    dispatched = await conn.fetch(
+        head
+        + """, first AS (
+                 SELECT DISTINCT ON (e.case_id) e.detail->>'lead' AS lead, e.detail->>'level' AS level
+                 FROM case_events e JOIN s USING (case_id) WHERE e.action = 'assign' ORDER BY e.case_id, e.seq)
+             SELECT CASE WHEN lead LIKE 'unit:%' THEN level ELSE 'department' END AS level, count(*) AS n
+             FROM first GROUP BY 1""",
+        *args,
+    )
+    deadlines = await conn.fetchrow(
+        head
+        + """SELECT
+               count(DISTINCT d.case_id) FILTER (WHERE kind = 'accept' AND status = 'met') AS accepted,
+               count(DISTINCT d.case_id) FILTER (WHERE kind = 'accept' AND status = 'met' AND closed_at <= due_at)
+                   AS accepted_in_time,
+               count(DISTINCT d.case_id) FILTER (WHERE kind = 'resolve' AND status = 'met') AS resolved,
+               count(DISTINCT d.case_id) FILTER (WHERE kind = 'resolve' AND status = 'met' AND closed_at <= due_at)
+                   AS resolved_in_time,
+               count(DISTINCT d.case_id) FILTER (WHERE fired > 0 AND cardinality(warn_times) > 0) AS warned,
+               count(DISTINCT d.case_id) FILTER (WHERE fired > cardinality(warn_times)) AS overdue
+             FROM deadlines d JOIN s USING (case_id)""",
+        *args,
+    )
+    events = {
+        r["action"]: r["cases"]
+        for r in await conn.fetch(
+            head
+            + """SELECT e.action, count(DISTINCT e.case_id) AS cases FROM case_events e JOIN s USING (case_id)
+                 WHERE e.action IN ('escalate', 'return', 'verify_failed', 'rejected')
+                 GROUP BY e.action""",
+            *args,
+        )
+    }
+    ratings = await conn.fetchrow(
+        head
+        + """SELECT count(*) FILTER (WHERE e.action IN ('rate_satisfied', 'rate_unsatisfied')) AS rated,
+                    count(*) FILTER (WHERE e.action = 'rate_satisfied') AS satisfied
+             FROM case_events e JOIN s USING (case_id)""",
+        *args,
+    )
+    rejected = await conn.fetchval(
+        head + "SELECT count(*) FROM case_events e JOIN s USING (case_id) WHERE e.action = 'rejected'", *args
+    )
+    states = await conn.fetch(
+        head + "SELECT c.state, count(*) AS n FROM s JOIN cases c USING (case_id) GROUP BY c.state", *args
+    )
+    return DaySummary(
+        received=counts["received"],
+        recorded=counts["recorded"],
+        opened=counts["opened"],
+        merged=counts["merged"],
+        dispatched={r["level"]: r["n"] for r in dispatched},
+        accepted=deadlines["accepted"],
+        accepted_in_time=deadlines["accepted_in_time"],
+        resolved=deadlines["resolved"],
+        resolved_in_time=deadlines["resolved_in_time"],
+        warned=deadlines["warned"],
+        overdue=deadlines["overdue"],
+        escalated=events.get("escalate", 0),
+        returned=events.get("return", 0),
+        verify_failed=events.get("verify_failed", 0),
+        rated=ratings["rated"],
+        satisfied=ratings["satisfied"],
+        rejected_actions=rejected,
+        states={r["state"]: r["n"] for r in states},
+    )

@@ -1,0 +1,72 @@
+"""Lines a person reads at the end of a demo or a load run. Pure: figures in, text out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from griddispatch.simulation.load import LoadResult, percentile
+from griddispatch.simulation.summary import LEVELS, DaySummary
+
+LEVEL_NAMES = {
+    "micro_grid": "micro-grid",
+    "grid": "grid",
+    "community": "community",
+    "street": "street",
+    "district": "district",
+    "department": "department",
+}
+
+
+def _of(part: int, whole: int) -> str:
+    return f"{part} of {whole}" + (f" ({100 * part / whole:.0f}%)" if whole else "")
+
+
+def summary_lines(s: DaySummary) -> list[str]:
+    pending = f"; {s.not_yet_recorded} not yet recorded by dispatch" if s.not_yet_recorded else ""
+    lines = [
+        f"received      {s.received} reports: {s.opened} cases opened, {s.merged} merged into an open case{pending}",
+        "dispatched    "
+        + ", ".join(f"{LEVEL_NAMES[lv]} {s.dispatched.get(lv, 0)}" for lv in LEVELS)
+        + "  (first assignment; departments: a department or its branch leads)",
+        f"accepted      {s.accepted} cases, in time: {_of(s.accepted_in_time, s.accepted)}",
+        f"resolved      {s.resolved} cases, in time: {_of(s.resolved_in_time, s.resolved)}",
+        f"warned        {s.warned} cases; overdue {s.overdue}; escalated {s.escalated}",
+        f"returned      {s.returned} cases (re-dispatched); failed verification {s.verify_failed}",
+        f"merged        {s.merged} duplicate reports linked to an open case",
+        f"rated         {s.rated} ratings"
+        + (f", satisfied {_of(s.satisfied, s.rated)}" if s.rated else "")
+        + (f"; {s.rejected_actions} actions refused by the lifecycle" if s.rejected_actions else ""),
+    ]
+    if s.states:
+        lines.append(
+            "now           " + ", ".join(f"{k} {v}" for k, v in sorted(s.states.items(), key=lambda kv: -kv[1]))
+        )
+    return lines
+
+
+def where_to_look(intake_url: str, metrics_urls: Mapping[str, str], logs_dir: str) -> list[str]:
+    lines = [f"API docs      {intake_url}/docs"]
+    lines += [f"metrics       {name:10} {url}/metrics" for name, url in metrics_urls.items()]
+    lines.append(f"logs          {logs_dir}/<service>.log (JSON lines with case_id)")
+    return lines
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def load_lines(r: LoadResult, via: str) -> list[str]:
+    achieved = r.accepted / r.elapsed_s if r.elapsed_s else 0.0
+    what = "202" if via == "http" else "broker ack"
+    rejected = ", ".join(f"{k}: {v}" for k, v in sorted(r.rejected.items())) or "none"
+    mix = ", ".join(f"{k} {v}" for k, v in sorted(r.by_source.items()))
+    return [
+        f"offered       {r.offered_rate:g}/s for {r.duration_s:g} s over {via} ({mix})",
+        f"sent          {r.sent}",
+        f"accepted      {r.accepted}",
+        f"rejected      {sum(r.rejected.values())} ({rejected})",
+        f"shed          {r.shed} (more than the in-flight limit waiting)",
+        f"achieved      {achieved:.1f} accepted/s over {r.elapsed_s:.1f} s",
+        f"latency       p50 {_ms(percentile(r.latencies_s, 50))}, p99 {_ms(percentile(r.latencies_s, 99))}, "
+        f"max {_ms(max(r.latencies_s, default=None))} (to the {what}, from the scheduled moment)",
+    ]
