@@ -1,0 +1,383 @@
+// 案件详情: summary, deadlines with their warning colours, routing trace, timeline, deliveries, and the
+// command centre's actions (重新派遣, 召集部门, 作废, 评论).
+
+import { api, ApiError, matterName, matters, partyName, problemBox, units, unitByCode } from "./api.js";
+import { caseWarning, warningBadge } from "./cases.js";
+import { clear, fmtRemaining, fmtTime, h } from "./dom.js";
+import {
+  ACTIONS, CHANNELS, DEADLINES, DELIVERY_STATUS, LEVELS, OPEN_STATES, ROLES, SOURCES, STATES, URGENCY, label,
+} from "./labels.js";
+import { onLiveEvent } from "./live.js";
+
+const ACTOR_KEY = "griddispatch.console.actor";
+
+function newKey() {
+  if (crypto.randomUUID) return `console-${crypto.randomUUID()}`;
+  return `console-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+/** Deadlines as rows: the API's list when it gives one, else accept-by and resolve-by. */
+export function deadlineRows(c) {
+  const d = c.deadlines || {};
+  const list = Array.isArray(d.items) ? d.items : Array.isArray(d.list) ? d.list : null;
+  if (list) {
+    return list.map((x) => ({
+      name: label(DEADLINES, x.kind || x.name || x.type),
+      party: x.party || x.assignee || null,
+      due: x.due_at || x.due || x.at,
+      warning: x.warning || "none",
+      state: x.state || x.status || null,
+    }));
+  }
+  const notAccepted = ["reported", "assigned", "returned", "escalated"].includes(c.state);
+  const open = OPEN_STATES.includes(c.state);
+  const colourOf = (due, running) => {
+    if (!due || !running) return "none";
+    if (new Date(due).getTime() <= Date.now()) return "red";
+    return d.warnings && d.warnings[due] ? d.warnings[due] : "blue";
+  };
+  const rows = [];
+  if (d.accept_by) rows.push({ name: "签收时限", due: d.accept_by, warning: d.accept_warning || colourOf(d.accept_by, notAccepted) });
+  if (d.resolve_by) rows.push({ name: "办结时限", due: d.resolve_by, warning: d.resolve_warning || colourOf(d.resolve_by, open) });
+  return rows;
+}
+
+function noteOf(event) {
+  const d = event.detail || {};
+  const parts = [];
+  if (d.text) parts.push(d.text);
+  if (d.reason) parts.push(d.reason);
+  if (d.reason_code) parts.push(`原因：${d.reason_code}`);
+  if (d.unit) parts.push(`派往：${partyName(d.unit)}`);
+  if (d.lead) parts.push(`主办：${partyName(d.lead)}`);
+  if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${d.departments.join("、")}`);
+  if (d.tier) parts.push(`时限提醒：${d.tier}`);
+  if (d.score) parts.push(`评分：${d.score}`);
+  return parts.join("；");
+}
+
+function dl(pairs) {
+  return h("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function section(title, ...content) {
+  return h("section", { class: "card" }, h("h3", {}, title), ...content);
+}
+
+async function loadDeliveries(caseId, holder) {
+  try {
+    const answer = await api(`/v1/cases/${caseId}/deliveries`);
+    const items = answer.items || answer.deliveries || [];
+    clear(holder,
+      items.length === 0
+        ? h("p", { class: "muted" }, "尚无通知记录。")
+        : h("table", { class: "deliveries" },
+            h("thead", {}, h("tr", {}, ["渠道", "对象", "事件", "状态", "尝试次数", "最后错误", "创建", "最近尝试"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {},
+              items.map((x) =>
+                h("tr", {},
+                  h("td", {}, label(CHANNELS, x.channel)),
+                  h("td", {}, x.target || x.recipient || "—"),
+                  h("td", {}, x.event_type || x.type || "—"),
+                  h("td", {}, h("span", { class: `delivery delivery-${x.status}` }, label(DELIVERY_STATUS, x.status))),
+                  h("td", {}, x.attempts ?? "—"),
+                  h("td", { class: "small" }, x.last_error || "—"),
+                  h("td", {}, fmtTime(x.created_at)),
+                  h("td", {}, fmtTime(x.last_attempt_at || x.updated_at || x.sent_at)),
+                ),
+              ),
+            ),
+          ),
+    );
+  } catch (err) {
+    const missing = err instanceof ApiError && err.status === 404 && err.problem.detail === "Not Found";
+    clear(holder, missing ? h("p", { class: "muted" }, "通知记录接口暂不可用。") : problemBox(err));
+  }
+}
+
+function actorField() {
+  return h("label", {}, "操作人",
+    h("input", {
+      name: "actor", required: true, maxlength: "64", value: sessionStorage.getItem(ACTOR_KEY) || "",
+      placeholder: "值班员姓名或工号",
+    }),
+  );
+}
+
+/** One action form: builds the body, posts it, shows the 202 and then the case as it becomes. */
+function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone, confirmText }) {
+  const result = h("div", { class: "action-result", "aria-live": "polite" });
+  const form = h("form", { class: "action", id },
+    h("h4", {}, title),
+    hint ? h("p", { class: "muted small" }, hint) : null,
+    fields,
+    actorField(),
+    h("button", { type: "submit", class: id === "action-cancel" ? "danger" : "primary" }, title),
+    result,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const actor = String(data.get("actor") || "").trim();
+    sessionStorage.setItem(ACTOR_KEY, actor);
+    let body;
+    try {
+      body = build(data);
+    } catch (err) {
+      clear(result, h("div", { class: "problem", role: "alert" }, h("strong", {}, err.message)));
+      return;
+    }
+    if (confirmText && !window.confirm(confirmText)) return;
+    body.actor = { id: actor, unit: ctx.actorUnit || undefined };
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    clear(result, h("p", { class: "muted" }, "正在提交…"));
+    try {
+      const receipt = await api(`/v1/cases/${caseId}/actions`, {
+        method: "POST",
+        body,
+        headers: { "Idempotency-Key": newKey() },
+      });
+      clear(result,
+        h("p", { class: "accepted", role: "status" },
+          `已受理（202）：${label(ACTIONS, receipt.action)}，操作编号 ${receipt.action_id.slice(0, 8)}…，正在等待派遣系统处理。`,
+        ),
+      );
+      form.reset();
+      form.querySelector("[name=actor]").value = actor;
+      onDone(receipt, result);
+    } catch (err) {
+      clear(result, problemBox(err));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+export async function renderCase(main, ctx, caseId) {
+  const [catalog] = await Promise.all([matters(), units()]);
+  let c;
+  try {
+    c = await api(`/v1/cases/${caseId}`);
+  } catch (err) {
+    clear(main, h("section", { class: "page" }, h("p", {}, h("a", { href: "#/cases" }, "← 返回案件列表")), problemBox(err)));
+    return () => {};
+  }
+  let disposed = false;
+
+  const rerender = async (notice) => {
+    if (disposed) return;
+    const holder = main.querySelector("#case-notice");
+    const scrollY = window.scrollY;
+    stop();
+    const next = await renderCase(main, ctx, caseId);
+    stop = next;
+    if (notice) {
+      const fresh = main.querySelector("#case-notice");
+      if (fresh) clear(fresh, notice);
+    } else if (holder && holder.childNodes.length) {
+      const fresh = main.querySelector("#case-notice");
+      if (fresh) clear(fresh, ...holder.childNodes);
+    }
+    window.scrollTo(0, scrollY);
+  };
+
+  // After a 202: watch the case until dispatch has applied the action (its history grows), then show it.
+  const awaitApplied = (receipt, result) => {
+    const before = (c.history || []).length;
+    const stateBefore = c.state;
+    const started = Date.now();
+    const poll = async () => {
+      if (disposed) return;
+      let fresh;
+      try {
+        fresh = await api(`/v1/cases/${caseId}`);
+      } catch (err) {
+        clear(result, problemBox(err));
+        return;
+      }
+      const applied = (fresh.history || []).length > before || fresh.state !== stateBefore;
+      if (applied) {
+        const last = fresh.history[fresh.history.length - 1];
+        await rerender(
+          h("p", { class: "applied", role: "status" },
+            `操作已生效：${label(ACTIONS, last ? last.action : receipt.action)}；案件状态 ${label(STATES, stateBefore)} → ${label(STATES, fresh.state)}。`,
+          ),
+        );
+      } else if (Date.now() - started < 30000) {
+        setTimeout(poll, 1000);
+      } else {
+        clear(result, h("p", { class: "notice" }, "已受理，但 30 秒内未见处理结果：派遣系统可能繁忙或已拒绝此操作，请稍后刷新查看。"));
+      }
+    };
+    setTimeout(poll, 700);
+  };
+
+  const place = c.assignment && c.assignment.place ? unitByCode(c.assignment.place) : null;
+  const placeText = c.assignment && c.assignment.place ? `${place ? place.name : ""} ${c.assignment.place}`.trim() : null;
+  const loc = c.location || {};
+  const locationText = [loc.address, loc.lon != null ? `${loc.lon}, ${loc.lat}` : null, loc.grid_code ? `网格码 ${loc.grid_code}` : null]
+    .filter(Boolean).join(" · ");
+  const reporter = c.reporter ? [c.reporter.name, c.reporter.phone].filter(Boolean).join(" ") : null;
+  const rows = c.state === "received" ? [] : deadlineRows(c);
+  const deliveries = h("div", {}, h("p", { class: "muted" }, "正在加载…"));
+  const supervise = ctx.me.scopes.includes("supervise");
+  const canAct = supervise || ctx.me.scopes.includes("act");
+  const unitOptions = (await units()).filter((u) => ctx.canSee(u.code) || u.level === "district");
+  const depts = ctx.departments || [];
+
+  const deptChoices = depts.length
+    ? h("fieldset", { class: "checks" }, h("legend", {}, "部门"),
+        depts.map((d) => h("label", {}, h("input", { type: "checkbox", name: "departments", value: d.code }), d.name)))
+    : h("label", {}, "部门编码（逗号分隔）", h("input", { name: "departments_text", placeholder: "如 city_management, market_supervision" }));
+
+  const forms = c.state === "received" ? [] : [
+    actionForm({
+      id: "action-comment", title: "评论", ctx, caseId, onDone: awaitApplied,
+      fields: h("label", {}, "内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+      build: (data) => ({ action: "comment", text: String(data.get("text")).trim() }),
+    }),
+    supervise && actionForm({
+      id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
+      hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
+      fields: [
+        h("label", {}, "派往",
+          h("select", { name: "unit", required: true },
+            h("option", { value: "" }, "请选择单位"),
+            h("optgroup", { label: "属地单位" },
+              unitOptions.filter((u) => u.level !== "district" || ctx.sees_all).map((u) => h("option", { value: `unit:${u.code}` }, `${u.name}（${label(LEVELS, u.level)}）`)),
+            ),
+            depts.length ? h("optgroup", { label: "部门" }, depts.map((d) => h("option", { value: `department:${d.code}` }, d.name))) : null,
+          ),
+        ),
+        h("label", {}, "或输入单位编码", h("input", { name: "unit_text", placeholder: "unit:610199004001 或 department:gas" })),
+        h("label", {}, "原因", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+      ],
+      build: (data) => {
+        const unit = String(data.get("unit_text") || "").trim() || String(data.get("unit") || "");
+        if (!unit) throw new Error("请选择或输入要派往的单位。");
+        return { action: "redispatch", unit, text: String(data.get("text")).trim() };
+      },
+    }),
+    supervise && actionForm({
+      id: "action-summon", title: "召集部门", ctx, caseId, onDone: awaitApplied,
+      hint: "街道吹哨、部门报到：被召集的部门须在报到时限内报到。",
+      fields: [deptChoices, h("label", {}, "说明", h("textarea", { name: "text", maxlength: "2000", rows: "2" }))],
+      build: (data) => {
+        const chosen = data.getAll("departments").map(String);
+        const typed = String(data.get("departments_text") || "").split(/[,，\s]+/).filter(Boolean);
+        const departments = [...chosen, ...typed];
+        if (!departments.length) throw new Error("请至少选择一个部门。");
+        const text = String(data.get("text") || "").trim();
+        return { action: "summon", departments, ...(text ? { text } : {}) };
+      },
+    }),
+    supervise && actionForm({
+      id: "action-cancel", title: "作废", ctx, caseId, onDone: awaitApplied, confirmText: "确定作废此案件？作废后不再处理。",
+      hint: "重复、无效或误报的案件作废后不再处理。",
+      fields: h("label", {}, "原因", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+      build: (data) => ({ action: "cancel", text: String(data.get("text")).trim() }),
+    }),
+  ].filter(Boolean);
+
+  clear(main,
+    h("section", { class: "page case-page", dataset: { caseId: c.case_id, state: c.state } },
+      h("p", {}, h("a", { href: "#/cases" }, "← 返回案件列表")),
+      h("div", { class: "case-head" },
+        h("h2", {}, `${c.case_number} ${c.title || ""}`),
+        h("span", { class: `state state-${c.state}`, id: "case-state" }, label(STATES, c.state)),
+        c.state !== "received" ? warningBadge(caseWarning(c)) : null,
+      ),
+      h("div", { id: "case-notice" }),
+      h("div", { class: "case-grid" },
+        h("div", { class: "case-main" },
+          section("概要",
+            dl([
+              ["事项", matterName(catalog, c.matter_code)],
+              ["描述", c.description],
+              ["层级", c.level ? label(LEVELS, c.level) : null],
+              ["紧急程度", c.urgency ? label(URGENCY, c.urgency) : null],
+              ["来源", `${label(SOURCES, c.source)}${c.source_ref ? `（${c.source_ref}）` : ""}`],
+              ["位置", locationText],
+              ["所在网格", placeText],
+              ["上报人", reporter],
+              ["影响户数", c.households_affected || null],
+              ["受理时间", fmtTime(c.received_at)],
+              ["重复件", c.duplicates ? `${c.duplicates} 件已合并到本案` : null],
+              ["合并到", c.merged_into ? h("a", { href: `#/cases/${c.merged_into}` }, c.merged_into) : null],
+            ]),
+            c.state === "received" ? h("p", { class: "notice" }, "已受理，正在派遣中……") : null,
+          ),
+          c.assignment ? section("派遣",
+            dl([
+              ["主办", partyName(c.assignment.lead, depts)],
+              ["协办", (c.assignment.assisting || []).map((p) => partyName(p, depts)).join("、") || "无"],
+            ]),
+          ) : null,
+          rows.length ? section("时限",
+            h("table", { class: "deadlines", id: "deadlines" },
+              h("thead", {}, h("tr", {}, ["时限", "单位", "截止（当地时间）", "剩余", "预警"].map((t) => h("th", { scope: "col" }, t)))),
+              h("tbody", {},
+                rows.map((r) =>
+                  h("tr", { dataset: { warning: r.warning } },
+                    h("td", {}, r.name),
+                    h("td", {}, r.party ? partyName(r.party, depts) : "—"),
+                    h("td", {}, fmtTime(r.due)),
+                    h("td", {}, r.warning === "none" ? "—" : fmtRemaining(r.due)),
+                    h("td", {}, warningBadge(r.warning)),
+                  ),
+                ),
+              ),
+            ),
+            h("p", { class: "muted small" }, "蓝牌：正常；黄牌：进入预警期；红牌：已超时。"),
+          ) : null,
+          c.routing ? section("派遣依据（规则轨迹）",
+            dl([
+              ["定位方式", c.routing.decision && c.routing.decision.located_by],
+              ["规则版本", `registry ${c.routing.registry_version || "—"}`],
+            ]),
+            h("ol", { class: "trace", id: "routing-trace" },
+              (c.routing.trace || []).map((step) => h("li", {}, h("code", {}, step.rule), " ", step.reason)),
+            ),
+          ) : null,
+          c.history ? section("办理过程",
+            h("ol", { class: "timeline", id: "timeline" },
+              c.history.map((e) =>
+                h("li", { dataset: { action: e.action } },
+                  h("time", { datetime: e.at }, fmtTime(e.at)),
+                  h("strong", {}, label(ACTIONS, e.action)),
+                  e.to_state && e.to_state !== e.from_state ? h("span", { class: "muted" }, ` ${label(STATES, e.from_state)} → ${label(STATES, e.to_state)}`) : null,
+                  h("div", { class: "small" },
+                    `${label(ROLES, e.actor && e.actor.role)}${e.actor && e.actor.unit ? ` · ${partyName(e.actor.unit, depts)}` : ""}${e.actor && e.actor.id ? ` · ${e.actor.id}` : ""}`,
+                  ),
+                  noteOf(e) ? h("div", { class: "note" }, noteOf(e)) : null,
+                ),
+              ),
+            ),
+          ) : null,
+          section("通知送达", deliveries),
+        ),
+        h("aside", { class: "case-actions" },
+          h("h3", {}, "指挥中心操作"),
+          !canAct ? h("p", { class: "muted" }, "此密钥只能查看，不能操作案件。") : forms,
+        ),
+      ),
+    ),
+  );
+  if (c.state !== "received") loadDeliveries(caseId, deliveries);
+  else setTimeout(() => rerender(), 1500); // dispatch is routing it: look again shortly
+
+  let timer = null;
+  let stop = onLiveEvent((event) => {
+    if (event.data && event.data.subject === caseId) {
+      clearTimeout(timer);
+      timer = setTimeout(() => rerender(), 800);
+    }
+  });
+  return () => {
+    disposed = true;
+    clearTimeout(timer);
+    stop();
+  };
+}

@@ -1,0 +1,122 @@
+// Chinese names of the API's English values (glossary: /work/shared/GLOSSARY.md).
+
+export const STATES = {
+  received: "已受理（派遣中）",
+  reported: "已上报",
+  assigned: "已派遣（待签收）",
+  accepted: "已签收",
+  in_progress: "处置中",
+  resolved: "已办结（待核查）",
+  verified: "已核查（待评价）",
+  rated: "已评价",
+  closed: "已结案",
+  returned: "已退单",
+  escalated: "已上报升级",
+  merged: "已合并",
+  reopened: "重办中",
+  cancelled: "已作废",
+};
+
+export const OPEN_STATES = ["reported", "assigned", "accepted", "in_progress", "returned", "escalated", "reopened"];
+
+export const LEVELS = {
+  district: "区",
+  street: "街道",
+  community: "社区",
+  grid: "网格",
+  micro_grid: "微网格",
+  department: "部门",
+};
+
+export const SOURCES = {
+  hotline: "12345 热线",
+  grid_app: "网格员 App",
+  camera: "视频监控",
+  department: "部门系统",
+  open311: "Open311",
+  resident_app: "居民 App",
+  other: "其他",
+};
+
+export const URGENCY = { low: "低", normal: "一般", high: "紧急", emergency: "特急" };
+
+export const ACTIONS = {
+  report: "上报",
+  assign: "派遣",
+  redispatch: "重新派遣",
+  accept: "签收",
+  return: "退单",
+  start: "开始处置",
+  progress: "进展",
+  resolve: "办结",
+  report_in: "报到",
+  summon: "吹哨召集",
+  verify: "核查",
+  verify_passed: "核查通过",
+  verify_failed: "核查未通过",
+  rate: "评价",
+  rate_satisfied: "满意",
+  rate_unsatisfied: "不满意",
+  reopen: "重办",
+  escalate: "上报升级",
+  merge: "合并",
+  close: "结案",
+  cancel: "作废",
+  comment: "评论",
+  deadline: "时限",
+};
+
+export const ROLES = {
+  assignee: "主办",
+  assisting: "协办",
+  supervisor: "指挥中心",
+  resident: "居民",
+  system: "系统",
+};
+
+export const WARNINGS = {
+  blue: { label: "蓝牌 · 正常", short: "正常" },
+  yellow: { label: "黄牌 · 预警", short: "预警" },
+  red: { label: "红牌 · 超时", short: "超时" },
+  none: { label: "无", short: "—" },
+};
+
+export const DEADLINES = {
+  accept_by: "签收时限",
+  resolve_by: "办结时限",
+  verify_by: "核查时限",
+  follow_up_by: "回访时限",
+  report_in_by: "报到时限",
+  accept: "签收时限",
+  resolve: "办结时限",
+  verify: "核查时限",
+  follow_up: "回访时限",
+  report_in: "报到时限",
+};
+
+export const DELIVERY_STATUS = {
+  pending: "待发送",
+  sending: "发送中",
+  sent: "已送达",
+  delivered: "已送达",
+  failed: "失败",
+  dead: "已放弃（死信）",
+  dead_letter: "已放弃（死信）",
+  held: "暂缓（合并发送）",
+};
+
+export const CHANNELS = { webhook: "Webhook", sms: "短信", email: "电子邮件", stream: "实时推送" };
+
+export const SCOPES = {
+  submit: "上报",
+  read: "查看",
+  act: "处置",
+  supervise: "指挥督办",
+  personal_data: "个人信息",
+  admin: "管理",
+};
+
+export function label(table, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  return table[value] ?? value;
+}

@@ -1,0 +1,132 @@
+// 统计报表: per unit and period (received, in time, overdue, escalated, returned, satisfaction) and the monthly CSV.
+
+import { api, ApiError, partyName, problemBox, query, units } from "./api.js";
+import { clear, h, localDate, startOfLocalDay } from "./dom.js";
+import { LEVELS, label } from "./labels.js";
+
+const BY = { street: "按街道", community: "按社区", grid: "按网格", department: "按部门" };
+
+function pct(part, whole) {
+  if (!whole) return "—";
+  return `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+function rate(value) {
+  if (value === null || value === undefined) return "—";
+  return `${(100 * value).toFixed(1)}%`;
+}
+
+function monthRange(month) {
+  const [y, m] = month.split("-").map(Number);
+  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
+  return { from: startOfLocalDay(`${month}-01`), to: startOfLocalDay(`${next}-01`) };
+}
+
+function filenameOf(response, fallback) {
+  const header = response.headers.get("Content-Disposition") || "";
+  const star = header.match(/filename\*=UTF-8''([^;]+)/i);
+  if (star) return decodeURIComponent(star[1]);
+  const plain = header.match(/filename="?([^";]+)"?/i);
+  return plain ? plain[1] : fallback;
+}
+
+export async function renderStats(main, ctx, params) {
+  const all = await units();
+  const areaUnits = all.filter((u) => ctx.canSee(u.code) && ["district", "street", "community"].includes(u.level));
+  const month = params.get("month") || localDate().slice(0, 7);
+  const unit = params.get("unit") || (ctx.areaCodes[0] ? `unit:${ctx.areaCodes[0]}` : "");
+  const by = params.get("by") || (ctx.rootLevel === "district" ? "street" : ctx.rootLevel === "street" ? "community" : "grid");
+
+  const form = h("form", { class: "filters", id: "stats-form", "aria-label": "统计条件" },
+    h("label", {}, "单位",
+      h("select", { name: "unit" },
+        areaUnits.map((u) => h("option", { value: `unit:${u.code}`, selected: `unit:${u.code}` === unit }, `${u.name}（${label(LEVELS, u.level)}）`)),
+      ),
+    ),
+    h("label", {}, "月份", h("input", { type: "month", name: "month", value: month, required: true })),
+    h("label", {}, "分组", h("select", { name: "by" }, Object.entries(BY).map(([k, v]) => h("option", { value: k, selected: k === by }, v)))),
+    h("div", { class: "filter-buttons" },
+      h("button", { type: "submit", class: "primary" }, "统计"),
+      h("button", { type: "button", id: "download-csv" , onclick: () => download() }, "下载月报（CSV）"),
+    ),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    location.hash = `#/stats${query({ unit: data.get("unit"), month: data.get("month"), by: data.get("by") })}`;
+  });
+  const message = h("div", {});
+  const table = h("div", { id: "stats-table" }, h("p", { class: "muted" }, "正在统计…"));
+  clear(main,
+    h("section", { class: "page stats-page" },
+      h("div", { class: "toolbar" }, h("h2", {}, "统计报表")),
+      form,
+      message,
+      table,
+      h("p", { class: "muted small" },
+        "受理量：期间内受理的案件；按时签收：在签收时限前签收；按时办结：在办结时限前办结；超期：任一时限超时；",
+        "上报升级：至少升级一次；退回：至少退单一次；满意率：满意评价数 / 评价数。",
+      ),
+    ),
+  );
+
+  const download = async () => {
+    clear(message);
+    const data = new FormData(form);
+    try {
+      const response = await api(`/v1/stats/monthly.csv${query({ month: data.get("month"), unit: data.get("unit") })}`, {
+        raw: true,
+        headers: { Accept: "text/csv" },
+      });
+      const blob = await response.blob();
+      const link = h("a", {
+        href: URL.createObjectURL(blob),
+        download: filenameOf(response, `月报-${data.get("month")}.csv`),
+        id: "csv-link",
+      }, "下载");
+      document.body.append(link);
+      link.click();
+      setTimeout(() => {
+        URL.revokeObjectURL(link.href);
+        link.remove();
+      }, 1000);
+    } catch (err) {
+      clear(message, problemBox(err));
+    }
+  };
+
+  const range = monthRange(month);
+  let answer;
+  try {
+    answer = await api(`/v1/stats${query({ unit, from: range.from, to: range.to, by })}`);
+  } catch (err) {
+    const missing = err instanceof ApiError && err.status === 404 && err.problem.detail === "Not Found";
+    clear(table, missing ? h("p", { class: "notice" }, "统计接口（/v1/stats）暂不可用。") : problemBox(err));
+    return () => {};
+  }
+  const columns = [
+    ["受理量", (r) => r.received],
+    ["按时签收", (r) => `${r.accepted_in_time}（${pct(r.accepted_in_time, r.received)}）`],
+    ["按时办结", (r) => `${r.resolved_in_time}（${pct(r.resolved_in_time, r.received)}）`],
+    ["超期", (r) => r.overdue],
+    ["上报升级", (r) => r.escalated],
+    ["退回", (r) => r.returned],
+    ["评价数", (r) => r.rated],
+    ["满意数", (r) => r.satisfied],
+    ["满意率", (r) => rate(r.satisfaction_rate)],
+  ];
+  const rowName = (r) => r.name || partyName(r.unit, ctx.departments);
+  clear(table,
+    h("table", { class: "stats" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "单位"), columns.map(([t]) => h("th", { scope: "col" }, t)))),
+      h("tbody", {},
+        answer.rows.length === 0 ? h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "muted empty" }, "本期无数据。")) : null,
+        answer.rows.map((r) => h("tr", {}, h("th", { scope: "row" }, rowName(r)), columns.map(([, f]) => h("td", { class: "num" }, f(r))))),
+      ),
+      answer.totals
+        ? h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "合计"), columns.map(([, f]) => h("td", { class: "num" }, f(answer.totals)))))
+        : null,
+    ),
+  );
+  return () => {};
+}

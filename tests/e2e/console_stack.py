@@ -1,0 +1,204 @@
+"""A private stack for the console's browser tests and screenshots: intake, dispatch and notify (escalation
+optional) as real processes on their own ports, against the running Kafka and PostgreSQL, with a database and
+topic prefix of their own, the sample district imported and API keys for a command centre and a hotline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from griddispatch.infra import kafka as local_kafka
+from griddispatch.infra import postgres as local_postgres
+from shared.api_clients import create_client
+from shared.db import migrate
+from shared.settings import PROJECT_ROOT, LocalInfraSettings
+
+SAMPLE = PROJECT_ROOT / "data" / "sample-district"
+DISTRICT = "610199"
+STREET = "610199004"  # 西关街道 of the sample district
+POINT = {"lon": 108.9352, "lat": 34.2721}  # in micro-grid 610199004001001006, grid 610199004001001
+
+KEYS: dict[str, tuple[list[str], list[str], str | None]] = {
+    "district": (["read", "act", "supervise"], [f"unit:{DISTRICT}"], None),
+    "street": (["read", "act", "supervise"], [f"unit:{STREET}"], None),
+    "hotline": (["submit", "read", "act"], ["*"], "hotline"),
+}
+
+
+@dataclass
+class ConsoleStack:
+    ports: dict[str, int]
+    env: dict[str, str]
+    keys: dict[str, str] = field(default_factory=dict)
+    db_url: str = ""
+
+    @property
+    def intake_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['intake']}"
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.intake_url}/console/"
+
+    def client(self, who: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.intake_url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=30
+        )
+
+    def submit(self, who: str = "hotline", **report: Any) -> dict[str, Any]:
+        body = {
+            "title": "路口井盖丢失",
+            "description": "路口的井盖不见了，晚上很危险",
+            "location": POINT,
+            **report,
+        }
+        with self.client(who) as http:
+            answer = http.post("/v1/reports", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert answer.status_code == 202, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def case(self, case_id: str, who: str = "district") -> dict[str, Any]:
+        with self.client(who) as http:
+            answer = http.get(f"/v1/cases/{case_id}")
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def wait_case(self, case_id: str, check: Any, timeout_s: float = 180, who: str = "district") -> dict[str, Any]:
+        """The case once `check(case)` holds (dispatch works in the background)."""
+        deadline = time.monotonic() + timeout_s
+        case: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            case = self.case(case_id, who)
+            if check(case):
+                return case
+            time.sleep(0.3)
+        raise AssertionError(f"case {case_id} never got there; last seen: {case}")
+
+
+async def _create_database(local: LocalInfraSettings, name: str) -> str:
+    conn = await asyncpg.connect(local_postgres.url_of(local, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = local_postgres.url_of(local, name)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+async def _drop_database(local: LocalInfraSettings, name: str) -> None:
+    conn = await asyncpg.connect(local_postgres.url_of(local, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _create_keys(url: str) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    conn = await asyncpg.connect(url)
+    try:
+        for who, (scopes, units, source) in KEYS.items():
+            name = {"district": "丰庆区指挥中心", "street": "西关街道指挥中心", "hotline": "12345热线"}[who]
+            _, keys[who] = await create_client(conn, name=name, scopes=scopes, units=units, source=source)
+    finally:
+        await conn.close()
+    return keys
+
+
+def _wait_ready(name: str, url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}); its log:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{name} not ready after {timeout_s} s; its log:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@contextmanager
+def console_stack(
+    workdir: Path, base_port: int = 18380, *, services: tuple[str, ...] = ("dispatch", "notify", "intake")
+) -> Iterator[ConsoleStack]:
+    """Start the stack (in `workdir`: logs, faust's data), yield it, stop what it started and drop its database."""
+    local = LocalInfraSettings()
+    names = ("intake", "dispatch", "escalation", "notify")
+    ports = {name: base_port + n for n, name in enumerate(names)}
+    db_name = f"gd_console_{uuid.uuid4().hex[:10]}"
+    db_url = asyncio.run(_create_database(local, db_name))
+    env = {
+        **os.environ,
+        "GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS": local_kafka.bootstrap_of(local),
+        "GRIDDISPATCH_KAFKA_TOPIC_PREFIX": f"console-{uuid.uuid4().hex[:8]}",
+        "GRIDDISPATCH_DB_URL": db_url,
+        "GRIDDISPATCH_LOG_JSON": "1",
+        "GRIDDISPATCH_NOTIFY_CONSOLE_ORIGINS": f"http://127.0.0.1:{ports['intake']},http://localhost:{ports['intake']}",
+        **{f"GRIDDISPATCH_SERVICE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+    }
+    stack = ConsoleStack(ports, env, db_url=db_url)
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = []
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "griddispatch.cli", "registry", "import", str(SAMPLE)],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=workdir,
+        )
+        stack.keys = asyncio.run(_create_keys(db_url))
+        for name in services:
+            log_path = workdir / f"{name}.log"
+            log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process ends
+            logs.append(log)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "griddispatch.cli", "serve", name, "--port", str(ports[name])],
+                env=env,
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            processes.append(process)
+            _wait_ready(name, f"http://127.0.0.1:{ports[name]}", process, log_path)
+        yield stack
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+        for log in logs:
+            log.close()
+        asyncio.run(_drop_database(local, db_name))
