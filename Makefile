@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps test unit lint infra-up infra-down up down status demo bench lock clean
+.PHONY: help install system-deps test unit lint infra-up infra-down up down status demo bench chaos lock clean
 
 help:
 	@echo "make test        install what is missing, start Kafka + PostgreSQL, run every test, stop them"
 	@echo "make demo        install, start the infrastructure and the four services (stop: make down)"
 	@echo "make infra-up    start Kafka and PostgreSQL only      make infra-down  stop them"
 	@echo "make lint        ruff and mypy                        make bench       benchmarks (prints figures)"
+	@echo "make chaos       the fault suite, minutes (CHAOS_SCENARIOS=kill9,broker,postgres,pause selects)"
 
 # Python packages, pinned by constraints.txt; reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -36,8 +37,8 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check griddispatch services shared
-	$(BIN)/mypy griddispatch services shared
+	$(BIN)/ruff format --check griddispatch services shared chaos
+	$(BIN)/mypy griddispatch services shared chaos
 
 infra-up: install
 	$(BIN)/griddispatch infra up
@@ -61,6 +62,12 @@ status: $(STAMP)
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# The fault suite (docs/chaos.md) on a private broker and database (ports 29392/29393, 25732, 18320-18349);
+# exits non-zero on any ledger violation. `make chaos CHAOS_SCENARIOS=pause,broker` selects.
+CHAOS_SCENARIOS ?= kill9,broker,postgres,pause
+chaos: install
+	$(BIN)/python -m chaos --scenarios $(CHAOS_SCENARIOS)
 
 # Re-pin the dependency set after changing pyproject.toml.
 lock: $(STAMP)
