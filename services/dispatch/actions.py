@@ -19,6 +19,8 @@ from shared.domain.calendar import deadline
 from shared.domain.lifecycle import Action, CaseProgress, FactKind, Outcome, Role, State, apply
 from shared.domain.model import ClockKind
 from shared.domain.routing import Summons, Urgency, check_return, parse_assignee, route, summon
+from shared.domain.routing.deadlines import deadlines
+from shared.domain.routing.values import Trace
 from shared.errors import GridDispatchError
 from shared.events import CloudEvent
 from shared.events.types import ActionRequested
@@ -107,6 +109,8 @@ async def apply_action(
 ) -> list[int]:
     data = event.data
     progress = load(case["progress"])
+    if Action(data.action) is Action.ASSIGN:
+        return await _redispatch(conn, ctx, event, case, progress)
     try:
         outcome, summons = _step(ctx, case, progress, data)
     except (GridDispatchError, ValueError) as exc:
@@ -291,5 +295,50 @@ async def _reroute(
         actor=SYSTEM,
         detail=detail,
         cause=f"{cause}/reroute",
+    )
+    return ids
+
+
+def _known_assignee(ctx: Context, lead: str) -> bool:
+    kind, _, code = lead.partition(":")
+    known = {"unit": ctx.registry.units, "department": ctx.registry.departments, "branch": ctx.registry.branches}
+    return code in known.get(kind, {})
+
+
+async def _redispatch(
+    conn: asyncpg.Connection,
+    ctx: Context,
+    event: CloudEvent[ActionRequested],
+    case: dict[str, Any],
+    progress: CaseProgress,
+) -> list[int]:
+    """A command centre re-dispatches by hand: a new lead with fresh deadlines, through the same assign step."""
+    data = event.data
+    lead = str(data.payload.get("lead") or "")
+    if not _known_assignee(ctx, lead):
+        return await _refuse(conn, ctx, event, case, "unknown_unit", f"no unit, department or branch {lead!r}")
+    try:  # the lifecycle's verdict before anything is written
+        apply(progress, Action.ASSIGN, Role(data.actor.role), data.actor.id, lead=lead)
+    except GridDispatchError as exc:
+        return await _refuse(conn, ctx, event, case, exc.code, str(exc))
+    now = ctx.now()
+    matter = ctx.catalog.get(case["matter_code"]) if case.get("matter_code") in ctx.catalog else None
+    due = deadlines(facts_of(case), matter, now, ctx.policy, Trace())
+    detail = {"from": progress.lead, "to": lead, "reason": data.text, "by_hand": True}
+    _, ids = await assign(
+        conn,
+        ctx,
+        case,
+        progress,
+        lead=lead,
+        assisting=sorted(progress.assisting - {lead}),
+        start=now,
+        accept_by=due.accept_by,
+        resolve_by=due.resolve_by,
+        clock=due.clock,
+        warn_at=matter.warn_at if matter else (0.5, 0.8),
+        actor=data.actor,
+        detail={k: v for k, v in detail.items() if v is not None},
+        cause=event.id,
     )
     return ids

@@ -17,7 +17,7 @@ from services.intake.schemas import ActionIn
 from services.intake.submit import CASE_NAMESPACE, EVENT_SOURCE
 from shared.api_clients import ApiClient, Scope
 from shared.domain.lifecycle import Action, Role, State, allowed_actions
-from shared.errors import Conflict, Forbidden, IdempotencyConflict
+from shared.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput
 from shared.events import new_event
 from shared.events.types import ActionRequested, Actor
 from shared.kafka import publish
@@ -33,6 +33,7 @@ _DIRECT = {
     "summon": Action.SUMMON,
     "cancel": Action.CANCEL,
     "comment": Action.COMMENT,
+    "redispatch": Action.ASSIGN,  # a command centre re-dispatches by hand
 }
 _API_NAME = {
     **{v: k for k, v in _DIRECT.items()},
@@ -41,12 +42,16 @@ _API_NAME = {
     Action.RATE_SATISFIED: "rate",
     Action.RATE_UNSATISFIED: "rate",
 }
-_SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen"}
+_SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen", "redispatch"}
 _RESIDENT_FIRST = {"rate"}
 
 
 class IllegalAction(Conflict):
     code = "illegal_transition"
+
+
+class UnknownUnit(InvalidInput):
+    code = "unknown_unit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,28 @@ def choose_role(
     return prefer if prefer in roles else roles[0]
 
 
+ACTIVE = "(SELECT version_id FROM registry_active)"
+_KNOWN = {
+    "unit": f"SELECT 1 FROM registry_units WHERE version_id = {ACTIVE} AND code = $1",
+    "department": f"SELECT 1 FROM registry_departments WHERE version_id = {ACTIVE} AND code = $1",
+    "branch": f"SELECT 1 FROM registry_branches WHERE version_id = {ACTIVE} AND code = $1",
+}
+
+
+async def check_redispatch(conn: asyncpg.Connection, client: ApiClient, body: ActionIn) -> None:
+    """Only a command centre re-dispatches, only to a unit, department or branch that exists, and a unit only
+    inside its own area (a street centre cannot hand a case to another street's grid)."""
+    if not client.has(Scope.SUPERVISE):
+        raise Forbidden("redispatch needs the supervise scope (a command centre's key)", scope="supervise")
+    assert body.unit is not None  # the schema requires it
+    kind, _, code = body.unit.partition(":")
+    if not await conn.fetchval(_KNOWN[kind], code):
+        raise UnknownUnit(f"no {kind} {code!r} in the active registry", field="unit")
+    mine = {u for u in client.units if u.startswith("unit:")}
+    if kind == "unit" and mine and not client.sees_all and not (await unit_chain(conn, body.unit)) & mine:
+        raise Forbidden(f"unit {code!r} is outside this client's area", field="unit")
+
+
 def check_lifecycle(state: str, action: Action, role: Role, api_name: str) -> None:
     allowed = allowed_actions(State(state), role)
     if action not in allowed:
@@ -150,7 +177,12 @@ def check_lifecycle(state: str, action: Action, role: Role, api_name: str) -> No
 
 
 def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
-    values = {"score": body.score, "departments": body.departments or None, "client_id": str(client.id)}
+    values = {
+        "score": body.score,
+        "departments": body.departments or None,
+        "lead": body.unit if body.action == "redispatch" else None,
+        "client_id": str(client.id),
+    }
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -22,6 +22,7 @@ ApiAction = Literal[
     "summon",
     "cancel",
     "comment",
+    "redispatch",
 ]
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -150,6 +151,18 @@ class ActionIn(Strict):
     satisfied: bool | None = Field(None, description="rate: is the resident satisfied")
     score: int | None = Field(None, ge=1, le=5, description="rate: 1 (very unsatisfied) to 5 (very satisfied)")
     departments: list[str] = Field(default_factory=list, max_length=10, description="summon: department codes")
+    unit: str | None = Field(
+        None,
+        max_length=80,
+        pattern=r"^((unit|branch|department):)?[A-Za-z0-9_.\-]{1,64}$",
+        description="redispatch: the new lead, a unit code (or unit:<code>), department:<code> or branch:<code>",
+        examples=["unit:610199004001001", "department:city_management"],
+    )
+
+    @field_validator("unit")
+    @classmethod
+    def _assignee(cls, value: str | None) -> str | None:
+        return value if value is None or ":" in value else f"unit:{value}"
 
     @model_validator(mode="after")
     def _needs(self) -> ActionIn:
@@ -163,6 +176,8 @@ class ActionIn(Strict):
             raise ValueError("rate needs satisfied or a score")
         if self.action == "summon" and not self.departments:
             raise ValueError("summon needs departments")
+        if self.action == "redispatch" and not (self.unit and self.text):
+            raise ValueError("redispatch needs the new unit and a text saying why")
         return self
 
 

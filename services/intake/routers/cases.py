@@ -133,7 +133,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
     "/cases/{case_id}/actions",
     status_code=202,
     response_model=ActionAccepted,
-    summary="Act on a case (accept, return, resolve, verify, rate, summon, ...)",
+    summary="Act on a case (accept, return, resolve, verify, rate, summon, redispatch, cancel, comment, ...)",
+    description=(
+        "`redispatch` (command centre, supervise scope): `unit` is the new lead (unit code, department:<code> or "
+        "branch:<code>), `text` the reason; the case is assigned to it with fresh deadlines and a CaseAssigned "
+        "event, as dispatch assigns. 422 `unknown_unit` for a unit the registry does not have; 403 for a unit "
+        "outside the caller's area."
+    ),
     responses=problems(
         400,
         404,
@@ -161,6 +167,8 @@ async def post_action(
             if row is None and submission is None:
                 raise _not_found(case_id)
             scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]
+            if body.action == "redispatch":
+                await act.check_redispatch(conn, client, body)
             chain = await act.unit_chain(conn, body.actor.unit)
             role = act.choose_role(client, body, row, scope_keys, chain)
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now
