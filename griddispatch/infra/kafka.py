@@ -66,6 +66,7 @@ class NodeConfig:
     replication_factor: int = 1  # default.replication.factor and that of the internal topics
     min_insync_replicas: int = 1  # min.insync.replicas and transaction.state.log.min.isr
     role: str = "single-node KRaft broker+controller"
+    extra: tuple[str, ...] = ()  # further key=value lines
 
     @classmethod
     def single(cls, local: LocalInfraSettings) -> NodeConfig:
@@ -151,6 +152,7 @@ def server_properties(node: NodeConfig, layout: KafkaLayout) -> str:
             "group.initial.rebalance.delay.ms=0",
             "log.retention.check.interval.ms=300000",
             "delete.topic.enable=true",
+            *node.extra,
             "",
         ]
     )
