@@ -10,15 +10,18 @@ import asyncio
 import contextlib
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -80,12 +83,30 @@ def load1() -> str:
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ('unknown' where there is none)."""
+    """The CPU's model name from /proc/cpuinfo (else what the platform module knows)."""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    return "unknown"
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine(packages: Sequence[str]) -> str:
+    """Python and the packages' versions, the CPU, and the load average now: the first line of a bench's output."""
+    versions = ", ".join(f"{p} {version(p)}" for p in packages)
+    return (
+        f"python {platform.python_version()}, {versions}; CPU {cpu_model()}, {os.cpu_count()} core(s); "
+        f"load average {load_average()}"
+    )
+
+
+async def server_version(local: LocalInfraSettings) -> str:
+    """The version of the PostgreSQL server the local infrastructure runs."""
+    conn = await asyncpg.connect(local_postgres.url_of(local))
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
 
 
 # ------------------------------------------------------------------------------------------------ /proc
@@ -351,7 +372,7 @@ class Observer:
                 await self._task
         await self.consumer.stop()
 
-    async def wait_for(self, keys: Iterable[str], stall_s: float) -> bool:
+    async def wait_for(self, keys: Iterable[str], stall_s: float = 60.0) -> bool:
         """True when every key has a result; False when none has come for `stall_s` seconds."""
         missing = {k for k in keys if k not in self.arrived}
         last = time.monotonic()
@@ -368,3 +389,47 @@ class Observer:
             elif time.monotonic() - last > stall_s:
                 return False
         return True
+
+
+# ------------------------------------------------------------------------------------------------ statements
+
+
+class StatementTimer:
+    """Counts and times every statement asyncpg sends (Connection methods wrapped), by kind(query), between
+    install() and remove(). A bench says what a kind is by overriding kind()."""
+
+    METHODS = ("execute", "fetch", "fetchval", "fetchrow", "executemany")
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self._saved: dict[str, Any] = {}
+
+    @staticmethod
+    def kind(query: str) -> str:
+        return " ".join(query.split())[:40]
+
+    def install(self) -> None:
+        for method in self.METHODS:
+            original = getattr(asyncpg.connection.Connection, method)
+            self._saved[method] = original
+            setattr(asyncpg.connection.Connection, method, self._wrap(original))
+
+    def remove(self) -> None:
+        for method, original in self._saved.items():
+            setattr(asyncpg.connection.Connection, method, original)
+        self._saved.clear()
+
+    def _wrap(self, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        timer = self
+
+        async def timed(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(conn, query, *args, **kwargs)
+            finally:
+                kind = timer.kind(query)
+                timer.calls[kind] += 1
+                timer.seconds[kind] += time.perf_counter() - started
+
+        return timed

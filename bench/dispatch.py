@@ -40,48 +40,51 @@ import io
 import json
 import logging
 import os
-import platform
 import pstats
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
-import httpx
 import shapely
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from bench import common
+from bench.common import (
+    SAMPLE,
+    Child,
+    Classify,
+    Observer,
+    cpu_ticks,
+    free_port,
+    infrastructure,
+    load1,
+    machine,
+    percentile,
+    wait_ready,
+)
 from griddispatch.infra import kafka as local_kafka
-from griddispatch.infra import postgres as local_postgres
-from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
-from shared.db import migrate
 from shared.domain.model import Level
 from shared.events import EncodedEvent, encode, new_event
 from shared.events.types import EventType, Location, ReportSubmitted
 from shared.kafka import ensure_topics, kafka_producer
 from shared.registry_files.load import load_directory
-from shared.registry_store.store import import_directory
 from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, LocalInfraSettings
-from shared.topics import Topics, TopicSpec
+from shared.topics import TopicSpec
 
-SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 SEED = 20261122
 IN_PROCESS_MAX = 2000  # reports through Runtime.process in-process: enough for a steady rate
 STALL_S = 60.0  # give up on a flow when no result has arrived for this long
@@ -151,11 +154,6 @@ def make_reports(n: int, tag: str, rnd: random.Random) -> list[Report]:
 # ------------------------------------------------------------------------------------------- results
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
 @dataclass
 class Flow:
     """Send and result times (perf_counter seconds) of one measured flow, keyed by case id."""
@@ -218,9 +216,6 @@ HEADER = f"{'flow':52}{'whole/s':>9}{'steady/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'m
 # ------------------------------------------------------------------------------------------ observer
 
 
-Classify = Callable[[ConsumerRecord[bytes, bytes]], tuple[str, str] | None]
-
-
 def dispatch_outcome(assignments: str, case_events: str, dead_letter: str) -> Classify:
     """Lead assignments, merges (a duplicate report gets no assignment) and dead letters, by case id."""
 
@@ -243,73 +238,6 @@ def dispatch_outcome(assignments: str, case_events: str, dead_letter: str) -> Cl
 
 def relayed(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str] | None:
     return (record.key or b"").decode(), "relayed"
-
-
-class Observer:
-    """A plain aiokafka consumer (no group) that notes when each case's result first arrives."""
-
-    def __init__(self, bootstrap: str, topics: list[str], classify: Classify) -> None:
-        self.consumer = AIOKafkaConsumer(
-            *topics,
-            bootstrap_servers=bootstrap,
-            client_id="bench-observer",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=50,
-        )
-        self.classify = classify
-        self.arrived: dict[str, tuple[float, str]] = {}
-        self.changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        deadline = time.monotonic() + 30
-        while not self.consumer.assignment():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the observer got no partitions")
-            await asyncio.sleep(0.05)
-        for tp in self.consumer.assignment():
-            await self.consumer.position(tp)  # offsets resolved now, not when the first result is due
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=200, max_records=2000)
-            now = time.perf_counter()
-            for records in batch.values():
-                for record in records:
-                    found = self.classify(record)
-                    if found is not None and found[0] not in self.arrived:
-                        self.arrived[found[0]] = (now, found[1])
-            if batch:
-                self.changed.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.consumer.stop()
-
-    async def wait_for(self, keys: Iterable[str], stall_s: float = STALL_S) -> bool:
-        """True when every key has a result; False when none has come for `stall_s` seconds."""
-        missing = {k for k in keys if k not in self.arrived}
-        last = time.monotonic()
-        while missing:
-            if self._task is not None and self._task.done():
-                self._task.result()  # the consumer died: say why
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), 1.0)
-            before = len(missing)
-            missing = {k for k in missing if k not in self.arrived}
-            if len(missing) < before:
-                last = time.monotonic()
-            elif time.monotonic() - last > stall_s:
-                return False
-        return True
 
 
 async def flood(producer: AIOKafkaProducer, topic: str, reports: list[Report], observer: Observer, name: str) -> Flow:
@@ -349,15 +277,6 @@ async def paced(producer: AIOKafkaProducer, topic: str, reports: list[Report], o
 # ---------------------------------------------------------------------------------- CPU accounting
 
 
-def _ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
 class CpuMeter:
     """CPU seconds used by groups of processes over an interval, the pids of each group polled twice a second.
 
@@ -377,7 +296,7 @@ class CpuMeter:
     async def _poll(self) -> None:
         for name, pids_of in self.parts.items():
             for pid in await pids_of():
-                ticks = _ticks(pid)
+                ticks = cpu_ticks(pid)
                 if ticks:
                     self.first.setdefault((name, pid), ticks)
                     self.last[(name, pid)] = ticks
@@ -410,140 +329,22 @@ class CpuMeter:
 # -------------------------------------------------------------------------------------- processes
 
 
-def load1() -> str:
-    """The 1-minute load average: this machine is shared, and the figures move with it."""
-    return f"{os.getloadavg()[0]:.1f}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _log(path: Path) -> IO[bytes]:
-    return path.open("wb")
-
-
-class Child:
-    """A process of ours in its own session, stopped by its process group."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, log: IO[bytes]) -> None:
-        self.proc = proc
-        self.log = log
-
-    @classmethod
-    async def start(cls, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path, pipe: bool = False) -> Child:
-        log = _log(log_path)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE if pipe else log,
-            stderr=log,
-            start_new_session=True,
-        )
-        return cls(proc, log)
-
-    async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30) -> None:
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout_s)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                await self.proc.wait()
-        self.log.close()
-
-
-async def wait_ready(worker: Child, port: int, log_path: Path, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as http:
-        while time.monotonic() < deadline:
-            if worker.proc.returncode is not None:
-                raise RuntimeError(f"the dispatch worker exited ({worker.proc.returncode}): see {log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
-                    return
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"the dispatch worker was not ready after {timeout_s:.0f}s: see {log_path}")
-
-
 # ---------------------------------------------------------------------------------- infrastructure
 
 
 @dataclass
-class Place:
-    """Where one run lives: a database of its own, a topic prefix of its own, a scratch directory."""
+class Place(common.Place):
+    """The run's databases (the sample district imported) and topic prefix, and a scratch directory."""
 
-    local: LocalInfraSettings
-    kafka: KafkaSettings
-    databases: list[str] = field(default_factory=list)
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-dispatch-")))
 
-    @property
-    def topics(self) -> Topics:
-        return Topics(self.kafka.topic_prefix)
+    async def new_database(self, suffix: str = "", *, registry: bool = True) -> str:
+        return await super().new_database(suffix, registry=registry)
 
-    def url(self, database: str) -> str:
-        return local_postgres.url_of(self.local, database)
-
-    async def new_database(self, suffix: str) -> str:
-        name = f"bench_dispatch_{self.kafka.topic_prefix.rsplit('-', 1)[-1]}_{suffix}"
-        conn = await asyncpg.connect(self.url("postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        self.databases.append(name)
-        conn = await asyncpg.connect(self.url(name))
-        try:
-            await migrate(conn)
-            await import_directory(conn, SAMPLE, imported_by="bench.dispatch")
-        finally:
-            await conn.close()
-        return name
-
-    async def clean(self, keep_scratch: bool) -> None:
-        with contextlib.suppress(Exception):  # cleaning up must not hide the real error
-            conn = await asyncpg.connect(self.url("postgres"))
-            try:
-                for name in self.databases:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        with contextlib.suppress(Exception):
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="bench-admin")
-            await admin.start()
-            try:
-                ours = [t for t in await admin.list_topics() if t.startswith(self.kafka.topic_prefix)]
-                if ours:
-                    await admin.delete_topics(ours)
-            finally:
-                await admin.close()
+    async def clean(self, keep_scratch: bool = False) -> None:
+        await super().clean()
         if not keep_scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-@contextlib.asynccontextmanager
-async def infrastructure() -> AsyncIterator[LocalInfraSettings]:
-    """The local broker and database; started here (and stopped after) only if they were not running."""
-    local = LocalInfraSettings()
-    processes = Processes(local.dir)
-    started_here = [n for n in stack.INFRA if processes.running(n) is None]
-    try:
-        if started_here:
-            print(f"starting {', '.join(started_here)} (stopped again at the end)")
-            await stack.infra_up(local)
-        yield local
-    finally:
-        if local_kafka.NAME in started_here:
-            processes.stop(local_kafka.NAME)
-        if local_postgres.NAME in started_here:
-            processes.stop(local_postgres.NAME, sig=local_postgres.STOP_SIGNAL)
 
 
 async def table_counts(url: str) -> dict[str, tuple[int, int, int, int]]:
@@ -720,7 +521,7 @@ async def in_process(place: Place, database: str, reports: list[Report]) -> Flow
     """Runtime.process over the reports one after another, as the faust agent calls it, without faust."""
     from services.dispatch.runtime import Runtime
 
-    runtime = Runtime(place.kafka, DatabaseSettings(url=place.url(database)))
+    runtime = Runtime(place.kafka, DatabaseSettings(url=place.url_of(database)))
     await runtime.start()
     flow = Flow("Runtime.process in-process")
     try:
@@ -818,15 +619,8 @@ def _area(frame: str) -> str:
 # ------------------------------------------------------------------------------------------ profile
 
 
-class StatementTimer:
-    """Counts and times every statement asyncpg sends (Connection methods wrapped), by its first words."""
-
-    METHODS = ("execute", "fetch", "fetchval", "fetchrow", "executemany")
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-        self._saved: dict[str, Any] = {}
+class StatementTimer(common.StatementTimer):
+    """The common timer, statements told apart by their first words."""
 
     @staticmethod
     def kind(query: str) -> str:
@@ -843,30 +637,6 @@ class StatementTimer:
             return f"SELECT ... FROM {table}" + (" FOR UPDATE" if "FOR UPDATE" in words.upper() else "")
         return words[:40]
 
-    def install(self) -> None:
-        for method in self.METHODS:
-            original = getattr(asyncpg.connection.Connection, method)
-            self._saved[method] = original
-            setattr(asyncpg.connection.Connection, method, self._wrap(original))
-
-    def remove(self) -> None:
-        for method, original in self._saved.items():
-            setattr(asyncpg.connection.Connection, method, original)
-
-    def _wrap(self, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        timer = self
-
-        async def timed(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await original(conn, query, *args, **kwargs)
-            finally:
-                kind = timer.kind(query)
-                timer.calls[kind] += 1
-                timer.seconds[kind] += time.perf_counter() - started
-
-        return timed
-
 
 async def profile(place: Place, n: int) -> None:
     """Where Runtime.process spends its time: phases, statements, then cProfile of a separate pass."""
@@ -878,7 +648,7 @@ async def profile(place: Place, n: int) -> None:
 
     database = await place.new_database("profile")
     await ensure_topics(place.kafka, place.topics.core_specs())
-    runtime = Runtime(place.kafka, DatabaseSettings(url=place.url(database)))
+    runtime = Runtime(place.kafka, DatabaseSettings(url=place.url_of(database)))
     await runtime.start()
     rnd = random.Random(SEED + 7)
     try:
@@ -964,7 +734,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
     rnd = random.Random(SEED)
     tag = place.kafka.topic_prefix[-8:]
     database = await place.new_database("worker")
-    url = place.url(database)
+    url = place.url_of(database)
     await ensure_topics(place.kafka, topics.core_specs())
     warm, pace = make_reports(50, f"{tag}-w", rnd), make_reports(pace_n, f"{tag}-p", rnd)
     reports = make_reports(n, f"{tag}-f", rnd)
@@ -991,7 +761,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
     broker = processes.running(local_kafka.NAME)
     backends = Backends(await asyncpg.connect(url))
     try:
-        await wait_ready(worker, port, log_path)
+        await wait_ready(worker, port, log_path, "dispatch worker")
         await observer.start()
         async with kafka_producer(place.kafka) as producer:
             w = await flood(producer, topics.reports, warm, observer, "warm-up")
@@ -1118,12 +888,12 @@ async def sample_worker(
     argv += ["--nonblocking", "--output", str(raw)]
     spy = await Child.start(argv, dict(os.environ), place.scratch, place.scratch / "py-spy.log")
     await asyncio.sleep(1.0)
-    started, ticks = time.perf_counter(), _ticks(worker.proc.pid)
+    started, ticks = time.perf_counter(), cpu_ticks(worker.proc.pid)
     try:
         sampled = await flood(producer, place.topics.reports, reports, observer, "dispatch worker under py-spy")
     finally:
         seconds = time.perf_counter() - started
-        cpu = (_ticks(worker.proc.pid) - ticks) / os.sysconf("SC_CLK_TCK") / seconds
+        cpu = (cpu_ticks(worker.proc.pid) - ticks) / os.sysconf("SC_CLK_TCK") / seconds
         await spy.stop(signal.SIGINT)
     lines = [
         f"py-spy flood ({len(reports):,} more reports): {sampled.whole()[0]:,.0f} reports/s while sampled; "
@@ -1139,14 +909,8 @@ async def sample_worker(
 
 
 def describe(local: LocalInfraSettings) -> str:
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    versions = ", ".join(f"{p} {version(p)}" for p in ("faust-streaming", "aiokafka", "asyncpg"))
     return (
-        f"python {platform.python_version()}, {versions}; CPU {cpu}, {os.cpu_count()} core(s); "
-        f"load average {load}\nbroker {local_kafka.bootstrap_of(local)}, PostgreSQL "
+        f"{machine(('faust-streaming', 'aiokafka', 'asyncpg'))}\nbroker {local_kafka.bootstrap_of(local)}, PostgreSQL "
         f"127.0.0.1:{local.postgres_port}; sample district (240 micro-grids); one dispatch worker"
     )
 
@@ -1158,9 +922,8 @@ async def main(args: argparse.Namespace) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # migrations: quiet
     n = 1000 if args.quick else args.reports
     async with infrastructure() as local:
-        prefix = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
-        kafka = KafkaSettings(bootstrap_servers=local_kafka.bootstrap_of(local), topic_prefix=prefix, client_id="bench")
-        place = Place(local, kafka)
+        place = Place(local, "dispatch", client_id="bench")
+        prefix = place.kafka.topic_prefix
         failed = True
         try:
             print(describe(local))

@@ -40,7 +40,6 @@ import bisect
 import contextlib
 import json
 import os
-import platform
 import random
 import tempfile
 import time
@@ -49,27 +48,22 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 
+from bench.common import Place, infrastructure, machine, ms, percentile, server_version, table, trio
 from griddispatch.infra import kafka as local_kafka
-from griddispatch.infra import postgres as local_postgres
-from griddispatch.infra import stack
-from griddispatch.infra.processes import Processes
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import CLAIM, DeadlineWorker
-from shared.db import create_pool, migrate
+from shared.db import create_pool
 from shared.events import decode
-from shared.kafka import ensure_topics, kafka_producer
+from shared.kafka import kafka_producer
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, LocalInfraSettings, LogSettings
-from shared.topics import Topics
 
 SEED = 20261122
 KINDS = ("accept", "resolve", "report_in", "verify", "follow_up")
@@ -92,21 +86,6 @@ Record = tuple[Any, ...]
 
 
 # ------------------------------------------------------------------------------------------------ figures
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def ms(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds * 1000:,.1f}"  # NaN: nothing measured
-
-
-def trio(values: Sequence[float]) -> str:
-    return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))} / {ms(max(values, default=float('nan')))}"
 
 
 @dataclass(frozen=True)
@@ -161,82 +140,6 @@ class Histogram:
 
 
 # ------------------------------------------------------------------------------------------------ places
-
-
-@contextlib.asynccontextmanager
-async def infrastructure() -> AsyncIterator[LocalInfraSettings]:
-    """The local broker and database; started here (and stopped after) only if they were not running."""
-    local = LocalInfraSettings()
-    processes = Processes(local.dir)
-    started_here = [n for n in stack.INFRA if processes.running(n) is None]
-    try:
-        if started_here:
-            print(f"starting {', '.join(started_here)} (stopped again at the end)")
-            await stack.infra_up(local)
-        yield local
-    finally:
-        if local_kafka.NAME in started_here:
-            processes.stop(local_kafka.NAME)
-        if local_postgres.NAME in started_here:
-            processes.stop(local_postgres.NAME, sig=local_postgres.STOP_SIGNAL)
-
-
-@dataclass
-class Place:
-    """One run's own database and topic prefix, removed at the end."""
-
-    local: LocalInfraSettings
-    run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-
-    @property
-    def database(self) -> str:
-        return f"bench_escalation_{self.run}"
-
-    @property
-    def url(self) -> str:
-        return local_postgres.url_of(self.local, self.database)
-
-    @property
-    def kafka(self) -> KafkaSettings:
-        return KafkaSettings(
-            bootstrap_servers=local_kafka.bootstrap_of(self.local),
-            topic_prefix=f"bench-escalation-{self.run}",
-            client_id="bench-escalation",
-        )
-
-    @property
-    def topics(self) -> Topics:
-        return Topics(self.kafka.topic_prefix)
-
-    async def create(self) -> None:
-        conn = await asyncpg.connect(local_postgres.url_of(self.local, "postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{self.database}"')
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(self.url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        await ensure_topics(self.kafka, self.topics.core_specs())
-
-    async def clean(self) -> None:
-        with contextlib.suppress(Exception):  # cleaning up must not hide the real error
-            conn = await asyncpg.connect(local_postgres.url_of(self.local, "postgres"))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        with contextlib.suppress(Exception):
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="bench-admin")
-            await admin.start()
-            try:
-                ours = [t for t in await admin.list_topics() if t.startswith(self.kafka.topic_prefix + ".")]
-                if ours:
-                    await admin.delete_topics(ours)
-            finally:
-                await admin.close()
 
 
 # ------------------------------------------------------------------------------------------------ the table
@@ -635,17 +538,6 @@ async def catch_up(place: Place, n_workers: int, target: int) -> Capacity:
 # ------------------------------------------------------------------------------------------------ report
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> None:
-    width = max(len(title), *(len(name) for name, _ in rows))
-    cells = [len(c) for c in columns]
-    for _, values in rows:
-        cells = [max(w, len(v)) for w, v in zip(cells, values, strict=True)]
-    print(f"\n{title:{width}}" + "".join(f"   {c:>{w}}" for c, w in zip(columns, cells, strict=True)))
-    print("-" * (width + sum(w + 3 for w in cells)))
-    for name, values in rows:
-        print(f"{name:{width}}" + "".join(f"   {v:>{w}}" for v, w in zip(values, cells, strict=True)))
-
-
 def stream_table(runs: list[Stream], rate: float, seconds: float) -> None:
     def claiming(run: Stream) -> list[tuple[float, int]]:
         return [t for t in run.ticks if t[1]]
@@ -664,7 +556,7 @@ def stream_table(runs: list[Stream], rate: float, seconds: float) -> None:
         ("lag due -> on topic, ms  p50 / p99 / max", [trio(r.to_topic) for r in runs]),
         ("lag due -> fired (event time), ms  p50 / p99 / max", [trio(r.to_fired) for r in runs]),
         ("lag due -> on topic p99 by third of the run, ms", [
-            " / ".join(ms(percentile(t, 99)) for t in r.by_third) for r in runs
+            " / ".join(ms(percentile(t, 0.99)) for t in r.by_third) for r in runs
         ]),
         ("ticks: all / that claimed", [f"{len(r.ticks):,} / {len(claiming(r)):,}" for r in runs]),
         ("rows per claiming tick: mean / max", [per_tick(r) for r in runs]),
@@ -700,13 +592,8 @@ def capacity_table(bare: list[Capacity], worker: list[Capacity], batch: int) -> 
 
 
 def describe(local: LocalInfraSettings, server: str) -> str:
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    versions = ", ".join(f"{p} {version(p)}" for p in ("aiokafka", "asyncpg"))
     return (
-        f"python {platform.python_version()}, {versions}; CPU {cpu}, {os.cpu_count()} core(s); load average {load}\n"
+        f"{machine(('aiokafka', 'asyncpg'))}\n"
         f"broker {local_kafka.bootstrap_of(local)}, PostgreSQL {server} at 127.0.0.1:{local.postgres_port}"
     )
 
@@ -767,22 +654,14 @@ async def main(args: argparse.Namespace) -> int:
 
 async def run(args: argparse.Namespace, log_path: Path) -> int:
     async with infrastructure() as local:
-        place = Place(local)
+        place = Place(local, "escalation")
         try:
-            server = await _server_version(local)
+            server = await server_version(local)
             print(describe(local, server))
             await asyncio.wait_for(measure(place, args, log_path), args.timeout)
         finally:
             await place.clean()
     return 0
-
-
-async def _server_version(local: LocalInfraSettings) -> str:
-    conn = await asyncpg.connect(local_postgres.url_of(local))
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

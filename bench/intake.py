@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,23 +44,20 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.common import Place, cpu_model, free_port
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
 from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
 from services.intake.main import BROKER_DEADLINE_MS
 from shared.api_clients import create_client
-from shared.db import migrate
 from shared.events import encode, new_event
 from shared.events.types import Location, ReportSubmitted
-from shared.kafka import ensure_topics, kafka_producer
-from shared.registry_store import import_directory
-from shared.settings import PROJECT_ROOT, KafkaSettings, LocalInfraSettings
-from shared.topics import Topics, TopicSpec
+from shared.kafka import kafka_producer
+from shared.settings import KafkaSettings, LocalInfraSettings
+from shared.topics import TopicSpec
 
-SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 TICK = os.sysconf("SC_CLK_TCK")
 TITLES = (
     "路口井盖丢失",
@@ -181,13 +177,6 @@ async def offer(
 
 
 # --- the servers --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -375,45 +364,20 @@ class Bench:
 
 @asynccontextmanager
 async def bench_resources(local: LocalInfraSettings) -> AsyncIterator[Bench]:
-    run_id = uuid.uuid4().hex[:8]
-    db_name = f"gd_bench_{run_id}"
-    kafka = KafkaSettings(
-        bootstrap_servers=local_kafka.bootstrap_of(local), topic_prefix=f"bench-intake-{run_id}", client_id="bench"
-    )
-    raw = TopicSpec(f"{kafka.topic_prefix}.raw", partitions=6, retention_ms=3600_000)
-    topics = [*Topics(kafka.topic_prefix).core_specs(), raw]
-    admin_url = local_postgres.url_of(local, "postgres")
+    place = Place(local, "intake", client_id="bench")
+    raw = TopicSpec(f"{place.kafka.topic_prefix}.raw", partitions=6, retention_ms=3600_000)
     try:
-        conn = await asyncpg.connect(admin_url)
+        await place.create(registry=True, extra_topics=[raw])
+        conn = await asyncpg.connect(place.url)
         try:
-            await conn.execute(f'CREATE DATABASE "{db_name}"')
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(local_postgres.url_of(local, db_name))
-        try:
-            await migrate(conn)
-            await import_directory(conn, SAMPLE, imported_by="bench")
             _, key = await create_client(
                 conn, name="bench hotline", scopes=["submit"], units=["*"], source="hotline", rate_per_min=10**9
             )
         finally:
             await conn.close()
-        await ensure_topics(kafka, topics)
-        yield Bench(local, run_id, db_name, kafka, key)
+        yield Bench(local, place.run, place.database, place.kafka, key)
     finally:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="bench-admin")
-        await admin.start()
-        try:
-            ours = {t.name for t in topics} & set(await admin.list_topics())
-            if ours:
-                await admin.delete_topics(sorted(ours))
-        finally:
-            await admin.close()
+        await place.clean()
 
 
 # --- the run ------------------------------------------------------------------------------------------------------
@@ -535,13 +499,6 @@ def print_tables(noop: list[Run], intake: list[Run], kafka: list[Run]) -> None:
         print(f"{label:30}{cells}{sum(run.cpu_ms_per_ok.values()):>10.2f}")
     lag = max((r.max_launch_lag for r in [*noop, *intake]), default=0.0)
     print(f"\nlargest launch delay of the load generator: {1000 * lag:.1f} ms")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

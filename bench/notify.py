@@ -59,50 +59,45 @@ import io
 import itertools
 import json
 import os
-import platform
 import pstats
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 from aiohttp import web
-from aiokafka.admin import AIOKafkaAdminClient
 
 import services.notify.main as notify_main
+from bench import common
+from bench.common import Place, cpu_ticks, infrastructure, load_average, machine, server_version, table, trio
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
-from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
 from services.notify.channels.base import Message, Outcome, Result
 from services.notify.channels.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookChannel, verify
 from services.notify.fanout import FanOut
 from services.notify.worker import HUMAN, DeliveryWorker, backoff
 from shared.api_clients import create_client
-from shared.db import create_pool, migrate
+from shared.db import create_pool
 from shared.events import CloudEvent, decode, encode, new_event
 from shared.events.types import CaseAssigned
-from shared.kafka import ensure_topics, kafka_producer
+from shared.kafka import kafka_producer
 from shared.logging import configure_logging, get_logger
 from shared.settings import (
     DatabaseSettings,
-    KafkaSettings,
     LocalInfraSettings,
     LogSettings,
     NotifySettings,
     ServiceSettings,
 )
-from shared.topics import Topics
 
 SEED = 20261122
 WARM_UP_EVENTS = 20
@@ -126,38 +121,8 @@ DELIVERY_COLUMNS = [
 # ------------------------------------------------------------------------------------------------ figures
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def ms(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds * 1000:,.1f}"  # NaN: nothing measured
-
-
-def trio(values: Sequence[float]) -> str:
-    return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))} / {ms(max(values, default=float('nan')))}"
-
-
 def per_s(count: float, seconds: float) -> str:
     return "-" if seconds <= 0 else f"{count / seconds:,.0f}"
-
-
-def table(title: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> None:
-    width = max(len(title), *(len(name) for name, _ in rows))
-    cells = [len(c) for c in columns]
-    for _, values in rows:
-        cells = [max(w, len(v)) for w, v in zip(cells, values, strict=True)]
-    print(f"\n{title:{width}}" + "".join(f"   {c:>{w}}" for c, w in zip(columns, cells, strict=True)))
-    print("-" * (width + sum(w + 3 for w in cells)))
-    for name, values in rows:
-        print(f"{name:{width}}" + "".join(f"   {v:>{w}}" for v, w in zip(values, cells, strict=True)))
-
-
-def load_average() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ------------------------------------------------------------------------------------------------ receiver
@@ -282,15 +247,6 @@ class Receiver:
 # ------------------------------------------------------------------------------------------------ CPU
 
 
-def _ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime, every thread of the process
-
-
 def _family_ticks(parent: int) -> int:
     """A process and its children, alive or reaped (the Kafka JVM and whatever it started)."""
     try:
@@ -299,7 +255,7 @@ def _family_ticks(parent: int) -> int:
     except OSError:
         return 0
     total = sum(int(x) for x in fields[11:15])  # utime, stime, and the reaped children's cutime, cstime
-    return total + sum(_ticks(child) for child in _children(parent))
+    return total + sum(cpu_ticks(child) for child in _children(parent))
 
 
 def _children(parent: int) -> list[int]:
@@ -326,7 +282,7 @@ def _backend_ticks(postmaster: int, database: str) -> int:
         except OSError:
             continue
         if f" {database} " in title:
-            total += _ticks(child)
+            total += cpu_ticks(child)
     return total
 
 
@@ -352,8 +308,8 @@ def cpu_meter(local: LocalInfraSettings, receiver: Receiver, database: str) -> C
     """This process, the receiver, this run's PostgreSQL backends, the Kafka broker (shared with other work)."""
     processes = Processes(local.dir)
     parts: dict[str, Callable[[], int]] = {
-        "bench": lambda: _ticks(os.getpid()),
-        "receiver": lambda: _ticks(receiver.proc.pid),
+        "bench": lambda: cpu_ticks(os.getpid()),
+        "receiver": lambda: cpu_ticks(receiver.proc.pid),
     }
     postgres, kafka = processes.running(local_postgres.NAME), processes.running(local_kafka.NAME)
     if postgres is not None:
@@ -364,87 +320,6 @@ def cpu_meter(local: LocalInfraSettings, receiver: Receiver, database: str) -> C
 
 
 # ------------------------------------------------------------------------------------------------ places
-
-
-@contextlib.asynccontextmanager
-async def infrastructure() -> AsyncIterator[LocalInfraSettings]:
-    """This checkout's broker and database (`griddispatch infra up`); started here if they were not running,
-    and left running. Their ports are read from the pid records under .local/run, so that a stack started
-    before the default ports changed is still the one measured, not another checkout's on the new ports."""
-    local = LocalInfraSettings()
-    processes = Processes(local.dir)
-    missing = [n for n in stack.INFRA if processes.running(n) is None]
-    if missing:
-        print(f"starting {', '.join(missing)} (left running: `griddispatch infra down` stops it)")
-        await stack.infra_up(local)
-    ports = {}
-    for name, setting in ((local_postgres.NAME, "postgres_port"), (local_kafka.NAME, "kafka_port")):
-        record = processes.running(name)
-        port = urlsplit(record.url).port if record is not None else None
-        if port is not None and port != getattr(local, setting):
-            print(
-                f"{name}: this checkout's runs on port {port} (.local/run), not {getattr(local, setting)}: using {port}"
-            )
-            ports[setting] = port
-    yield local.model_copy(update=ports)
-
-
-@dataclass
-class Place:
-    """One run's own database and topic prefix, removed at the end."""
-
-    local: LocalInfraSettings
-    run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-
-    @property
-    def database(self) -> str:
-        return f"bench_notify_{self.run}"
-
-    @property
-    def url(self) -> str:
-        return local_postgres.url_of(self.local, self.database)
-
-    @property
-    def kafka(self) -> KafkaSettings:
-        return KafkaSettings(
-            bootstrap_servers=local_kafka.bootstrap_of(self.local),
-            topic_prefix=f"bench-notify-{self.run}",
-            client_id="bench-notify",
-        )
-
-    @property
-    def topics(self) -> Topics:
-        return Topics(self.kafka.topic_prefix)
-
-    async def create(self) -> None:
-        conn = await asyncpg.connect(local_postgres.url_of(self.local, "postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{self.database}"')
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(self.url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        await ensure_topics(self.kafka, self.topics.core_specs())
-
-    async def clean(self) -> None:
-        with contextlib.suppress(Exception):  # cleaning up must not hide the real error
-            conn = await asyncpg.connect(local_postgres.url_of(self.local, "postgres"))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        with contextlib.suppress(Exception):
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="bench-admin")
-            await admin.start()
-            try:
-                ours = [t for t in await admin.list_topics() if t.startswith(self.kafka.topic_prefix + ".")]
-                if ours:
-                    await admin.delete_topics(ours)
-            finally:
-                await admin.close()
 
 
 # ------------------------------------------------------------------------------------------------ events
@@ -549,15 +424,8 @@ def stopwatches(worker: type[TimedWorker]) -> Iterator[None]:
             setattr(notify_main, name, original)
 
 
-class StatementTimer:
-    """Counts and times every statement asyncpg sends (Connection methods wrapped), by its first words."""
-
-    METHODS = ("execute", "fetch", "fetchval", "fetchrow", "executemany")
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-        self._saved: dict[str, Any] = {}
+class StatementTimer(common.StatementTimer):
+    """The common timer, statements told apart by their first words."""
 
     @staticmethod
     def kind(query: str) -> str:
@@ -573,31 +441,6 @@ class StatementTimer:
                 return words[:60]
             return f"SELECT ... FROM {after[1].split()[0].lower()}"
         return words[:40]
-
-    def install(self) -> None:
-        for method in self.METHODS:
-            original = getattr(asyncpg.connection.Connection, method)
-            self._saved[method] = original
-            setattr(asyncpg.connection.Connection, method, self._wrap(original))
-
-    def remove(self) -> None:
-        for method, original in self._saved.items():
-            setattr(asyncpg.connection.Connection, method, original)
-        self._saved.clear()
-
-    def _wrap(self, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        timer = self
-
-        async def timed(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await original(conn, query, *args, **kwargs)
-            finally:
-                kind = timer.kind(query)
-                timer.calls[kind] += 1
-                timer.seconds[kind] += time.perf_counter() - started
-
-        return timed
 
 
 class TimedChannel(WebhookChannel):
@@ -1490,13 +1333,8 @@ def ratios(bursts: list[Run], bare: list[Bare]) -> None:
 
 
 def describe(local: LocalInfraSettings, server: str) -> str:
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    versions = ", ".join(f"{p} {version(p)}" for p in ("aiokafka", "asyncpg", "httpx", "aiohttp"))
     return (
-        f"python {platform.python_version()}, {versions}; CPU {cpu}, {os.cpu_count()} core(s);"
-        f" load average {load_average()}\n"
+        f"{machine(('aiokafka', 'asyncpg', 'httpx', 'aiohttp'))}\n"
         f"broker {local_kafka.bootstrap_of(local)}, PostgreSQL {server} at 127.0.0.1:{local.postgres_port}"
     )
 
@@ -1563,22 +1401,14 @@ async def main(args: argparse.Namespace) -> int:
     with log_path.open("w", encoding="utf-8") as log_file:
         with contextlib.redirect_stderr(log_file):  # configure_logging keeps the stderr it finds: this file
             configure_logging("notify", LogSettings(level="INFO", GRIDDISPATCH_LOG_JSON=True))
-        async with infrastructure() as local:
-            place = Place(local)
+        async with infrastructure(stop_started=False) as local:
+            place = Place(local, "notify")
             try:
-                print(describe(local, await _server_version(local)))
+                print(describe(local, await server_version(local)))
                 await asyncio.wait_for(measure(place, args, log_path), args.timeout)
             finally:
                 await place.clean()
     return 0
-
-
-async def _server_version(local: LocalInfraSettings) -> str:
-    conn = await asyncpg.connect(local_postgres.url_of(local))
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

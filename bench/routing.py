@@ -37,6 +37,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
+from bench.common import cpu_model
 from shared.domain.catalog import MatterCatalog
 from shared.domain.model import Level, Unit
 from shared.domain.registry import Registry
@@ -270,17 +271,6 @@ def bench_registry(label: str, registry: Registry, catalog: MatterCatalog, load_
 
 
 # --- output -----------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def pin_to_one_cpu() -> str:
