@@ -100,6 +100,15 @@ def machine(packages: Sequence[str]) -> str:
     )
 
 
+async def describe_stack(local: LocalInfraSettings, packages: Sequence[str]) -> str:
+    """Two lines: the machine (with the packages' versions), and the broker and database server measured."""
+    return (
+        f"{machine(packages)}\n"
+        f"broker {local_kafka.bootstrap_of(local)}, PostgreSQL {await server_version(local)} at "
+        f"127.0.0.1:{local.postgres_port}"
+    )
+
+
 async def server_version(local: LocalInfraSettings) -> str:
     """The version of the PostgreSQL server the local infrastructure runs."""
     conn = await asyncpg.connect(local_postgres.url_of(local))

@@ -55,15 +55,14 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 
-from bench.common import Place, infrastructure, machine, ms, percentile, server_version, table, trio
-from griddispatch.infra import kafka as local_kafka
+from bench.common import Place, describe_stack, infrastructure, ms, percentile, table, trio
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import CLAIM, DeadlineWorker
 from shared.db import create_pool
 from shared.events import decode
 from shared.kafka import kafka_producer
 from shared.logging import configure_logging
-from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, LocalInfraSettings, LogSettings
+from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, LogSettings
 
 SEED = 20261122
 KINDS = ("accept", "resolve", "report_in", "verify", "follow_up")
@@ -591,13 +590,6 @@ def capacity_table(bare: list[Capacity], worker: list[Capacity], batch: int) -> 
     table(f"capacity on the same table: a backlog, everything open due, LIMIT {batch}", columns, rows)
 
 
-def describe(local: LocalInfraSettings, server: str) -> str:
-    return (
-        f"{machine(('aiokafka', 'asyncpg'))}\n"
-        f"broker {local_kafka.bootstrap_of(local)}, PostgreSQL {server} at 127.0.0.1:{local.postgres_port}"
-    )
-
-
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -656,8 +648,7 @@ async def run(args: argparse.Namespace, log_path: Path) -> int:
     async with infrastructure() as local:
         place = Place(local, "escalation")
         try:
-            server = await server_version(local)
-            print(describe(local, server))
+            print(await describe_stack(local, ("aiokafka", "asyncpg")))
             await asyncio.wait_for(measure(place, args, log_path), args.timeout)
         finally:
             await place.clean()

@@ -77,7 +77,7 @@ from aiohttp import web
 
 import services.notify.main as notify_main
 from bench import common
-from bench.common import Place, cpu_ticks, infrastructure, load_average, machine, server_version, table, trio
+from bench.common import Place, cpu_ticks, describe_stack, infrastructure, load_average, table, trio
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
 from griddispatch.infra.processes import Processes
@@ -1332,13 +1332,6 @@ def ratios(bursts: list[Run], bare: list[Bare]) -> None:
         print(f"  {r.label or f'{r.subscriptions} sub(s)'}, {r.rate:,.0f} deliveries/s: " + "; ".join(parts))
 
 
-def describe(local: LocalInfraSettings, server: str) -> str:
-    return (
-        f"{machine(('aiokafka', 'asyncpg', 'httpx', 'aiohttp'))}\n"
-        f"broker {local_kafka.bootstrap_of(local)}, PostgreSQL {server} at 127.0.0.1:{local.postgres_port}"
-    )
-
-
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -1404,7 +1397,7 @@ async def main(args: argparse.Namespace) -> int:
         async with infrastructure(stop_started=False) as local:
             place = Place(local, "notify")
             try:
-                print(describe(local, await server_version(local)))
+                print(await describe_stack(local, ("aiokafka", "asyncpg", "httpx", "aiohttp")))
                 await asyncio.wait_for(measure(place, args, log_path), args.timeout)
             finally:
                 await place.clean()
