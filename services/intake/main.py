@@ -11,7 +11,7 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import BodyLimits
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, console, district_map, me, open311, registry, reports
+from services.intake.routers import cases, console, district_map, me, open311, registry, reports, stats
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -73,5 +73,6 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(me.router)
     app.include_router(district_map.router)
+    app.include_router(stats.router)
     console.mount_console(app)
     return app

@@ -1,0 +1,81 @@
+"""The SQL behind the statistics: the rows asked for, and one row of facts per case of the cohort."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+from services.intake.area import ACTIVE
+from services.intake.stats import CaseFacts
+
+By = Literal["street", "community", "grid", "department"]
+HANDLING_KINDS = [
+    "accept",
+    "resolve",
+    "report_in",
+]  # the handling units' deadlines; verify and follow-up are not theirs
+
+# Every unit under the roots, with the unit of level $2 above it (or itself) as its bucket.
+AREA = f"""
+    WITH RECURSIVE tree (code, name, level, bucket) AS (
+        SELECT code, name, level, CASE WHEN level = $2 THEN code END FROM registry_units
+        WHERE version_id = {ACTIVE} AND code = ANY($1::text[])
+        UNION
+        SELECT u.code, u.name, u.level, coalesce(t.bucket, CASE WHEN u.level = $2 THEN u.code END)
+        FROM registry_units u JOIN tree t ON u.parent = t.code
+        WHERE u.version_id = {ACTIVE}
+    )"""
+
+_LEAD_DEPARTMENT = f"""CASE
+    WHEN c.lead LIKE 'department:%' THEN substr(c.lead, 12)
+    WHEN c.lead LIKE 'branch:%' THEN (SELECT b.department FROM registry_branches b
+                                      WHERE b.version_id = {ACTIVE} AND b.code = substr(c.lead, 8))
+END"""
+
+FACTS = """
+    SELECT {bucket} AS bucket,
+        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = 'accept'
+                AND d.status = 'met' AND d.closed_at <= d.due_at) AS accepted_in_time,
+        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = 'resolve'
+                AND d.status = 'met' AND d.closed_at <= d.due_at) AS resolved_in_time,
+        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = ANY($6::text[])
+                AND coalesce(d.closed_at, now()) > d.due_at) AS overdue,
+        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'escalate') AS escalated,
+        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'return') AS returned,
+        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id
+         AND e.action IN ('rate_satisfied', 'rate_unsatisfied')) AS rated,
+        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'rate_satisfied') AS satisfied
+    FROM cases c JOIN tree t ON c.place = t.code
+    WHERE c.received_at >= $3 AND c.received_at < $4 AND c.state <> 'merged'
+      AND ($5::text[] IS NULL OR c.scope_keys && $5)"""
+
+
+async def buckets(conn: asyncpg.Connection, roots: list[str], by: By) -> list[tuple[str, str]]:
+    """The rows of the table: the units of that level in the area, or every department, by code."""
+    if by == "department":
+        rows = await conn.fetch(
+            f"SELECT code, name FROM registry_departments WHERE version_id = {ACTIVE} ORDER BY code"
+        )
+    else:
+        rows = await conn.fetch(
+            f"{AREA} SELECT DISTINCT code, name FROM tree WHERE level = $2 ORDER BY code", roots, by
+        )
+    return [(r["code"], r["name"]) for r in rows]
+
+
+async def case_facts(
+    conn: asyncpg.Connection,
+    roots: list[str],
+    by: By,
+    start: datetime,
+    end: datetime,
+    visibility: list[str] | None,
+) -> list[CaseFacts]:
+    """One row per case received in [start, end) that lies in the area and the client may see."""
+    bucket = _LEAD_DEPARTMENT if by == "department" else "t.bucket"
+    level = "district" if by == "department" else by  # departments: every case of the area, by its lead
+    sql = AREA + FACTS.format(bucket=bucket)
+    rows = await conn.fetch(sql, roots, level, start, end, visibility, HANDLING_KINDS)
+    return [CaseFacts(**dict(r)) for r in rows if r["bucket"] is not None]
