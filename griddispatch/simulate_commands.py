@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -20,7 +21,14 @@ import typer
 
 from griddispatch.console import fail, friendly
 from griddispatch.simulation.summary import DaySummary, RunScope, day_summary
-from shared.settings import SERVICE_NAMES, DatabaseSettings, KafkaSettings, LocalInfraSettings, ServiceSettings
+from shared.settings import (
+    SERVICE_NAMES,
+    DatabaseSettings,
+    DistrictSettings,
+    KafkaSettings,
+    LocalInfraSettings,
+    ServiceSettings,
+)
 
 demo_app = typer.Typer(
     help="The demonstration: a realistic day of reports replayed at a speed-up.", no_args_is_help=True
@@ -71,7 +79,7 @@ async def _settled_summary(conn: asyncpg.Connection, scope: RunScope, wait_s: fl
     deadline = time.monotonic() + wait_s
     while True:
         summary = await day_summary(conn, scope)
-        if summary.not_yet_recorded <= 0 or time.monotonic() >= deadline:
+        if (summary.not_yet_recorded <= 0 and summary.actions_pending <= 0) or time.monotonic() >= deadline:
             return summary
         await asyncio.sleep(0.5)
 
@@ -248,7 +256,8 @@ async def _replay(
     from griddispatch.simulation.api import IntakeApi
     from griddispatch.simulation.clients import ensure_clients
     from griddispatch.simulation.replay import ReplayProgress, replay
-    from griddispatch.simulation.summary_text import summary_lines, where_to_look
+    from griddispatch.simulation.runs import save_run
+    from griddispatch.simulation.summary_text import summary_lines
 
     local = LocalInfraSettings()
     clients = await ensure_clients(conn, local.dir / "demo" / "clients.json")
@@ -291,19 +300,47 @@ async def _replay(
                 speedup=speedup, run=run, tail_s=tail_s, on_progress=show,
             )  # fmt: skip
     scope = RunScope(since=result.started_at, client_ids=tuple(clients[s].id for s in sources))
+    save_run(local.dir / "demo" / "last-run.json", scope)
     summary = await _settled_summary(conn, scope, SETTLE_S)
-    services = ServiceSettings()
-    metrics: dict[str, str] = {n: f"http://{services.host}:{services.port_of(n)}" for n in SERVICE_NAMES}
     acted = ", ".join(f"{k} {v}" for k, v in sorted(actor.stats.actions.items()))
     refused = sum(actor.stats.refused.values())
+    stats = actor.stats
     lines = [
         "",
         f"the day, from the database ({result.finished_at - result.started_at} real time):",
-        *summary_lines(summary),
+        *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)),
         f"actor         {acted}" + (f"; {refused} refused by intake" if refused else ""),
-        "deadlines     run on the real clock: a report left unaccepted warns at its first tier (from 15 min x 25%)"
-        " and escalates at its deadline, in real minutes whatever the speed-up",
+        f"              {stats.steps} looks at a case, {stats.polls} found dispatch still busy, "
+        f"{result.progress.following} cases still being followed when the replay ended",
+        "              see later warnings and escalations with `griddispatch demo summary`",
         "",
-        *where_to_look(base, metrics, str(local.dir / "logs")),
+        *_where(base),
     ]
     return lines
+
+
+def _where(intake_url: str) -> list[str]:
+    from griddispatch.simulation.summary_text import where_to_look
+
+    services = ServiceSettings()
+    metrics: dict[str, str] = {n: f"http://{services.host}:{services.port_of(n)}" for n in SERVICE_NAMES}
+    return where_to_look(intake_url, metrics, str(LocalInfraSettings().dir / "logs"))
+
+
+@demo_app.command("summary")
+@friendly
+def summary(url: Annotated[str | None, typer.Option(help="intake's base URL, for the links")] = None) -> None:
+    """The last replay's summary as the database has it now: warnings and escalations that came due since."""
+    from griddispatch.simulation.runs import load_run
+    from griddispatch.simulation.summary_text import summary_lines
+
+    async def go() -> DaySummary:
+        scope = load_run(LocalInfraSettings().dir / "demo" / "last-run.json")
+        async with _database() as conn:
+            return await day_summary(conn, scope)
+
+    figures = asyncio.run(go())
+    for line in summary_lines(figures, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)):
+        typer.echo(line)
+    for line in ["", *_where(_intake_url(url))]:
+        typer.echo(line)

@@ -37,7 +37,7 @@ class Tracked:
     returned: bool = False
     verify_failed: bool = False
     unsatisfied: bool = False
-    acted_in: str | None = None  # the state the last action was taken in; until it changes, wait
+    acted_on: tuple[str, str | None] | None = None  # (state, lead) the last action was taken on; wait for a change
     polls: int = 0
     steps: int = 0
 
@@ -55,6 +55,8 @@ class ActorStats:
     actions: Counter[str] = field(default_factory=Counter)  # accepted by intake (202), by action
     refused: Counter[str] = field(default_factory=Counter)  # "<action> <status>"
     abandoned: int = 0  # cases dispatch did not move on within MAX_POLLS looks
+    steps: int = 0  # looks at a case
+    polls: int = 0  # looks that found dispatch had not yet applied the last action
 
 
 def owed_parts(case: dict[str, Any]) -> list[str]:
@@ -98,6 +100,7 @@ class DayActor:
 
     def _wait(self, t: Tracked) -> Next | None:
         t.polls += 1
+        self.stats.polls += 1
         if t.polls > MAX_POLLS:
             self.stats.abandoned += 1
             return None
@@ -105,18 +108,19 @@ class DayActor:
 
     async def step(self, t: Tracked) -> Next | None:
         """Look at the case and take its next step; when to come back, or None when the actor is done with it."""
+        self.stats.steps += 1
         answer = await self.api.case(self.keys.worker, t.case_id)
         if not answer.ok:
             return self._wait(t)
         case = answer.body
         state = str(case.get("state"))
+        lead = (case.get("assignment") or {}).get("lead")
         if state in SETTLED:
             return None
-        if state in IN_DISPATCH or state == t.acted_in:
+        if state in IN_DISPATCH or (state, lead) == t.acted_on:
             return self._wait(t)
-        t.polls, t.acted_in = 0, state
+        t.polls, t.acted_on = 0, (state, lead)
         fate = t.report.fate
-        lead = case.get("assignment", {}).get("lead")
         if state in ("assigned", "reopened"):
             if fate.kind == "neglected" or not lead:
                 return None

@@ -18,9 +18,10 @@ def point_in(unit: Unit, rng: random.Random, tries: int = 200) -> tuple[float, f
         raise ValueError(f"unit {unit.code} has no boundary to place a report in")
     min_x, min_y, max_x, max_y = unit.boundary.bounds
     for _ in range(tries):
-        lon, lat = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
+        # rounded to 6 decimals (about 0.1 m) as a phone sends it, and checked after rounding
+        lon, lat = round(rng.uniform(min_x, max_x), 6), round(rng.uniform(min_y, max_y), 6)
         if shapely.contains_xy(unit.boundary, lon, lat):
-            return round(lon, 6), round(lat, 6)
+            return lon, lat
     # A sliver the box barely holds: its representative point is inside by construction.
     p = unit.boundary.representative_point()
     return round(p.x, 6), round(p.y, 6)

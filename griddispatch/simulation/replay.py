@@ -126,12 +126,14 @@ async def replay(
             elif isinstance(job, _Send):
                 await send(job.report, job.attempt)
 
+    shown = 0.0
     try:
         while True:
             now = time.monotonic()
             progress.sim_elapsed_s = min((now - t0) * speedup, end_sim)
-            if on_progress is not None:
+            if on_progress is not None and now - shown >= 0.2:
                 on_progress(progress)
+                shown = now
             if (now - t0) * speedup >= end_sim or (not jobs and not running):
                 break
             if jobs and jobs.next_due() <= now:
@@ -143,6 +145,8 @@ async def replay(
             await asyncio.sleep(max(0.0, wake - now))
         if running:
             await asyncio.gather(*running)
+        if on_progress is not None:
+            on_progress(progress)
     finally:
         for task in running:
             task.cancel()

@@ -48,6 +48,9 @@ class DaySummary:
     rated: int = 0
     satisfied: int = 0
     rejected_actions: int = 0  # actions dispatch refused (the audit trail's `rejected` entries)
+    actions_pending: int = 0  # actions intake accepted that dispatch has not yet applied or refused
+    open_deadlines: int = 0
+    next_fire_at: datetime | None = None  # the next warning or deadline of those still open
     states: dict[str, int] = field(default_factory=dict)  # cases by current state
 
     @property
@@ -102,7 +105,9 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
                count(DISTINCT d.case_id) FILTER (WHERE kind = 'resolve' AND status = 'met' AND closed_at <= due_at)
                    AS resolved_in_time,
                count(DISTINCT d.case_id) FILTER (WHERE fired > 0 AND cardinality(warn_times) > 0) AS warned,
-               count(DISTINCT d.case_id) FILTER (WHERE fired > cardinality(warn_times)) AS overdue
+               count(DISTINCT d.case_id) FILTER (WHERE fired > cardinality(warn_times)) AS overdue,
+               count(*) FILTER (WHERE status = 'open') AS open,
+               min(next_fire_at) FILTER (WHERE status = 'open') AS next_fire_at
              FROM deadlines d JOIN s USING (case_id)""",
         *args,
     )
@@ -126,6 +131,12 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
     rejected = await conn.fetchval(
         head + "SELECT count(*) FROM case_events e JOIN s USING (case_id) WHERE e.action = 'rejected'", *args
     )
+    pending = await conn.fetchval(
+        head
+        + """SELECT count(*) FROM action_requests a JOIN s USING (case_id)
+             WHERE NOT EXISTS (SELECT 1 FROM case_events e WHERE e.event_id = a.event_id::text)""",
+        *args,
+    )
     states = await conn.fetch(
         head + "SELECT c.state, count(*) AS n FROM s JOIN cases c USING (case_id) GROUP BY c.state", *args
     )
@@ -147,5 +158,8 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
         rated=ratings["rated"],
         satisfied=ratings["satisfied"],
         rejected_actions=rejected,
+        actions_pending=pending,
+        open_deadlines=deadlines["open"],
+        next_fire_at=deadlines["next_fire_at"],
         states={r["state"]: r["n"] for r in states},
     )

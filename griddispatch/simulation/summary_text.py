@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 
 from griddispatch.simulation.load import LoadResult, percentile
 from griddispatch.simulation.summary import LEVELS, DaySummary
@@ -21,7 +22,8 @@ def _of(part: int, whole: int) -> str:
     return f"{part} of {whole}" + (f" ({100 * part / whole:.0f}%)" if whole else "")
 
 
-def summary_lines(s: DaySummary) -> list[str]:
+def summary_lines(s: DaySummary, now: datetime | None = None, tz: tzinfo = UTC) -> list[str]:
+    """The summary, one line per figure; with `now`, when the next open deadline fires."""
     pending = f"; {s.not_yet_recorded} not yet recorded by dispatch" if s.not_yet_recorded else ""
     lines = [
         f"received      {s.received} reports: {s.opened} cases opened, {s.merged} merged into an open case{pending}",
@@ -35,8 +37,15 @@ def summary_lines(s: DaySummary) -> list[str]:
         f"merged        {s.merged} duplicate reports linked to an open case",
         f"rated         {s.rated} ratings"
         + (f", satisfied {_of(s.satisfied, s.rated)}" if s.rated else "")
-        + (f"; {s.rejected_actions} actions refused by the lifecycle" if s.rejected_actions else ""),
+        + (f"; {s.rejected_actions} actions refused by the lifecycle" if s.rejected_actions else "")
+        + (f"; {s.actions_pending} actions not yet applied by dispatch" if s.actions_pending else ""),
     ]
+    if now is not None and s.next_fire_at is not None:
+        minutes = max(0.0, (s.next_fire_at - now).total_seconds() / 60)
+        lines.append(
+            f"deadlines     {s.open_deadlines} open, on the real clock whatever the speed-up: the next warning or "
+            f"deadline fires at {s.next_fire_at.astimezone(tz):%H:%M:%S} {tz} (in {minutes:.0f} min)"
+        )
     if s.states:
         lines.append(
             "now           " + ", ".join(f"{k} {v}" for k, v in sorted(s.states.items(), key=lambda kv: -kv[1]))
