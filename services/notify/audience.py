@@ -5,7 +5,8 @@
   concerns;
 * subscriptions whose client may see the case and whose filters (units, matter types, event types, levels) match;
 * people of the assigned unit (its grid workers and grid head) by SMS, when a case is assigned to it;
-* the reporter (and the reporters of reports merged into the case) when it is accepted, resolved, and asked to rate.
+* the reporter (and the reporters of reports merged into the case) when it is accepted, resolved, and asked to rate;
+  the reporter of a report merged into an open case, when it is merged (with the open case's number).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from shared.events import CloudEvent, EventType
 
 URGENT_TIERS = frozenset({"overdue", "escalate", "realert"})
-REPORTER_ACTIONS = frozenset({"accept", "resolve", "verify_passed", "close"})
+REPORTER_ACTIONS = frozenset({"merge", "accept", "resolve", "verify_passed", "close"})  # merge: 已合并
 
 
 @dataclass(frozen=True, slots=True)

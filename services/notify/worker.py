@@ -13,6 +13,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -171,6 +172,10 @@ class DeliveryWorker:
         events = [decode(p) for p in payloads]
         cases = await self._case_facts({e.subject for e in events})
         audience = Audience.REPORTER if row["recipient"].startswith("reporter:") else Audience.STAFF
+        if audience is Audience.REPORTER:  # a merged report's reporter is not greeted with the other reporter's name
+            cases = {
+                k: f if f.reporter_phone == row["target"] else replace(f, reporter_name=None) for k, f in cases.items()
+            }
         zone = ZoneInfo(self.settings.district_timezone)
         if len(events) == 1:
             rendered = render(events[0], cases.get(events[0].subject), audience=audience, tz=zone)

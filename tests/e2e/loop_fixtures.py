@@ -244,7 +244,12 @@ async def loop(
             kafka,
             database_settings,
             ServiceSettings(),
-            NotifySettings(backoff_base_s=0.2, group_window_s=0.5, sms_gateway_url=hooks.url + "/sms"),
+            NotifySettings(
+                backoff_base_s=0.2,
+                group_window_s=0.5,
+                sms_gateway_url=hooks.url + "/sms",
+                sms_gateway_key="e2e-sms-key",
+            ),
         )
         async with (
             intake.router.lifespan_context(intake),

@@ -75,7 +75,7 @@ def test_assignment_reaches_streams_people_and_matching_subscriptions() -> None:
 
 
 def test_reporters_hear_of_acceptance_and_resolution_only() -> None:
-    for action, told in (("accept", True), ("resolve", True), ("comment", False), ("assign", False)):
+    for action, told in (("accept", True), ("resolve", True), ("merge", True), ("comment", False), ("assign", False)):
         data = CaseChanged(
             case_id="c1", seq=3, action=action, from_state="a", to_state="b", actor=Actor(id="x", role="assignee")
         )
@@ -111,7 +111,11 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
 
 
 def test_the_next_rung_hears_of_a_missed_deadline() -> None:
-    data = DeadlineFired(case_id="c1", deadline_id="d", kind="accept", tier="overdue", due_at=datetime.now(UTC), assignee="unit:g1")
-    aud = audience(new_event(data, source="/t", subject="c1"), CASE, [], {"unit:s1": [Person("head", "13600000000")]}, "unit:s1")
+    data = DeadlineFired(
+        case_id="c1", deadline_id="d", kind="accept", tier="overdue", due_at=datetime.now(UTC), assignee="unit:g1"
+    )
+    aud = audience(
+        new_event(data, source="/t", subject="c1"), CASE, [], {"unit:s1": [Person("head", "13600000000")]}, "unit:s1"
+    )
     assert "unit:s1" in aud.streams and "unit:g1" in aud.streams
     assert [r.key for r in aud.recipients] == ["person:head"] and aud.urgent
