@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from griddispatch.client_commands import clients_app
+from griddispatch.cluster_commands import cluster_app
 from griddispatch.console import fail, friendly
 from griddispatch.contracts_commands import contracts_app
 from griddispatch.registry_commands import registry_app, route
@@ -33,6 +34,7 @@ infra_app = typer.Typer(help="The local Kafka broker and PostgreSQL cluster.", n
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
+infra_app.add_typer(cluster_app, name="cluster")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(registry_app, name="registry")
