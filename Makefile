@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 
 help:
 	@echo "make test        install what is missing, start Kafka + PostgreSQL, run every test, stop them"
-	@echo "make demo        install, start the infrastructure and the four services (stop: make down)"
+	@echo "make demo        install, start everything, replay a realistic day of reports (stop: make down)"
 	@echo "make infra-up    start Kafka and PostgreSQL only      make infra-down  stop them"
 	@echo "make lint        ruff and mypy                        make bench       benchmarks (prints figures)"
 	@echo "make chaos       the fault suite, minutes (CHAOS_SCENARIOS=kill9,broker,postgres,pause selects)"
@@ -49,10 +49,17 @@ infra-down: $(STAMP)
 up: install
 	$(BIN)/griddispatch up
 
-# The main job's entry point; later issues add the replay of a realistic day of reports.
+# The main job's entry point: the stack, the sample district, then a realistic day of reports replayed at
+# DEMO_SPEEDUP x (480: the day and its tail in about 4 minutes) with its summary. DEMO_HOURS=2 DEMO_START=8
+# replays a morning; DEMO_SCALE=5 a busier district. The services keep running: see 'make status', 'make down'.
+DEMO_SPEEDUP ?= 480
+DEMO_HOURS ?= 24
+DEMO_START ?= 0
+DEMO_SCALE ?= 1
 demo: up
 	$(BIN)/griddispatch registry import data/sample-district --by demo
-	@echo "running; see 'make status', stop with 'make down'"
+	$(BIN)/griddispatch demo replay --speedup $(DEMO_SPEEDUP) --hours $(DEMO_HOURS) --start-hour $(DEMO_START) --scale $(DEMO_SCALE)
+	@echo "still running; later warnings and escalations: '$(BIN)/griddispatch demo summary'; stop with 'make down'"
 
 down: $(STAMP)
 	$(BIN)/griddispatch down

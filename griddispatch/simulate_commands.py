@@ -213,7 +213,7 @@ def _ms(latencies: list[float], q: float) -> float | None:
 @demo_app.command("replay")
 @friendly
 def replay(
-    speedup: Annotated[float, typer.Option(help="simulated seconds per real second (360: a day in 4 minutes)")] = 360.0,
+    speedup: Annotated[float, typer.Option(help="simulated seconds per real second (480: a day in 3 minutes)")] = 480.0,
     hours: Annotated[float, typer.Option(help="hours of the day to replay")] = 24.0,
     start_hour: Annotated[float, typer.Option(help="local hour the replay starts at")] = 0.0,
     scale: Annotated[float, typer.Option(help="multiply the day's volume")] = 1.0,
