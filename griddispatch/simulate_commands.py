@@ -74,12 +74,14 @@ async def _check_intake(http: httpx.AsyncClient, url: str) -> None:
         fail(f"intake at {url} is not ready ({ready.status_code}): {ready.text[:200]}")
 
 
-async def _settled_summary(conn: asyncpg.Connection, scope: RunScope, wait_s: float) -> DaySummary:
-    """The summary once dispatch has recorded every accepted report (or `wait_s` has passed)."""
+async def _settled_summary(conn: asyncpg.Connection, scope: RunScope, wait_s: float, expect: int = 0) -> DaySummary:
+    """The summary once dispatch has recorded every accepted report (at least `expect` of them) and applied
+    every accepted action, or once `wait_s` has passed."""
     deadline = time.monotonic() + wait_s
     while True:
         summary = await day_summary(conn, scope)
-        if (summary.not_yet_recorded <= 0 and summary.actions_pending <= 0) or time.monotonic() >= deadline:
+        settled = summary.not_yet_recorded <= 0 and summary.actions_pending <= 0 and summary.recorded >= expect
+        if settled or time.monotonic() >= deadline:
             return summary
         await asyncio.sleep(0.5)
 
@@ -192,7 +194,7 @@ async def _simulate(
             "client_id": str(client_ids[0]) if client_ids else None,
         }
         if wait > 0 and (client_ids is not None or via == "kafka"):
-            summary = await _settled_summary(conn, scope, wait)
+            summary = await _settled_summary(conn, scope, wait, expect=result.accepted)
             lines += ["", *summary_lines(summary)]
             figures["summary"] = asdict(summary)
         elif wait > 0:
