@@ -133,11 +133,12 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
     case, progress = dict(row), load(row["progress"])
     if party not in progress.owing:
         return []  # reported in (or no longer a party) since the deadline fired
+    now = ctx.now()
     try:
         step = escalate_part(
             parse_assignee(party),
             ctx.registry,
-            ctx.now(),
+            now,
             place=case.get("place"),
             urgency=Urgency(case["urgency"]),
             policy=ctx.policy,
@@ -158,7 +159,7 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
     await case_store.close_deadlines(conn, case["case_id"], "void", kinds=["report_in"], party=party)
     fresh = any(f.kind is FactKind.PART_OWED for f in outcome.facts)
     if fresh:
-        await case_store.open_deadline(conn, case["case_id"], "report_in", target, ctx.now(), step.report_in_by, [])
+        await case_store.open_deadline(conn, case["case_id"], "report_in", target, now, step.report_in_by, [])
     case.update(progress=dump(new), assisting=sorted(new.assisting))
     case["scope_keys"] = sorted({*case["scope_keys"], *scope_keys(ctx.registry, [target], None, None)})
     await case_store.update_case(conn, case["case_id"], {k: case[k] for k in ("progress", "assisting", "scope_keys")})

@@ -1,0 +1,80 @@
+"""A summoned department that does not report in, through the dispatch runtime on the real broker and database.
+
+The part climbs the ladder one deadline at a time (branch → department → district command centre), each rung
+with a report-in deadline of its own; a redelivered deadline changes nothing; whoever reports in settles it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.dispatch_fixtures import DispatchUnderTest
+
+pytestmark = pytest.mark.infra
+
+BRANCH, DEPARTMENT = "branch:market_supervision-610199004", "department:market_supervision"
+DISTRICT = "unit:610199"
+
+
+async def _summoned(dispatch: DispatchUnderTest) -> tuple[str, str]:
+    event = await dispatch.report()
+    await dispatch.feed(event)
+    case = await dispatch.case(event.subject)
+    topics = dispatch.runtime.topics
+    await dispatch.feed(dispatch.action(event.subject, "accept", "assignee", case["lead"]), topics.actions)
+    street = "unit:" + case["place"][:9]
+    summon = dispatch.action(
+        event.subject, "summon", "supervisor", street, payload={"departments": ["market_supervision"]}
+    )
+    await dispatch.feed(summon, topics.actions)
+    return event.subject, case["lead"]
+
+
+async def _owing(dispatch: DispatchUnderTest, case_id: str) -> set[str]:
+    return set(json.loads((await dispatch.case(case_id))["progress"])["owing"])
+
+
+async def test_a_missed_part_climbs_the_ladder_and_stops_at_the_district(dispatch: DispatchUnderTest) -> None:
+    case_id, lead = await _summoned(dispatch)
+    assert (await dispatch.case(case_id))["place"].startswith("610199004")
+    assert BRANCH in await _owing(dispatch, case_id)
+    topics = dispatch.runtime.topics
+    missed = dispatch.fired(case_id, BRANCH, kind="report_in")
+    await dispatch.feed(missed, topics.deadlines)
+    await dispatch.feed(missed, topics.deadlines)  # redelivered: the same step, once
+    assert (await dispatch.history(case_id)).count("escalate_part") == 1
+    case = await dispatch.case(case_id)
+    assert case["state"] == "accepted" and case["lead"] == lead and DEPARTMENT in case["assisting"]
+    assert {BRANCH, DEPARTMENT} <= await _owing(dispatch, case_id)
+    assert "department:market_supervision" in case["scope_keys"]
+    deadlines = await dispatch.deadlines(case_id)
+    assert deadlines[("report_in", BRANCH)] == "void" and deadlines[("report_in", DEPARTMENT)] == "open"
+    due = await dispatch.pool.fetchval(
+        "SELECT due_at - starts_at FROM deadlines WHERE case_id = $1 AND party = $2", uuid.UUID(case_id), DEPARTMENT
+    )
+    assert due.total_seconds() == 24 * 3600  # a normal case: a summons' 24 hours
+
+    await dispatch.feed(dispatch.fired(case_id, DEPARTMENT, kind="report_in"), topics.deadlines)
+    assert {BRANCH, DEPARTMENT, DISTRICT} <= await _owing(dispatch, case_id)
+    await dispatch.feed(dispatch.fired(case_id, DISTRICT, kind="report_in"), topics.deadlines)
+    assert (await dispatch.history(case_id)).count("escalate_part") == 2  # the district cannot go higher
+    assert (await dispatch.deadlines(case_id))[("report_in", DISTRICT)] == "open"  # it stays open: re-alerted
+
+    late = dispatch.action(case_id, "report_in", "assisting", BRANCH, text="迟到报到，已处置")
+    await dispatch.feed(late, topics.actions)  # the branch's late report settles the part all the way up
+    assert not {BRANCH, DEPARTMENT, DISTRICT} & await _owing(dispatch, case_id)
+    deadlines = await dispatch.deadlines(case_id)
+    assert deadlines[("report_in", DISTRICT)] == "met"  # the last rung's deadline is met; the missed ones stay void
+    assert deadlines[("report_in", BRANCH)] == deadlines[("report_in", DEPARTMENT)] == "void"
+
+
+async def test_a_part_reported_before_its_deadline_fires_is_not_escalated(dispatch: DispatchUnderTest) -> None:
+    case_id, _ = await _summoned(dispatch)
+    topics = dispatch.runtime.topics
+    await dispatch.feed(dispatch.action(case_id, "report_in", "assisting", BRANCH, text="已到场"), topics.actions)
+    await dispatch.feed(dispatch.fired(case_id, BRANCH, kind="report_in"), topics.deadlines)
+    assert "escalate_part" not in await dispatch.history(case_id)
+    assert DEPARTMENT not in (await dispatch.case(case_id))["assisting"]
