@@ -17,7 +17,6 @@ from mode import Service
 
 from griddispatch import __version__
 from services.dispatch.runtime import Runtime
-from shared import outbox
 from shared.errors import BrokerUnavailable
 from shared.health import run_checks, standard_checks
 from shared.kafka_lag import LagProbe
@@ -90,7 +89,7 @@ def create_app(
     @app.timer(interval=SWEEP_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def sweep_outbox() -> None:
         if runtime.ready.is_set():
-            published = await outbox.sweep(runtime.pool, runtime.producer)
+            published = await runtime.sweep_outbox()
             if published:
                 log.info("outbox_swept", published=published)
 

@@ -43,6 +43,7 @@ RETRIABLE = (
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # the server shutting down or restarting under us
 )
 MAX_BACKOFF_S = 10.0
 
@@ -143,8 +144,17 @@ class Runtime:
                 return
         try:
             await outbox.publish(self.pool, self.producer, ids)
-        except InfrastructureUnavailable as exc:  # committed: the sweeper publishes it when the broker is back
+        except RETRIABLE as exc:  # committed: the sweeper publishes it when the broker and database are back
             log.warning("publish_deferred", error=str(exc))
+
+    async def sweep_outbox(self) -> int:
+        """Publish what a crash or an outage left in the outbox; an outage only defers it to the next sweep
+        (an exception here would stop faust's timer, and with it the whole worker, for good)."""
+        try:
+            return await outbox.sweep(self.pool, self.producer)
+        except RETRIABLE as exc:
+            log.warning("outbox_sweep_deferred", error=str(exc))
+            return 0
 
     async def _transaction(self, event: CloudEvent[Any], raw: bytes) -> list[int]:
         ctx = self.context()
