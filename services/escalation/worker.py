@@ -32,7 +32,14 @@ log = get_logger(__name__)
 NOTIFY_CHANNEL = "griddispatch_deadlines"
 SOURCE = "/griddispatch/escalation"
 _NAMESPACE = uuid.UUID("a4c1d6e2-93b5-4c1f-8e07-2b9f5d3c7a18")
-RETRIABLE = (InfrastructureUnavailable, OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+# OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown")
+RETRIABLE = (
+    InfrastructureUnavailable,
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+)
 
 FIRED = Counter("griddispatch_deadlines_fired_total", "Deadline tiers fired", ["tier"])
 LAG = Histogram(
