@@ -18,6 +18,8 @@ from shared.settings import KafkaSettings
 from shared.topics import Topics
 
 log = get_logger(__name__)
+# OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown")
+RETRIABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.OperatorInterventionError)
 
 
 async def consume(
@@ -56,7 +58,7 @@ async def _one(pool: asyncpg.Pool, fanout: FanOut, topic: str, value: bytes | No
                 async with pool.acquire() as conn:
                     audience = await fanout.handle(conn, event, datetime.now(UTC))
                 break
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except RETRIABLE as exc:
                 log.warning("notify_retrying", error=str(exc), delay_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
