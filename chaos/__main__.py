@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 
 from chaos.load import LoadSettings
-from chaos.scenarios import SCENARIOS, ScenarioSettings, run_all
+from chaos.scenarios import FAULTS, SCENARIOS, ScenarioSettings, run_all
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated of {', '.join(SCENARIOS)}")
+    parser.add_argument("--scenarios", default=",".join(FAULTS), help=f"comma-separated of {', '.join(SCENARIOS)}")
     parser.add_argument("--processes", type=int, default=2, help="processes of each service")
     parser.add_argument("--rate", type=float, default=3.0, help="reports per second")
     parser.add_argument("--before", type=float, default=10.0, help="seconds of load before each fault")

@@ -38,6 +38,7 @@ class Target:
 @dataclass
 class FaultRecord:
     name: str
+    healed_s: float  # from the fault until the heal (restart, SIGCONT) was done
     recovered_s: float | None  # from the fault until every report accepted before the heal was assigned
 
 
@@ -57,14 +58,17 @@ class Result:
     def line(self) -> str:
         c = self.counts
         recovered = ", ".join(
-            f"{f.name} {f.recovered_s:.1f}s" if f.recovered_s is not None else f"{f.name} not recovered"
+            f"{f.name}: healed {f.healed_s:.1f}s, "
+            + (f"recovered {f.recovered_s:.1f}s" if f.recovered_s is not None else "NOT recovered")
             for f in self.faults
         )
         verdict = "PASS" if self.ok else f"FAIL ({len(self.violations)} violations)"
         return (
             f"{self.scenario}: {verdict} accepted={c['accepted']} cases={c['cases']} merged={c['merged']} "
-            f"deadlines_fired={c['deadlines_fired']} webhooks_delivered={c['webhooks_delivered']} "
-            f"duplicates_seen={c['duplicates_seen']} recovered=[{recovered}] elapsed={self.elapsed_s:.0f}s"
+            f"deadlines_fired={c['deadlines_fired']}/{c['deadlines_due']} due "
+            f"webhooks_delivered={c['webhooks_delivered']}/{c['webhook_events']} events "
+            f"duplicates_seen={c['duplicates_seen']} "
+            f"faults=[{recovered}] elapsed={self.elapsed_s:.0f}s"
         )
 
 
@@ -156,9 +160,10 @@ class Harness:
         await action()
         await asyncio.sleep(during_s)
         await heal()
+        healed = time.monotonic()
         before_heal = set(self.load.accepted)
         recovered = await self._until_assigned(before_heal, began + recover_s)
-        self.faults.append(FaultRecord(name, recovered - began if recovered is not None else None))
+        self.faults.append(FaultRecord(name, healed - began, recovered - began if recovered is not None else None))
 
     async def _until_assigned(self, case_ids: set[str], give_up_at: float) -> float | None:
         while time.monotonic() < give_up_at:
@@ -244,7 +249,7 @@ def describe(result: Result) -> dict[str, Any]:
         "scenario": result.scenario,
         "ok": result.ok,
         **result.counts,
-        "faults": {f.name: f.recovered_s for f in result.faults},
+        "faults": {f.name: {"healed_s": f.healed_s, "recovered_s": f.recovered_s} for f in result.faults},
         "violations": [str(v) for v in result.violations[:20]],
         "outcomes": result.outcomes,
     }

@@ -192,6 +192,8 @@ def summary(s: Snapshot) -> dict[str, int]:
         "deadlines_fired": s.deadlines_fired,
         "webhooks_delivered": len({p.key for p in s.posts}),
         "duplicates_seen": s.duplicates_seen,
+        "webhook_events": len(s.webhook_events),
+        "deadlines_due": sum(1 for d in s.deadlines if d.fell_due),
     }
 
 

@@ -5,6 +5,7 @@ A scenario gets a database and topic prefix of its own and fresh service process
 
 | name | fault |
 | --- | --- |
+| steady | none: the baseline (and the scale-out check) |
 | kill9 | kill -9 every process of one service, load on, restart it; dispatch, escalation, notify, intake in turn |
 | broker | the Kafka broker stopped (SIGTERM), load on (intake answers 503, clients retry), started again |
 | postgres | PostgreSQL stopped (fast shutdown) and started again |
@@ -33,6 +34,8 @@ SESSION_TIMEOUT_S = 10.0  # BROKER_SESSION_TIMEOUT in Supervisor.env_for
 @dataclass(frozen=True)
 class ScenarioSettings:
     processes: int = 2  # of each service
+    processes_of: dict[str, int] = field(default_factory=dict)  # per-service overrides
+    kill9_services: tuple[str, ...] = SERVICE_ORDER  # the services kill9 takes down, in turn
     before_s: float = 10.0
     during_s: float = 8.0
     after_s: float = 10.0
@@ -52,7 +55,7 @@ async def _restart_service(supervisor: Supervisor, service: str) -> None:
 
 async def kill9(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
     await h.load_for(s.before_s)
-    for service in SERVICE_ORDER:
+    for service in s.kill9_services:
 
         async def kill(service: str = service) -> None:
             for proc in sup.of(service):
@@ -96,7 +99,13 @@ async def pause(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: Scen
     await h.load_for(s.after_s)
 
 
-SCENARIOS: dict[str, Fault] = {"kill9": kill9, "broker": broker, "postgres": postgres, "pause": pause}
+async def steady(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    """No fault: the baseline, and the scale-out check (work shared between processes)."""
+    await h.load_for(s.before_s + s.during_s + s.after_s)
+
+
+SCENARIOS: dict[str, Fault] = {"steady": steady, "kill9": kill9, "broker": broker, "postgres": postgres, "pause": pause}
+FAULTS = ("kill9", "broker", "postgres", "pause")  # what `make chaos` runs by default
 
 
 async def create_database(admin_url: str, name: str) -> str:
@@ -117,8 +126,11 @@ async def run_scenario(
     infra: PrivateInfra | None = None,
     ports: range = SERVICE_PORTS,
     env_extra: dict[str, str] | None = None,
+    inspect: Callable[[Harness, Supervisor], Awaitable[None]] | None = None,
 ) -> Result:
-    """Start `settings.processes` of each service against `target`, run the scenario, stop them all."""
+    """Start `settings.processes` of each service against `target`, run the scenario, stop them all.
+
+    `inspect`, when given, runs after the ledger and before the processes stop (to read their /metrics)."""
     fault = SCENARIOS[name]
     env = Supervisor.env_for(target.bootstrap_servers, target.db_url, target.topic_prefix, env_extra)
     supervisor = Supervisor(env, workdir / name, ports)
@@ -126,11 +138,14 @@ async def run_scenario(
     try:
         harness.prepare_database()
         for service in SERVICE_ORDER:
-            supervisor.start(service, settings.processes)
+            supervisor.start(service, settings.processes_of.get(service, settings.processes))
         await supervisor.wait_ready(supervisor.processes)
         async with harness:
             await fault(harness, infra, supervisor, settings)
-            return await harness.check(name, settings.drain_timeout_s)
+            result = await harness.check(name, settings.drain_timeout_s)
+            if inspect is not None:
+                await inspect(harness, supervisor)
+            return result
     finally:
         await asyncio.to_thread(supervisor.stop_all)
 

@@ -56,6 +56,8 @@ def test_a_clean_run_has_no_violations_and_counts_what_happened() -> None:
         "deadlines_fired": 1,
         "webhooks_delivered": 2,
         "duplicates_seen": 1,
+        "webhook_events": 2,
+        "deadlines_due": 1,
     }
 
 
