@@ -86,6 +86,10 @@ async def _settled_summary(conn: asyncpg.Connection, scope: RunScope, wait_s: fl
         await asyncio.sleep(0.5)
 
 
+def _seed(seed: int | None) -> int:
+    return seed if seed is not None else random.SystemRandom().randrange(1_000_000)
+
+
 # --- griddispatch simulate -------------------------------------------------------------------------------
 
 
@@ -97,7 +101,9 @@ def simulate(
     via: Annotated[
         str, typer.Option(help="http (POST /v1/reports) or kafka (ReportSubmitted on the reports topic)")
     ] = "http",
-    seed: Annotated[int, typer.Option(help="the same seed sends the same reports")] = 1,
+    seed: Annotated[
+        int | None, typer.Option(help="the same seed sends the same reports (default: a new one, printed)")
+    ] = None,
     url: Annotated[str | None, typer.Option(help="intake's base URL (default: from settings)")] = None,
     api_key: Annotated[
         str | None, typer.Option(help="a key with the submit scope (default: a client made for the run)")
@@ -118,6 +124,7 @@ def simulate(
     if rate <= 0 or duration <= 0:
         fail("--rate and --duration must be above 0")
     shares = parse_mix(mix)
+    seed = _seed(seed)
     out = asyncio.run(_simulate(rate, duration, shares, via, seed, url, api_key, registry, max_in_flight, wait))
     if as_json:
         typer.echo(json.dumps(out["json"], ensure_ascii=False, indent=2, default=str))
@@ -177,9 +184,10 @@ async def _simulate(
                     factory, shares, sender, rate=rate, duration_s=duration, seed=seed, max_in_flight=max_in_flight
                 )
             scope = RunScope(since=result.started_at, case_number_prefix=f"SIM-{run}-")
-        lines = load_lines(result, via)
+        lines = [*load_lines(result, via), f"seed          {seed}"]
         figures: dict[str, Any] = {
             "run": run,
+            "seed": seed,
             "via": via,
             "sent": result.sent,
             "accepted": result.accepted,
@@ -219,7 +227,13 @@ def replay(
     hours: Annotated[float, typer.Option(help="hours of the day to replay")] = 24.0,
     start_hour: Annotated[float, typer.Option(help="local hour the replay starts at")] = 0.0,
     scale: Annotated[float, typer.Option(help="multiply the day's volume")] = 1.0,
-    seed: Annotated[int, typer.Option(help="the same seed replays the same day")] = 1,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="the same seed replays the same day (default: a new one, printed; the same day replayed "
+            "again lands on the last one's open cases and is merged into them)"
+        ),
+    ] = None,
     tail_hours: Annotated[
         float | None, typer.Option(help="simulated hours after the day for the actor to finish (default: hours/4)")
     ] = None,
@@ -237,12 +251,14 @@ def replay(
     if not 0 < hours <= 24:
         fail("--hours must be more than 0 and at most 24")
     tail = hours / 4 if tail_hours is None else max(0.0, tail_hours)
+    day_seed = _seed(seed)
+    typer.echo(f"seed {day_seed} (--seed {day_seed} replays this day again)")
 
     async def go() -> list[str]:
         async with _database() as conn:
             loaded = await _registry(conn, registry)
             factory = ReportFactory(loaded.registry, loaded.catalog, DayShape(scale=scale))
-            plan = plan_day(factory, random.Random(seed), hours=hours, start_hour=start_hour)
+            plan = plan_day(factory, random.Random(day_seed), hours=hours, start_hour=start_hour)
             return await _replay(conn, loaded.registry, plan, speedup, tail * 3600, url)
 
     for line in asyncio.run(go()):
@@ -313,7 +329,8 @@ async def _replay(
         *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)),
         f"actor         {acted}" + (f"; {refused} refused by intake" if refused else ""),
         f"              {stats.steps} looks at a case, {stats.polls} found dispatch still busy, "
-        f"{result.progress.following} cases still being followed when the replay ended",
+        f"{result.progress.following} cases still being followed when the replay ended"
+        + (f"; failed steps: {dict(result.progress.errors)}" if result.progress.errors else ""),
         "              see later warnings and escalations with `griddispatch demo summary`",
         "",
         *_where(base),

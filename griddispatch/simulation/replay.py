@@ -32,6 +32,7 @@ class ReplayProgress:
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by HTTP status ("0": no answer)
     following: int = 0  # cases the actor still has a step planned for
+    errors: Counter[str] = field(default_factory=Counter)  # steps that failed unexpectedly, by exception
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +122,15 @@ async def replay(
 
     async def run_job(job: object) -> None:
         async with gate:
-            if isinstance(job, Tracked):
-                schedule(job, await actor.step(job))
-            elif isinstance(job, _Send):
-                await send(job.report, job.attempt)
+            try:
+                if isinstance(job, Tracked):
+                    schedule(job, await actor.step(job))
+                elif isinstance(job, _Send):
+                    await send(job.report, job.attempt)
+            except Exception as exc:  # noqa: BLE001  # one odd answer must not end the demo: counted, shown
+                progress.errors[type(exc).__name__] += 1
+                if isinstance(job, Tracked):
+                    progress.following -= 1
 
     shown = 0.0
     try:
