@@ -86,6 +86,7 @@ ACTION_NAMES = {
     "rate_unsatisfied": "评价不满意",
     "reopen": "重办",
     "escalate": "上报",
+    "escalate_part": "报到超时上报",  # a summoned party did not report in: the rung above answers for its part
     "merge": "合并",
     "close": "结案",
     "cancel": "撤销",

@@ -287,3 +287,10 @@ def test_a_long_title_is_cut_for_sms() -> None:
     long_title = "路灯" * 40
     msg = render(_changed("accepted"), CaseFacts(case_number=NUMBER, title=long_title), audience=Audience.REPORTER)
     assert msg is not None and f"（{'路灯' * 14}路…）" in msg.text
+
+
+def test_every_lifecycle_action_has_a_chinese_name() -> None:
+    from services.notify.templates import ACTION_NAMES
+    from shared.domain.lifecycle import Action
+
+    assert {a.value for a in Action} <= set(ACTION_NAMES), "a staff text would show the action's English code"
