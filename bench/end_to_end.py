@@ -35,9 +35,11 @@ afterwards, only if it was not running), on loopback:
   the time from its first submission to its last webhook.
 * CPU seconds of each service process (/proc/<pid>/stat) per step, as ms per case; memory of each (VmRSS and
   the peak VmHWM from /proc/<pid>/status) at the end.
-* Beside it, in the same run (bench.baseline's functions): plain aiokafka produce (awaited one by one, and
-  with 500 in flight) and one consumer on the same broker; single-row committed INSERTs on the same
-  database server.
+* Beside it, in the same run, once the services have stopped (bench.baseline's functions): plain aiokafka
+  produce (a tenth of --messages awaited one by one, then --messages with 500 in flight) and one consumer
+  reading them all on the same broker; single-row committed INSERTs and a COPY on the same database server.
+* Escalation's claim transactions (its tick histogram's count on /metrics) and the tiers it fired: no
+  deadline comes due within a run, so every tick is the cost of being woken.
 
 The machine may be shared: the load average is printed at the start, per step and at the end.
 """
@@ -305,6 +307,17 @@ async def services(place: Place, base_port: int, scratch: Path) -> AsyncIterator
             await child.stop()
 
 
+async def metric(port: int, name: str) -> float:
+    """The sum of a Prometheus metric's samples (every label set) on a service's /metrics."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{")
+    )
+
+
 async def api_keys(url: str) -> tuple[str, str]:
     """A hotline's key for intake (submit) and a command centre's for notify (read), both over every unit."""
     conn = await asyncpg.connect(url)
@@ -486,10 +499,10 @@ async def ramp(rig: Rig, path: str, rates: Sequence[float], seconds: float, p99_
     return steps
 
 
-async def warm_up(rig: Rig) -> None:
-    """A few cases down both paths, one at a time, not in the figures: consumer groups formed, code paths hot."""
+async def warm_up(rig: Rig, seconds: float) -> None:
+    """A few cases down both paths, 2 a second, not in the figures: consumer groups formed, code paths hot."""
     for path in ("HTTP", "Kafka"):
-        step = await run_step(rig, path, 2.0, 3.0, f"w{path[0]}-{rig.place.run}")
+        step = await run_step(rig, path, 2.0, seconds, f"w{path[0]}-{rig.place.run}")
         if step.missing or step.errors:
             raise RuntimeError(
                 f"warm-up {path}: {step.missing} of {len(step.sent)} cases incomplete, errors {dict(step.errors)}; "
@@ -649,13 +662,21 @@ async def measure(place: Place, args: argparse.Namespace, scratch: Path) -> None
                 kafka_producer(place.kafka) as producer,
             ):
                 rig = Rig(place, stack, observer, receiver, reports, http, producer, hotline_key, stall_s)
-                await warm_up(rig)
+                await warm_up(rig, 1.5 if args.quick else 3.0)
                 for path in ("HTTP", "Kafka"):
                     print(f"{path} path:", flush=True)
                     paths[path] = await ramp(rig, path, rates, seconds, args.p99_limit)
         finally:
             await observer.stop()
         memory = {name: memory_kib(stack.pid(name)) for name in SERVICES}
+        port = stack.ports["escalation"]
+        ticks = await metric(port, "griddispatch_escalation_tick_seconds_count")
+        fired = await metric(port, "griddispatch_deadlines_fired_total")
+        cases = sum(len(s.sent) for steps in paths.values() for s in steps)
+        print(
+            f"escalation: {ticks:,.0f} claim transactions (ticks) and {fired:,.0f} tiers fired over the run's "
+            f"{cases:,} measured cases (warm-up included in the ticks)"
+        )
         print(f"webhooks received in all: {receiver.total:,} (one per CaseAssigned in scope: lead and assisting)")
     print(f"services stopped; raw capacity next (load {load1()})", flush=True)
     messages: int = args.messages or (3_000 if args.quick else 20_000)
@@ -665,7 +686,7 @@ async def measure(place: Place, args: argparse.Namespace, scratch: Path) -> None
         600,
         500,
         topic=f"{place.kafka.topic_prefix}.baseline",
-        one_by_one=min(2000, messages),
+        one_by_one=min(2000, messages // 10),
         lingers=(0,),
     )
     figures += await postgres_capacity(place.url, args.rows or (1_000 if args.quick else 5_000))

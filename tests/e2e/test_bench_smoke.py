@@ -43,4 +43,4 @@ def test_end_to_end_bench_prints_its_tables(local_infra: LocalInfraSettings) -> 
         cells = _row(output, f"{service} (pid ")
         assert float(cells[-1].replace(",", "")) > 10, cells  # a peak RSS in MiB was read from /proc
     assert re.search(r"postgres INSERT, one row per committed transaction\s+[\d,]+\s+200", output), output
-    assert re.search(r"kafka consume, one consumer\s+[\d,]+\s+600", output), output
+    assert re.search(r"kafka consume, one consumer\s+[\d,]+\s+330", output), output
