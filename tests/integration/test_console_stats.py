@@ -142,6 +142,9 @@ async def test_stats_refuse_what_they_cannot_answer(intake: IntakeUnderTest) -> 
     assert naive.status_code == 422 and naive.json()["field"] == "from"
     bad_month = await intake.http.get("/v1/stats/monthly.csv", params={"month": "2024-13"}, headers=centre.headers)
     assert bad_month.status_code == 422 and bad_month.json()["field"] == "month"
+    for month in ("0000-01", "9999-12"):
+        far = await intake.http.get("/v1/stats/monthly.csv", params={"month": month}, headers=centre.headers)
+        assert far.status_code == 422 and far.json()["field"] == "month", month
 
 
 async def test_monthly_report_downloads_as_a_chinese_csv_excel_opens(intake: IntakeUnderTest, february: None) -> None:

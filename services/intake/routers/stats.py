@@ -50,6 +50,8 @@ ByParam = Annotated[By | None, Query(description="rows per: default, the level b
 
 def _month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     year, mon = int(month[:4]), int(month[5:7])
+    if not 1900 <= year < 2200:
+        raise InvalidInput("a month between 1900 and 2199, please", field="month")
     start = datetime(year, mon, 1, tzinfo=tz)
     end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=tz)
     return start, end
@@ -146,8 +148,6 @@ async def get_monthly_csv(
     tz = ZoneInfo(res.settings.district_timezone)
     month = month or datetime.now(tz).strftime("%Y-%m")
     start, end = _month_bounds(month, tz)
-    if not 1900 <= start.year < 2200:
-        raise InvalidInput("a month between 1900 and 2199, please", field="month")
     stats, roots, chosen = await _stats(res, client, unit, by, start, end)
     names = await res.pool.fetch(
         f"SELECT name FROM registry_units WHERE version_id = {ACTIVE} AND code = ANY($1::text[]) ORDER BY code", roots
