@@ -133,10 +133,20 @@ class Loop:
         assert response.status_code == 201, response.text
 
     async def due_now(self, case_id: str, kind: str, party: str | None = None) -> None:
-        """Time passes: the case's open deadline of `kind` (for `party`) falls due now; escalation fires it."""
+        """Time passes: the case's open deadline of `kind` (for `party`) falls due now; escalation fires it.
+
+        Its warning times stay as they are: warnings not yet fired are moot past the deadline.
+        """
+        await self._move(case_id, kind, party, "due_at = now(), next_fire_at = now()")
+
+    async def warn_now(self, case_id: str, kind: str, party: str | None = None) -> None:
+        """Time passes to the deadline's first warning (the rest of its allowed time stays ahead)."""
+        await self._move(case_id, kind, party, "warn_times = ARRAY[now()], fired = 0, next_fire_at = now()")
+
+    async def _move(self, case_id: str, kind: str, party: str | None, sets: str) -> None:
         result = await self.pool.execute(
-            """UPDATE deadlines SET due_at = now(), next_fire_at = now(), warn_times = '{}'
-               WHERE case_id = $1::uuid AND kind = $2 AND status = 'open' AND ($3::text IS NULL OR party = $3)""",
+            f"""UPDATE deadlines SET {sets}
+                WHERE case_id = $1::uuid AND kind = $2 AND status = 'open' AND ($3::text IS NULL OR party = $3)""",
             case_id,
             kind,
             party,

@@ -52,14 +52,26 @@ async def test_hotline_report_closes_the_loop(loop: Loop) -> None:
     assert "cn.griddispatch.case.assigned.v1" in types and "cn.griddispatch.case.changed.v1" in types
 
 
-async def test_a_missed_accept_by_escalates_and_the_next_rung_hears_of_it(loop: Loop) -> None:
+async def test_a_missed_accept_by_warns_then_escalates_and_the_next_rung_hears_of_it(loop: Loop) -> None:
     hook = "/gas"
     await loop.subscribe("gas company", hook)
     report = {"title": "燃气味道很大", "description": "楼道里有很浓的燃气味", "location": POINT}
     case_id = await loop.report(report)
     before = (await loop.reach(case_id, "assigned", "dispatch"))["assignment"]["lead"]
     assert before.startswith("branch:gas")
-    # time passes: the accept-by deadline falls due now (escalation sleeps until it, or NOTIFY wakes it)
+    # time passes: first to the accept-by's warning (escalation sleeps until it, or NOTIFY wakes it) ...
+    await loop.warn_now(case_id, "accept")
+
+    async def warned() -> bool:
+        return any(
+            e["data"].get("tier") == "warning" and e["data"].get("kind") == "accept"
+            for e in loop.hooks.events(hook)
+            if e["subject"] == case_id
+        )
+
+    await until(warned, what="the gas company to be warned before the accept-by")
+    assert (await loop.case(case_id))["assignment"]["lead"] == before  # a warning moves nothing
+    # ... then past the deadline itself
     await loop.due_now(case_id, "accept")
 
     async def escalated() -> bool:
