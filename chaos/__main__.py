@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 
 from chaos.load import LoadSettings
-from chaos.scenarios import FAULTS, SCENARIOS, ScenarioSettings, run_all
+from chaos.scenarios import FAULTS, NAMES, ScenarioSettings, run_all
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
-    parser.add_argument("--scenarios", default=",".join(FAULTS), help=f"comma-separated of {', '.join(SCENARIOS)}")
+    parser.add_argument("--scenarios", default=",".join(FAULTS), help=f"comma-separated of {', '.join(NAMES)}")
     parser.add_argument("--processes", type=int, default=2, help="processes of each service")
     parser.add_argument("--rate", type=float, default=3.0, help="reports per second")
     parser.add_argument("--before", type=float, default=10.0, help="seconds of load before each fault")
@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker's own outages are the point here
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SCENARIOS]
+    unknown = [n for n in names if n not in NAMES]
     if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     settings = ScenarioSettings(
         processes=args.processes,
         before_s=args.before,

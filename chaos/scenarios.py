@@ -10,6 +10,7 @@ A scenario gets a database and topic prefix of its own and fresh service process
 | broker | the Kafka broker stopped (SIGTERM), load on (intake answers 503, clients retry), started again |
 | postgres | PostgreSQL stopped (fast shutdown) and started again |
 | pause | one dispatch worker SIGSTOPped past its session timeout (10 s): the other takes its partitions; SIGCONT |
+| cluster | a three-broker cluster (RF 3, min.insync 2) loses one broker: kill -9, load on, restart (chaos/cluster.py) |
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ async def steady(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: Sce
 
 
 SCENARIOS: dict[str, Fault] = {"steady": steady, "kill9": kill9, "broker": broker, "postgres": postgres, "pause": pause}
-FAULTS = ("kill9", "broker", "postgres", "pause")  # what `make chaos` runs by default
+CLUSTER = "cluster"  # brings three brokers of its own (chaos/cluster.py), so run_all runs it apart
+NAMES = (*SCENARIOS, CLUSTER)
+FAULTS = ("kill9", "broker", "postgres", "pause", CLUSTER)  # what `make chaos` runs by default
 
 
 async def create_database(admin_url: str, name: str) -> str:
@@ -157,9 +160,15 @@ async def run_all(names: list[str], workdir: Path, settings: ScenarioSettings) -
     try:
         await infra.start()
         for name in names:
-            prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
-            db_url = await create_database(infra.db_url, prefix.replace("-", "_"))
-            result = await run_scenario(name, Target(infra.bootstrap_servers, db_url, prefix), workdir, settings, infra)
+            if name == CLUSTER:  # its own three-broker cluster; its database on our private PostgreSQL
+                from chaos.cluster import run_cluster
+
+                result = await run_cluster(workdir, settings, admin_db_url=infra.db_url)
+            else:
+                prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
+                db_url = await create_database(infra.db_url, prefix.replace("-", "_"))
+                target = Target(infra.bootstrap_servers, db_url, prefix)
+                result = await run_scenario(name, target, workdir, settings, infra)
             results.append(result)
             print(result.line(), flush=True)  # noqa: T201  # the suite's report, line by line
             for violation in result.violations[:20]:
