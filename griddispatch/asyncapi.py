@@ -536,7 +536,8 @@ def _operations(prefix: str) -> dict[str, Any]:
             "receive",
             "deadlines",
             [fired],
-            "dispatch moves a case one rung up on the `escalate` tier; warnings and overdue are for notify.",
+            "dispatch moves a case one rung up on the `escalate` tier of an accept-by or resolve-by, and a missed "
+            "report-in to the rung above the party that owes it; warnings and overdue are for notify.",
             bindings=dispatch_group,
         ),
         "dispatchSendsCaseEvents": op(
