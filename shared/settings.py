@@ -128,6 +128,7 @@ class EscalationSettings(BaseSettings):
     batch: int = 500  # deadlines claimed per transaction
     realert_minutes: float = 30.0  # how often a top-rung (district) case that stays overdue is re-alerted
     max_sleep_s: float = 30.0  # the longest a worker sleeps without looking (NOTIFY wakes it sooner)
+    case_gauges_s: float = 60.0  # how often open and overdue cases per level are counted for the metrics
 
 
 class NotifySettings(BaseSettings):

@@ -1,10 +1,12 @@
 """Open and overdue cases per level, counted in PostgreSQL now and then for the dashboards and alerts.
 
 A case is open until it is closed, cancelled or merged; it is overdue while one of its deadlines is still
-owed past its due time. Two aggregate queries per refresh: a sequential read of open cases and of open
-deadlines, cheap at the interval used (a minute), whatever the rate of events. Every escalation worker
-counts, so a dashboard takes the max over workers; a worker that cannot reach the database keeps the last
-counts and logs why.
+owed past its due time. Two aggregate queries per refresh, each a sequential read (of cases, of deadlines):
+their cost grows with the tables, not with the rate of events. At a million cases (750,000 open, 37,000
+overdue) they took 2.5-3.5 s together on this project's 2-core machine under a load average of 15, so the
+default is once a minute (GRIDDISPATCH_ESCALATION_CASE_GAUGES_S). Every escalation worker counts, so a
+dashboard takes the max over workers; a worker that cannot reach the database keeps the last counts and
+logs why.
 """
 
 from __future__ import annotations

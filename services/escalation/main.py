@@ -50,7 +50,7 @@ def create_app(
                 worker = DeadlineWorker(pool, producer, Topics(kafka.topic_prefix), clock or SystemClock(), escalation)
                 app.state.worker = worker
                 task = asyncio.create_task(worker.run(stop))
-                counting = asyncio.create_task(gauges.run(pool, stop))
+                counting = asyncio.create_task(gauges.run(pool, stop, escalation.case_gauges_s))
                 log.info("started", port=service.escalation_port, worker_id=service.worker_id)
                 try:
                     yield
