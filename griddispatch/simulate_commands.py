@@ -280,7 +280,7 @@ async def _replay(
     local = LocalInfraSettings()
     clients = await ensure_clients(conn, local.dir / "demo" / "clients.json")
     base = _intake_url(url)
-    run = f"{datetime.now(UTC):%y%m%d%H%M%S}"
+    run = f"{datetime.now(UTC):%y%m%d%H%M}{uuid.uuid4().hex[:4]}"
     real_s = (plan.duration_s + tail_s) / speedup
     typer.echo(
         f"replaying {len(plan.reports)} reports of {plan.hours:g} hours from {plan.start_hour:02.0f}:00 at "
@@ -319,13 +319,14 @@ async def _replay(
             )  # fmt: skip
     scope = RunScope(since=result.started_at, client_ids=tuple(clients[s].id for s in sources))
     save_run(local.dir / "demo" / "last-run.json", scope)
+    typer.echo(f"waiting (at most {SETTLE_S:.0f} s) for dispatch to apply what was sent ...")
     summary = await _settled_summary(conn, scope, SETTLE_S)
     acted = ", ".join(f"{k} {v}" for k, v in sorted(actor.stats.actions.items()))
     refused = sum(actor.stats.refused.values())
     stats = actor.stats
     lines = [
         "",
-        f"the day, from the database ({result.finished_at - result.started_at} real time):",
+        f"the day, from the database ({(result.finished_at - result.started_at).total_seconds():.0f} s real time):",
         *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)),
         f"actor         {acted}" + (f"; {refused} refused by intake" if refused else ""),
         f"              {stats.steps} looks at a case, {stats.polls} found dispatch still busy, "
