@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -27,6 +28,7 @@ from shared.api_clients import create_client
 from shared.db import migrate
 from shared.settings import PROJECT_ROOT, LocalInfraSettings
 
+T = TypeVar("T")
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 DISTRICT = "610199"
 STREET = "610199004"  # 西关街道 of the sample district
@@ -55,9 +57,7 @@ class ConsoleStack:
         return f"{self.intake_url}/console/"
 
     def client(self, who: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.intake_url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=30
-        )
+        return httpx.Client(base_url=self.intake_url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=30)
 
     def submit(self, who: str = "hotline", **report: Any) -> dict[str, Any]:
         body = {
@@ -89,6 +89,12 @@ class ConsoleStack:
                 return case
             time.sleep(0.3)
         raise AssertionError(f"case {case_id} never got there; last seen: {case}")
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to the end from sync code, also where the caller's thread already runs an event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 async def _create_database(local: LocalInfraSettings, name: str) -> str:
@@ -159,7 +165,7 @@ def console_stack(
     names = ("intake", "dispatch", "escalation", "notify")
     ports = {name: base_port + n for n, name in enumerate(names)}
     db_name = f"gd_console_{uuid.uuid4().hex[:10]}"
-    db_url = asyncio.run(_create_database(local, db_name))
+    db_url = _run(lambda: _create_database(local, db_name))
     env = {
         **os.environ,
         "GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS": local_kafka.bootstrap_of(local),
@@ -180,7 +186,7 @@ def console_stack(
             capture_output=True,
             cwd=workdir,
         )
-        stack.keys = asyncio.run(_create_keys(db_url))
+        stack.keys = _run(lambda: _create_keys(db_url))
         for name in services:
             log_path = workdir / f"{name}.log"
             log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process ends
@@ -201,4 +207,4 @@ def console_stack(
             _stop(process)
         for log in logs:
             log.close()
-        asyncio.run(_drop_database(local, db_name))
+        _run(lambda: _drop_database(local, db_name))

@@ -97,6 +97,8 @@ export function problemText(err) {
       return "同一幂等键已用于另一操作，请刷新后重试。";
     case "invalid_input":
       return `输入有误${field}：${p.detail || ""}`;
+    case "unknown_unit":
+      return `输入有误${field}：登记库中没有该单位（${p.detail || ""}）。`;
     case "rate_limited":
       return `请求过于频繁，请 ${p.retry_after || "稍后"} 秒后重试。`;
     case "broker_unavailable":
@@ -105,6 +107,7 @@ export function problemText(err) {
     case "payload_too_large":
       return "提交内容过大。";
     default:
+      if (err.status === 422) return `输入有误${field}：${p.detail || ""}`;
       return `请求失败（HTTP ${err.status}）${field}：${p.detail || p.title || ""}`;
   }
 }
@@ -140,6 +143,9 @@ export async function units() {
       );
       const all = pages.flatMap((p) => p.items);
       for (const unit of all) cache.unitsByCode.set(unit.code, unit);
+      // Micro-grids by name only (no boundaries): where a case lies, and who leads a small matter.
+      const micro = await api(`/v1/units${query({ level: "micro_grid", limit: 5000 })}`);
+      for (const unit of micro.items) cache.unitsByCode.set(unit.code, unit);
       return all;
     })();
     cache.units.catch(() => (cache.units = null));

@@ -5,7 +5,7 @@ import { renderCase } from "./case.js";
 import { renderCases } from "./cases.js";
 import { clear, h, setTimeZone } from "./dom.js";
 import { LEVELS, SCOPES, label } from "./labels.js";
-import { onLiveState, startLive, stopLive } from "./live.js";
+import { eventsReceived, onLiveEvent, onLiveState, startLive, stopLive } from "./live.js";
 import { renderMap } from "./map.js";
 import { renderStats } from "./stats.js";
 
@@ -172,6 +172,7 @@ async function start() {
     liveIndicator.textContent = LIVE_TEXT[state] || state;
     liveIndicator.title = state === "live" ? "已连接实时推送，地图与列表自动更新" : "实时推送未连接，页面每 15 秒自动刷新";
   });
+  onLiveEvent(() => (liveIndicator.dataset.events = String(eventsReceived())));
   try {
     config = await api("/console/config.json");
   } catch (err) {

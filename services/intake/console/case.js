@@ -5,11 +5,12 @@ import { api, ApiError, matterName, matters, partyName, problemBox, units, unitB
 import { caseWarning, warningBadge } from "./cases.js";
 import { clear, fmtRemaining, fmtTime, h } from "./dom.js";
 import {
-  ACTIONS, CHANNELS, DEADLINES, DELIVERY_STATUS, LEVELS, OPEN_STATES, ROLES, SOURCES, STATES, URGENCY, label,
+  ACTIONS, CHANNELS, DEADLINES, DELIVERY_STATUS, EVENT_TYPES, LEVELS, OPEN_STATES, ROLES, SOURCES, STATES, URGENCY, label,
 } from "./labels.js";
 import { onLiveEvent } from "./live.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
+const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
 
 function newKey() {
   if (crypto.randomUUID) return `console-${crypto.randomUUID()}`;
@@ -26,7 +27,8 @@ export function deadlineRows(c) {
       party: x.party || x.assignee || null,
       due: x.due_at || x.due || x.at,
       warning: x.warning || "none",
-      state: x.state || x.status || null,
+      status: x.status || null,
+      closedAt: x.closed_at || null,
     }));
   }
   const notAccepted = ["reported", "assigned", "returned", "escalated"].includes(c.state);
@@ -45,11 +47,15 @@ export function deadlineRows(c) {
 function noteOf(event) {
   const d = event.detail || {};
   const parts = [];
-  if (d.text) parts.push(d.text);
-  if (d.reason) parts.push(d.reason);
-  if (d.reason_code) parts.push(`原因：${d.reason_code}`);
+  if (event.note) parts.push(event.note);
+  else {
+    if (d.reason_code) parts.push(`[${d.reason_code}]`);
+    if (d.text) parts.push(d.text);
+    if (d.reason) parts.push(d.reason);
+  }
   if (d.unit) parts.push(`派往：${partyName(d.unit)}`);
   if (d.lead) parts.push(`主办：${partyName(d.lead)}`);
+  if (d.into_case_number) parts.push(`合并到 ${d.into_case_number}`);
   if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${d.departments.join("、")}`);
   if (d.tier) parts.push(`时限提醒：${d.tier}`);
   if (d.score) parts.push(`评分：${d.score}`);
@@ -72,18 +78,18 @@ async function loadDeliveries(caseId, holder) {
       items.length === 0
         ? h("p", { class: "muted" }, "尚无通知记录。")
         : h("table", { class: "deliveries" },
-            h("thead", {}, h("tr", {}, ["渠道", "对象", "事件", "状态", "尝试次数", "最后错误", "创建", "最近尝试"].map((t) => h("th", { scope: "col" }, t)))),
+            h("thead", {}, h("tr", {}, ["渠道", "对象", "事件", "状态", "尝试次数", "最后错误", "创建", "送达/最近尝试"].map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {},
               items.map((x) =>
                 h("tr", {},
                   h("td", {}, label(CHANNELS, x.channel)),
                   h("td", {}, x.target || x.recipient || "—"),
-                  h("td", {}, x.event_type || x.type || "—"),
+                  h("td", {}, label(EVENT_TYPES, x.event_type || x.type)),
                   h("td", {}, h("span", { class: `delivery delivery-${x.status}` }, label(DELIVERY_STATUS, x.status))),
                   h("td", {}, x.attempts ?? "—"),
                   h("td", { class: "small" }, x.last_error || "—"),
                   h("td", {}, fmtTime(x.created_at)),
-                  h("td", {}, fmtTime(x.last_attempt_at || x.updated_at || x.sent_at)),
+                  h("td", {}, fmtTime(x.delivered_at || x.last_attempt_at)),
                 ),
               ),
             ),
@@ -96,10 +102,10 @@ async function loadDeliveries(caseId, holder) {
 }
 
 function actorField() {
-  return h("label", {}, "操作人",
+  return h("label", {}, "操作人（值班员）",
     h("input", {
-      name: "actor", required: true, maxlength: "64", value: sessionStorage.getItem(ACTOR_KEY) || "",
-      placeholder: "值班员姓名或工号",
+      id: "actor-id", name: "actor", required: true, maxlength: "64", value: sessionStorage.getItem(ACTOR_KEY) || "",
+      placeholder: "值班员姓名或工号", onchange: (e) => sessionStorage.setItem(ACTOR_KEY, e.target.value.trim()),
     }),
   );
 }
@@ -111,14 +117,19 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone, confi
     h("h4", {}, title),
     hint ? h("p", { class: "muted small" }, hint) : null,
     fields,
-    actorField(),
     h("button", { type: "submit", class: id === "action-cancel" ? "danger" : "primary" }, title),
     result,
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);
-    const actor = String(data.get("actor") || "").trim();
+    const actorInput = document.getElementById("actor-id");
+    const actor = actorInput ? actorInput.value.trim() : "";
+    if (!actor) {
+      clear(result, h("div", { class: "problem", role: "alert" }, h("strong", {}, "请先填写操作人（值班员姓名或工号）。")));
+      if (actorInput) actorInput.focus();
+      return;
+    }
     sessionStorage.setItem(ACTOR_KEY, actor);
     let body;
     try {
@@ -144,7 +155,6 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone, confi
         ),
       );
       form.reset();
-      form.querySelector("[name=actor]").value = actor;
       onDone(receipt, result);
     } catch (err) {
       clear(result, problemBox(err));
@@ -243,7 +253,7 @@ export async function renderCase(main, ctx, caseId) {
       hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
       fields: [
         h("label", {}, "派往",
-          h("select", { name: "unit", required: true },
+          h("select", { name: "unit" },
             h("option", { value: "" }, "请选择单位"),
             h("optgroup", { label: "属地单位" },
               unitOptions.filter((u) => u.level !== "district" || ctx.sees_all).map((u) => h("option", { value: `unit:${u.code}` }, `${u.name}（${label(LEVELS, u.level)}）`)),
@@ -317,13 +327,14 @@ export async function renderCase(main, ctx, caseId) {
           ) : null,
           rows.length ? section("时限",
             h("table", { class: "deadlines", id: "deadlines" },
-              h("thead", {}, h("tr", {}, ["时限", "单位", "截止（当地时间）", "剩余", "预警"].map((t) => h("th", { scope: "col" }, t)))),
+              h("thead", {}, h("tr", {}, ["时限", "责任单位", "截止（当地时间）", "状态", "剩余", "预警"].map((t) => h("th", { scope: "col" }, t)))),
               h("tbody", {},
                 rows.map((r) =>
                   h("tr", { dataset: { warning: r.warning } },
                     h("td", {}, r.name),
                     h("td", {}, r.party ? partyName(r.party, depts) : "—"),
                     h("td", {}, fmtTime(r.due)),
+                    h("td", {}, label(DEADLINE_STATUS, r.status)),
                     h("td", {}, r.warning === "none" ? "—" : fmtRemaining(r.due)),
                     h("td", {}, warningBadge(r.warning)),
                   ),
@@ -360,7 +371,7 @@ export async function renderCase(main, ctx, caseId) {
         ),
         h("aside", { class: "case-actions" },
           h("h3", {}, "指挥中心操作"),
-          !canAct ? h("p", { class: "muted" }, "此密钥只能查看，不能操作案件。") : forms,
+          !canAct ? h("p", { class: "muted" }, "此密钥只能查看，不能操作案件。") : [actorField(), forms],
         ),
       ),
     ),
@@ -369,11 +380,27 @@ export async function renderCase(main, ctx, caseId) {
   else setTimeout(() => rerender(), 1500); // dispatch is routing it: look again shortly
 
   let timer = null;
+  const busy = () => {
+    const actions = main.querySelector(".case-actions");
+    if (!actions) return false;
+    if (actions.contains(document.activeElement) && document.activeElement.id !== "actor-id") return true;
+    return [...actions.querySelectorAll("textarea, input[name=unit_text]")].some((el) => el.value.trim());
+  };
   let stop = onLiveEvent((event) => {
-    if (event.data && event.data.subject === caseId) {
-      clearTimeout(timer);
-      timer = setTimeout(() => rerender(), 800);
-    }
+    if (!event.data || event.data.subject !== caseId) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!busy()) {
+        rerender();
+        return;
+      }
+      // Someone is typing an action: say the case changed rather than wipe what they wrote.
+      const notice = main.querySelector("#case-notice");
+      if (notice && !notice.querySelector(".stale")) {
+        notice.append(h("p", { class: "notice stale", role: "status" }, "案件有新的变化。",
+          h("button", { type: "button", onclick: () => rerender() }, "刷新")));
+      }
+    }, 800);
   });
   return () => {
     disposed = true;

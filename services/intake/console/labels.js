@@ -63,6 +63,8 @@ export const ACTIONS = {
   close: "结案",
   cancel: "作废",
   comment: "评论",
+  rejected: "操作被拒绝",
+  escalate_part: "报到超时上报",
   deadline: "时限",
 };
 
@@ -96,13 +98,10 @@ export const DEADLINES = {
 
 export const DELIVERY_STATUS = {
   pending: "待发送",
-  sending: "发送中",
-  sent: "已送达",
   delivered: "已送达",
-  failed: "失败",
-  dead: "已放弃（死信）",
-  dead_letter: "已放弃（死信）",
-  held: "暂缓（合并发送）",
+  grouped: "已合并发送",
+  suppressed: "已抑制（限流）",
+  dead: "发送失败（死信）",
 };
 
 export const CHANNELS = { webhook: "Webhook", sms: "短信", email: "电子邮件", stream: "实时推送" };
@@ -120,3 +119,10 @@ export function label(table, value) {
   if (value === null || value === undefined || value === "") return "—";
   return table[value] ?? value;
 }
+
+export const EVENT_TYPES = {
+  "cn.griddispatch.case.assigned.v1": "派单",
+  "cn.griddispatch.case.changed.v1": "状态变更",
+  "cn.griddispatch.deadline.fired.v1": "时限提醒",
+  "cn.griddispatch.action.rejected.v1": "操作被拒绝",
+};

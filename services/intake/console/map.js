@@ -186,6 +186,7 @@ export async function renderMap(main, ctx, params) {
   };
 
   const paint = (data) => {
+    features = data.features;
     let open = 0;
     let overdue = 0;
     for (const f of data.features) {

@@ -11,6 +11,10 @@ function pct(part, whole) {
   return `${((100 * part) / whole).toFixed(1)}%`;
 }
 
+function ratio(given, part, whole) {
+  return given === undefined ? pct(part, whole) : rate(given);
+}
+
 function rate(value) {
   if (value === null || value === undefined) return "—";
   return `${(100 * value).toFixed(1)}%`;
@@ -74,7 +78,7 @@ export async function renderStats(main, ctx, params) {
     clear(message);
     const data = new FormData(form);
     try {
-      const response = await api(`/v1/stats/monthly.csv${query({ month: data.get("month"), unit: data.get("unit") })}`, {
+      const response = await api(`/v1/stats/monthly.csv${query({ month: data.get("month"), unit: data.get("unit"), by: data.get("by") })}`, {
         raw: true,
         headers: { Accept: "text/csv" },
       });
@@ -106,8 +110,8 @@ export async function renderStats(main, ctx, params) {
   }
   const columns = [
     ["受理量", (r) => r.received],
-    ["按时签收", (r) => `${r.accepted_in_time}（${pct(r.accepted_in_time, r.received)}）`],
-    ["按时办结", (r) => `${r.resolved_in_time}（${pct(r.resolved_in_time, r.received)}）`],
+    ["按时签收", (r) => `${r.accepted_in_time}（${ratio(r.accepted_in_time_rate, r.accepted_in_time, r.received)}）`],
+    ["按时办结", (r) => `${r.resolved_in_time}（${ratio(r.resolved_in_time_rate, r.resolved_in_time, r.received)}）`],
     ["超期", (r) => r.overdue],
     ["上报升级", (r) => r.escalated],
     ["退回", (r) => r.returned],

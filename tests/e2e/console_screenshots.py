@@ -1,0 +1,191 @@
+"""Screenshots of the console's main pages for docs/console/: `python -m tests.e2e.console_screenshots`.
+
+Starts a private stack (tests/e2e/console_stack.py) on the running Kafka and PostgreSQL with the sample district,
+submits a morning's worth of cases through the API, acts on a few from the district command centre, and takes
+the map, case list, case page and statistics in headless Chromium.
+
+To show the warning colours without waiting hours, a few of the cases are back-dated in the stack's own
+database: their received time and deadlines moved earlier together, as if reported that long ago (no
+escalation worker runs, so nothing fires). Nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from playwright.async_api import Page, async_playwright
+
+from shared.settings import PROJECT_ROOT
+from tests.e2e.console_stack import SAMPLE, ConsoleStack, console_stack
+
+OUT = PROJECT_ROOT / "docs" / "console"
+CHROMIUM = "/usr/bin/chromium"
+
+# (micro-grid, matter, title, description, back-date in hours or 0)
+REPORTS: list[tuple[str, str | None, str, str, float]] = [
+    ("610199004001001006", "corridor_clutter", "楼道堆满纸箱", "3号楼2单元楼道堆满纸箱，影响通行", 0),
+    ("610199004001001002", "sanitation", "小区垃圾没人清运", "垃圾桶满溢两天了，味道很大", 1.5),
+    ("610199004001002001", "non_motor_parking", "电动车乱停堵住单元门", "单元门口电动车乱停", 3),
+    ("610199004002001003", "flyposting", "墙上小广告乱贴", "小区围墙上贴满小广告", 0),
+    ("610199004003002002", "stairwell_lighting", "楼道声控灯不亮", "5号楼楼道灯坏了一周", 30),
+    ("610199001001001001", "dog_nuisance", "遛狗不牵绳", "小区里有人遛狗不牵绳，吓到小孩", 0),
+    ("610199001002002003", "waste_sorting", "垃圾混投混运", "分类垃圾桶被混投", 1.2),
+    ("610199002001001001", "ebike_charging", "楼道里飞线充电", "有人从窗户拉电线给电动车充电", 0),
+    ("610199002003001002", None, "小区路灯坏了", "小区主干道路灯不亮", 0),
+    ("610199003001002001", "fire_lane_blocked", "消防通道被占用", "消防通道停满私家车", 0.5),
+    ("610199003002001001", "sanitation", "绿化带里有建筑垃圾", "装修垃圾倒在绿化带里没人清运", 26),
+    ("610199001003001002", "elderly_alone", "独居老人多日未见", "邻居反映独居老人三天没出门", 0),
+    ("610199004002002001", "street_vending", "占道经营", "菜贩在人行道上摆摊", 0),
+    ("610199002002001001", "gas_leak", "闻到煤气味", "楼道里有很重的煤气味", 0),
+]
+
+
+def _centroids() -> dict[str, dict[str, float]]:
+    """A point inside each micro-grid of the sample district (the sample's cells are simple polygons)."""
+    features = json.loads((SAMPLE / "units.geojson").read_text())["features"]
+    points = {}
+    for f in features:
+        ring = f["geometry"]["coordinates"][0][:-1]
+        points[f["properties"]["code"]] = {
+            "lon": round(sum(p[0] for p in ring) / len(ring), 6),
+            "lat": round(sum(p[1] for p in ring) / len(ring), 6),
+        }
+    return points
+
+
+def seed(stack: ConsoleStack) -> dict[str, str]:
+    """Submit the reports, wait until dispatch has them, act on a few; returns the case ids worth a picture."""
+    points = _centroids()
+    ids: dict[str, str] = {}
+    for code, matter, title, text, _ in REPORTS:
+        body: dict[str, Any] = {"title": title, "description": text, "location": points[code]}
+        if matter:
+            body["matter_code"] = matter
+        body["reporter"] = {"name": "张女士", "phone": "13912345678"}
+        ids[title] = stack.submit(**body)["case_id"]
+    for case_id in ids.values():
+        stack.wait_case(case_id, lambda c: c["state"] not in ("received", "reported"))
+    with stack.client("district") as http:
+        main = ids["楼道堆满纸箱"]
+        http.post(
+            f"/v1/cases/{main}/actions",
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={
+                "action": "comment",
+                "actor": {"id": "值班员李明", "unit": "unit:610199"},
+                "text": "已通知网格员上门",
+            },
+        ).raise_for_status()
+    stack.wait_case(main, lambda c: any(e["action"] == "comment" for e in c["history"]))
+    return ids
+
+
+async def backdate(stack: ConsoleStack, ids: dict[str, str]) -> None:
+    """Move some cases' received time and deadlines earlier together (see the module docstring)."""
+    conn = await asyncpg.connect(stack.db_url)
+    try:
+        for _, _, title, _, hours in REPORTS:
+            if not hours:
+                continue
+            shift = timedelta(hours=hours)
+            case_id = uuid.UUID(ids[title])
+            async with conn.transaction():
+                await conn.execute(
+                    """UPDATE cases SET received_at = received_at - $2, accept_by = accept_by - $2,
+                                        resolve_by = resolve_by - $2 WHERE case_id = $1""",
+                    case_id,
+                    shift,
+                )
+                await conn.execute(
+                    """UPDATE deadlines SET starts_at = starts_at - $2, due_at = due_at - $2,
+                              next_fire_at = next_fire_at - $2,
+                              warn_times = ARRAY(SELECT w - $2 FROM unnest(warn_times) AS w)
+                       WHERE case_id = $1""",
+                    case_id,
+                    shift,
+                )
+                await conn.execute("UPDATE case_events SET at = at - $2 WHERE case_id = $1", case_id, shift)
+    finally:
+        await conn.close()
+
+
+async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+            page: Page = await context.new_page()
+            await page.goto(stack.console_url)
+            await page.fill("#api-key", stack.keys["district"])
+            await page.click("#sign-in button[type=submit]")
+            await page.wait_for_selector("svg.district-map path.grid")
+            await page.wait_for_selector('#live-indicator[data-state="live"]')
+            await page.click('svg.district-map path.grid[data-code="610199004001001"]')
+            await page.wait_for_selector("#grid-detail ol.grid-cases a")
+            shots.append(await _shot(page, out / "map.png"))
+
+            await page.goto(f"{stack.console_url}#/map?unit=610199004")
+            await page.wait_for_selector("svg.district-map path.grid")
+            await page.wait_for_timeout(500)
+            shots.append(await _shot(page, out / "map-street.png"))
+
+            await page.goto(f"{stack.console_url}#/cases")
+            await page.wait_for_selector("#case-table tbody tr[data-case-id]")
+            shots.append(await _shot(page, out / "cases.png"))
+
+            await page.goto(f"{stack.console_url}#/cases/{ids['楼道堆满纸箱']}")
+            await page.wait_for_selector("#timeline li")
+            await page.fill("#actor-id", "值班员李明")
+            await page.wait_for_timeout(500)
+            shots.append(await _shot(page, out / "case.png", full_page=True))
+
+            await page.goto(f"{stack.console_url}#/stats")
+            await page.wait_for_selector("#stats-table table, #stats-table .notice, #stats-table .problem")
+            shots.append(await _shot(page, out / "stats.png"))
+            await context.close()
+        finally:
+            await browser.close()
+    return shots
+
+
+async def _shot(page: Page, path: Path, *, full_page: bool = False) -> Path:
+    await page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--port", type=int, default=18385, help="first of four ports (intake, +1, +2, +3)")
+    parser.add_argument("--serve", action="store_true", help="after the screenshots, keep the stack up (Ctrl-C)")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="console-shots-") as workdir,
+        console_stack(Path(workdir), args.port) as stack,
+    ):
+        ids = seed(stack)
+        asyncio.run(backdate(stack, ids))
+        for path in asyncio.run(shoot(stack, ids, args.out)):
+            print(path)
+        if args.serve:
+            print(f"console: {stack.console_url}  district key: {stack.keys['district']}")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+
+
+if __name__ == "__main__":
+    main()

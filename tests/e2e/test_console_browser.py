@@ -1,0 +1,234 @@
+"""The command-centre console in a real headless Chromium (Debian's, driven by Playwright) against intake,
+dispatch and notify running as processes on the real Kafka and PostgreSQL with the sample district.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from shared.settings import LocalInfraSettings
+from tests.e2e.console_stack import STREET, ConsoleStack, console_stack
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (deploy/local/install-system-deps.sh installs it)
+GRID = "610199004001001"  # holds the stack's POINT (micro-grid 610199004001001006)
+OTHER_GRID = "610199004001002"
+LIVE_WAIT_MS = 90_000  # dispatch on a loaded 2-core machine; the check returns as soon as the page shows it
+
+
+@pytest.fixture(scope="module")
+def stack(local_infra: LocalInfraSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
+    with console_stack(tmp_path_factory.mktemp("console"), 18380) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    assert CHROMIUM.exists(), "apt-get install chromium (deploy/local/install-system-deps.sh)"
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def _open(browser: Browser, stack: ConsoleStack, who: str) -> tuple[Page, list[str]]:
+    """A fresh tab signed in with `who`'s key; also returns the page's script errors."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(stack.console_url)
+    await page.fill("#api-key", stack.keys[who])
+    await page.click("#sign-in button[type=submit]")
+    await expect(page.locator("#who .who-name")).to_be_visible()
+    return page, errors
+
+
+@pytest.fixture
+async def district(browser: Browser, stack: ConsoleStack) -> AsyncIterator[tuple[Page, list[str]]]:
+    page, errors = await _open(browser, stack, "district")
+    yield page, errors
+    await page.context.close()
+
+
+async def _grid_count(stack: ConsoleStack, who: str, parent_prefix: str = "") -> int:
+    def count() -> int:
+        with stack.client(who) as http:
+            grids = http.get("/v1/units", params={"level": "grid", "limit": 5000}).json()["items"]
+        return len([g for g in grids if g["code"].startswith(parent_prefix)])
+
+    return await asyncio.to_thread(count)
+
+
+# Small matters a micro-grid leads itself (so the map counts them in GRID), one kind per case: the same
+# kind at the same place would be merged into the first as a duplicate.
+SMALL_MATTERS = iter(
+    ["corridor_clutter", "sanitation", "non_motor_parking", "flyposting", "stairwell_lighting", "waste_sorting"]
+)
+
+
+async def _small_case(stack: ConsoleStack, title: str) -> str:
+    """A new case in GRID, led by its micro-grid."""
+    answer: dict[str, Any] = await asyncio.to_thread(
+        stack.submit, title=title, description=f"{title}，请网格员处理", matter_code=next(SMALL_MATTERS)
+    )
+    return str(answer["case_id"])
+
+
+async def _case(stack: ConsoleStack, case_id: str) -> dict[str, Any]:
+    return await asyncio.to_thread(stack.case, case_id)
+
+
+async def test_a_wrong_key_is_refused_in_chinese(browser: Browser, stack: ConsoleStack) -> None:
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.goto(stack.console_url)
+        await page.fill("#api-key", "gdk_not-a-key")
+        await page.click("#sign-in button[type=submit]")
+        await expect(page.locator("#sign-in .problem")).to_contain_text("API 密钥无效")
+        await expect(page.locator("#nav")).to_be_hidden()
+    finally:
+        await context.close()
+
+
+async def test_the_map_draws_every_grid_of_the_sample_district(
+    district: tuple[Page, list[str]], browser: Browser, stack: ConsoleStack
+) -> None:
+    page, errors = district
+    expected = await _grid_count(stack, "district")
+    assert expected == 48  # the sample district's registry
+    await expect(page.locator("svg.district-map path.grid")).to_have_count(expected)
+    await expect(page.locator("svg.district-map path.outline.street")).to_have_count(4)
+    await expect(page.locator("#total-grids")).to_have_text(str(expected))
+    await expect(page.locator("svg.district-map text.area-name", has_text="北关街道")).to_have_count(1)
+    # Every grid has a real outline inside the drawing.
+    sizes = await page.eval_on_selector_all(
+        "svg.district-map path.grid", "els => els.map(e => { const b = e.getBBox(); return b.width * b.height; })"
+    )
+    assert len(sizes) == expected and min(sizes) > 100
+    # A street centre sees its own area only.
+    street, street_errors = await _open(browser, stack, "street")
+    try:
+        in_street = await _grid_count(stack, "street", STREET)
+        assert 0 < in_street < expected
+        await expect(street.locator("svg.district-map path.grid")).to_have_count(in_street)
+    finally:
+        await street.context.close()
+    assert errors == [] and street_errors == []
+
+
+async def test_a_case_submitted_through_the_api_appears_live(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    grid = page.locator(f'svg.district-map path.grid[data-code="{GRID}"]')
+    await expect(grid).to_have_attribute("data-open", re.compile(r"^\d+$"))
+    before = int(await grid.get_attribute("data-open") or 0)
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
+    events_before = int(await page.get_attribute("#live-indicator", "data-events") or 0)
+
+    case_id = await _small_case(stack, "楼道堆满纸箱")
+    # No reload: the stream's event makes the map count again.
+    await expect(grid).to_have_attribute("data-open", str(before + 1), timeout=LIVE_WAIT_MS)
+    await expect(grid).to_have_class(re.compile(r"\bfill-open[123]\b"))
+    assert int(await page.get_attribute("#live-indicator", "data-events") or 0) > events_before  # by the stream
+
+    # The grid's panel lists it; the case list shows it, and a newer one arrives while the list is open.
+    await grid.click()
+    await expect(page.locator("#grid-detail")).to_contain_text(f"在办 {before + 1} 件")
+    await expect(page.locator(f'#grid-detail a[href="#/cases/{case_id}"]')).to_be_visible()
+    await page.click("nav >> text=案件列表")
+    await expect(page.locator(f'#case-table tr[data-case-id="{case_id}"]')).to_be_visible()
+    second = await _small_case(stack, "楼道口堆放杂物")
+    await expect(page.locator(f'#case-table tr[data-case-id="{second}"]')).to_be_visible(timeout=LIVE_WAIT_MS)
+    assert errors == []
+
+
+async def _case_page(page: Page, stack: ConsoleStack, case_id: str) -> None:
+    await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned")
+    await page.goto(f"{stack.console_url}#/cases/{case_id}")
+    await expect(page.locator("#case-state")).to_have_text("已派遣（待签收）")
+    await page.fill("#actor-id", "值班员李明")
+
+
+async def test_actions_from_the_console_reach_the_case(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
+    page, errors = district
+    case_id = await _small_case(stack, "楼梯间堆放旧家具")
+    await _case_page(page, stack, case_id)
+    await expect(page.locator("#routing-trace")).to_contain_text("locate.point_in_polygon")
+    await expect(page.locator("#deadlines tbody tr").first).to_have_attribute("data-warning", "blue")
+
+    note = f"已电话联系物业，今天下午清理 {uuid.uuid4().hex[:6]}"
+    await page.fill("#action-comment textarea[name=text]", note)
+    await page.click("#action-comment button[type=submit]")
+    await expect(page.locator("#action-comment .accepted")).to_contain_text("已受理（202）")
+    await expect(page.locator("#case-notice .applied")).to_contain_text("操作已生效", timeout=LIVE_WAIT_MS)
+    await expect(page.locator("#timeline")).to_contain_text(note)
+    case = await _case(stack, case_id)
+    comments = [e for e in case["history"] if e["action"] == "comment"]
+    assert comments and comments[-1]["detail"]["text"] == note
+    assert comments[-1]["actor"]["id"] == "值班员李明"
+
+    await page.select_option("#action-redispatch select[name=unit]", f"unit:{OTHER_GRID}")
+    await page.fill("#action-redispatch textarea[name=text]", "原网格人手不足，改派第2网格")
+    await page.click("#action-redispatch button[type=submit]")
+    await expect(page.locator("#action-redispatch .accepted")).to_contain_text("已受理（202）")
+    await expect(page.locator("#case-notice .applied")).to_contain_text("派遣", timeout=LIVE_WAIT_MS)
+    case = await asyncio.to_thread(
+        stack.wait_case, case_id, lambda c: c["assignment"]["lead"] == f"unit:{OTHER_GRID}", 60
+    )
+    assert case["state"] == "assigned"
+
+    await page.fill("#action-cancel textarea[name=text]", "重复上报，作废")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.click("#action-cancel button[type=submit]")
+    await expect(page.locator("#case-state")).to_have_text("已作废", timeout=LIVE_WAIT_MS)
+    assert (await _case(stack, case_id))["state"] == "cancelled"
+
+    # A refused action shows the problem in Chinese, with the state and what is allowed.
+    await page.fill("#action-comment textarea[name=text]", "作废后还能评论吗")
+    await page.click("#action-comment button[type=submit]")
+    await expect(page.locator("#action-comment .problem")).to_contain_text("不允许此操作")
+    await expect(page.locator("#action-comment .problem")).to_contain_text("已作废")
+    assert errors == []
+
+
+async def test_a_redispatch_to_an_unknown_unit_is_explained(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    case_id = await _small_case(stack, "楼道里堆了很多杂物")
+    await _case_page(page, stack, case_id)
+    await page.fill("#action-redispatch input[name=unit_text]", "unit:999999")
+    await page.fill("#action-redispatch textarea[name=text]", "试试一个不存在的单位")
+    await page.click("#action-redispatch button[type=submit]")
+    await expect(page.locator("#action-redispatch .problem")).to_contain_text("输入有误")
+    assert (await _case(stack, case_id))["assignment"]["lead"] != "unit:999999"
+    assert errors == []
+
+
+async def test_the_statistics_page_and_its_monthly_csv(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
+    page, errors = district
+    await _small_case(stack, "楼道堆放自行车")
+    await page.goto(f"{stack.console_url}#/stats")
+    await expect(page.locator("table.stats tbody tr").first).to_be_visible()
+    await expect(page.locator("table.stats")).to_contain_text("西关街道")
+    async with page.expect_download() as download_info:
+        await page.click("#download-csv")
+    download = await download_info.value
+    raw = Path(await download.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a BOM, so Excel reads the Chinese
+    header = raw[3:].decode("utf-8").splitlines()[0]
+    assert "受理量" in header and "满意率" in header
+    assert download.suggested_filename.endswith(".csv")
+    assert errors == []
