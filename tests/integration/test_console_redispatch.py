@@ -87,3 +87,19 @@ async def test_redispatch_is_refused_with_a_specific_answer(intake: IntakeUnderT
     assert done.status_code == 409 and done.json()["current_state"] == "closed"
     department = await intake.http.post(url, json=_redispatch("department:city_management"), headers=centre.headers)
     assert department.status_code == 202, department.text
+
+
+async def test_dispatch_refuses_a_redispatch_to_a_unit_it_does_not_know(dispatch: DispatchUnderTest) -> None:
+    report = await dispatch.report()
+    await dispatch.feed(report)
+    case_id = report.subject
+    lead = (await dispatch.case(case_id))["lead"]
+    wrong = dispatch.action(case_id, "assign", "supervisor", STREET, payload={"lead": "unit:999999"}, text="改派")
+    await dispatch.feed(wrong, dispatch.runtime.topics.actions)
+    case = await dispatch.case(case_id)
+    assert (case["state"], case["lead"]) == ("assigned", lead)  # nothing moved
+    assert (await dispatch.history(case_id))[-1] == "rejected"
+    reason = await dispatch.pool.fetchval(
+        "SELECT detail->>'code' FROM case_events WHERE case_id = $1 ORDER BY seq DESC LIMIT 1", uuid.UUID(case_id)
+    )
+    assert reason == "unknown_unit"
