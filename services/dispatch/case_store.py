@@ -124,6 +124,15 @@ async def close_deadlines(
     return int(result.split()[-1])
 
 
+async def deadline_open(conn: asyncpg.Connection, deadline_id: str) -> bool:
+    """Whether the deadline a fired event names is still open (not met, and not voided by a later step)."""
+    try:
+        key = uuid.UUID(deadline_id)
+    except ValueError:
+        return False
+    return bool(await conn.fetchval("SELECT status = 'open' FROM deadlines WHERE deadline_id = $1", key))
+
+
 async def park_action(conn: asyncpg.Connection, event_id: str, case_id: uuid.UUID, value: bytes) -> None:
     await conn.execute(
         "INSERT INTO pending_actions (event_id, case_id, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

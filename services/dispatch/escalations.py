@@ -131,8 +131,8 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
     if row is None or State(row["state"]) not in OPEN_HANDLING:
         return []
     case, progress = dict(row), load(row["progress"])
-    if party not in progress.owing:
-        return []  # reported in (or no longer a party) since the deadline fired
+    if party not in progress.owing or not await case_store.deadline_open(conn, event.data.deadline_id):
+        return []  # reported in, no longer a party, or a later step (a new assignment) voided this deadline
     now = ctx.now()
     try:
         step = escalate_part(

@@ -11,6 +11,8 @@ import uuid
 
 import pytest
 
+from shared.events import CloudEvent, new_event
+from shared.events.types import DeadlineFired
 from tests.dispatch_fixtures import DispatchUnderTest
 
 pytestmark = pytest.mark.infra
@@ -33,6 +35,20 @@ async def _summoned(dispatch: DispatchUnderTest) -> tuple[str, str]:
     return event.subject, case["lead"]
 
 
+async def _missed(dispatch: DispatchUnderTest, case_id: str, party: str) -> CloudEvent[DeadlineFired]:
+    """The escalate tier of the party's open report-in deadline, as escalation fires it."""
+    row = await dispatch.pool.fetchrow(
+        "SELECT deadline_id, due_at FROM deadlines WHERE case_id = $1 AND kind = 'report_in' AND party = $2"
+        " AND status = 'open'",
+        uuid.UUID(case_id),
+        party,
+    )
+    assert row is not None, f"no open report-in deadline for {party}"
+    event = dispatch.fired(case_id, party, kind="report_in")
+    data = event.data.model_copy(update={"deadline_id": str(row["deadline_id"]), "due_at": row["due_at"]})
+    return new_event(data, source="/tests", subject=case_id)
+
+
 async def _owing(dispatch: DispatchUnderTest, case_id: str) -> set[str]:
     return set(json.loads((await dispatch.case(case_id))["progress"])["owing"])
 
@@ -42,7 +58,7 @@ async def test_a_missed_part_climbs_the_ladder_and_stops_at_the_district(dispatc
     assert (await dispatch.case(case_id))["place"].startswith("610199004")
     assert BRANCH in await _owing(dispatch, case_id)
     topics = dispatch.runtime.topics
-    missed = dispatch.fired(case_id, BRANCH, kind="report_in")
+    missed = await _missed(dispatch, case_id, BRANCH)
     await dispatch.feed(missed, topics.deadlines)
     await dispatch.feed(missed, topics.deadlines)  # redelivered: the same step, once
     assert (await dispatch.history(case_id)).count("escalate_part") == 1
@@ -57,9 +73,9 @@ async def test_a_missed_part_climbs_the_ladder_and_stops_at_the_district(dispatc
     )
     assert due.total_seconds() == 24 * 3600  # a normal case: a summons' 24 hours
 
-    await dispatch.feed(dispatch.fired(case_id, DEPARTMENT, kind="report_in"), topics.deadlines)
+    await dispatch.feed(await _missed(dispatch, case_id, DEPARTMENT), topics.deadlines)
     assert {BRANCH, DEPARTMENT, DISTRICT} <= await _owing(dispatch, case_id)
-    await dispatch.feed(dispatch.fired(case_id, DISTRICT, kind="report_in"), topics.deadlines)
+    await dispatch.feed(await _missed(dispatch, case_id, DISTRICT), topics.deadlines)
     assert (await dispatch.history(case_id)).count("escalate_part") == 2  # the district cannot go higher
     assert (await dispatch.deadlines(case_id))[("report_in", DISTRICT)] == "open"  # it stays open: re-alerted
 
@@ -74,7 +90,19 @@ async def test_a_missed_part_climbs_the_ladder_and_stops_at_the_district(dispatc
 async def test_a_part_reported_before_its_deadline_fires_is_not_escalated(dispatch: DispatchUnderTest) -> None:
     case_id, _ = await _summoned(dispatch)
     topics = dispatch.runtime.topics
+    missed = await _missed(dispatch, case_id, BRANCH)
     await dispatch.feed(dispatch.action(case_id, "report_in", "assisting", BRANCH, text="已到场"), topics.actions)
-    await dispatch.feed(dispatch.fired(case_id, BRANCH, kind="report_in"), topics.deadlines)
+    await dispatch.feed(missed, topics.deadlines)  # fired just before the report landed: nothing to escalate
     assert "escalate_part" not in await dispatch.history(case_id)
     assert DEPARTMENT not in (await dispatch.case(case_id))["assisting"]
+
+
+async def test_a_deadline_voided_by_a_new_assignment_escalates_nothing(dispatch: DispatchUnderTest) -> None:
+    case_id, lead = await _summoned(dispatch)
+    topics = dispatch.runtime.topics
+    stale = await _missed(dispatch, case_id, BRANCH)
+    await dispatch.feed(dispatch.fired(case_id, lead, kind="resolve"), topics.deadlines)  # the lead escalates
+    case = await dispatch.case(case_id)
+    assert case["lead"] != lead and BRANCH in await _owing(dispatch, case_id)  # owed again, under a new deadline
+    await dispatch.feed(stale, topics.deadlines)  # the old report-in deadline's tier, delivered late
+    assert "escalate_part" not in await dispatch.history(case_id)
