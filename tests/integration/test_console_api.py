@@ -49,6 +49,12 @@ async def test_me_says_who_the_key_is_and_names_its_area(intake: IntakeUnderTest
     assert body["area"] == [
         {"unit": f"unit:{STREET}", "kind": "unit", "code": STREET, "name": "西关街道", "level": "street"}
     ]
+    department = await intake.caller("read", units=("department:city_management", "branch:city_management-610199004"))
+    area = (await intake.http.get("/v1/me", headers=department.headers)).json()["area"]
+    assert [(a["unit"], a["name"], a["level"]) for a in area] == [
+        ("branch:city_management-610199004", "西关综合执法中队", "branch"),
+        ("department:city_management", "丰庆区城市管理和综合执法局", "department"),
+    ]
     anonymous = await intake.http.get("/v1/me")
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
 
