@@ -75,8 +75,9 @@ class LagProbe:
             await admin.close()
 
     async def measure(self) -> dict[TopicPartition, int]:
+        """Lag per partition of the topics; nothing when the probe is not started (or already stopped)."""
         if self._admin is None or self._offsets is None:
-            raise RuntimeError("LagProbe.measure before start")
+            return {}
         partitions = [
             TopicPartition(topic["topic"], p["partition"])
             for topic in await self._admin.describe_topics(self.topics)

@@ -68,8 +68,8 @@ def create_app(
             log.info("dispatch_ready", worker_id=settings.worker_id)
 
         async def on_stop(self) -> None:
+            await runtime.stop()  # clears `ready` first: the lag timer stops measuring
             await lag.stop()
-            await runtime.stop()
 
     inputs = app.topic(
         runtime.topics.reports,
