@@ -49,6 +49,7 @@ class Result:
     violations: list[Violation]
     faults: list[FaultRecord]
     elapsed_s: float
+    drain_s: float = 0.0  # from the end of the load until the ledger held
     outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -68,7 +69,7 @@ class Result:
             f"deadlines_fired={c['deadlines_fired']}/{c['deadlines_due']} due "
             f"webhooks_delivered={c['webhooks_delivered']}/{c['webhook_events']} events "
             f"duplicates_seen={c['duplicates_seen']} "
-            f"faults=[{recovered}] elapsed={self.elapsed_s:.0f}s"
+            f"faults=[{recovered}] drain={self.drain_s:.0f}s elapsed={self.elapsed_s:.0f}s"
         )
 
 
@@ -215,7 +216,9 @@ class Harness:
         return violations
 
     async def check(self, scenario: str, drain_timeout_s: float = 300.0) -> Result:
+        began = time.monotonic()
         violations = await self.drain(drain_timeout_s)
+        drained = time.monotonic() - began
         snap = await self.snapshot()
         return Result(
             scenario=scenario,
@@ -223,6 +226,7 @@ class Harness:
             violations=violations,
             faults=self.faults,
             elapsed_s=time.monotonic() - self.started,
+            drain_s=drained,
             outcomes=dict(self.load.outcomes),
         )
 
@@ -249,6 +253,8 @@ def describe(result: Result) -> dict[str, Any]:
         "scenario": result.scenario,
         "ok": result.ok,
         **result.counts,
+        "drain_s": result.drain_s,
+        "elapsed_s": result.elapsed_s,
         "faults": {f.name: {"healed_s": f.healed_s, "recovered_s": f.recovered_s} for f in result.faults},
         "violations": [str(v) for v in result.violations[:20]],
         "outcomes": result.outcomes,

@@ -26,7 +26,7 @@ import asyncpg
 from chaos.harness import Harness, Result, Target
 from chaos.infra import PrivateInfra
 from chaos.load import LoadSettings
-from chaos.supervisor import SERVICE_ORDER, Supervisor
+from chaos.supervisor import SERVICE_ORDER, ServiceProcess, Supervisor
 
 SERVICE_PORTS = range(18320, 18349)  # 18349: the webhook receiver
 SESSION_TIMEOUT_S = 10.0  # BROKER_SESSION_TIMEOUT in Supervisor.env_for
@@ -37,6 +37,8 @@ class ScenarioSettings:
     processes: int = 2  # of each service
     processes_of: dict[str, int] = field(default_factory=dict)  # per-service overrides
     kill9_services: tuple[str, ...] = SERVICE_ORDER  # the services kill9 takes down, in turn
+    kill9_all: bool = True  # every process of the service (it is down); False: its first only (failover)
+    wait_restarted: bool = True  # the heal waits until restarted processes are ready (False: the drain does)
     before_s: float = 10.0
     during_s: float = 8.0
     after_s: float = 10.0
@@ -47,25 +49,23 @@ class ScenarioSettings:
 Fault = Callable[[Harness, PrivateInfra | None, Supervisor, ScenarioSettings], Awaitable[None]]
 
 
-async def _restart_service(supervisor: Supervisor, service: str) -> None:
-    procs = supervisor.of(service)
-    for proc in procs:
-        supervisor.restart(proc)
-    await supervisor.wait_ready(procs)
-
-
 async def kill9(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
     await h.load_for(s.before_s)
     for service in s.kill9_services:
+        victims = sup.of(service) if s.kill9_all else sup.of(service)[:1]
 
-        async def kill(service: str = service) -> None:
-            for proc in sup.of(service):
+        async def kill(victims: list[ServiceProcess] = victims) -> None:
+            for proc in victims:
                 sup.kill(proc)
 
-        async def heal(service: str = service) -> None:
-            await _restart_service(sup, service)
+        async def heal(victims: list[ServiceProcess] = victims) -> None:
+            for proc in victims:
+                sup.restart(proc)
+            if s.wait_restarted:
+                await sup.wait_ready(victims)
 
-        await h.fault(f"kill -9 {service}", kill, heal, s.during_s)
+        name = f"kill -9 {service}" if s.kill9_all else f"kill -9 {victims[0].name}"
+        await h.fault(name, kill, heal, s.during_s)
         await h.load_for(s.after_s / 2)
     await h.load_for(s.after_s / 2)
 
