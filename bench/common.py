@@ -131,6 +131,36 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def children(parent: int) -> list[int]:
+    """The pids of a process's live children."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry))
+    return found
+
+
+def backend_ticks(postmaster: int, database: str) -> int:
+    """CPU ticks of the PostgreSQL backends serving `database` (by their process title): a run's, not other
+    work's. A backend that has exited no longer counts."""
+    total = 0
+    for child in children(postmaster):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                title = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if f" {database} " in title:
+            total += cpu_ticks(child)
+    return total
+
+
 def memory_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of a process in KiB, from /proc/<pid>/status: resident now, and its peak."""
     found = {"VmRSS": 0, "VmHWM": 0}

@@ -33,8 +33,9 @@ afterwards, only if it was not running), on loopback:
   p99 submission -> webhook is within --p99-limit seconds; the ramp stops after two steps in a row not held.
   The sustained rate of a path is the highest offered rate it held; "cases/s" of a step is its cases over
   the time from its first submission to its last webhook.
-* CPU seconds of each service process (/proc/<pid>/stat) per step, as ms per case; memory of each (VmRSS and
-  the peak VmHWM from /proc/<pid>/status) at the end.
+* CPU seconds of each service process and of the PostgreSQL backends serving the run's database
+  (/proc/<pid>/stat) per step, as ms per case, and the rate that much CPU per case allows on this machine's
+  cores; memory of each service (VmRSS and the peak VmHWM from /proc/<pid>/status) at the end.
 * Beside it, in the same run, once the services have stopped (bench.baseline's functions): plain aiokafka
   produce (a tenth of --messages awaited one by one, then --messages with 500 in flight) and one consumer
   reading them all on the same broker; single-row committed INSERTs and a COPY on the same database server.
@@ -79,6 +80,7 @@ from bench.common import (
     Child,
     Observer,
     Place,
+    backend_ticks,
     cpu_model,
     cpu_ticks,
     infrastructure,
@@ -92,6 +94,8 @@ from bench.common import (
     wait_ready,
 )
 from griddispatch.infra import kafka as local_kafka
+from griddispatch.infra import postgres as local_postgres
+from griddispatch.infra.processes import Processes
 from shared.api_clients import create_client
 from shared.domain.model import Level
 from shared.events import EncodedEvent, encode, new_event
@@ -104,6 +108,7 @@ DISTRICT = "unit:610199"  # the sample district's root unit: every case located 
 SPACING = (0.0012, 0.001)  # degrees lon, lat: about 110 m by 111 m at 34.27 N, beyond the 100 m duplicate radius
 MAX_IN_FLIGHT = 64  # HTTP requests unanswered at once
 HOOK = "/hooks/command-centre"
+BACKENDS = "PostgreSQL backends"
 DESCRIPTION = "市民反映：问题已经持续好几天了，影响居民正常生活，希望尽快派人处理。"
 
 
@@ -274,12 +279,18 @@ class Stack:
     children: dict[str, Child]
     ports: dict[str, int]
     logs: dict[str, Path]
+    postmaster: int | None  # the local PostgreSQL's, when this checkout's pid record names it
+    database: str
 
     def pid(self, name: str) -> int:
         return self.children[name].proc.pid
 
     def ticks(self) -> dict[str, int]:
-        return {name: cpu_ticks(self.pid(name)) for name in SERVICES}
+        """CPU ticks so far of each service process and of the backends serving the run's database."""
+        ticks = {name: cpu_ticks(self.pid(name)) for name in SERVICES}
+        if self.postmaster is not None:
+            ticks[BACKENDS] = backend_ticks(self.postmaster, self.database)
+        return ticks
 
 
 @contextlib.asynccontextmanager
@@ -292,7 +303,8 @@ async def services(place: Place, base_port: int, scratch: Path) -> AsyncIterator
         "GRIDDISPATCH_DB_URL": place.url,
         "GRIDDISPATCH_LOG_JSON": "true",
     }
-    stack = Stack({}, {}, {})
+    postgres = Processes(place.local.dir).running(local_postgres.NAME)
+    stack = Stack({}, {}, {}, postgres.pid if postgres else None, place.database)
     try:
         for offset, name in enumerate(SERVICES):
             port = base_port + offset
@@ -470,7 +482,7 @@ async def run_step(rig: Rig, path: str, rate: float, seconds: float, tag: str) -
     await rig.receiver.wait_for(keys, rig.stall_s)
     after, wall = rig.stack.ticks(), time.perf_counter() - started
     hz = os.sysconf("SC_CLK_TCK")
-    step.cpu_s = {name: (after[name] - before[name]) / hz for name in SERVICES}
+    step.cpu_s = {name: (after[name] - before[name]) / hz for name in after}
     step.cpu_s["wall"] = wall
     step.assigned = {
         k: rig.observer.arrived[k][0] for k in keys if rig.observer.arrived.get(k, (0, ""))[1] == "assigned"
@@ -597,21 +609,36 @@ def print_summary(paths: dict[str, list[Step]], p99_limit: float, figures: list[
     )
 
 
+def cpu_ms_per_case(steps: Sequence[Step], part: str) -> float:
+    cases = sum(len(s.sent) for s in steps)
+    return sum(s.cpu_s.get(part, 0.0) for s in steps) * 1000 / cases if cases else float("nan")
+
+
 def print_services(stack: Stack, paths: dict[str, list[Step]], memory: dict[str, tuple[int, int]]) -> None:
+    parts = [*SERVICES, BACKENDS] if stack.postmaster is not None else list(SERVICES)
     rows = []
-    for name in SERVICES:
-        cpu = []
-        for steps in paths.values():
-            cases = sum(len(s.sent) for s in steps)
-            seconds = sum(s.cpu_s.get(name, 0.0) for s in steps)
-            cpu.append(f"{seconds * 1000 / cases:,.1f}" if cases else "-")
-        rss, hwm = memory[name]
-        rows.append((f"{name} (pid {stack.pid(name)})", [*cpu, f"{rss / 1024:,.0f}", f"{hwm / 1024:,.0f}"]))
+    for name in parts:
+        cpu = [f"{cpu_ms_per_case(steps, name):,.1f}" for steps in paths.values()]
+        if name in memory:
+            rss, hwm = memory[name]
+            rows.append((f"{name} (pid {stack.pid(name)})", [*cpu, f"{rss / 1024:,.0f}", f"{hwm / 1024:,.0f}"]))
+        else:
+            rows.append((f"{name} of the run's database", [*cpu, "-", "-"]))
+    totals = [f"{sum(cpu_ms_per_case(steps, name) for name in parts):,.1f}" for steps in paths.values()]
+    rows.append(("all of the above", [*totals, "-", "-"]))
     table(
         "each service process",
         [*(f"{p} CPU ms/case" for p in paths), "RSS MiB at end", "peak RSS MiB (VmHWM)"],
         rows,
     )
+    cores = os.cpu_count() or 1
+    for path, steps in paths.items():
+        total = sum(cpu_ms_per_case(steps, name) for name in parts)
+        print(
+            f"{path}: {total:,.1f} ms of CPU per case in the services and their database backends: on {cores} "
+            f"otherwise idle core(s) at most ~{cores * 1000 / total:,.0f} cases/s (the broker's CPU not counted; "
+            "CPU time is inflated on a loaded machine)"
+        )
 
 
 def describe(place: Place) -> str:

@@ -77,7 +77,17 @@ from aiohttp import web
 
 import services.notify.main as notify_main
 from bench import common
-from bench.common import Place, cpu_ticks, describe_stack, infrastructure, load_average, table, trio
+from bench.common import (
+    Place,
+    backend_ticks,
+    children,
+    cpu_ticks,
+    describe_stack,
+    infrastructure,
+    load_average,
+    table,
+    trio,
+)
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
 from griddispatch.infra.processes import Processes
@@ -255,35 +265,7 @@ def _family_ticks(parent: int) -> int:
     except OSError:
         return 0
     total = sum(int(x) for x in fields[11:15])  # utime, stime, and the reaped children's cutime, cstime
-    return total + sum(cpu_ticks(child) for child in _children(parent))
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                found.append(int(entry))
-    return found
-
-
-def _backend_ticks(postmaster: int, database: str) -> int:
-    """The PostgreSQL backends serving `database` (by their process title): this run's, not other work's."""
-    total = 0
-    for child in _children(postmaster):
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as f:
-                title = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        if f" {database} " in title:
-            total += cpu_ticks(child)
-    return total
+    return total + sum(cpu_ticks(child) for child in children(parent))
 
 
 class CpuMeter:
@@ -313,7 +295,7 @@ def cpu_meter(local: LocalInfraSettings, receiver: Receiver, database: str) -> C
     }
     postgres, kafka = processes.running(local_postgres.NAME), processes.running(local_kafka.NAME)
     if postgres is not None:
-        parts[local_postgres.NAME] = lambda: _backend_ticks(postgres.pid, database)
+        parts[local_postgres.NAME] = lambda: backend_ticks(postgres.pid, database)
     if kafka is not None:
         parts[local_kafka.NAME] = lambda: _family_ticks(kafka.pid)
     return CpuMeter(parts)
