@@ -37,7 +37,8 @@ class Tracked:
     returned: bool = False
     verify_failed: bool = False
     unsatisfied: bool = False
-    acted_on: tuple[str, str | None] | None = None  # (state, lead) the last action was taken on; wait for a change
+    # after an action: the states (with this lead) the case stays in until dispatch has applied it; wait meanwhile
+    waiting: tuple[frozenset[str], str | None] | None = None
     polls: int = 0
     steps: int = 0
 
@@ -117,9 +118,9 @@ class DayActor:
         lead = (case.get("assignment") or {}).get("lead")
         if state in SETTLED:
             return None
-        if state in IN_DISPATCH or (state, lead) == t.acted_on:
+        if state in IN_DISPATCH or (t.waiting is not None and state in t.waiting[0] and lead == t.waiting[1]):
             return self._wait(t)
-        t.polls, t.acted_on = 0, (state, lead)
+        t.polls, t.waiting = 0, (frozenset({state}), lead)
         fate = t.report.fate
         if state in ("assigned", "reopened"):
             if fate.kind == "neglected" or not lead:
@@ -136,9 +137,12 @@ class DayActor:
             await self._act(self.keys.worker, t, "accept", lead)
             return Next(sim_s=fate.resolve_after_s)
         if state in ("accepted", "in_progress"):
+            for party in owed_parts(case):  # a part owed since (an escalation, a refused report): first
+                await self._act(self.keys.worker, t, "report_in", party, text="已配合处置")
             if state == "accepted":
                 await self._act(self.keys.worker, t, "start", lead)
             await self._act(self.keys.worker, t, "resolve", lead, text="已到现场处置完毕")
+            t.waiting = (frozenset({"accepted", "in_progress"}), lead)  # start may be applied before resolve
             return Next(sim_s=fate.verify_after_s)
         if state == "resolved":
             passed = not (fate.kind == "verify_failed" and not t.verify_failed)

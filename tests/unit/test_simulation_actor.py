@@ -84,11 +84,33 @@ async def test_an_assigned_case_gets_the_owed_parts_then_the_lead_accepts() -> N
     assert len(intake.posted) == 2
 
 
+async def test_start_applied_before_resolve_is_not_a_reason_to_resolve_twice() -> None:
+    intake = ScriptedIntake()
+    actor, t = _actor(intake), _tracked()
+    intake.current = _case(
+        "accepted", history=[{"action": "assign"}, {"action": "report_in", "actor": {"unit": ASSIST}}]
+    )
+    await actor.step(t)
+    intake.current = _case("in_progress")  # dispatch has applied start, not yet resolve
+    nxt = await actor.step(t)
+    assert nxt is not None and nxt.sim_s == 0
+    assert _actions(intake) == [("k-worker", "start", LEAD), ("k-worker", "resolve", LEAD)]
+
+
+async def test_a_part_still_owed_is_reported_before_resolving() -> None:
+    intake = ScriptedIntake()
+    actor, t = _actor(intake), _tracked()
+    intake.current = _case("in_progress")  # the assisting branch has not reported in
+    await actor.step(t)
+    assert _actions(intake) == [("k-worker", "report_in", ASSIST), ("k-worker", "resolve", LEAD)]
+
+
 async def test_then_resolved_verified_and_rated_by_the_right_clients() -> None:
     intake = ScriptedIntake()
     actor, t = _actor(intake), _tracked()
+    parts_in = [{"action": "assign"}, {"action": "report_in", "actor": {"unit": ASSIST}}]
     for state in ("accepted", "resolved", "verified"):
-        intake.current = _case(state)
+        intake.current = _case(state, history=parts_in)
         await actor.step(t)
     assert _actions(intake) == [
         ("k-worker", "start", LEAD),
@@ -135,7 +157,7 @@ async def test_a_failed_check_and_an_unsatisfied_resident_reopen_once_each() -> 
     )
     await actor.step(t)
     intake.current = _case("resolved", lead=LEAD)
-    t.acted_on = None  # a second resolution
+    t.waiting = None  # a second resolution
     await actor.step(t)
     verdicts = [body["passed"] for _, body in intake.posted if body["action"] == "verify"]
     assert verdicts == [False, True]
@@ -145,7 +167,7 @@ async def test_a_failed_check_and_an_unsatisfied_resident_reopen_once_each() -> 
     actor, t = _actor(unhappy), _tracked("unsatisfied")
     unhappy.current = _case("verified")
     assert await actor.step(t) is not None  # it will come back reopened
-    t.acted_on = None
+    t.waiting = None
     await actor.step(t)
     assert [body["score"] for _, body in unhappy.posted] == [2, 5]
 
