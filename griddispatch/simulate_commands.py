@@ -328,7 +328,12 @@ async def _replay(
         "",
         f"the day, from the database ({(result.finished_at - result.started_at).total_seconds():.0f} s real time):",
         *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)),
-        f"actor         {acted}" + (f"; {refused} refused by intake" if refused else ""),
+        f"actor         {acted}"
+        + (
+            f"; {refused} refused by intake ({', '.join(f'{k}: {v}' for k, v in stats.refused.items())})"
+            if refused
+            else ""
+        ),
         f"              {stats.steps} looks at a case, {stats.polls} found dispatch still busy, "
         f"{result.progress.following} cases still being followed when the replay ended"
         + (f"; failed steps: {dict(result.progress.errors)}" if result.progress.errors else ""),
