@@ -22,6 +22,12 @@ Harness API (reusable by any scenario, e.g. the three-broker cluster's in griddi
     `await h.drain()`                      waits until everything is dispatched, fired, delivered
     `result = await h.check(scenario)`     the ledger: `result.violations` (empty = pass), `result.line()`
 * `chaos.ledger.check(snapshot) -> list[Violation]` is pure; `gather(...)` reads the database and receiver.
+* `chaos.scenarios.run_scenario(name, target, workdir, settings, infra=None, ports=..., env_extra=None,
+  inspect=None, fault=None) -> Result`: all of the above in one call: migrations and registry, `settings.processes`
+  of each service started and ready, `fault(harness, infra, supervisor, settings)` under load (default: the
+  named scenario of `SCENARIOS`), drain, ledger, every process stopped. A scenario with its own infrastructure
+  (e.g. three brokers) passes its own `Target`, `env_extra` (e.g. GRIDDISPATCH_KAFKA_REPLICATION_FACTOR=3) and
+  `fault`; `chaos.scenarios.create_database(admin_url, name)` gives it a fresh database.
 
 Scenarios live in `chaos/scenarios.py`; `python -m chaos --scenarios kill9,broker` runs them (see docs/chaos.md).
 """

@@ -130,11 +130,13 @@ async def run_scenario(
     ports: range = SERVICE_PORTS,
     env_extra: dict[str, str] | None = None,
     inspect: Callable[[Harness, Supervisor], Awaitable[None]] | None = None,
+    fault: Fault | None = None,
 ) -> Result:
     """Start `settings.processes` of each service against `target`, run the scenario, stop them all.
 
+    `fault` (default `SCENARIOS[name]`) is what happens under load, e.g. a scenario of another module's own;
     `inspect`, when given, runs after the ledger and before the processes stop (to read their /metrics)."""
-    fault = SCENARIOS[name]
+    fault = fault or SCENARIOS[name]
     env = Supervisor.env_for(target.bootstrap_servers, target.db_url, target.topic_prefix, env_extra)
     supervisor = Supervisor(env, workdir / name, ports)
     harness = Harness(target, supervisor, settings.load)
