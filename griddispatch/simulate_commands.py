@@ -8,7 +8,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,11 +58,14 @@ async def _database() -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def _registry(conn: asyncpg.Connection, directory: Path | None) -> Any:
+async def _registry(conn: asyncpg.Connection | None, directory: Path | None) -> Any:
     from shared.registry_files.load import load_directory
     from shared.registry_store import load_active
 
-    return load_directory(directory) if directory else await load_active(conn)
+    if directory is not None:
+        return load_directory(directory)
+    assert conn is not None, "without a registry directory, the active registry is read from the database"
+    return await load_active(conn)
 
 
 async def _check_intake(http: httpx.AsyncClient, url: str) -> None:
@@ -155,11 +158,14 @@ async def _simulate(
     from shared.topics import Topics
 
     run = f"{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
-    async with _database() as conn:
+    # the database only when something needs it: a load against a remote intake needs just a key and files
+    needs_db = registry_dir is None or (via == "http" and api_key is None) or wait > 0
+    async with AsyncExitStack() as resources:
+        conn = await resources.enter_async_context(_database()) if needs_db else None
         loaded = await _registry(conn, registry_dir)
         factory = ReportFactory(loaded.registry, loaded.catalog)
         client_ids: tuple[uuid.UUID, ...] | None = None
-        if via == "http" and api_key is None:
+        if via == "http" and api_key is None and conn is not None:
             client, api_key = await create_client(
                 conn, name=f"griddispatch simulate {run}", scopes=["submit", "read"], units=["*"],
                 rate_per_min=RATE_PER_MIN,
@@ -201,7 +207,7 @@ async def _simulate(
             "started_at": result.started_at.isoformat(),
             "client_id": str(client_ids[0]) if client_ids else None,
         }
-        if wait > 0 and (client_ids is not None or via == "kafka"):
+        if conn is not None and wait > 0 and (client_ids is not None or via == "kafka"):
             summary = await _settled_summary(conn, scope, wait, expect=result.accepted)
             lines += ["", *summary_lines(summary)]
             figures["summary"] = asdict(summary)
