@@ -258,7 +258,6 @@ async def loop(
                 backoff_base_s=0.2,
                 group_window_s=0.5,
                 sms_gateway_url=hooks.url + "/sms",
-                sms_gateway_key="e2e-sms-key",
             ),
         )
         async with (

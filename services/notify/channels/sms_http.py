@@ -38,7 +38,7 @@ class HttpSmsGateway:
         self.timeout_s = timeout_s
         self.clock = clock
         self._key_header = key_header
-        self._key_value = f"{key_prefix}{api_key}"
+        self._key_value = f"{key_prefix}{api_key}" if api_key else None  # no key: no header (not "Bearer ")
 
     async def send(self, message: Message) -> Outcome:
         """One attempt; see http_post for how each answer is classified."""
@@ -52,12 +52,12 @@ class HttpSmsGateway:
         return json.dumps({"to": message.target, "text": text, "id": message.event_id}, ensure_ascii=False).encode()
 
     def headers_for(self, message: Message) -> httpx.Headers:
-        """The key, the idempotency key and the content type."""
-        return httpx.Headers(
-            {
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": http_post.USER_AGENT,
-                "Idempotency-Key": message.event_id,
-                self._key_header: self._key_value,
-            }
-        )
+        """The key (when one is configured), the idempotency key and the content type."""
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": http_post.USER_AGENT,
+            "Idempotency-Key": message.event_id,
+        }
+        if self._key_value is not None:
+            headers[self._key_header] = self._key_value
+        return httpx.Headers(headers)
