@@ -3,6 +3,7 @@ the summary's wording."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from griddispatch.simulation.actor import ActorKeys, DayActor, Tracked, owed_parts
 from griddispatch.simulation.api import Answer
-from griddispatch.simulation.load import LoadResult, percentile
-from griddispatch.simulation.reports import Fate, PlannedReport
+from griddispatch.simulation.load import LoadResult, percentile, run_load
+from griddispatch.simulation.reports import Fate, PlannedReport, ReportFactory
 from griddispatch.simulation.summary import DaySummary
 from griddispatch.simulation.summary_text import load_lines, summary_lines
 from shared.registry_files.load import LoadedRegistry, load_directory
@@ -234,3 +235,25 @@ def test_summary_lines_carry_every_figure() -> None:
     assert "fires at 20:12:00 Asia/Shanghai (in 12 min)" in text
     assert s.satisfaction == 0.75
     assert replace(s, rated=0, satisfied=0).satisfaction is None
+
+
+async def test_open_loop_load_keeps_the_schedule_and_sheds_beyond_the_in_flight_limit() -> None:
+    factory = ReportFactory(sample().registry, sample().catalog)
+    answered: list[str] = []
+
+    async def slow(report: PlannedReport) -> tuple[bool, str, str | None]:
+        await asyncio.sleep(0.3)
+        answered.append(report.source)
+        return (report.seq % 5 != 0), "202" if report.seq % 5 else "503", f"case-{report.seq}"
+
+    mix = {"hotline": 0.5, "camera": 0.5}
+    result = await run_load(factory, mix, slow, rate=50, duration_s=0.4, seed=1)
+    assert result.sent == 20 and result.shed == 0
+    assert (result.accepted, dict(result.rejected)) == (16, {"503": 4})
+    assert min(result.latencies_s) >= 0.3  # from the scheduled moment to the answer
+    assert result.elapsed_s < 0.4 + 0.3 + 0.2  # open loop: launched on schedule, not one after another
+    assert set(result.by_source) <= set(mix) and sum(result.by_source.values()) == 20
+
+    limited = await run_load(factory, mix, slow, rate=50, duration_s=0.4, seed=1, max_in_flight=5)
+    assert limited.sent == 20 and limited.shed > 0
+    assert limited.accepted + sum(limited.rejected.values()) + limited.shed == 20
