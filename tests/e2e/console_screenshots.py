@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
+import threading
 import time
 import uuid
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 from playwright.async_api import Page, async_playwright
 
 from shared.settings import PROJECT_ROOT
@@ -62,8 +66,46 @@ def _centroids() -> dict[str, dict[str, float]]:
     return points
 
 
-def seed(stack: ConsoleStack) -> dict[str, str]:
-    """Submit the reports, wait until dispatch has them, act on a few; returns the case ids worth a picture."""
+class _Receiver(BaseHTTPRequestHandler):
+    """A department system's webhook endpoint: takes every post."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _subscribe(stack: ConsoleStack, name: str, target: str) -> None:
+    notify = f"http://127.0.0.1:{stack.ports['notify']}"
+    with httpx.Client(base_url=notify, headers={"Authorization": f"Bearer {stack.keys['district']}"}) as http:
+        body = {"name": name, "channel": "webhook", "target": target, "units": ["unit:610199"]}
+        http.post("/v1/subscriptions", json=body).raise_for_status()
+
+
+def _walk(stack: ConsoleStack, case_id: str, steps: list[tuple[str, str, dict[str, Any], str]]) -> None:
+    """Act step by step, each once the case has reached the state the step before leads to."""
+    lead = stack.case(case_id)["assignment"]["lead"]
+    for who, action, body, then in steps:
+        if action == "resolve":  # the assisting units report in first (the case waits for their parts)
+            for party in stack.case(case_id)["progress"]["owing"]:
+                actor = {"id": "协办员赵刚", "unit": party, "role": "assisting"}
+                stack.act("hotline", case_id, "report_in", actor=actor, text="已到场配合")
+                stack.wait_case(case_id, lambda c, p=party: p not in c["progress"]["owing"])
+        if who == "grid_app":
+            body = {"actor": {"id": "网格员王芳", "unit": lead, "role": "assignee"}, **body}
+        elif who == "district":
+            body = {"actor": {"id": "值班员李明", "unit": "unit:610199"}, **body}
+        stack.act(who, case_id, action, **body)
+        stack.wait_case(case_id, lambda c, then=then: c["state"] == then)
+
+
+def seed(stack: ConsoleStack, receiver_port: int) -> dict[str, str]:
+    """Submit the reports, wait until dispatch has them, act on a few; returns the case ids by title."""
+    _subscribe(stack, "区指挥中心工单系统", f"http://127.0.0.1:{receiver_port}/hooks/griddispatch")
+    _subscribe(stack, "城管局工单系统（离线）", "http://127.0.0.1:9/hooks/griddispatch")  # nothing listens: retries
     points = _centroids()
     ids: dict[str, str] = {}
     for code, matter, title, text, _ in REPORTS:
@@ -74,18 +116,24 @@ def seed(stack: ConsoleStack) -> dict[str, str]:
         ids[title] = stack.submit(**body)["case_id"]
     for case_id in ids.values():
         stack.wait_case(case_id, lambda c: c["state"] not in ("received", "reported"))
-    with stack.client("district") as http:
-        main = ids["楼道堆满纸箱"]
-        http.post(
-            f"/v1/cases/{main}/actions",
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-            json={
-                "action": "comment",
-                "actor": {"id": "值班员李明", "unit": "unit:610199"},
-                "text": "已通知网格员上门",
-            },
-        ).raise_for_status()
+    main = ids["楼道堆满纸箱"]
+    _walk(stack, main, [("grid_app", "accept", {}, "accepted")])
+    stack.act(
+        "district",
+        main,
+        "comment",
+        actor={"id": "值班员李明", "unit": "unit:610199"},
+        text="已通知网格员上门，今天下班前清理",
+    )
     stack.wait_case(main, lambda c: any(e["action"] == "comment" for e in c["history"]))
+    closed_loop = [
+        ("grid_app", "accept", {}, "accepted"),
+        ("grid_app", "resolve", {"text": "已现场劝导，养犬人已牵绳"}, "resolved"),
+        ("district", "verify", {"passed": True}, "verified"),
+        ("hotline", "rate", {"score": 5, "actor": {"id": "张女士"}}, "closed"),
+    ]
+    _walk(stack, ids["遛狗不牵绳"], closed_loop)
+    _walk(stack, ids["墙上小广告乱贴"], closed_loop[:2])
     return ids
 
 
@@ -100,20 +148,20 @@ async def backdate(stack: ConsoleStack, ids: dict[str, str]) -> None:
             case_id = uuid.UUID(ids[title])
             async with conn.transaction():
                 await conn.execute(
-                    """UPDATE cases SET received_at = received_at - $2, accept_by = accept_by - $2,
-                                        resolve_by = resolve_by - $2 WHERE case_id = $1""",
+                    """UPDATE cases SET received_at = received_at - $2::interval,
+                                        accept_by = accept_by - $2::interval, resolve_by = resolve_by - $2::interval WHERE case_id = $1""",
                     case_id,
                     shift,
                 )
                 await conn.execute(
-                    """UPDATE deadlines SET starts_at = starts_at - $2, due_at = due_at - $2,
-                              next_fire_at = next_fire_at - $2,
-                              warn_times = ARRAY(SELECT w - $2 FROM unnest(warn_times) AS w)
+                    """UPDATE deadlines SET starts_at = starts_at - $2::interval, due_at = due_at - $2::interval,
+                              next_fire_at = next_fire_at - $2::interval,
+                              warn_times = ARRAY(SELECT w - $2::interval FROM unnest(warn_times) AS w)
                        WHERE case_id = $1""",
                     case_id,
                     shift,
                 )
-                await conn.execute("UPDATE case_events SET at = at - $2 WHERE case_id = $1", case_id, shift)
+                await conn.execute("UPDATE case_events SET at = at - $2::interval WHERE case_id = $1", case_id, shift)
     finally:
         await conn.close()
 
@@ -122,7 +170,11 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--lang=zh-CN"],
+            env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"},
+        )
         try:
             context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
             page: Page = await context.new_page()
@@ -147,6 +199,7 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
             await page.goto(f"{stack.console_url}#/cases/{ids['楼道堆满纸箱']}")
             await page.wait_for_selector("#timeline li")
             await page.fill("#actor-id", "值班员李明")
+            await page.locator("#actor-id").blur()
             await page.wait_for_timeout(500)
             shots.append(await _shot(page, out / "case.png", full_page=True))
 
@@ -160,6 +213,7 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
 
 
 async def _shot(page: Page, path: Path, *, full_page: bool = False) -> Path:
+    await page.mouse.move(0, 0)  # no hover outline left where the last click was
     await page.screenshot(path=str(path), full_page=full_page)
     return path
 
@@ -167,24 +221,31 @@ async def _shot(page: Page, path: Path, *, full_page: bool = False) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--port", type=int, default=18385, help="first of four ports (intake, +1, +2, +3)")
+    parser.add_argument("--port", type=int, default=18385, help="first of five ports (intake, +1, +2, +3, receiver +4)")
     parser.add_argument("--serve", action="store_true", help="after the screenshots, keep the stack up (Ctrl-C)")
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="console-shots-") as workdir,
-        console_stack(Path(workdir), args.port) as stack,
-    ):
-        ids = seed(stack)
-        asyncio.run(backdate(stack, ids))
-        for path in asyncio.run(shoot(stack, ids, args.out)):
-            print(path)
-        if args.serve:
-            print(f"console: {stack.console_url}  district key: {stack.keys['district']}")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+    receiver = HTTPServer(("127.0.0.1", args.port + 4), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="console-shots-") as workdir,
+            console_stack(Path(workdir), args.port) as stack,
+        ):
+            ids = seed(stack, args.port + 4)
+            asyncio.run(backdate(stack, ids))
+            time.sleep(3)  # notify's worker makes its first attempts
+            for path in asyncio.run(shoot(stack, ids, args.out)):
+                print(path)
+            if args.serve:
+                print(f"console: {stack.console_url}  district key: {stack.keys['district']}")
+                try:
+                    while True:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    pass
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
 
 
 if __name__ == "__main__":

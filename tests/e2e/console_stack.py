@@ -38,6 +38,7 @@ KEYS: dict[str, tuple[list[str], list[str], str | None]] = {
     "district": (["read", "act", "supervise"], [f"unit:{DISTRICT}"], None),
     "street": (["read", "act", "supervise"], [f"unit:{STREET}"], None),
     "hotline": (["submit", "read", "act"], ["*"], "hotline"),
+    "grid_app": (["read", "act"], [f"unit:{DISTRICT}"], "grid_app"),
 }
 
 
@@ -71,6 +72,17 @@ class ConsoleStack:
         assert answer.status_code == 202, answer.text
         result: dict[str, Any] = answer.json()
         return result
+
+    def act(self, who: str, case_id: str, action: str, **body: Any) -> None:
+        """Post an action (202 expected); `actor` defaults to a person of the key's own."""
+        body.setdefault("actor", {"id": f"{who}-1"})
+        with self.client(who) as http:
+            answer = http.post(
+                f"/v1/cases/{case_id}/actions",
+                json={"action": action, **body},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+        assert answer.status_code == 202, answer.text
 
     def case(self, case_id: str, who: str = "district") -> dict[str, Any]:
         with self.client(who) as http:
@@ -125,7 +137,12 @@ async def _create_keys(url: str) -> dict[str, str]:
     conn = await asyncpg.connect(url)
     try:
         for who, (scopes, units, source) in KEYS.items():
-            name = {"district": "丰庆区指挥中心", "street": "西关街道指挥中心", "hotline": "12345热线"}[who]
+            name = {
+                "district": "丰庆区指挥中心",
+                "street": "西关街道指挥中心",
+                "hotline": "12345热线",
+                "grid_app": "网格员App",
+            }[who]
             _, keys[who] = await create_client(conn, name=name, scopes=scopes, units=units, source=source)
     finally:
         await conn.close()

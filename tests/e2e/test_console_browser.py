@@ -190,8 +190,9 @@ async def test_actions_from_the_console_reach_the_case(district: tuple[Page, lis
     assert case["state"] == "assigned"
 
     await page.fill("#action-cancel textarea[name=text]", "重复上报，作废")
-    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.check("#action-cancel input[name=confirm]")
     await page.click("#action-cancel button[type=submit]")
+    await expect(page.locator("#action-cancel .accepted")).to_contain_text("已受理（202）")
     await expect(page.locator("#case-state")).to_have_text("已作废", timeout=LIVE_WAIT_MS)
     assert (await _case(stack, case_id))["state"] == "cancelled"
 

@@ -111,7 +111,7 @@ function actorField() {
 }
 
 /** One action form: builds the body, posts it, shows the 202 and then the case as it becomes. */
-function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone, confirmText }) {
+function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone }) {
   const result = h("div", { class: "action-result", "aria-live": "polite" });
   const form = h("form", { class: "action", id },
     h("h4", {}, title),
@@ -138,7 +138,6 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone, confi
       clear(result, h("div", { class: "problem", role: "alert" }, h("strong", {}, err.message)));
       return;
     }
-    if (confirmText && !window.confirm(confirmText)) return;
     body.actor = { id: actor, unit: ctx.actorUnit || undefined };
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
@@ -284,9 +283,12 @@ export async function renderCase(main, ctx, caseId) {
       },
     }),
     supervise && actionForm({
-      id: "action-cancel", title: "作废", ctx, caseId, onDone: awaitApplied, confirmText: "确定作废此案件？作废后不再处理。",
+      id: "action-cancel", title: "作废", ctx, caseId, onDone: awaitApplied,
       hint: "重复、无效或误报的案件作废后不再处理。",
-      fields: h("label", {}, "原因", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+      fields: [
+        h("label", {}, "原因", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+        h("label", { class: "confirm" }, h("input", { type: "checkbox", name: "confirm", required: true }), "确认作废此案件（作废后不再处理）"),
+      ],
       build: (data) => ({ action: "cancel", text: String(data.get("text")).trim() }),
     }),
   ].filter(Boolean);

@@ -26,6 +26,18 @@ function monthRange(month) {
   return { from: startOfLocalDay(`${month}-01`), to: startOfLocalDay(`${next}-01`) };
 }
 
+/** The district's last 24 months, newest first (and the chosen one, should it be older). */
+function recentMonths(chosen) {
+  const [y, m] = localDate().slice(0, 7).split("-").map(Number);
+  const months = [];
+  for (let i = 0; i < 24; i++) {
+    const total = y * 12 + (m - 1) - i;
+    months.push(`${Math.floor(total / 12)}-${String((total % 12) + 1).padStart(2, "0")}`);
+  }
+  if (!months.includes(chosen)) months.push(chosen);
+  return months;
+}
+
 function filenameOf(response, fallback) {
   const header = response.headers.get("Content-Disposition") || "";
   const star = header.match(/filename\*=UTF-8''([^;]+)/i);
@@ -47,7 +59,11 @@ export async function renderStats(main, ctx, params) {
         areaUnits.map((u) => h("option", { value: `unit:${u.code}`, selected: `unit:${u.code}` === unit }, `${u.name}（${label(LEVELS, u.level)}）`)),
       ),
     ),
-    h("label", {}, "月份", h("input", { type: "month", name: "month", value: month, required: true })),
+    h("label", {}, "月份",
+      h("select", { name: "month" },
+        recentMonths(month).map((m) => h("option", { value: m, selected: m === month }, `${m.slice(0, 4)}年${Number(m.slice(5))}月`)),
+      ),
+    ),
     h("label", {}, "分组", h("select", { name: "by" }, Object.entries(BY).map(([k, v]) => h("option", { value: k, selected: k === by }, v)))),
     h("div", { class: "filter-buttons" },
       h("button", { type: "submit", class: "primary" }, "统计"),
@@ -122,7 +138,7 @@ export async function renderStats(main, ctx, params) {
   const rowName = (r) => r.name || partyName(r.unit, ctx.departments);
   clear(table,
     h("table", { class: "stats" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "单位"), columns.map(([t]) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "单位"), columns.map(([t]) => h("th", { scope: "col", class: "num" }, t)))),
       h("tbody", {},
         answer.rows.length === 0 ? h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "muted empty" }, "本期无数据。")) : null,
         answer.rows.map((r) => h("tr", {}, h("th", { scope: "row" }, rowName(r)), columns.map(([, f]) => h("td", { class: "num" }, f(r))))),
