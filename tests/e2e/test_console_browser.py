@@ -233,3 +233,22 @@ async def test_the_statistics_page_and_its_monthly_csv(district: tuple[Page, lis
     assert "受理量" in header and "满意率" in header
     assert download.suggested_filename.endswith(".csv")
     assert errors == []
+
+
+async def test_the_case_list_filters(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
+    page, errors = district
+    case_id = await _small_case(stack, "楼道里堆了旧沙发")  # a kind of matter no other case here has
+    matter = (await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned"))["matter_code"]
+    await page.goto(f"{stack.console_url}#/cases")
+    await page.select_option("#case-filters select[name=matter]", matter)
+    await page.select_option("#case-filters select[name=state]", "open")
+    await page.click("#case-filters button[type=submit]")
+    await expect(page).to_have_url(re.compile(rf"#/cases\?.*matter={matter}"))
+    rows = page.locator("#case-table tbody tr[data-case-id]")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-case-id", case_id)
+    # Every case here came from the hotline: none from grid workers' apps.
+    await page.select_option("#case-filters select[name=source]", "grid_app")
+    await page.click("#case-filters button[type=submit]")
+    await expect(page.locator("#case-table td.empty")).to_have_text("没有符合条件的案件。")
+    assert errors == []
