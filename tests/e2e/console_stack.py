@@ -39,6 +39,7 @@ KEYS: dict[str, tuple[list[str], list[str], str | None]] = {
     "street": (["read", "act", "supervise"], [f"unit:{STREET}"], None),
     "hotline": (["submit", "read", "act"], ["*"], "hotline"),
     "grid_app": (["read", "act"], [f"unit:{DISTRICT}"], "grid_app"),
+    "city_management": (["read", "act"], ["department:city_management"], None),
 }
 
 
@@ -142,6 +143,7 @@ async def _create_keys(url: str) -> dict[str, str]:
                 "street": "西关街道指挥中心",
                 "hotline": "12345热线",
                 "grid_app": "网格员App",
+                "city_management": "区城管局",
             }[who]
             _, keys[who] = await create_client(conn, name=name, scopes=scopes, units=units, source=source)
     finally:

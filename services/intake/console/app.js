@@ -70,12 +70,18 @@ function areaOf(me) {
   return me.area.filter((a) => a.kind === "unit" && a.code).map((a) => a.code);
 }
 
+/** A key of departments or branches only has no territory: it sees its cases over the whole district. */
+function departmentOnly(me) {
+  return !me.sees_all && areaOf(me).length === 0;
+}
+
 async function buildContext(me) {
   const all = await units();
   const byCode = new Map(all.map((u) => [u.code, u]));
-  const areaCodes = areaOf(me);
+  const wholeDistrict = departmentOnly(me);
+  const areaCodes = wholeDistrict ? [config.district] : areaOf(me);
   const canSee = (code) => {
-    if (me.sees_all) return true;
+    if (me.sees_all || wholeDistrict) return true;
     for (let unit = byCode.get(code), n = 0; unit && n < 16; unit = byCode.get(unit.parent), n++) {
       if (areaCodes.includes(unit.code)) return true;
     }
@@ -87,6 +93,7 @@ async function buildContext(me) {
     me,
     areaCodes,
     canSee,
+    wholeDistrict,
     sees_all: me.sees_all,
     rootLevel: root ? root.level : "district",
     actorUnit: me.sees_all ? `unit:${config.district}` : me.units.find((u) => u.startsWith("unit:")) || me.units[0],
@@ -159,7 +166,8 @@ async function signIn() {
   const me = await api("/v1/me");
   ctx = await buildContext(me);
   renderHeader(me);
-  const streams = [...ctx.areaCodes.map((c) => `unit:${c}`), ...me.units.filter((u) => !u.startsWith("unit:") && u !== "*")];
+  const territorial = ctx.wholeDistrict ? [] : ctx.areaCodes.map((c) => `unit:${c}`);
+  const streams = [...territorial, ...me.units.filter((u) => !u.startsWith("unit:") && u !== "*")];
   startLive(config.notify_url, streams, getKey());
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.replace("#/map");
   await route();

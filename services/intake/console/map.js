@@ -46,9 +46,10 @@ function descendantsOf(all, root) {
 }
 
 /** The map of grids: returned features, from /v1/map (counts) or, without it, the registry (no counts). */
-async function loadGrids(root, all) {
+async function loadGrids(root, all, whole) {
   try {
-    const collection = await api(`/v1/map${query({ unit: `unit:${root}` })}`);
+    // A department's key has no area of its own: /v1/map then draws the district with its cases.
+    const collection = await api(`/v1/map${query({ unit: whole ? "" : `unit:${root}` })}`);
     return { features: collection.features, counted: true };
   } catch (err) {
     const missing = err instanceof ApiError && err.status === 404 && err.problem.detail === "Not Found";
@@ -248,7 +249,7 @@ export async function renderMap(main, ctx, params) {
     if (inFlight) return;
     inFlight = true;
     try {
-      const data = await loadGrids(root, all);
+      const data = await loadGrids(root, all, ctx.wholeDistrict && root === ctx.areaCodes[0]);
       if (paths.size === 0 || data.features.length !== paths.size) draw(data);
       else paint(data);
       if (selected && paths.has(selected)) select(selected);

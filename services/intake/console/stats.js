@@ -50,7 +50,7 @@ export async function renderStats(main, ctx, params) {
   const all = await units();
   const areaUnits = all.filter((u) => ctx.canSee(u.code) && ["district", "street", "community"].includes(u.level));
   const month = params.get("month") || localDate().slice(0, 7);
-  const unit = params.get("unit") || (ctx.areaCodes[0] ? `unit:${ctx.areaCodes[0]}` : "");
+  const unit = params.get("unit") || (ctx.areaCodes[0] && !ctx.wholeDistrict ? `unit:${ctx.areaCodes[0]}` : "");
   const by = params.get("by") || (ctx.rootLevel === "district" ? "street" : ctx.rootLevel === "street" ? "community" : "grid");
 
   const form = h("form", { class: "filters", id: "stats-form", "aria-label": "统计条件" },
