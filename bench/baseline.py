@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
@@ -48,8 +49,31 @@ async def kafka_capacity(
     lingers: Sequence[int] = (0, 5),
 ) -> list[Figure]:
     """Produce rates (`one_by_one` awaited singly with each linger, then `messages` with `in_flight`
-    outstanding) and one consumer's rate over everything, on `topic` (created; a new name by default)."""
-    topic = topic or f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    outstanding) and one consumer's rate over everything, on `topic` (created; by default a new one, deleted
+    at the end)."""
+    if topic is not None:
+        return await _kafka_capacity(settings, messages, size, in_flight, topic, one_by_one, lingers)
+    topic = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    try:
+        return await _kafka_capacity(settings, messages, size, in_flight, topic, one_by_one, lingers)
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="bench-admin")
+        await admin.start()
+        try:
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+
+
+async def _kafka_capacity(
+    settings: KafkaSettings,
+    messages: int,
+    size: int,
+    in_flight: int,
+    topic: str,
+    one_by_one: int,
+    lingers: Sequence[int],
+) -> list[Figure]:
     await ensure_topics(settings, [TopicSpec(topic, partitions=6, retention_ms=3600_000)])
     payload = b"x" * size
     figures = []
