@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
         args.json.write_text(json.dumps([describe(r) for r in results], ensure_ascii=False, indent=2))
     failed = [r.scenario for r in results if not r.ok]
-    print(f"chaos: {len(results) - len(failed)}/{len(results)} scenarios held the ledger", flush=True)  # noqa: T201
+    ran = len(results) - len(failed)
+    print(f"chaos: {ran}/{len(names)} scenarios held the ledger", flush=True)  # noqa: T201
     return 1 if failed or len(results) < len(names) else 0
 
 

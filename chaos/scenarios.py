@@ -162,15 +162,11 @@ async def run_all(names: list[str], workdir: Path, settings: ScenarioSettings) -
     try:
         await infra.start()
         for name in names:
-            if name == CLUSTER:  # its own three-broker cluster; its database on our private PostgreSQL
-                from chaos.cluster import run_cluster
-
-                result = await run_cluster(workdir, settings, admin_db_url=infra.db_url)
-            else:
-                prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
-                db_url = await create_database(infra.db_url, prefix.replace("-", "_"))
-                target = Target(infra.bootstrap_servers, db_url, prefix)
-                result = await run_scenario(name, target, workdir, settings, infra)
+            try:
+                result = await _run_one(name, workdir, settings, infra)
+            except Exception as exc:  # noqa: BLE001 - one scenario that cannot run must not hide the others' results
+                print(f"{name}: ERROR, could not run: {exc!r}", flush=True)  # noqa: T201
+                continue
             results.append(result)
             print(result.line(), flush=True)  # noqa: T201  # the suite's report, line by line
             for violation in result.violations[:20]:
@@ -178,3 +174,13 @@ async def run_all(names: list[str], workdir: Path, settings: ScenarioSettings) -
     finally:
         await asyncio.to_thread(infra.stop)
     return results
+
+
+async def _run_one(name: str, workdir: Path, settings: ScenarioSettings, infra: PrivateInfra) -> Result:
+    if name == CLUSTER:  # its own three-broker cluster; its database on our private PostgreSQL
+        from chaos.cluster import run_cluster
+
+        return await run_cluster(workdir, settings, admin_db_url=infra.db_url)
+    prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
+    db_url = await create_database(infra.db_url, prefix.replace("-", "_"))
+    return await run_scenario(name, Target(infra.bootstrap_servers, db_url, prefix), workdir, settings, infra)
