@@ -120,6 +120,16 @@ class DistrictSettings(BaseSettings):
     local_days_file: Path | None = None  # YAML or JSON: extra holidays and make-up working days (see docs/routing.md)
 
 
+class DispatchSettings(BaseSettings):
+    """Dispatch's own knobs (GRIDDISPATCH_DISPATCH_*)."""
+
+    model_config = _config("DISPATCH_")
+
+    # Every deadline's allowance and warning offsets are multiplied by this (1: the real clock). Only for a
+    # replayed day (`make demo` sets 1/DEMO_SPEEDUP, so a day's deadlines fall due within its minutes).
+    deadline_scale: float = Field(1.0, gt=0, le=1)
+
+
 class EscalationSettings(BaseSettings):
     """Deadline firing (GRIDDISPATCH_ESCALATION_*)."""
 

@@ -137,7 +137,9 @@ async def apply_action(
             if str(call.assignee) not in fresh:
                 continue
             party = str(call.assignee)
-            await case_store.open_deadline(conn, case["case_id"], "report_in", party, ctx.now(), call.report_in_by, [])
+            await case_store.open_deadline(
+                conn, case["case_id"], "report_in", party, ctx.now(), call.report_in_by, [], scale=ctx.deadline_scale
+            )
             ids += await announce.assignment(conn, ctx, case, party, "summoned", event.id)
     if FactKind.REOPENED in kinds:
         ids += await _reopened(conn, ctx, case)
@@ -242,11 +244,18 @@ async def _settle_deadlines(
             ctx.policy.office,
         ).due
         await case_store.open_deadline(
-            conn, case_id, "verify", f"unit:{centre}" if centre else "supervisor", now, due, []
+            conn,
+            case_id,
+            "verify",
+            f"unit:{centre}" if centre else "supervisor",
+            now,
+            due,
+            [],
+            scale=ctx.deadline_scale,
         )
     if new.state is State.VERIFIED and before.state is not State.VERIFIED:  # the resident's window to rate it
         due = now + timedelta(hours=ctx.after_care.follow_up_within_hours)
-        await case_store.open_deadline(conn, case_id, "follow_up", "resident", now, due, [])
+        await case_store.open_deadline(conn, case_id, "follow_up", "resident", now, due, [], scale=ctx.deadline_scale)
 
 
 async def _reopened(conn: asyncpg.Connection, ctx: Context, case: dict[str, Any]) -> list[int]:
@@ -257,7 +266,9 @@ async def _reopened(conn: asyncpg.Connection, ctx: Context, case: dict[str, Any]
     due = deadline(now, hours, clock, ctx.policy.tz, ctx.policy.local_days, ctx.policy.office) if clock else None
     resolve_by = due.due if due else now + timedelta(hours=hours)
     await case_store.close_deadlines(conn, case["case_id"], "void", kinds=["resolve"])
-    await case_store.open_deadline(conn, case["case_id"], "resolve", case["lead"], now, resolve_by, [])
+    resolve_by = await case_store.open_deadline(
+        conn, case["case_id"], "resolve", case["lead"], now, resolve_by, [], scale=ctx.deadline_scale
+    )
     await case_store.update_case(conn, case["case_id"], {"resolve_by": resolve_by})
     return []
 

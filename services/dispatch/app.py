@@ -14,6 +14,7 @@ import faust
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from mode import Service
+from prometheus_client import Gauge
 
 from griddispatch import __version__
 from services.dispatch.runtime import Runtime
@@ -22,21 +23,40 @@ from shared.health import run_checks, standard_checks
 from shared.kafka_lag import LagProbe
 from shared.logging import get_logger
 from shared.metrics import describe_service, render
-from shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+from shared.settings import DatabaseSettings, DispatchSettings, KafkaSettings, ServiceSettings
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_S = 5.0
 LAG_INTERVAL_S = 15.0
+DEADLINE_SCALE = Gauge(
+    "griddispatch_deadline_scale",
+    "Every deadline's allowance is multiplied by this (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE; 1 but in a demo)",
+)
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server.strip()]
 
 
+def announce_deadline_scale(scale: float) -> None:
+    """Export the scale, and say loudly when deadlines are not on the real clock."""
+    DEADLINE_SCALE.set(scale)
+    if scale != 1:
+        log.warning(
+            "deadline_scale_not_real",
+            deadline_scale=scale,
+            message=f"DEADLINES SHORTENED: every allowance and warning x{scale:g} (1 hour = {3600 * scale:.1f} s); "
+            "for a replayed demo only, never in production (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE)",
+        )
+    else:
+        log.info("deadline_scale", deadline_scale=scale)
+
+
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
+    dispatch_settings: DispatchSettings | None = None,
 ) -> faust.App:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -55,7 +75,8 @@ def create_app(
         web_in_thread=False,
         autodiscover=False,
     )
-    runtime = Runtime(kafka, database)
+    runtime = Runtime(kafka, database, dispatch=dispatch_settings)
+    announce_deadline_scale(runtime.deadline_scale)
     app.runtime = runtime  # type: ignore[attr-defined]  # reachable for tests and the web views
     topics = runtime.topics
     lag = LagProbe(kafka, app.conf.id, [topics.reports, topics.actions, topics.deadlines])
@@ -118,6 +139,7 @@ def create_app(
                 "status": "ready" if ready else "not_ready",
                 "checks": {k: asdict(v) for k, v in results.items()},
                 "runtime": "started" if runtime.ready.is_set() else "starting",
+                "deadline_scale": runtime.deadline_scale,  # a replay checks it matches its speed-up
             }
             return self.json(body, status=200 if ready else 503)
 

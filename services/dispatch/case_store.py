@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.domain.timescale import scale_deadline
 from shared.errors import InvalidInput
 
 CONSUMER = "dispatch"
@@ -83,7 +84,12 @@ async def open_deadline(
     starts_at: datetime,
     due_at: datetime,
     warn_times: list[datetime],
-) -> None:
+    *,
+    scale: float,
+) -> datetime:
+    """Record an open deadline; returns its due time. Every deadline is created here, so the deadline scale
+    (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE, 1 but in a demo) shrinks its allowance and warnings here alone."""
+    due_at, warn_times = scale_deadline(starts_at, due_at, warn_times, scale)
     first = min([*warn_times, due_at])
     await conn.execute(
         """INSERT INTO deadlines (deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at)
@@ -97,6 +103,7 @@ async def open_deadline(
         sorted(warn_times),
         first,
     )
+    return due_at
 
 
 async def close_deadlines(

@@ -38,6 +38,7 @@ class Context:
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     after_care: AfterCarePolicy = field(default_factory=AfterCarePolicy)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    deadline_scale: float = 1.0  # every deadline's allowance times this (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE)
 
     def now(self) -> datetime:
         return self.clock()

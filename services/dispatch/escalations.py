@@ -158,8 +158,11 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
     target = str(step.target)
     await case_store.close_deadlines(conn, case["case_id"], "void", kinds=["report_in"], party=party)
     fresh = any(f.kind is FactKind.PART_OWED for f in outcome.facts)
+    report_in_by = step.report_in_by
     if fresh:
-        await case_store.open_deadline(conn, case["case_id"], "report_in", target, now, step.report_in_by, [])
+        report_in_by = await case_store.open_deadline(
+            conn, case["case_id"], "report_in", target, now, report_in_by, [], scale=ctx.deadline_scale
+        )
     case.update(progress=dump(new), assisting=sorted(new.assisting))
     case["scope_keys"] = sorted({*case["scope_keys"], *scope_keys(ctx.registry, [target], None, None)})
     await case_store.update_case(conn, case["case_id"], {k: case[k] for k in ("progress", "assisting", "scope_keys")})
@@ -167,7 +170,7 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
         "reason": reason,
         "party": party,
         "to": target,
-        "report_in_by": step.report_in_by.isoformat() if fresh else None,
+        "report_in_by": report_in_by.isoformat() if fresh else None,
         "rules": [s.rule for s in step.trace],
     }
     seq = await case_store.append_event(

@@ -33,7 +33,7 @@ from shared.events import CloudEvent, EventType, decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
-from shared.settings import DatabaseSettings, DistrictSettings, KafkaSettings
+from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -71,8 +71,10 @@ class Runtime:
         database: DatabaseSettings,
         duplicates: DuplicatePolicy | None = None,
         district: DistrictSettings | None = None,
+        dispatch: DispatchSettings | None = None,
     ) -> None:
         self.kafka = kafka
+        self.deadline_scale = (dispatch or DispatchSettings()).deadline_scale
         self.policy = district_policy(district or DistrictSettings())
         self.duplicates = duplicates or DuplicatePolicy()
         self.database = database
@@ -107,7 +109,13 @@ class Runtime:
     def context(self) -> Context:
         loaded = self.registry.loaded
         return Context(
-            loaded.registry, loaded.catalog, loaded.version, self.topics, policy=self.policy, duplicates=self.duplicates
+            loaded.registry,
+            loaded.catalog,
+            loaded.version,
+            self.topics,
+            policy=self.policy,
+            duplicates=self.duplicates,
+            deadline_scale=self.deadline_scale,
         )
 
     async def process(self, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int) -> None:

@@ -63,12 +63,25 @@ async def assign(
     outcome = apply(progress, Action.ASSIGN, Role(actor.role), actor.id, lead=lead, parties=assisting)
     new = outcome.progress
     case_id: uuid.UUID = case["case_id"]
+    await case_store.close_deadlines(conn, case_id, "void")  # whatever the previous assignee owed is void now
+    due: dict[str, datetime] = {}  # as recorded (a deadline scale shortens them): the case row shows the same
+    for kind, computed in (("accept", accept_by), ("resolve", resolve_by)):
+        warnings = list(
+            warning_times(start, computed, warn_at, clock, ctx.policy.tz, ctx.policy.local_days, ctx.policy.office)
+        )
+        due[kind] = await case_store.open_deadline(
+            conn, case_id, kind, lead, start, computed, warnings, scale=ctx.deadline_scale
+        )
+    for party in sorted(new.owing):
+        await case_store.open_deadline(
+            conn, case_id, "report_in", party, start, resolve_by, [], scale=ctx.deadline_scale
+        )
     case.update(
         state=new.state.value,
         lead=lead,
         assisting=sorted(new.assisting),
-        accept_by=accept_by,
-        resolve_by=resolve_by,
+        accept_by=due["accept"],
+        resolve_by=due["resolve"],
         progress=dump(new),
         scope_keys=scope_keys(ctx.registry, [lead, *new.assisting], case.get("place"), case.get("submitted_by")),
     )
@@ -77,14 +90,6 @@ async def assign(
         case_id,
         {k: case[k] for k in ("state", "lead", "assisting", "accept_by", "resolve_by", "progress", "scope_keys")},
     )
-    await case_store.close_deadlines(conn, case_id, "void")  # whatever the previous assignee owed is void now
-    for kind, due in (("accept", accept_by), ("resolve", resolve_by)):
-        warnings = list(
-            warning_times(start, due, warn_at, clock, ctx.policy.tz, ctx.policy.local_days, ctx.policy.office)
-        )
-        await case_store.open_deadline(conn, case_id, kind, lead, start, due, warnings)
-    for party in sorted(new.owing):
-        await case_store.open_deadline(conn, case_id, "report_in", party, start, resolve_by, [])
     seq = await case_store.append_event(
         conn,
         case_id,
