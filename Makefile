@@ -52,13 +52,18 @@ up: install
 # The main job's entry point: the stack, the sample district, then a realistic day of reports replayed at
 # DEMO_SPEEDUP x (480: the day and its tail in about 4 minutes) with its summary. DEMO_HOURS=2 DEMO_START=8
 # replays a morning; DEMO_SCALE=5 a busier district. The services keep running: see 'make status', 'make down'.
+# The services 'up' starts here shorten every deadline to DEMO_DEADLINE_SCALE (1/DEMO_SPEEDUP), so the day's
+# warnings and escalations happen within the replay; DEMO_DEADLINE_SCALE=1 keeps the real clock. A stack already
+# running keeps the scale it was started with: the replay says so when that is not this one.
 DEMO_SPEEDUP ?= 480
 DEMO_HOURS ?= 24
 DEMO_START ?= 0
 DEMO_SCALE ?= 1
+DEMO_DEADLINE_SCALE ?= $(shell awk 'BEGIN { printf "%.6g", 1 / $(DEMO_SPEEDUP) }')
+demo: export GRIDDISPATCH_DISPATCH_DEADLINE_SCALE = $(DEMO_DEADLINE_SCALE)
 demo: up
 	$(BIN)/griddispatch registry import data/sample-district --by demo
-	$(BIN)/griddispatch demo replay --speedup $(DEMO_SPEEDUP) --hours $(DEMO_HOURS) --start-hour $(DEMO_START) --scale $(DEMO_SCALE)
+	$(BIN)/griddispatch demo replay --speedup $(DEMO_SPEEDUP) --hours $(DEMO_HOURS) --start-hour $(DEMO_START) --scale $(DEMO_SCALE) --deadline-scale $(DEMO_DEADLINE_SCALE)
 	@echo "still running; later warnings and escalations: '$(BIN)/griddispatch demo summary'; stop with 'make down'"
 
 down: $(STAMP)

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +36,7 @@ demo_app = typer.Typer(
 
 DEFAULT_MIX = "hotline=0.6,grid_app=0.3,camera=0.1"
 SETTLE_S = 30.0  # the longest the summary waits for dispatch to record what intake accepted
+DEADLINE_GRACE_S = 35.0  # past a due time, for escalation (which sleeps at most 30 s) and dispatch to act on it
 
 
 def _intake_url(url: str | None) -> str:
@@ -245,15 +246,40 @@ def replay(
     ] = None,
     url: Annotated[str | None, typer.Option(help="intake's base URL (default: from settings)")] = None,
     registry: Annotated[Path | None, typer.Option(help="registry directory (default: the active one)")] = None,
+    deadline_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="the deadline scale dispatch should run with (default 1/speedup, what `make demo` starts it with); "
+            "the replay warns if dispatch's differs"
+        ),
+    ] = None,
+    dispatch_url: Annotated[
+        str | None, typer.Option(help="dispatch's base URL, to read its deadline scale (default: from settings)")
+    ] = None,
+    deadline_wait: Annotated[
+        float,
+        typer.Option(
+            help="after the day, wait at most this many seconds for the shortened accept-by of cases nobody "
+            "accepted to fall due and escalate (0: summarise at once)"
+        ),
+    ] = 240.0,
 ) -> None:
     """Replay a realistic day of hotline, app, camera and department reports, with grid workers, departments,
-    the command centre and residents acting on the cases; then summarise it from the database."""
+    the command centre and residents acting on the cases; then summarise it from the database.
+
+    Deadlines fall due within the replay only if dispatch shortens them by 1/speedup
+    (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE, which `make demo` sets); the replay says so when it does not."""
     from griddispatch.simulation.day import plan_day
     from griddispatch.simulation.reports import ReportFactory
     from griddispatch.simulation.shape import DayShape
 
     if speedup <= 0 or scale <= 0:
         fail("--speedup and --scale must be above 0")
+    expected = 1 / speedup if deadline_scale is None else deadline_scale
+    if not 0 < expected <= 1:
+        fail("--deadline-scale must be above 0 and at most 1 (and --speedup at least 1 without it)")
+    if deadline_wait < 0:
+        fail("--deadline-wait cannot be negative")
     if not 0 < hours <= 24:
         fail("--hours must be more than 0 and at most 24")
     tail = hours / 4 if tail_hours is None else max(0.0, tail_hours)
@@ -265,14 +291,64 @@ def replay(
             loaded = await _registry(conn, registry)
             factory = ReportFactory(loaded.registry, loaded.catalog, DayShape(scale=scale))
             plan = plan_day(factory, random.Random(day_seed), hours=hours, start_hour=start_hour)
-            return await _replay(conn, loaded.registry, plan, speedup, tail * 3600, url)
+            waits = _Waits(expected, _dispatch_url(dispatch_url), deadline_wait)
+            return await _replay(conn, loaded.registry, plan, speedup, tail * 3600, url, waits)
 
     for line in asyncio.run(go()):
         typer.echo(line)
 
 
+@dataclass(frozen=True, slots=True)
+class _Waits:
+    expected_scale: float
+    dispatch_url: str
+    deadline_wait_s: float
+
+
+def _dispatch_url(url: str | None) -> str:
+    if url:
+        return url.rstrip("/")
+    services = ServiceSettings()
+    return f"http://{services.host}:{services.dispatch_port}"
+
+
+async def _await_unaccepted(conn: asyncpg.Connection, scope: RunScope, cap_s: float) -> list[str]:
+    """Wait (at most `cap_s`) until the accept-by of every case still unaccepted has fired; what is left, said."""
+    from griddispatch.simulation.summary import not_yet_fired, unaccepted_deadlines
+    from griddispatch.simulation.timescale import tail_wait_s
+
+    dues = await unaccepted_deadlines(conn, scope)
+    wait = tail_wait_s([d for _, d in dues], datetime.now(UTC), DEADLINE_GRACE_S, cap_s)
+    if wait <= 0:
+        return []
+    ids = [i for i, _ in dues]
+    typer.echo(
+        f"waiting (at most {wait:.0f} s) for the shortened accept-by of {len(ids)} cases nobody accepted "
+        "to fall due and escalate ..."
+    )
+    end = time.monotonic() + wait
+    while True:
+        left = await not_yet_fired(conn, ids)
+        if not left or time.monotonic() >= end:
+            break
+        await asyncio.sleep(1.0)
+    if not left:
+        return []
+    latest = max(d for _, d in dues)
+    return [
+        f"pending       {left} of the {len(ids)} accept-by deadlines open at the end of the day not yet fired "
+        f"(the last due {latest.astimezone(UTC):%H:%M:%S} UTC); `griddispatch demo summary` shows them later"
+    ]
+
+
 async def _replay(
-    conn: asyncpg.Connection, registry: Any, plan: Any, speedup: float, tail_s: float, url: str | None
+    conn: asyncpg.Connection,
+    registry: Any,
+    plan: Any,
+    speedup: float,
+    tail_s: float,
+    url: str | None,
+    waits: _Waits,
 ) -> list[str]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -281,7 +357,8 @@ async def _replay(
     from griddispatch.simulation.clients import ensure_clients
     from griddispatch.simulation.replay import ReplayProgress, replay
     from griddispatch.simulation.runs import save_run
-    from griddispatch.simulation.summary_text import summary_lines
+    from griddispatch.simulation.summary_text import scale_text, summary_lines
+    from griddispatch.simulation.timescale import dispatch_scale, scale_mismatch
 
     local = LocalInfraSettings()
     clients = await ensure_clients(conn, local.dir / "demo" / "clients.json")
@@ -295,6 +372,12 @@ async def _replay(
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         await _check_intake(http, base)
+        actual_scale = await dispatch_scale(http, waits.dispatch_url)
+        mismatch = scale_mismatch(waits.expected_scale, actual_scale, waits.dispatch_url)
+        if mismatch is not None:
+            typer.secho(mismatch, fg=typer.colors.YELLOW, bold=True)
+        else:
+            typer.echo(f"deadlines {scale_text(actual_scale)}, as this speed-up needs")
         api = IntakeApi(http)
         sources = ("hotline", "grid_app", "camera", "department")
         keys = ActorKeys(
@@ -327,13 +410,18 @@ async def _replay(
     save_run(local.dir / "demo" / "last-run.json", scope)
     typer.echo(f"waiting (at most {SETTLE_S:.0f} s) for dispatch to apply what was sent ...")
     summary = await _settled_summary(conn, scope, SETTLE_S)
+    pending: list[str] = []
+    if actual_scale is not None and actual_scale < 1 and waits.deadline_wait_s > 0:
+        pending = await _await_unaccepted(conn, scope, waits.deadline_wait_s)
+        summary = await _settled_summary(conn, scope, SETTLE_S)
     acted = ", ".join(f"{k} {v}" for k, v in sorted(actor.stats.actions.items()))
     refused = sum(actor.stats.refused.values())
     stats = actor.stats
     lines = [
         "",
         f"the day, from the database ({(result.finished_at - result.started_at).total_seconds():.0f} s real time):",
-        *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)),
+        *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone), actual_scale),
+        *pending,
         f"actor         {acted}"
         + (
             f"; {refused} refused by intake ({', '.join(f'{k}: {v}' for k, v in stats.refused.items())})"
@@ -360,18 +448,26 @@ def _where(intake_url: str) -> list[str]:
 
 @demo_app.command("summary")
 @friendly
-def summary(url: Annotated[str | None, typer.Option(help="intake's base URL, for the links")] = None) -> None:
+def summary(
+    url: Annotated[str | None, typer.Option(help="intake's base URL, for the links")] = None,
+    dispatch_url: Annotated[
+        str | None, typer.Option(help="dispatch's base URL, to read its deadline scale (default: from settings)")
+    ] = None,
+) -> None:
     """The last replay's summary as the database has it now: warnings and escalations that came due since."""
     from griddispatch.simulation.runs import load_run
     from griddispatch.simulation.summary_text import summary_lines
+    from griddispatch.simulation.timescale import dispatch_scale
 
-    async def go() -> DaySummary:
+    async def go() -> tuple[DaySummary, float | None]:
         scope = load_run(LocalInfraSettings().dir / "demo" / "last-run.json")
+        async with httpx.AsyncClient() as http:
+            scale = await dispatch_scale(http, _dispatch_url(dispatch_url))
         async with _database() as conn:
-            return await day_summary(conn, scope)
+            return await day_summary(conn, scope), scale
 
-    figures = asyncio.run(go())
-    for line in summary_lines(figures, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone)):
+    figures, scale = asyncio.run(go())
+    for line in summary_lines(figures, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone), scale):
         typer.echo(line)
     for line in ["", *_where(_intake_url(url))]:
         typer.echo(line)

@@ -163,3 +163,25 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
         next_fire_at=deadlines["next_fire_at"],
         states={r["state"]: r["n"] for r in states},
     )
+
+
+async def unaccepted_deadlines(conn: asyncpg.Connection, scope: RunScope) -> list[tuple[uuid.UUID, datetime]]:
+    """The open accept-by deadlines of the run's cases (the cases nobody has accepted yet): id and due time."""
+    cte, args = _scope_cte(scope)
+    rows = await conn.fetch(
+        f"""WITH s AS ({cte})
+            SELECT d.deadline_id, d.due_at FROM deadlines d JOIN s USING (case_id)
+            WHERE d.kind = 'accept' AND d.status = 'open' ORDER BY d.due_at""",
+        *args,
+    )
+    return [(r["deadline_id"], r["due_at"]) for r in rows]
+
+
+async def not_yet_fired(conn: asyncpg.Connection, deadline_ids: list[uuid.UUID]) -> int:
+    """Of these deadlines, how many are still open without their due tier fired (escalation has not acted)."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM deadlines
+           WHERE deadline_id = ANY($1) AND status = 'open' AND fired <= cardinality(warn_times)""",
+        deadline_ids,
+    )
+    return count

@@ -22,7 +22,18 @@ def _of(part: int, whole: int) -> str:
     return f"{part} of {whole}" + (f" ({100 * part / whole:.0f}%)" if whole else "")
 
 
-def summary_lines(s: DaySummary, now: datetime | None = None, tz: tzinfo = UTC) -> list[str]:
+def scale_text(scale: float | None) -> str:
+    """How deadlines count time: the real clock, or shortened by dispatch's deadline scale."""
+    if scale is None:
+        return "dispatch's deadline scale unknown"
+    if scale == 1:
+        return "on the real clock"
+    return f"shortened x{scale:.6g} (1 hour of allowance = {3600 * scale:.1f} s)"
+
+
+def summary_lines(
+    s: DaySummary, now: datetime | None = None, tz: tzinfo = UTC, deadline_scale: float | None = 1.0
+) -> list[str]:
     """The summary, one line per figure; with `now`, when the next open deadline fires."""
     pending = f"; {s.not_yet_recorded} not yet recorded by dispatch" if s.not_yet_recorded else ""
     lines = [
@@ -43,14 +54,18 @@ def summary_lines(s: DaySummary, now: datetime | None = None, tz: tzinfo = UTC) 
     if now is not None and s.next_fire_at is not None:
         minutes = max(0.0, (s.next_fire_at - now).total_seconds() / 60)
         lines.append(
-            f"deadlines     {s.open_deadlines} open, on the real clock whatever the speed-up: the next warning or "
-            f"deadline fires at {s.next_fire_at.astimezone(tz):%H:%M:%S} {tz} (in {minutes:.0f} min)"
+            f"deadlines     {s.open_deadlines} open, {scale_text(deadline_scale)}: the next warning or "
+            f"deadline fires at {s.next_fire_at.astimezone(tz):%H:%M:%S} {tz} (in {_until(minutes)})"
         )
     if s.states:
         lines.append(
             "now           " + ", ".join(f"{k} {v}" for k, v in sorted(s.states.items(), key=lambda kv: -kv[1]))
         )
     return lines
+
+
+def _until(minutes: float) -> str:
+    return f"{minutes:.0f} min" if minutes >= 2 else f"{minutes * 60:.0f} s"
 
 
 def where_to_look(intake_url: str, metrics_urls: Mapping[str, str], logs_dir: str) -> list[str]:
