@@ -21,7 +21,7 @@ from shared.settings import DatabaseSettings, KafkaSettings
 PORTS = range(18335, 18349)  # the fault suite's ports; 18349 is its webhook receiver
 
 
-@pytest.mark.timeout(290)
+@pytest.mark.timeout(480)  # a loaded 2-core machine needs minutes to start the processes
 async def test_two_of_each_service_share_the_work_and_the_ledger_holds(
     kafka_settings: KafkaSettings, empty_database: DatabaseSettings, tmp_path: Path
 ) -> None:
