@@ -131,37 +131,52 @@ class FanOut:
                 if next_rung is not None:
                     people[next_rung] = await _people(conn, next_rung)
             aud = audience(event, case, await _subscriptions(conn), people, next_rung)
-            body = json.loads(encode(event).value)
-            for unit in aud.streams:
+            case_key = uuid.UUID(case.case_id) if case else None
+            if aud.streams:  # one statement for all the units' stream rows
+                body = json.loads(encode(event).value)
                 await conn.execute(
-                    """INSERT INTO stream_events (unit, event_id, type, case_id, body) VALUES ($1, $2, $3, $4, $5)
+                    """INSERT INTO stream_events (unit, event_id, type, case_id, body)
+                       SELECT unit, $2, $3, $4, $5 FROM unnest($1::text[]) AS unit
                        ON CONFLICT DO NOTHING""",
-                    unit,
+                    list(aud.streams),
                     event.id,
                     event.type.value,
-                    uuid.UUID(case.case_id) if case else None,
+                    case_key,
                     json.dumps(body, ensure_ascii=False),
                 )
-            payload = encode(event).value
-            for r in aud.recipients:
-                if r.channel not in self.channels:
-                    continue
-                # people get SMS and e-mail grouped over a short window; machines and urgent alerts at once
-                hold = r.channel != "webhook" and not aud.urgent
-                due = now + timedelta(seconds=self.settings.group_window_s) if hold else now
-                await conn.execute(
-                    """INSERT INTO deliveries (event_id, event_type, case_id, recipient, subscription_id, channel,
-                                               target, urgent, payload, next_attempt_at)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING""",
-                    event.id,
-                    event.type.value,
-                    uuid.UUID(case.case_id) if case else None,
+            # people get SMS and e-mail grouped over a short window; machines and urgent alerts at once
+            rows = [
+                (
                     r.key,
                     uuid.UUID(r.subscription_id) if r.subscription_id else None,
                     r.channel,
                     r.target,
+                    now + timedelta(seconds=self.settings.group_window_s)
+                    if r.channel != "webhook" and not aud.urgent
+                    else now,
+                )
+                for r in aud.recipients
+                if r.channel in self.channels
+            ]
+            if rows:  # one multi-row INSERT for the whole fan-out, in the recipients' order
+                columns = [list(column) for column in zip(*rows, strict=True)]
+                recipients, subscription_ids, channels, targets, dues = columns
+                await conn.execute(
+                    """INSERT INTO deliveries (event_id, event_type, case_id, recipient, subscription_id, channel,
+                                               target, urgent, payload, next_attempt_at)
+                       SELECT $1, $2, $3, r.recipient, r.subscription_id, r.channel, r.target, $4, $5, r.due
+                       FROM unnest($6::text[], $7::uuid[], $8::text[], $9::text[], $10::timestamptz[])
+                            AS r (recipient, subscription_id, channel, target, due)
+                       ON CONFLICT DO NOTHING""",
+                    event.id,
+                    event.type.value,
+                    case_key,
                     aud.urgent,
-                    payload,
-                    due,
+                    encode(event).value,
+                    recipients,
+                    subscription_ids,
+                    channels,
+                    targets,
+                    dues,
                 )
             return aud

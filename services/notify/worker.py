@@ -69,7 +69,10 @@ class DeliveryWorker:
                FROM (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
                      ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
                WHERE d.id = due.id
-               RETURNING d.*""",
+               RETURNING d.*,
+                         (SELECT s.secret FROM subscriptions s WHERE s.id = d.subscription_id) AS secret,
+                         (SELECT s.previous_secret FROM subscriptions s WHERE s.id = d.subscription_id)
+                             AS previous_secret""",
             now,
             now + self.lease,
             self.settings.batch,
@@ -137,17 +140,13 @@ class DeliveryWorker:
 
     async def _message(self, row: dict[str, Any], followers: list[dict[str, Any]]) -> Message | None:
         if row["channel"] not in HUMAN:
-            keys = await self.pool.fetchrow(
-                "SELECT secret, previous_secret FROM subscriptions WHERE id = $1", row["subscription_id"]
-            )
-            secret, previous = (keys["secret"], keys["previous_secret"]) if keys else (None, None)
-            return Message(
+            return Message(  # the subscription's secrets came with the lease: no round trip per delivery
                 row["id"],
                 row["event_id"],
                 row["target"],
                 bytes(row["payload"]),
-                secret=secret,
-                previous_secret=previous,
+                secret=row["secret"],
+                previous_secret=row["previous_secret"],
             )
         payloads = [bytes(row["payload"])]
         if followers:
@@ -210,26 +209,23 @@ class DeliveryWorker:
             next_at = now + timedelta(seconds=backoff(attempt, self.settings, outcome.retry_after_s, self.rnd))
         else:
             status, next_at = "dead", now
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, latency_ms, error)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                row["id"],
-                attempt,
-                outcome.result.value,
-                outcome.status_code,
-                outcome.latency_ms,
-                outcome.error,
-            )
-            await conn.execute(
-                """UPDATE deliveries SET status = $2, next_attempt_at = $3, last_error = $4,
-                          delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
-                   WHERE id = $1""",
-                row["id"],
-                status,
-                next_at,
-                outcome.error,
-            )
+        # one statement, atomic on its own: the attempt is recorded and the delivery moved on together
+        await self.pool.execute(
+            """WITH attempt AS (
+                   INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, latency_ms, error)
+                   VALUES ($1, $2, $3, $4, $5, $6))
+               UPDATE deliveries SET status = $7, next_attempt_at = $8, last_error = $6,
+                      delivered_at = CASE WHEN $7 = 'delivered' THEN now() END
+               WHERE id = $1""",
+            row["id"],
+            attempt,
+            outcome.result.value,
+            outcome.status_code,
+            outcome.latency_ms,
+            outcome.error,
+            status,
+            next_at,
+        )
         ATTEMPTS.labels(row["channel"], outcome.result.value, status).inc()
         log.info(
             "delivery_attempted",
