@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from shared.settings import LocalInfraSettings
 from tests.e2e.console_stack import STREET, ConsoleStack, console_stack
@@ -154,6 +154,11 @@ async def test_a_case_submitted_through_the_api_appears_live(
     assert errors == []
 
 
+def _accepted(page: Page, action: str) -> Locator:
+    """The 202 line of an action: beside its form, and above the case once dispatch has applied it."""
+    return page.locator(f'#action-{action} .accepted, #case-notice .accepted[data-action="{action}"]').first
+
+
 async def _case_page(page: Page, stack: ConsoleStack, case_id: str) -> None:
     await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned")
     await page.goto(f"{stack.console_url}#/cases/{case_id}")
@@ -171,8 +176,10 @@ async def test_actions_from_the_console_reach_the_case(district: tuple[Page, lis
     note = f"已电话联系物业，今天下午清理 {uuid.uuid4().hex[:6]}"
     await page.fill("#action-comment textarea[name=text]", note)
     await page.click("#action-comment button[type=submit]")
-    await expect(page.locator("#action-comment .accepted")).to_contain_text("已受理（202）")
-    await expect(page.locator("#case-notice .applied")).to_contain_text("操作已生效", timeout=LIVE_WAIT_MS)
+    await expect(_accepted(page, "comment")).to_contain_text("已受理（202）")
+    await expect(page.locator('#case-notice .applied[data-action="comment"]')).to_contain_text(
+        "操作已生效", timeout=LIVE_WAIT_MS
+    )
     await expect(page.locator("#timeline")).to_contain_text(note)
     case = await _case(stack, case_id)
     comments = [e for e in case["history"] if e["action"] == "comment"]
@@ -182,8 +189,10 @@ async def test_actions_from_the_console_reach_the_case(district: tuple[Page, lis
     await page.select_option("#action-redispatch select[name=unit]", f"unit:{OTHER_GRID}")
     await page.fill("#action-redispatch textarea[name=text]", "原网格人手不足，改派第2网格")
     await page.click("#action-redispatch button[type=submit]")
-    await expect(page.locator("#action-redispatch .accepted")).to_contain_text("已受理（202）")
-    await expect(page.locator("#case-notice .applied")).to_contain_text("派遣", timeout=LIVE_WAIT_MS)
+    await expect(_accepted(page, "redispatch")).to_contain_text("已受理（202）")
+    await expect(page.locator('#case-notice .applied[data-action="redispatch"]')).to_contain_text(
+        "操作已生效", timeout=LIVE_WAIT_MS
+    )
     case = await asyncio.to_thread(
         stack.wait_case, case_id, lambda c: c["assignment"]["lead"] == f"unit:{OTHER_GRID}", 60
     )
@@ -192,7 +201,7 @@ async def test_actions_from_the_console_reach_the_case(district: tuple[Page, lis
     await page.fill("#action-cancel textarea[name=text]", "重复上报，作废")
     await page.check("#action-cancel input[name=confirm]")
     await page.click("#action-cancel button[type=submit]")
-    await expect(page.locator("#action-cancel .accepted")).to_contain_text("已受理（202）")
+    await expect(_accepted(page, "cancel")).to_contain_text("已受理（202）")
     await expect(page.locator("#case-state")).to_have_text("已作废", timeout=LIVE_WAIT_MS)
     assert (await _case(stack, case_id))["state"] == "cancelled"
 
@@ -204,9 +213,7 @@ async def test_actions_from_the_console_reach_the_case(district: tuple[Page, lis
     assert errors == []
 
 
-async def test_a_redispatch_to_an_unknown_unit_is_explained(
-    district: tuple[Page, list[str]], stack: ConsoleStack
-) -> None:
+async def test_refusals_are_explained(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
     page, errors = district
     case_id = await _small_case(stack, "楼道里堆了很多杂物")
     await _case_page(page, stack, case_id)
@@ -215,6 +222,29 @@ async def test_a_redispatch_to_an_unknown_unit_is_explained(
     await page.click("#action-redispatch button[type=submit]")
     await expect(page.locator("#action-redispatch .problem")).to_contain_text("输入有误")
     assert (await _case(stack, case_id))["assignment"]["lead"] != "unit:999999"
+
+    # Refused at once (409): a command centre summons departments to a case its assignee has accepted.
+    await page.check("#action-summon input[name=departments][value=city_management]")
+    await page.click("#action-summon button[type=submit]")
+    problem = page.locator("#action-summon .problem")
+    await expect(problem).to_contain_text("案件当前状态为“已派遣（待签收）”，不允许此操作")
+    await expect(problem).to_contain_text("重新派遣")
+
+    # Accepted (202), then refused by dispatch: only a street or community summons (街道吹哨), not the district.
+    lead = (await _case(stack, case_id))["assignment"]["lead"]
+    actor = {"id": "网格员王芳", "unit": lead, "role": "assignee"}
+    await asyncio.to_thread(stack.act, "grid_app", case_id, "accept", actor=actor)
+    await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "accepted")
+    await page.reload()
+    await expect(page.locator("#case-state")).to_have_text("已签收")
+    await page.check("#action-summon input[name=departments][value=city_management]")
+    await page.click("#action-summon button[type=submit]")
+    await expect(_accepted(page, "summon")).to_contain_text("已受理（202）")
+    problem = page.locator('#case-notice .problem[data-action="summon"]')
+    await expect(problem).to_contain_text("派遣系统拒绝了此操作", timeout=LIVE_WAIT_MS)
+    await expect(problem).to_contain_text("仍为“已签收”")
+    history = (await _case(stack, case_id))["history"]
+    assert history[-1]["action"] == "rejected" and history[-1]["detail"]["action"] == "summon"
     assert errors == []
 
 

@@ -1,7 +1,7 @@
 // The intake API as the console calls it: the signed-in key on every request, problems turned into Chinese.
 
 import { h } from "./dom.js";
-import { SCOPES, STATES, label } from "./labels.js";
+import { ACTIONS, SCOPES, STATES, label } from "./labels.js";
 
 const KEY = "griddispatch.console.key";
 
@@ -90,7 +90,7 @@ export function problemText(err) {
     case "not_found":
       return "未找到：该案件或单位不存在，或不在本账号可见范围内。";
     case "illegal_transition": {
-      const allowed = (p.allowed || []).join("、") || "无";
+      const allowed = (p.allowed || []).map((a) => label(ACTIONS, a)).join("、") || "无";
       return `案件当前状态为“${label(STATES, p.current_state)}”，不允许此操作。当前可执行：${allowed}。`;
     }
     case "idempotency_conflict":

@@ -148,13 +148,13 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone }) {
         body,
         headers: { "Idempotency-Key": newKey() },
       });
-      clear(result,
-        h("p", { class: "accepted", role: "status" },
+      const accepted = () =>
+        h("p", { class: "accepted", role: "status", dataset: { action: receipt.action } },
           `已受理（202）：${label(ACTIONS, receipt.action)}，操作编号 ${receipt.action_id.slice(0, 8)}…，正在等待派遣系统处理。`,
-        ),
-      );
+        );
+      clear(result, accepted());
       form.reset();
-      onDone(receipt, result);
+      onDone(receipt, result, actor, accepted);
     } catch (err) {
       clear(result, problemBox(err));
     } finally {
@@ -174,6 +174,7 @@ export async function renderCase(main, ctx, caseId) {
     return () => {};
   }
   let disposed = false;
+  let pending = 0; // actions posted here and not yet seen applied: their outcome re-renders the page
 
   const rerender = async (notice) => {
     if (disposed) return;
@@ -193,7 +194,7 @@ export async function renderCase(main, ctx, caseId) {
   };
 
   // After a 202: watch the case until dispatch has applied the action (its history grows), then show it.
-  const awaitApplied = (receipt, result) => {
+  const awaitApplied = (receipt, result, actor, accepted) => {
     const before = (c.history || []).length;
     const stateBefore = c.state;
     const started = Date.now();
@@ -206,20 +207,36 @@ export async function renderCase(main, ctx, caseId) {
         clear(result, problemBox(err));
         return;
       }
-      const applied = (fresh.history || []).length > before || fresh.state !== stateBefore;
-      if (applied) {
-        const last = fresh.history[fresh.history.length - 1];
-        await rerender(
-          h("p", { class: "applied", role: "status" },
-            `操作已生效：${label(ACTIONS, last ? last.action : receipt.action)}；案件状态 ${label(STATES, stateBefore)} → ${label(STATES, fresh.state)}。`,
+      // Our step: a new history entry by this person (others may act on the case meanwhile).
+      const ours = (fresh.history || []).slice(before).filter((e) => e.actor && e.actor.id === actor);
+      const rejected = ours.find((e) => e.action === "rejected");
+      if (rejected) {
+        pending -= 1;
+        const why = rejected.note || (rejected.detail && rejected.detail.reason) || "";
+        await rerender([
+          accepted(),
+          h("div", { class: "problem", role: "alert", dataset: { action: receipt.action } },
+            h("strong", {}, `派遣系统拒绝了此操作（${label(ACTIONS, receipt.action)}），案件状态仍为“${label(STATES, fresh.state)}”。`),
+            why ? h("div", { class: "problem-detail" }, `原因：${why}`) : null,
           ),
-        );
+        ]);
+      } else if (ours.length) {
+        pending -= 1;
+        const last = ours[ours.length - 1];
+        await rerender([
+          accepted(),
+          h("p", { class: "applied", role: "status", dataset: { action: receipt.action } },
+            `操作已生效：${label(ACTIONS, last.action)}；案件状态 ${label(STATES, stateBefore)} → ${label(STATES, fresh.state)}。`,
+          ),
+        ]);
       } else if (Date.now() - started < 30000) {
         setTimeout(poll, 1000);
       } else {
-        clear(result, h("p", { class: "notice" }, "已受理，但 30 秒内未见处理结果：派遣系统可能繁忙或已拒绝此操作，请稍后刷新查看。"));
+        pending -= 1;
+        clear(result, h("p", { class: "notice" }, "已受理，但 30 秒内未见处理结果：派遣系统可能繁忙，请稍后刷新查看。"));
       }
     };
+    pending += 1;
     setTimeout(poll, 700);
   };
 
@@ -392,6 +409,7 @@ export async function renderCase(main, ctx, caseId) {
     if (!event.data || event.data.subject !== caseId) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
+      if (pending > 0) return;
       if (!busy()) {
         rerender();
         return;
