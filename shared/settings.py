@@ -90,6 +90,7 @@ class ServiceSettings(BaseSettings):
     escalation_port: int = 8002
     notify_port: int = 8003
     worker_id: str = "1"
+    data_dir: Path = Path(".local/dispatch-data")  # faust's local state; relative to the working directory
 
     def port_of(self, service: ServiceName) -> int:
         port: int = getattr(self, f"{service}_port")

@@ -67,6 +67,7 @@ def create_app(
         broker_client_id=f"{kafka.client_id}-dispatch-{settings.worker_id}",
         producer_acks=-1,
         store="memory://",
+        datadir=str(settings.data_dir / "{conf.name}"),  # not "<name>-data" beside the code
         topic_replication_factor=kafka.replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",  # reports sent before the first worker started are not skipped
