@@ -136,9 +136,9 @@ async def apply_action(
         for call in summons.calls:
             if str(call.assignee) not in fresh:
                 continue
-            party = str(call.assignee)
+            party, now = str(call.assignee), ctx.now()
             await case_store.open_deadline(
-                conn, case["case_id"], "report_in", party, ctx.now(), call.report_in_by, [], scale=ctx.deadline_scale
+                conn, case["case_id"], "report_in", party, now, call.report_in_by, [], scale=ctx.deadline_scale, now=now
             )
             ids += await announce.assignment(conn, ctx, case, party, "summoned", event.id)
     if FactKind.REOPENED in kinds:
@@ -252,10 +252,13 @@ async def _settle_deadlines(
             due,
             [],
             scale=ctx.deadline_scale,
+            now=now,
         )
     if new.state is State.VERIFIED and before.state is not State.VERIFIED:  # the resident's window to rate it
         due = now + timedelta(hours=ctx.after_care.follow_up_within_hours)
-        await case_store.open_deadline(conn, case_id, "follow_up", "resident", now, due, [], scale=ctx.deadline_scale)
+        await case_store.open_deadline(
+            conn, case_id, "follow_up", "resident", now, due, [], scale=ctx.deadline_scale, now=now
+        )
 
 
 async def _reopened(conn: asyncpg.Connection, ctx: Context, case: dict[str, Any]) -> list[int]:
@@ -267,7 +270,7 @@ async def _reopened(conn: asyncpg.Connection, ctx: Context, case: dict[str, Any]
     resolve_by = due.due if due else now + timedelta(hours=hours)
     await case_store.close_deadlines(conn, case["case_id"], "void", kinds=["resolve"])
     resolve_by = await case_store.open_deadline(
-        conn, case["case_id"], "resolve", case["lead"], now, resolve_by, [], scale=ctx.deadline_scale
+        conn, case["case_id"], "resolve", case["lead"], now, resolve_by, [], scale=ctx.deadline_scale, now=now
     )
     await case_store.update_case(conn, case["case_id"], {"resolve_by": resolve_by})
     return []

@@ -86,10 +86,12 @@ async def open_deadline(
     warn_times: list[datetime],
     *,
     scale: float,
+    now: datetime,
 ) -> datetime:
     """Record an open deadline; returns its due time. Every deadline is created here, so the deadline scale
-    (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE, 1 but in a demo) shrinks its allowance and warnings here alone."""
-    due_at, warn_times = scale_deadline(starts_at, due_at, warn_times, scale)
+    (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE, 1 but in a demo) shrinks what is left of its allowance from `now`,
+    and its warnings, here alone."""
+    due_at, warn_times = scale_deadline(now, due_at, warn_times, scale)
     first = min([*warn_times, due_at])
     await conn.execute(
         """INSERT INTO deadlines (deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at)
@@ -129,6 +131,16 @@ async def close_deadlines(
         keep_kinds,
     )
     return int(result.split()[-1])
+
+
+async def deadline_closed(conn: asyncpg.Connection, deadline_id: str) -> bool:
+    """Whether the deadline a fired event names has been met or voided since (an unknown id is not closed)."""
+    try:
+        key = uuid.UUID(deadline_id)
+    except ValueError:
+        return False
+    status = await conn.fetchval("SELECT status FROM deadlines WHERE deadline_id = $1", key)
+    return status is not None and status != "open"
 
 
 async def deadline_open(conn: asyncpg.Connection, deadline_id: str) -> bool:

@@ -34,6 +34,8 @@ async def handle_deadline(conn: asyncpg.Connection, ctx: Context, event: CloudEv
     row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
     if row is None or State(row["state"]) not in OPEN_HANDLING or row["lead"] != event.data.assignee:
         return []  # handled, closed or already moved on since the deadline was set: nothing to escalate
+    if await case_store.deadline_closed(conn, event.data.deadline_id):
+        return []  # met by an action dispatch applied before this event (escalation fired it while it queued)
     progress = load(row["progress"])
     reason = f"{event.data.kind} deadline {event.data.due_at.isoformat()} missed by {event.data.assignee}"
     return await escalate_case(conn, ctx, dict(row), progress, SYSTEM, reason, cause=event.id)
@@ -161,7 +163,7 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
     report_in_by = step.report_in_by
     if fresh:
         report_in_by = await case_store.open_deadline(
-            conn, case["case_id"], "report_in", target, now, report_in_by, [], scale=ctx.deadline_scale
+            conn, case["case_id"], "report_in", target, now, report_in_by, [], scale=ctx.deadline_scale, now=now
         )
     case.update(progress=dump(new), assisting=sorted(new.assisting))
     case["scope_keys"] = sorted({*case["scope_keys"], *scope_keys(ctx.registry, [target], None, None)})

@@ -65,16 +65,17 @@ async def assign(
     case_id: uuid.UUID = case["case_id"]
     await case_store.close_deadlines(conn, case_id, "void")  # whatever the previous assignee owed is void now
     due: dict[str, datetime] = {}  # as recorded (a deadline scale shortens them): the case row shows the same
+    now = ctx.now()
     for kind, computed in (("accept", accept_by), ("resolve", resolve_by)):
         warnings = list(
             warning_times(start, computed, warn_at, clock, ctx.policy.tz, ctx.policy.local_days, ctx.policy.office)
         )
         due[kind] = await case_store.open_deadline(
-            conn, case_id, kind, lead, start, computed, warnings, scale=ctx.deadline_scale
+            conn, case_id, kind, lead, start, computed, warnings, scale=ctx.deadline_scale, now=now
         )
     for party in sorted(new.owing):
         await case_store.open_deadline(
-            conn, case_id, "report_in", party, start, resolve_by, [], scale=ctx.deadline_scale
+            conn, case_id, "report_in", party, start, resolve_by, [], scale=ctx.deadline_scale, now=now
         )
     case.update(
         state=new.state.value,

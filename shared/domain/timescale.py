@@ -1,10 +1,11 @@
 """Shrinking deadlines for a replayed day: every allowance and warning offset times a scale in (0, 1].
 
-    due, warns = scale_deadline(starts_at, due_at, warn_times, scale=1 / 480)
+    due, warns = scale_deadline(now, due_at, warn_times, scale=1 / 480)
 
-A moment `m` of a deadline that starts at `s` becomes `s + (m - s) * scale`: the allowance and each warning's
-offset shrink by the same factor, so the order of warnings and due time is kept. Scale 1 changes nothing.
-Pure: the caller passes the scale (dispatch from its settings).
+A moment `m` of a deadline becomes `now + (m - now) * scale`, `now` being when the deadline is recorded: what is
+left of the allowance and each warning's offset shrink by the same factor, so the order of warnings and due
+time is kept, and time already spent before `now` (a report waiting in a queue) is not shrunk into the past.
+Scale 1 changes nothing. Pure: the caller passes the scale (dispatch from its settings) and the time.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ def check_scale(scale: float) -> float:
     return scale
 
 
-def scale_moment(start: datetime, moment: datetime, scale: float) -> datetime:
-    """`moment` brought toward `start`: start + (moment - start) * scale (unchanged at scale 1)."""
+def scale_moment(now: datetime, moment: datetime, scale: float) -> datetime:
+    """`moment` brought toward `now`: now + (moment - now) * scale (unchanged at scale 1)."""
     check_scale(scale)
     if scale == 1:
         return moment
-    return start + (moment - start) * scale
+    return now + (moment - now) * scale
 
 
 def scale_deadline(
-    start: datetime, due: datetime, warn_times: Iterable[datetime], scale: float
+    now: datetime, due: datetime, warn_times: Iterable[datetime], scale: float
 ) -> tuple[datetime, list[datetime]]:
-    """The due time and warning times of a deadline starting at `start`, every offset from it times `scale`."""
-    return scale_moment(start, due, scale), [scale_moment(start, w, scale) for w in warn_times]
+    """The due time and warning times of a deadline recorded at `now`, every offset from it times `scale`."""
+    return scale_moment(now, due, scale), [scale_moment(now, w, scale) for w in warn_times]

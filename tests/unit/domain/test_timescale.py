@@ -1,4 +1,4 @@
-"""The deadline scale: allowance and warning offsets shrink by the same factor from the deadline's start."""
+"""The deadline scale: what is left of an allowance, and warning offsets, shrink by the same factor from now."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from shared.domain.timescale import ScaleError, check_scale, scale_deadline, scale_moment
 
-START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # the moment dispatch records the deadline
 
 
 def test_an_allowance_of_n_hours_at_scale_0_001_is_n_times_3_6_seconds() -> None:
@@ -24,6 +24,14 @@ def test_warnings_keep_their_fraction_of_the_allowance_and_their_order() -> None
     assert new_due - START == timedelta(minutes=1)
     assert [w - START for w in new_warns] == [timedelta(seconds=30), timedelta(seconds=48)]
     assert START < new_warns[0] < new_warns[1] < new_due
+
+
+def test_time_spent_before_now_is_not_shrunk_into_the_past() -> None:
+    received = START - timedelta(seconds=30)  # the report waited 30 s for dispatch
+    due = received + timedelta(hours=2)
+    assert scale_moment(START, due, 1 / 480) == START + (due - START) / 480  # about 15 s from now, not -15 s
+    assert scale_moment(START, due, 1 / 480) > START
+    assert scale_moment(START, START - timedelta(hours=1), 0.5) == START - timedelta(minutes=30)  # already past
 
 
 def test_scale_one_changes_nothing() -> None:
