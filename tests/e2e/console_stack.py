@@ -191,9 +191,11 @@ def console_stack(
         "GRIDDISPATCH_KAFKA_TOPIC_PREFIX": f"console-{uuid.uuid4().hex[:8]}",
         "GRIDDISPATCH_DB_URL": db_url,
         "GRIDDISPATCH_LOG_JSON": "1",
+        "GRIDDISPATCH_SERVICE_DATA_DIR": str(workdir / "dispatch-data"),  # faust's local state, in the workdir
         "GRIDDISPATCH_NOTIFY_CONSOLE_ORIGINS": f"http://127.0.0.1:{ports['intake']},http://localhost:{ports['intake']}",
         **{f"GRIDDISPATCH_SERVICE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
     }
+    (workdir / "dispatch-data").mkdir(parents=True, exist_ok=True)
     stack = ConsoleStack(ports, env, db_url=db_url)
     processes: list[subprocess.Popen[bytes]] = []
     logs = []
