@@ -61,6 +61,7 @@ def create_app(
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     settings = service or ServiceSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust makes only the last folder of its datadir
     app = faust.App(
         f"{kafka.topic_prefix}-dispatch",  # the consumer group: every dispatch worker of this deployment
         broker=broker_urls(kafka.bootstrap_servers),
