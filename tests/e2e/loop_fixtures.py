@@ -1,8 +1,9 @@
-"""The closed loop's stack for e2e tests: all four services on the real broker and database, one per session.
+"""The closed loop's stack for e2e tests: all four services on the real broker and a database of
+its own, one per test module (stopped with it, so its workers never run on during other tests).
 
 dispatch runs as a process (`griddispatch serve dispatch`), notify is served by uvicorn (its live stream needs a
 real HTTP connection), intake and escalation run in-process through ASGI. A local receiver stands in for every
-webhook and for the SMS gateway. Tests share the stack, so each uses places and matters of its own (duplicates
+webhook and for the SMS gateway. A module's tests share the stack, so each uses places and matters of its own (duplicates
 merge by matter, 100 m and 72 h).
 
 Ports (this file's own): 18310 dispatch, 18311 notify, 18312 the webhook and SMS receiver.
@@ -24,21 +25,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
 from aiohttp import web
 
+from griddispatch.infra import postgres as local_postgres
 from services.escalation.main import create_app as create_escalation
 from services.intake.main import create_app as create_intake
 from services.notify.main import create_app as create_notify
 from shared.api_clients import create_client
+from shared.db import migrate
 from shared.settings import (
     PROJECT_ROOT,
     DatabaseSettings,
     EscalationSettings,
     IntakeSettings,
     KafkaSettings,
+    LocalInfraSettings,
     NotifySettings,
     ServiceSettings,
 )
@@ -226,10 +231,35 @@ async def _served(app: Any, port: int) -> AsyncIterator[str]:
         await task
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+async def loop_database(local_infra: LocalInfraSettings) -> AsyncIterator[DatabaseSettings]:
+    """A migrated database of the loop's own: its escalation and notify workers touch nothing else."""
+    name = f"gd_loop_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(local_postgres.url_of(local_infra, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    settings = DatabaseSettings(url=local_postgres.url_of(local_infra, name))
+    conn = await asyncpg.connect(settings.url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield settings
+    admin = await asyncpg.connect(local_postgres.url_of(local_infra, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+# One stack per test module, stopped when the module ends: its workers must not run on during other tests.
+@pytest.fixture(scope="module")
 async def loop(
-    kafka_settings: KafkaSettings, database_settings: DatabaseSettings, tmp_path_factory: pytest.TempPathFactory
+    kafka_settings: KafkaSettings, loop_database: DatabaseSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Loop]:
+    database_settings = loop_database
     for port in (DISPATCH_PORT, NOTIFY_PORT, RECEIVER_PORT):
         _port_free(port)
     kafka = kafka_settings.model_copy(
