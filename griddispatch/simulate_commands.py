@@ -443,7 +443,8 @@ def _where(intake_url: str) -> list[str]:
 
     services = ServiceSettings()
     metrics: dict[str, str] = {n: f"http://{services.host}:{services.port_of(n)}" for n in SERVICE_NAMES}
-    return where_to_look(intake_url, metrics, str(LocalInfraSettings().dir / "logs"))
+    local = LocalInfraSettings().dir
+    return where_to_look(intake_url, metrics, str(local / "logs"), str(local / "demo" / "clients.json"))
 
 
 @demo_app.command("summary")

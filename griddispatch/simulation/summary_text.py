@@ -68,8 +68,11 @@ def _until(minutes: float) -> str:
     return f"{minutes:.0f} min" if minutes >= 2 else f"{minutes * 60:.0f} s"
 
 
-def where_to_look(intake_url: str, metrics_urls: Mapping[str, str], logs_dir: str) -> list[str]:
-    lines = [f"API docs      {intake_url}/docs"]
+def where_to_look(intake_url: str, metrics_urls: Mapping[str, str], logs_dir: str, keys_file: str) -> list[str]:
+    lines = [
+        f"console       {intake_url}/console/ (sign in with the 'supervisor' key in {keys_file})",
+        f"API docs      {intake_url}/docs",
+    ]
     lines += [f"metrics       {name:10} {url}/metrics" for name, url in metrics_urls.items()]
     lines.append(f"logs          {logs_dir}/<service>.log (JSON lines with case_id)")
     return lines

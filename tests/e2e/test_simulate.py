@@ -159,6 +159,7 @@ async def test_demo_replay_plays_the_hour_and_prints_what_the_database_holds(
     assert total > 5 and total == opened + merged
     assert accepted > 0  # the actor accepted cases through the API and dispatch applied it
     assert "API docs      http://127.0.0.1:18305/docs" in out
+    assert "console       http://127.0.0.1:18305/console/" in out
 
     clients = json.loads((Path(stack["GRIDDISPATCH_LOCAL_DIR"]) / "demo" / "clients.json").read_text())
     ids = [uuid.UUID(c["id"]) for role, c in clients.items() if role not in ("worker", "supervisor")]
