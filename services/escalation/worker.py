@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -48,6 +48,11 @@ LAG = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 TICK = Histogram("griddispatch_escalation_tick_seconds", "Database time of one claim-and-fire transaction")
+NOTIFIES = Counter(
+    "griddispatch_escalation_notifies_total",
+    "New-deadline notifications received: woke (due before the planned wake) or ignored (due at or after it)",
+    ["outcome"],
+)
 
 CLAIM = """SELECT deadline_id, case_id, kind, party, due_at, warn_times, fired FROM deadlines
            WHERE status = 'open' AND next_fire_at <= $1
@@ -74,6 +79,7 @@ class DeadlineWorker:
         self.settings = settings
         self.realert_every = timedelta(minutes=settings.realert_minutes)
         self.wake = asyncio.Event()
+        self.planned_wake: datetime | None = None  # when the current sleep ends; None while looking: any NOTIFY wakes
 
     async def tick(self) -> int:
         """Fire what is due now; returns how many deadlines were claimed."""
@@ -128,6 +134,7 @@ class DeadlineWorker:
         try:
             while not stop.is_set():
                 self.wake.clear()  # before looking: a NOTIFY that lands while we look must wake the next sleep
+                self.planned_wake = None
                 try:
                     if await self.tick() >= self.settings.batch:
                         continue  # more is due right now
@@ -137,6 +144,7 @@ class DeadlineWorker:
                 except RETRIABLE as exc:
                     log.warning("escalation_retrying", error=str(exc), delay_s=delay)
                     sleep, delay = delay, min(delay * 2, 10.0)
+                self.planned_wake = self.clock.now() + timedelta(seconds=sleep)
                 waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
                 _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in pending:
@@ -145,5 +153,23 @@ class DeadlineWorker:
             await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
             await self.pool.release(listener)
 
-    def _on_notify(self, *_: object) -> None:
-        self.wake.set()
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        """Wake for a new deadline only if it is due before the planned wake (or its due time is not known).
+
+        Skipping a later one is safe: the sleep ends at its planned time, at the latest after max_sleep_s, and
+        the next look (tick, then the earliest next_fire_at) sees every deadline committed before it."""
+        if self.wakes_for(payload):
+            NOTIFIES.labels("woke").inc()
+            self.wake.set()
+        else:
+            NOTIFIES.labels("ignored").inc()
+
+    def wakes_for(self, payload: str) -> bool:
+        planned = self.planned_wake
+        if planned is None:  # looking right now: the look may have missed it, so the next sleep must not wait
+            return True
+        try:
+            due = datetime.fromtimestamp(float(payload), UTC)
+        except (ValueError, OverflowError, OSError):  # an empty payload (the trigger before 0008) wakes as it did
+            return True
+        return due < planned

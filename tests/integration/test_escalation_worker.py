@@ -198,6 +198,41 @@ async def test_a_new_earlier_deadline_wakes_a_sleeping_worker(harness: Harness) 
         await asyncio.wait_for(task, 10)
 
 
+async def test_a_deadline_due_after_the_planned_wake_does_not_wake_the_worker(harness: Harness) -> None:
+    await _only_these_due(harness, [])
+    worker = harness.worker()
+    worker.clock = type("Now", (), {"now": staticmethod(lambda: datetime.now(UTC))})()
+    ticks = 0
+    tick = worker.tick
+
+    async def counted() -> int:
+        nonlocal ticks
+        ticks += 1
+        return await tick()
+
+    worker.tick = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        started = asyncio.get_running_loop().time()
+        while worker.planned_wake is None:  # nothing due: it plans to sleep max_sleep_s (30 s)
+            assert asyncio.get_running_loop().time() - started < 10, "the worker never went to sleep"
+            await asyncio.sleep(0.05)
+        assert ticks == 1
+        await harness.deadline(datetime.now(UTC) + timedelta(hours=2))  # due long after the planned wake
+        await asyncio.sleep(1.0)
+        assert ticks == 1, "a deadline due after the planned wake woke the worker"
+        _, soon = await harness.deadline(datetime.now(UTC) + timedelta(seconds=1))  # due before it: wakes
+        started = asyncio.get_running_loop().time()
+        while not await harness.fired(soon):
+            assert asyncio.get_running_loop().time() - started < 10, "the worker did not wake for the new deadline"
+            await asyncio.sleep(0.1)
+        assert ticks >= 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
 async def test_a_working_day_deadline_across_the_spring_festival(harness: Harness) -> None:
     # 2026-02-13 (Friday) 10:00 in Xi'an; 2 working days; the Spring Festival holiday runs 15-23 February 2026
     # and Saturday 14 February and Saturday 28 February are make-up working days.
