@@ -140,6 +140,29 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, expected: dict[str, int]
         await asyncio.sleep(0.1)
 
 
+async def delete_topics_with_prefix(settings: KafkaSettings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a test run's or a benchmark's own). Returns them."""
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-admin",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    try:
+        await admin.start()
+    except (KafkaConnectionError, KafkaError) as exc:
+        await admin.close()
+        raise _unreachable(settings, exc) from exc
+    try:
+        ours = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if ours:
+            await admin.delete_topics(ours)
+        return ours
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> list[str]:
     """Create the topics that are missing; leave existing ones as they are. Returns the names created."""
     admin = AIOKafkaAdminClient(

@@ -7,6 +7,7 @@ this session started is stopped at the end. Tests are isolated by a topic prefix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from griddispatch.infra import postgres as local_postgres
 from griddispatch.infra import stack
 from griddispatch.infra.processes import Processes
 from shared.db import create_pool, migrate
+from shared.kafka import delete_topics_with_prefix
 from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
 
 # Fixtures of the services under test, available to every test module.
@@ -48,13 +50,20 @@ def local_infra() -> Iterator[LocalInfraSettings]:
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(local_infra: LocalInfraSettings) -> KafkaSettings:
-    """Broker settings with a topic prefix of this session's own."""
-    return KafkaSettings(
+async def kafka_settings(local_infra: LocalInfraSettings) -> AsyncIterator[KafkaSettings]:
+    """Broker settings with a topic prefix of this session's own; the session's topics are deleted at its end.
+
+    Every test derives its topics' prefix from this one, so a broker kept between runs does not pile up
+    thousands of partitions (one did, and died of too many open files).
+    """
+    settings = KafkaSettings(
         bootstrap_servers=local_kafka.bootstrap_of(local_infra),
         topic_prefix=f"test-{uuid.uuid4().hex[:8]}",
         client_id="griddispatch-tests",
     )
+    yield settings
+    with contextlib.suppress(Exception):  # a broker already gone must not turn a green run red
+        await delete_topics_with_prefix(settings, settings.topic_prefix)
 
 
 async def _create_database(local: LocalInfraSettings, name: str) -> DatabaseSettings:

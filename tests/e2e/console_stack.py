@@ -6,6 +6,7 @@ topic prefix of their own, the sample district imported and API keys for a comma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,7 +27,8 @@ from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
 from shared.api_clients import create_client
 from shared.db import migrate
-from shared.settings import PROJECT_ROOT, LocalInfraSettings
+from shared.kafka import delete_topics_with_prefix
+from shared.settings import PROJECT_ROOT, KafkaSettings, LocalInfraSettings
 
 T = TypeVar("T")
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
@@ -229,3 +231,6 @@ def console_stack(
         for log in logs:
             log.close()
         _run(lambda: _drop_database(local, db_name))
+        with contextlib.suppress(Exception):
+            kafka = KafkaSettings(bootstrap_servers=env["GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS"])
+            _run(lambda: delete_topics_with_prefix(kafka, env["GRIDDISPATCH_KAFKA_TOPIC_PREFIX"]))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.kafka import ensure_topics
+from shared.kafka import delete_topics_with_prefix, ensure_topics
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -59,3 +61,27 @@ async def test_leaves_an_existing_topic_as_it_is(kafka_settings: KafkaSettings) 
     partitions, configs = await _describe(kafka_settings, [topics.reports])
     assert partitions[topics.reports] == 2
     assert configs[topics.reports]["retention.ms"] == "3600000"
+
+
+async def test_deleting_by_prefix_takes_ours_and_leaves_the_rest(kafka_settings: KafkaSettings) -> None:
+    ours = Topics(f"{kafka_settings.topic_prefix}-gone-{uuid.uuid4().hex[:6]}")
+    theirs = Topics(f"{kafka_settings.topic_prefix}-kept-{uuid.uuid4().hex[:6]}")
+    await ensure_topics(kafka_settings, [*ours.core_specs(), *theirs.core_specs()])
+
+    deleted = await delete_topics_with_prefix(kafka_settings, ours.prefix)
+
+    assert sorted(deleted) == sorted(s.name for s in ours.core_specs())
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await admin.start()
+    try:
+        for _ in range(40):  # the broker's metadata follows the deletion within moments
+            left = set(await admin.list_topics())
+            if not left & set(deleted):
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        await admin.close()
+    assert not left & set(deleted)
+    assert {s.name for s in theirs.core_specs()} <= left
+    with pytest.raises(ValueError):
+        await delete_topics_with_prefix(kafka_settings, "")
