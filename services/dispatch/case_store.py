@@ -152,6 +152,26 @@ async def deadline_open(conn: asyncpg.Connection, deadline_id: str) -> bool:
     return bool(await conn.fetchval("SELECT status = 'open' FROM deadlines WHERE deadline_id = $1", key))
 
 
+async def deadline_window(
+    conn: asyncpg.Connection, case_id: uuid.UUID, deadline_id: str, kind: str, party: str
+) -> asyncpg.Record | None:
+    """The fired deadline's start and due time (its allowance as recorded, scale applied); for an id not
+    recorded, the party's latest deadline of that kind on the case."""
+    try:
+        key: uuid.UUID | None = uuid.UUID(deadline_id)
+    except ValueError:
+        key = None
+    return await conn.fetchrow(
+        """SELECT deadline_id, starts_at, due_at FROM deadlines
+           WHERE case_id = $1 AND (deadline_id = $2 OR (kind = $3 AND party = $4))
+           ORDER BY deadline_id = $2 DESC, created_at DESC LIMIT 1""",
+        case_id,
+        key,
+        kind,
+        party,
+    )
+
+
 async def park_action(conn: asyncpg.Connection, event_id: str, case_id: uuid.UUID, value: bytes) -> None:
     await conn.execute(
         "INSERT INTO pending_actions (event_id, case_id, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

@@ -13,12 +13,21 @@ from services.dispatch.progress import dump, load
 from services.dispatch.steps import SYSTEM, assign, close_case, facts_of
 from services.dispatch.visibility import scope_keys
 from shared.domain.lifecycle import Action, CaseProgress, FactKind, IllegalTransition, Role, State, apply
-from shared.domain.routing import RoutingError, Urgency, escalate, escalate_part, parse_assignee
+from shared.domain.routing import (
+    Escalation,
+    RoutingError,
+    Urgency,
+    escalate,
+    escalate_part,
+    parse_assignee,
+    realert_top,
+)
 from shared.domain.routing.deadlines import deadlines
 from shared.domain.routing.values import Trace
 from shared.events import CloudEvent
 from shared.events.types import Actor, DeadlineFired
 
+REALERT = "realert"  # history: the top rung missed a deadline and was re-alerted, not moved
 OPEN_HANDLING = {State.ASSIGNED, State.ACCEPTED, State.IN_PROGRESS, State.REOPENED}
 
 
@@ -38,7 +47,70 @@ async def handle_deadline(conn: asyncpg.Connection, ctx: Context, event: CloudEv
         return []  # met by an action dispatch applied before this event (escalation fired it while it queued)
     progress = load(row["progress"])
     reason = f"{event.data.kind} deadline {event.data.due_at.isoformat()} missed by {event.data.assignee}"
+    step = escalate(parse_assignee(event.data.assignee), ctx.registry, place=row["place"])
+    if step.at_top:
+        return await realert_case(conn, ctx, dict(row), progress, event, reason, step)
     return await escalate_case(conn, ctx, dict(row), progress, SYSTEM, reason, cause=event.id)
+
+
+async def realert_case(
+    conn: asyncpg.Connection,
+    ctx: Context,
+    case: dict[str, Any],
+    progress: CaseProgress,
+    event: CloudEvent[DeadlineFired],
+    reason: str,
+    step: Escalation,
+) -> list[int]:
+    """The district command centre missed its deadline: nowhere to climb. The case stays with it, no escalation
+    is counted; history records a `realert` (its case event tells the district through notify) and the missed
+    deadline gives way to a fresh one of the same length, whose passing re-alerts it again."""
+    data = event.data
+    window = await case_store.deadline_window(conn, case["case_id"], data.deadline_id, data.kind, data.assignee)
+    if window is None:
+        return []  # no deadline of that kind was ever set for it here: nothing to chase
+    now = ctx.now()
+    again = realert_top(step, window["starts_at"], window["due_at"], now)
+    # the missed deadline gives way to the re-alert deadline (the escalation worker stops re-alerting it)
+    await case_store.close_deadlines(conn, case["case_id"], "void", kinds=[data.kind], party=data.assignee)
+    due = await case_store.open_deadline(
+        conn, case["case_id"], data.kind, data.assignee, now, again.due_at, [], scale=1.0, now=now
+    )  # scale 1: the allowance was recorded already scaled
+    detail: dict[str, Any] = {
+        "reason": reason,
+        "lead": data.assignee,
+        "kind": data.kind,
+        "next_due": due.isoformat(),
+        "escalations": progress.escalations,
+        "rules": [s.rule for s in again.trace],
+    }
+    state = progress.state.value
+    seq = await case_store.append_event(
+        conn,
+        case["case_id"],
+        announce.derived_id(event.id, "realert"),
+        REALERT,
+        state,
+        state,
+        SYSTEM.model_dump(),
+        detail,
+        now,
+    )
+    column = {"accept": "accept_by", "resolve": "resolve_by"}[data.kind]
+    case[column] = due
+    await case_store.update_case(conn, case["case_id"], {column: due})
+    return await announce.change(
+        conn,
+        ctx,
+        case,
+        seq=seq,
+        action=REALERT,
+        from_state=state,
+        to_state=state,
+        actor=SYSTEM,
+        detail=detail,
+        cause=event.id,
+    )
 
 
 async def close_unrated(conn: asyncpg.Connection, ctx: Context, event: CloudEvent[DeadlineFired]) -> list[int]:

@@ -87,6 +87,7 @@ ACTION_NAMES = {
     "reopen": "重办",
     "escalate": "上报",
     "escalate_part": "报到超时上报",  # a summoned party did not report in: the rung above answers for its part
+    "realert": "超时再次提醒",  # the district command centre missed a deadline: it keeps the case, chased again
     "merge": "合并",
     "close": "结案",
     "cancel": "撤销",
@@ -201,12 +202,16 @@ def deadline_fired(
 def case_changed(
     event: CloudEvent[CaseChanged], case: CaseFacts | None = None, tz: Zone = DEFAULT_TIMEZONE
 ) -> Rendered:
-    """A transition as staff see it: 升级督办 for an escalation, otherwise the action and the new state."""
+    """A transition as staff see it: 升级督办 for an escalation, 再次提醒 for a top-rung re-alert, otherwise the
+    action and the new state."""
     data = event.data
     number = _number(data.case_id, case)
     core = f"{number} {_title(case.title if case else None, case)}".rstrip()
     if data.action == "escalate":
         return _message("升级督办", number, core, "已逐级上报，请督办")
+    if data.action == "realert":  # the top rung: nobody above to take it, so the district is told again
+        kind = DEADLINE_NAMES.get(str(data.detail.get("kind", "")), "")
+        return _message("再次提醒", number, core, f"超过{kind}时限仍未办理，已无上一级可上报，请立即办理")
     action = ACTION_NAMES.get(data.action, data.action)
     state = STATE_NAMES.get(data.to_state, data.to_state)
     return _message(f"案件{action}", number, core, f"当前状态：{state}")

@@ -65,6 +65,7 @@ export const ACTIONS = {
   comment: "评论",
   rejected: "操作被拒绝",
   escalate_part: "报到超时上报",
+  realert: "超时再次提醒",
   deadline: "时限",
 };
 

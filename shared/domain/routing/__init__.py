@@ -2,6 +2,7 @@
 
 * `route(report, registry, catalog, now, policy)` → `Decision` (lead, assisting, level, deadlines, trace)
 * `escalate(current_lead, registry)` → `Escalation` (next rung, or `at_top`)
+* `realert_top(step, starts_at, due_at, at)` → `TopRealert` (the top rung keeps a missed case, chased again)
 * `escalate_part(party, registry, at)` → `PartEscalation` (who answers for a part not reported in, by when)
 * `summon(place, departments, by_unit, at, registry)` → `Summons` (report-in deadline per department)
 * `check_return(matter, assignee, registry)` raises `ReturnNotAllowed` unless the catalog lets that level return it
@@ -15,8 +16,10 @@ from shared.domain.routing.ladder import (
     PartEscalation,
     SummonCall,
     Summons,
+    TopRealert,
     escalate,
     escalate_part,
+    realert_top,
     summon,
 )
 from shared.domain.routing.returns import ReturnNotAllowed, assignee_level, check_return
@@ -48,6 +51,7 @@ __all__ = [
     "RoutingError",
     "SummonCall",
     "Summons",
+    "TopRealert",
     "UnknownAssignee",
     "Urgency",
     "assignee_level",
@@ -55,6 +59,7 @@ __all__ = [
     "escalate",
     "escalate_part",
     "parse_assignee",
+    "realert_top",
     "route",
     "summon",
 ]

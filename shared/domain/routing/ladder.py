@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from shared.domain.calendar import deadline
@@ -72,6 +72,30 @@ def escalate(current_lead: Assignee, registry: Registry, *, place: str | None = 
         target = Assignee(AssigneeKind.UNIT, district.code)
         trace.add("escalate.department", f"department {code} → district command centre {district.code}")
     return Escalation(target, False, tuple(trace.steps))
+
+
+@dataclass(frozen=True, slots=True)
+class TopRealert:
+    """A top-rung lead missed an accept-by or resolve-by deadline: it keeps the case and is chased again."""
+
+    lead: Assignee
+    due_at: datetime  # the next re-alert deadline: the missed deadline's allowance again, counted from now
+    trace: tuple[TraceStep, ...]
+
+
+MIN_REALERT = timedelta(seconds=1)  # a deadline recorded with no allowance still waits a moment, never a busy loop
+
+
+def realert_top(step: Escalation, starts_at: datetime, due_at: datetime, at: datetime) -> TopRealert:
+    """Nowhere to climb from the district command centre: no move and no escalation counted, the same lead is
+    re-alerted and gets a fresh deadline of the missed one's length, so it is chased no more often than that."""
+    if not step.at_top:
+        raise RoutingError(f"not the top of the ladder: the case can climb to {step.target}")
+    allowance = max(due_at - starts_at, MIN_REALERT)
+    trace = Trace()
+    trace.steps.extend(step.trace)
+    trace.add("escalate.realert", f"{step.target} stays lead: re-alerted, next due {at + allowance} (same allowance)")
+    return TopRealert(step.target, at + allowance, tuple(trace.steps))
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,15 @@ def test_escalation_change_for_supervisors() -> None:
     )
 
 
+def test_a_top_rung_re_alert_tells_the_district_again() -> None:
+    msg = render(_changed("assigned", action="realert", kind="accept"), FACTS)
+    assert msg is not None
+    assert (
+        msg.text
+        == f"【再次提醒】{NUMBER} 张*家门口路灯不亮，请回电138****5678，超过签收时限仍未办理，已无上一级可上报，请立即办理。"
+    )
+
+
 def test_other_changes_for_staff_name_action_and_state() -> None:
     msg = render(_changed("returned", action="return"), FACTS)
     assert msg is not None and msg.text.endswith("当前状态：已退单。") and msg.text.startswith("【案件退单】")
