@@ -195,6 +195,9 @@ class LoadDriver:
                    WHERE case_id = ANY($1) AND kind = 'accept' AND status = 'open'""",
                 due,
             )
+            # as dispatch's insert of a deadline due now would (migration 0008's trigger fires on INSERT only):
+            # every escalation worker wakes and they share the firing
+            await conn.execute("SELECT pg_notify('griddispatch_deadlines', extract(epoch FROM now())::text)")
             self.overdue_cases.update(str(c) for c in due)
         for case_id, lead in accepts:
             task = asyncio.create_task(self._accept(case_id, lead))
