@@ -89,6 +89,11 @@ async def test_our_topics_are_created_with_three_replicas_and_min_insync_two(
     names = [s.name for s in specs]
 
     described = await _described_when_known(admin, names)
+    for _ in range(60):  # a replica of a topic this new may join the in-sync set a moment after creation
+        if all(sorted(p["isr"]) == [1, 2, 3] for t in described.values() for p in t["partitions"]):
+            break
+        await asyncio.sleep(0.5)
+        described = await _described_when_known(admin, names)
     for spec in specs:
         partitions = described[spec.name]["partitions"]
         assert len(partitions) == spec.partitions
@@ -152,6 +157,10 @@ async def test_one_broker_killed_under_load_loses_and_doubles_no_acknowledged_me
     t0 = time.monotonic()
     async with kafka_producer(settings) as producer:  # idempotent, acks=all: the project's producer
         assert producer._txn_manager is not None  # idempotence on
+        # One record per key first, awaited: a topic this new may not have its leaders known to every broker
+        # yet, and a send retried for that could land behind later ones (seen once: case-16's first record
+        # after its next three). The fault is what is under test, not the topic's first second.
+        await asyncio.gather(*(producer.send_and_wait(topic, value=b"-1", key=f"case-{k}".encode()) for k in range(24)))
         loader = asyncio.create_task(load(producer))
         try:
             await asyncio.sleep(4)
@@ -182,6 +191,8 @@ async def test_one_broker_killed_under_load_loses_and_doubles_no_acknowledged_me
             for records in batch.values():
                 for record in records:
                     seq = int(record.value or b"-1")
+                    if seq < 0:  # the warm-up records
+                        continue
                     received.append(seq)
                     positions.append((record.partition, record.offset))
                     by_key.setdefault(record.key or b"", []).append(seq)
