@@ -140,10 +140,9 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, expected: dict[str, int]
         await asyncio.sleep(0.1)
 
 
-async def delete_topics_with_prefix(settings: KafkaSettings, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with `prefix` (a test run's or a benchmark's own). Returns them."""
-    if not prefix:
-        raise ValueError("refusing to delete topics without a prefix")
+@asynccontextmanager
+async def _admin(settings: KafkaSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed afterwards; an unreachable broker is BrokerUnavailable naming the setting."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.client_id}-admin",
@@ -155,27 +154,25 @@ async def delete_topics_with_prefix(settings: KafkaSettings, prefix: str) -> lis
         await admin.close()
         raise _unreachable(settings, exc) from exc
     try:
-        ours = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
-        if ours:
-            await admin.delete_topics(ours)
-        return ours
+        yield admin
     finally:
         await admin.close()
 
 
+async def delete_topics_with_prefix(settings: KafkaSettings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a test run's or a benchmark's own). Returns them."""
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    async with _admin(settings) as admin:
+        ours = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if ours:
+            await admin.delete_topics(ours)
+        return ours
+
+
 async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> list[str]:
     """Create the topics that are missing; leave existing ones as they are. Returns the names created."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.client_id}-admin",
-        request_timeout_ms=settings.request_timeout_ms,
-    )
-    try:
-        await admin.start()
-    except (KafkaConnectionError, KafkaError) as exc:
-        await admin.close()
-        raise _unreachable(settings, exc) from exc
-    try:
+    async with _admin(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if not missing:
@@ -202,5 +199,3 @@ async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> 
         partitions = {s.name: s.partitions if s.name in created else 1 for s in missing}
         await _wait_for_leaders(admin, partitions)
         return created
-    finally:
-        await admin.close()
