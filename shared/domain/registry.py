@@ -27,7 +27,8 @@ Public API (stable; routing depends on it):
 * ``smallest_containing(lon, lat) -> Unit | None``: the lowest-level unit (any level, smallest area on a
   tie, then smallest code) whose boundary covers the point; for cases no micro-grid covers.
 * ``building_by_address(text) -> Building | None``: matches a building code or address after
-  normalising both (NFKC, case-folded, only letters and digits kept). If the whole text is no known
+  normalising both (NFKC, case-folded, only letters and digits kept, traditional characters converted
+  to simplified). If the whole text is no known
   address, the longest known address (at least 4 characters) contained in the text wins, so that
   "莲湖区北院门街道西关正街18号院3号楼门口" finds "西关正街18号院3号楼".
 * ``buildings_in(micro_grid_code) -> tuple[Building, ...]``.
@@ -54,6 +55,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
+from shared.domain.chinese import to_simplified
 from shared.domain.model import Branch, Building, Department, Level, Unit
 from shared.errors import InvalidInput, NotFound
 
@@ -77,8 +79,8 @@ class UnknownCodeError(NotFound, KeyError):
 
 
 def normalise_address(text: str) -> str:
-    """Canonical form for address matching: NFKC, case-folded, letters and digits only."""
-    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """Canonical form for address matching: NFKC, case-folded, letters and digits only, in simplified form."""
+    return to_simplified(_NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold()))
 
 
 class Registry:
