@@ -13,10 +13,11 @@ Pure (no I/O). Public API (stable; routing depends on it):
   ``Classification`` is a named tuple ``(matter, score, keywords)`` and unpacks as such.
 
 Scoring: a keyword matches when it occurs as a substring of the text (both NFKC-normalised, case-folded,
-whitespace removed, traditional characters converted to simplified with OpenCC's `t2s`). A matched keyword that lies inside another matched keyword of the same matter type
-is not counted again ("燃气" inside "燃气泄漏"). The score is the total length, in characters, of the
-counted keywords, so more hits and longer (more specific) hits both rank higher. Ties go to more counted
-keywords, then to the smaller code, so the order is fully deterministic.
+whitespace removed, traditional characters converted to simplified with OpenCC's `t2s`). A matched keyword
+that lies inside another matched keyword of the same matter type is not counted again ("燃气" inside
+"燃气泄漏"). The score is the total length, in characters, of the counted keywords, so more hits and longer
+(more specific) hits both rank higher. Ties go to more counted keywords, then to the smaller code, so the
+order is fully deterministic.
 """
 
 from __future__ import annotations

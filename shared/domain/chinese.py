@@ -22,4 +22,5 @@ def to_simplified(text: str) -> str:
     """The text with traditional characters and phrases in their simplified form; ASCII is returned as is."""
     if text.isascii():
         return text
-    return _converter().convert(text)
+    converted: str = _converter().convert(text)
+    return converted

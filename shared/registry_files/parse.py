@@ -24,8 +24,8 @@ from shared.registry_files.validate import Problems
 UNIT_PROPERTIES = frozenset({"code", "name", "level", "parent", "people", "extra"})
 PERSON_FIELDS = frozenset({"id", "name", "role", "phone"})
 PERSON_ROLES = frozenset({"grid_worker", "grid_head", "volunteer", "duty_officer", "embedded"})
-DEPARTMENT_FIELDS = frozenset({"code", "name", "name_en", "branches"})
-BRANCH_FIELDS = frozenset({"code", "name", "covers"})
+DEPARTMENT_FIELDS = frozenset({"code", "name", "name_en", "branches", "people"})
+BRANCH_FIELDS = frozenset({"code", "name", "covers", "people"})
 MATTER_FIELDS = frozenset(
     {
         "code",
@@ -162,6 +162,7 @@ def parse_departments(path: Path, problems: Problems) -> tuple[list[Department],
             continue
         r = RecordReader(file, record, item, problems, DEPARTMENT_FIELDS)
         code, name, name_en = r.text("code"), r.text("name"), r.text("name_en")
+        people = _parse_people(r, item.get("people"))
         raw_branches = item.get("branches") or []
         if not isinstance(raw_branches, list):
             r.report("branches", "must be a list of branches")
@@ -171,7 +172,7 @@ def parse_departments(path: Path, problems: Problems) -> tuple[list[Department],
             if branch is not None:
                 branches.append(branch)
         if r.ok:
-            departments.append(Department(code=code, name=name, name_en=name_en))
+            departments.append(Department(code=code, name=name, name_en=name_en, people=people))
         else:
             problems.broken.add(record)
     return departments, branches
@@ -185,9 +186,10 @@ def _parse_branch(file: str, fallback: str, department: str, raw: Any, problems:
     r = RecordReader(file, record, raw, problems, BRANCH_FIELDS)
     code, name = r.text("code"), r.text("name")
     covers = r.text_list("covers", required=True, non_empty=True)
+    people = _parse_people(r, raw.get("people"))
     if not r.ok or not department:
         return None
-    return Branch(code=code, department=department, name=name, covers=covers)
+    return Branch(code=code, department=department, name=name, covers=covers, people=people)
 
 
 def parse_catalog(path: Path, problems: Problems) -> list[MatterType]:

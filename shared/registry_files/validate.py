@@ -17,8 +17,8 @@ import numpy as np
 import shapely
 from shapely.validation import explain_validity
 
-from shared.domain.model import Branch, Building, Department, Level, MatterType, Unit
-from shared.domain.registry import normalise_address
+from shared.domain.model import Assignee, AssigneeKind, Branch, Building, Department, Level, MatterType, Unit
+from shared.domain.registry import Registry, normalise_address
 from shared.errors import InvalidInput
 
 UNITS_FILE = "units.geojson"
@@ -289,3 +289,23 @@ def _check_building_points(located: Sequence[tuple[Building, shapely.Geometry]],
     for (b, _), ok, d in zip(located, valid, distance, strict=True):
         if ok and d > BUILDING_POINT_TOLERANCE:
             problems.add(BUILDINGS_FILE, b.code, "lon", f"the point lies outside micro-grid {b.micro_grid!r}")
+
+
+def staffing_warnings(registry: Registry, departments_file: str = DEPARTMENTS_FILE) -> tuple[RegistryProblem, ...]:
+    """Warnings, not errors: units, branches and departments with nobody assigned (routing passes them over)."""
+    out: list[RegistryProblem] = []
+    units = list(registry.units.values())
+    if units and not any(u.people for u in units):
+        out.append(RegistryProblem(UNITS_FILE, "-", "people", "no unit lists people: staffing is not recorded"))
+    for u in registry.unstaffed_units():
+        message = f"nobody is assigned to this {u.level.value}: its cases go to the nearest staffed unit above it"
+        out.append(RegistryProblem(UNITS_FILE, u.code, "people", message))
+    for b in sorted(registry.branches.values(), key=lambda b: b.code):
+        if not registry.staffed(Assignee(AssigneeKind.BRANCH, b.code)):
+            message = "nobody is assigned to this branch: its cases go to its department"
+            out.append(RegistryProblem(departments_file, b.code, "people", message))
+    for d in sorted(registry.departments.values(), key=lambda d: d.code):
+        if not registry.staffed(Assignee(AssigneeKind.DEPARTMENT, d.code)):
+            message = "nobody is assigned to this department: its cases go to the district command centre"
+            out.append(RegistryProblem(departments_file, d.code, "people", message))
+    return tuple(out)

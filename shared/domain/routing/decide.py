@@ -12,6 +12,7 @@ from shared.domain.routing.classify import classify
 from shared.domain.routing.deadlines import deadlines
 from shared.domain.routing.locate import locate
 from shared.domain.routing.size import size
+from shared.domain.routing.staffing import nearest_staffed
 from shared.domain.routing.units import Units, choose_units, territorial, unit_at
 from shared.domain.routing.values import DEFAULT_POLICY, Decision, Policy, ReportFacts, Trace
 
@@ -39,7 +40,8 @@ def route(
         led_by_unit = units.lead.kind is AssigneeKind.UNIT
         home = registry.unit(units.lead.code) if led_by_unit else unit_at(registry, place, sized.level)
     else:
-        home = registry.command_centre_for(place.code)
+        centre = territorial(registry.command_centre_for(place.code))
+        home = registry.unit(nearest_staffed(centre, registry, place.code, trace, role="dispatches by hand").code)
         units = Units(territorial(home), ())
         trace.add(
             "units.unlocated_command_centre",
