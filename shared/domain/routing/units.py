@@ -174,3 +174,38 @@ def _arbitration(report: ReportFacts, place: Unit, registry: Registry, policy: P
         returns=report.returns,
     )
     return Units(arbiter, (), arbitration=True)
+
+
+def unplaced_safety(
+    report: ReportFacts, matter: MatterType | None, area: Unit, centre: Unit, registry: Registry, trace: Trace
+) -> Units:
+    """A safety matter that could not be placed in a grid never waits in triage alone: the department's branch
+    covering the area the point lies in (else the department) leads at once, else the district command centre;
+    the command centre of the area assists, to place it."""
+    case = _Case(report, matter, area, registry, trace)
+    dept = matter.lead_department if matter is not None else None
+    lead = case.pick(case.candidates(dept)) if dept else None
+    what = f"{matter.code} is a safety matter" if matter is not None else "the text holds safety words"
+    if lead is not None and lead.kind is not AssigneeKind.UNIT:
+        whose = "the branch of" if lead.kind is AssigneeKind.BRANCH else "the department"
+        trace.add(
+            "units.safety_unplaced_department",
+            f"{what} and could not be placed in a grid: {lead}, {whose} {dept} covering {area.code}, leads at once",
+        )
+    else:
+        lead = territorial(district_of(registry, area.code))
+        trace.add(
+            "units.safety_unplaced_district",
+            f"{what} and could not be placed in a grid: {lead}, the district command centre, leads at once",
+        )
+    out = [territorial(centre)]
+    trace.add(
+        "units.unlocated_command_centre",
+        f"not located to a micro-grid: {territorial(centre)}, command centre of {centre.name}, places it",
+    )
+    for department in matter.assisting_departments if matter is not None else ():
+        found = case.pick(case.candidates(department), role="assists")
+        if found is not None:
+            out.append(found)
+            trace.add("units.assist_department", f"{found} assists for department {department}")
+    return Units(lead, _clean(out, lead, report.excluded))
