@@ -68,6 +68,8 @@ class Problems:
     items: list[RegistryProblem] = field(default_factory=list)
     # Codes of records already reported as unreadable: references to them are not reported again.
     broken: set[str] = field(default_factory=set)
+    # Files that could not be read at all: references into them are not reported either.
+    unreadable: set[str] = field(default_factory=set)
 
     def add(self, file: str, record: str, field: str, message: str) -> None:
         self.items.append(RegistryProblem(file, record, field, message))
@@ -228,12 +230,14 @@ def check_departments(
     units: Mapping[str, Unit],
     problems: Problems,
     file: str = DEPARTMENTS_FILE,
+    *,
+    check_covers: bool = True,
 ) -> None:
     _unique(departments, file, "department", problems)
     _unique(branches, file, "branch", problems)
     for b in branches:
         for covered in b.covers:
-            if covered not in units and covered not in problems.broken:
+            if check_covers and covered not in units and covered not in problems.broken:
                 problems.add(file, b.code, "covers", f"covers unknown unit {covered!r}")
         for code, n in Counter(b.covers).items():
             if n > 1:

@@ -116,3 +116,19 @@ def test_validate_warns_about_units_with_nobody_assigned(tmp_path: Path) -> None
     assert {w["record"] for w in as_json["warnings"]} == {grid.code, micro.code}
     sample = json.loads(griddispatch("registry", "validate", str(SAMPLE), "--json").stdout)
     assert sample["warnings"] == []
+
+
+def test_import_of_a_gbk_csv_says_to_save_it_as_utf8(empty_database: DatabaseSettings, tmp_path: Path) -> None:
+    from shared.registry_files.generate import DistrictSpec, generate
+
+    spec = DistrictSpec(streets=1, communities=2, grids=3, micro_grids=6, district_code="4201", district_name="江岸区")
+    directory = generate(tmp_path / "jiangan", spec)
+    csv = directory / "buildings.csv"
+    csv.write_bytes(csv.read_text(encoding="utf-8").encode("gbk"))
+    env = {"GRIDDISPATCH_DB_URL": empty_database.url}
+    for command in (("registry", "validate", str(directory)), ("registry", "import", str(directory))):
+        result = griddispatch(*command, env=env)
+        assert result.returncode == 1, result.stdout
+        assert "buildings.csv: -: -: buildings.csv is not UTF-8" in result.stderr
+        assert "Save buildings.csv as UTF-8" in result.stderr and "1 problem(s)" in result.stderr
+        assert "Traceback" not in result.stderr
