@@ -130,7 +130,8 @@ def _explain_lead(c: _Case, lead: Assignee) -> None:
         elif dept is None:
             trace.add("units.lead_territorial", f"{matter.code} has no lead department: {lead} ({level}) leads")
         else:
-            trace.add("units.lead_territorial_fallback", f"no unit of {dept} is left: {lead} ({level}) leads")
+            why = "has anyone assigned" if any(st.rule == "units.skip_unstaffed" for st in trace.steps) else "is left"
+            trace.add("units.lead_territorial_fallback", f"no unit of {dept} {why}: {lead} ({level}) leads")
 
 
 def _assisting(c: _Case, matter: MatterType, lead: Assignee, home: Unit, big: bool) -> tuple[Assignee, ...]:
