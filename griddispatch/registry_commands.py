@@ -38,7 +38,7 @@ def _problems_exit(exc: Any) -> None:
 def validate(directory: DirArg, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Check every file and record; list every problem (exit 1) or summarise what would be imported."""
     from shared.registry_files.load import load_directory
-    from shared.registry_files.validate import RegistryFileError
+    from shared.registry_files.validate import RegistryFileError, staffing_warnings
     from shared.registry_store.store import counts_of
 
     try:
@@ -50,16 +50,30 @@ def validate(directory: DirArg, as_json: Annotated[bool, typer.Option("--json")]
             raise typer.Exit(1) from exc
         _problems_exit(exc)
         return
-    summary = {"valid": True, "version": loaded.version, **counts_of(loaded)}
+    warnings = staffing_warnings(loaded.registry)
+    summary = {
+        "valid": True,
+        "version": loaded.version,
+        **counts_of(loaded),
+        "warnings": [_plain(w) for w in warnings],
+    }
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
+        _warn(warnings)
         typer.echo(f"valid: version {loaded.version}")
         typer.echo(f"  units: {summary['units']}")
         typer.echo(
             f"  departments: {summary['departments']}, branches: {summary['branches']}, "
             f"buildings: {summary['buildings']}, matter types: {summary['matter_types']}"
         )
+
+
+def _warn(warnings: Any) -> None:
+    for w in warnings:
+        typer.secho(f"warning: {w.file}: {w.record}: {w.field}: {w.message}", fg=typer.colors.YELLOW, err=True)
+    if warnings:
+        typer.secho(f"{len(warnings)} warning(s)", fg=typer.colors.YELLOW, err=True)
 
 
 def _plain(problem: Any) -> dict[str, str]:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from services.dispatch import announce, case_store
 from services.dispatch.context import Context
@@ -18,6 +19,22 @@ from shared.domain.routing import Decision, route
 from shared.events import CloudEvent
 from shared.events.facts import report_facts
 from shared.events.types import Actor, ReportSubmitted
+
+# Rules that mean the registry has gaps or a safety case could not be placed: worth a dashboard.
+WATCHED_RULES = ("units.skip_unstaffed", "units.safety_unplaced_department", "units.safety_unplaced_district")
+ROUTING_RULES = Counter(
+    "griddispatch_routing_rule_decisions_total",
+    "New cases whose routing decision used the rule (unstaffed units passed over, unplaced safety cases)",
+    ["rule"],
+)
+
+
+def count_watched_rules(decision: Decision) -> set[str]:
+    """Counts each watched rule once per decision; returns those that fired."""
+    fired = {step.rule for step in decision.trace} & set(WATCHED_RULES)
+    for rule in fired:
+        ROUTING_RULES.labels(rule=rule).inc()
+    return fired
 
 
 def _row(report: ReportSubmitted, decision: Decision, ctx: Context) -> dict[str, Any]:
@@ -58,6 +75,7 @@ async def handle_report(conn: asyncpg.Connection, ctx: Context, event: CloudEven
     if await case_store.lock_case(conn, uuid.UUID(report.case_id)) is not None:
         return []  # the same case submitted again (a client retry after a partial failure): already opened
     decision = route(report_facts(report), ctx.registry, ctx.catalog, report.received_at, ctx.policy)
+    count_watched_rules(decision)
     duplicate = None
     if decision.matter and report.location.lon is not None and report.location.lat is not None and not decision.triage:
         since = report.received_at - ctx.duplicates.window

@@ -13,10 +13,11 @@ Pure (no I/O). Public API (stable; routing depends on it):
   ``Classification`` is a named tuple ``(matter, score, keywords)`` and unpacks as such.
 
 Scoring: a keyword matches when it occurs as a substring of the text (both NFKC-normalised, case-folded,
-whitespace removed). A matched keyword that lies inside another matched keyword of the same matter type
-is not counted again ("燃气" inside "燃气泄漏"). The score is the total length, in characters, of the
-counted keywords, so more hits and longer (more specific) hits both rank higher. Ties go to more counted
-keywords, then to the smaller code, so the order is fully deterministic.
+whitespace removed, traditional characters converted to simplified with OpenCC's `t2s`). A matched keyword
+that lies inside another matched keyword of the same matter type is not counted again ("燃气" inside
+"燃气泄漏"). The score is the total length, in characters, of the counted keywords, so more hits and longer
+(more specific) hits both rank higher. Ties go to more counted keywords, then to the smaller code, so the
+order is fully deterministic.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import NamedTuple
 
+from shared.domain.chinese import to_simplified
 from shared.domain.model import MatterType
 from shared.errors import InvalidInput, NotFound
 
@@ -49,9 +52,14 @@ class Classification(NamedTuple):
     keywords: tuple[str, ...]  # the counted keywords, as written in the catalog, in catalog order
 
 
+@lru_cache(maxsize=1024)
 def normalise_text(text: str) -> str:
-    """Canonical form for keyword matching: NFKC, case-folded, no whitespace."""
-    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """Canonical form for keyword matching: NFKC, case-folded, no whitespace, traditional → simplified.
+
+    Cached: routing normalises a report's text for the catalog and again for the safety words, and the
+    safety words themselves on every call; each is converted once.
+    """
+    return to_simplified("".join(unicodedata.normalize("NFKC", text).casefold().split()))
 
 
 class MatterCatalog:

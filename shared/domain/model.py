@@ -82,6 +82,7 @@ class Department:
     code: str
     name: str  # Chinese
     name_en: str
+    people: tuple[Person, ...] = ()  # its duty staff, when the registry records them (see Registry.staffed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Branch:
     department: str
     name: str
     covers: tuple[str, ...]
+    people: tuple[Person, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

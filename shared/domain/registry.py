@@ -27,12 +27,18 @@ Public API (stable; routing depends on it):
 * ``smallest_containing(lon, lat) -> Unit | None``: the lowest-level unit (any level, smallest area on a
   tie, then smallest code) whose boundary covers the point; for cases no micro-grid covers.
 * ``building_by_address(text) -> Building | None``: matches a building code or address after
-  normalising both (NFKC, case-folded, only letters and digits kept). If the whole text is no known
+  normalising both (NFKC, case-folded, only letters and digits kept, traditional characters converted
+  to simplified). If the whole text is no known
   address, the longest known address (at least 4 characters) contained in the text wins, so that
   "莲湖区北院门街道西关正街18号院3号楼门口" finds "西关正街18号院3号楼".
 * ``buildings_in(micro_grid_code) -> tuple[Building, ...]``.
 * ``command_centre_for(code) -> Unit``: the unit itself or its nearest ancestor with a command centre
   (street or district).
+* ``staffed(assignee) -> bool``: whether anyone is assigned to the unit, branch or department. Staffing
+  is judged per kind: once any territorial unit lists people, a unit listing nobody is unstaffed; once
+  any department or branch lists people, so is a department or branch listing nobody. A registry that
+  lists nobody of a kind does not record that kind's staffing, and all of that kind count as staffed.
+  ``unstaffed_units()`` lists the unstaffed units, by level then code.
 * ``branches_for(department_code, unit_code) -> tuple[Branch, ...]``: the department's branches that
   cover the unit or one of its ancestors, nearest coverage first (a branch covering the unit itself
   before one covering its street before one covering the district), then by branch code. Empty when
@@ -54,7 +60,8 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from shared.domain.model import Branch, Building, Department, Level, Unit
+from shared.domain.chinese import to_simplified
+from shared.domain.model import Assignee, AssigneeKind, Branch, Building, Department, Level, Unit
 from shared.errors import InvalidInput, NotFound
 
 # Shorter contained matches than this are too likely to be accidental ("1号楼" is in many addresses).
@@ -77,8 +84,8 @@ class UnknownCodeError(NotFound, KeyError):
 
 
 def normalise_address(text: str) -> str:
-    """Canonical form for address matching: NFKC, case-folded, letters and digits only."""
-    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """Canonical form for address matching: NFKC, case-folded, letters and digits only, in simplified form."""
+    return to_simplified(_NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold()))
 
 
 class Registry:
@@ -101,6 +108,7 @@ class Registry:
         "_micro_tree",
         "_micro_units",
         "_units",
+        "_unstaffed",
         "_version",
     )
 
@@ -127,6 +135,7 @@ class Registry:
         with_area = [u for u in self._units.values() if u.boundary is not None]
         self._area_units = tuple(with_area)
         self._area_tree = STRtree([u.boundary for u in with_area])
+        self._unstaffed = _unstaffed(self._units, self._departments, self._branches)
         self._version = _content_hash(self)
         self._frozen = True
 
@@ -212,6 +221,15 @@ class Registry:
             if u.has_command_centre:
                 return u
         raise AssertionError("unreachable: every chain ends at a district")  # enforced in __init__
+
+    def staffed(self, assignee: Assignee) -> bool:
+        """Whether anyone is assigned to it (always True for a kind whose staffing the registry does not record)."""
+        return (assignee.kind, assignee.code) not in self._unstaffed
+
+    def unstaffed_units(self) -> tuple[Unit, ...]:
+        """Territorial units with nobody assigned, smallest level first, then by code."""
+        found = [self._units[code] for kind, code in self._unstaffed if kind is AssigneeKind.UNIT]
+        return tuple(sorted(found, key=lambda u: (u.level.rank, u.code)))
 
     def branches_for(self, department_code: str, unit_code: str) -> tuple[Branch, ...]:
         """The department's branches covering the unit or an ancestor, nearest coverage first."""
@@ -360,6 +378,19 @@ def _address_indexes(buildings: Mapping[str, Building]) -> tuple[dict[str, Build
     return by_address, by_code
 
 
+def _unstaffed(
+    units: Mapping[str, Unit], departments: Mapping[str, Department], branches: Mapping[str, Branch]
+) -> frozenset[tuple[AssigneeKind, str]]:
+    """(kind, code) of everyone with nobody assigned, for the kinds whose staffing the registry records."""
+    out: set[tuple[AssigneeKind, str]] = set()
+    if any(u.people for u in units.values()):
+        out |= {(AssigneeKind.UNIT, u.code) for u in units.values() if not u.people}
+    if any(d.people for d in departments.values()) or any(b.people for b in branches.values()):
+        out |= {(AssigneeKind.DEPARTMENT, d.code) for d in departments.values() if not d.people}
+        out |= {(AssigneeKind.BRANCH, b.code) for b in branches.values() if not b.people}
+    return frozenset(out)
+
+
 def _content_hash(registry: Registry) -> str:
     """Order-independent hash of everything the registry holds, boundaries included."""
     h = hashlib.sha256()
@@ -372,10 +403,15 @@ def _content_hash(registry: Registry) -> str:
     for u, wkb in zip(units, wkbs, strict=True):
         people = [[p.id, p.name, p.role, p.phone] for p in u.people]
         feed("unit", [u.code, u.name, u.level.value, u.parent, None if wkb is None else str(wkb), people])
+
+    def staff(people: Iterable[Any]) -> list[list[Any]]:
+        return [[p.id, p.name, p.role, p.phone] for p in people]
+
+    # a department's or branch's people are hashed only when listed, so registries without them keep their version
     for d in sorted(registry.departments.values(), key=lambda d: d.code):
-        feed("department", [d.code, d.name, d.name_en])
+        feed("department", [d.code, d.name, d.name_en, *([staff(d.people)] if d.people else [])])
     for b in sorted(registry.branches.values(), key=lambda b: b.code):
-        feed("branch", [b.code, b.department, b.name, list(b.covers)])
+        feed("branch", [b.code, b.department, b.name, list(b.covers), *([staff(b.people)] if b.people else [])])
     for bl in sorted(registry.buildings.values(), key=lambda b: b.code):
         feed("building", [bl.code, bl.address, bl.micro_grid, bl.lon, bl.lat])
     return h.hexdigest()[:16]

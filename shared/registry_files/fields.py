@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -11,6 +12,22 @@ from shared.registry_files.validate import Problems
 
 _E = TypeVar("_E", bound=StrEnum)
 _MISSING = object()
+# a long digit code as a spreadsheet shows it once it took it for a number: 6.10199E+17, 6.10199001001001e+17
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def not_text(value: Any) -> str:
+    """Why a value is not a code or name; specific for a number (an unquoted code in YAML or JSON)."""
+    if is_number(value):
+        return (
+            f"must be text, not the number {value!r}: codes are text, so quote it ('{value}'); "
+            "YAML and JSON read unquoted digits as a number"
+        )
+    return f"must be a non-empty string, not {value!r}"
 
 
 class RecordReader:
@@ -43,9 +60,21 @@ class RecordReader:
         if value is _MISSING:
             return ""
         if not isinstance(value, str) or not value.strip():
-            self.report(field, f"must be a non-empty string, not {value!r}")
+            self.report(field, not_text(value))
             return ""
         return value.strip()
+
+    def code_cell(self, field: str) -> str:
+        """A required code from a CSV cell, refusing one a spreadsheet turned into a number (6.10199E+17)."""
+        value = self.text(field)
+        if value and _SCIENTIFIC.match(value):
+            self.report(
+                field,
+                f"{value!r} is a number as a spreadsheet writes it, not a code: the digits are lost; "
+                "format the column as text, restore the codes and save again",
+            )
+            return ""
+        return value
 
     def optional_text(self, field: str, *, key_required: bool = False) -> str | None:
         """A string or null; with `key_required` the key must be present (null is explicit)."""
@@ -53,7 +82,9 @@ class RecordReader:
         if value is _MISSING or value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            self.report(field, f"must be a non-empty string or null, not {value!r}")
+            self.report(
+                field, not_text(value) if is_number(value) else f"must be a non-empty string or null, not {value!r}"
+            )
             return None
         return value.strip()
 
@@ -64,6 +95,11 @@ class RecordReader:
             return ()
         if value is None:
             value = []
+        if isinstance(value, list) and any(is_number(v) for v in value):
+            for i, v in enumerate(value):
+                if is_number(v):
+                    self.report(f"{field}[{i}]", not_text(v))
+            return ()
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             self.report(field, f"must be a list of non-empty strings, not {value!r}")
             return ()

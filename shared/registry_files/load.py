@@ -93,11 +93,15 @@ def _read(directory: Path) -> tuple[_Parsed, Problems]:
 
     check_units(units, problems)
     unit_index = {u.code: u for u in units}
+    # without a readable file of units (or departments), every reference into it would be reported again
+    units_read = units_path is not None and units_path.name not in problems.unreadable
+    departments_read = departments_path is not None and departments_path.name not in problems.unreadable
     if departments_path:
-        check_departments(departments, branches, unit_index, problems, departments_path.name)
-    if catalog_path and departments_path:  # without departments every reference would be reported
+        check_departments(departments, branches, unit_index, problems, departments_path.name, check_covers=units_read)
+    if catalog_path and departments_read:
         check_catalog(matters, {d.code: d for d in departments}, problems, catalog_path.name)
-    check_buildings(buildings, unit_index, problems)
+    if units_read:
+        check_buildings(buildings, unit_index, problems)
     return _Parsed(units, departments, branches, matters, buildings), problems
 
 

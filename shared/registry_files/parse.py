@@ -7,6 +7,7 @@ A record with any problem yields no value (nothing half-built); its code, when r
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Mapping
@@ -18,14 +19,14 @@ import shapely.geometry
 import yaml
 
 from shared.domain.model import Branch, Building, ClockKind, Department, Level, MatterType, Person, Unit
-from shared.registry_files.fields import RecordReader
+from shared.registry_files.fields import RecordReader, is_number
 from shared.registry_files.validate import Problems
 
 UNIT_PROPERTIES = frozenset({"code", "name", "level", "parent", "people", "extra"})
 PERSON_FIELDS = frozenset({"id", "name", "role", "phone"})
 PERSON_ROLES = frozenset({"grid_worker", "grid_head", "volunteer", "duty_officer", "embedded"})
-DEPARTMENT_FIELDS = frozenset({"code", "name", "name_en", "branches"})
-BRANCH_FIELDS = frozenset({"code", "name", "covers"})
+DEPARTMENT_FIELDS = frozenset({"code", "name", "name_en", "branches", "people"})
+BRANCH_FIELDS = frozenset({"code", "name", "covers", "people"})
 MATTER_FIELDS = frozenset(
     {
         "code",
@@ -48,8 +49,43 @@ _GEOMETRY_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError,
 
 
 def _record_name(data: Any, fallback: str) -> str:
+    """The record's code as written: a code mistyped as a number is still named by it (and remembered as
+    rejected under that name), so that records referring to it are not reported a second time."""
     code = data.get("code") if isinstance(data, Mapping) else None
+    if is_number(code):
+        return str(code)
     return code.strip() if isinstance(code, str) and code.strip() else fallback
+
+
+def read_text(path: Path, problems: Problems, kind: str) -> str | None:
+    """The file's text; a file that is not UTF-8 is reported with what to do, naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.add(path.name, "-", "-", f"cannot read {kind}: {exc}")
+        problems.unreadable.add(path.name)
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add(path.name, "-", "-", not_utf8(path.name, data, exc))
+        problems.unreadable.add(path.name)
+        return None
+
+
+def not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> str:
+    line = data.count(b"\n", 0, exc.start) + 1
+    guess = ""
+    try:
+        data.decode("gb18030")
+        guess = " It reads as GBK/GB18030, the encoding Chinese Excel and WPS save CSV in by default."
+    except UnicodeDecodeError:
+        pass
+    hint = " (in Excel: Save As, 'CSV UTF-8 (Comma delimited)')" if name.endswith(".csv") else ""
+    return (
+        f"{name} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} is not valid UTF-8.{guess} "
+        f"Save {name} as UTF-8{hint} and import again"
+    )
 
 
 # --- units.geojson --------------------------------------------------------------------------------
@@ -57,17 +93,23 @@ def _record_name(data: Any, fallback: str) -> str:
 
 def parse_units(path: Path, problems: Problems) -> list[Unit]:
     file = path.name
+    text = read_text(path, problems, "GeoJSON")
+    if text is None:
+        return []
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
         problems.add(file, "-", "-", f"cannot read GeoJSON: {exc}")
+        problems.unreadable.add(file)
         return []
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         problems.add(file, "-", "type", "must be a GeoJSON FeatureCollection")
+        problems.unreadable.add(file)
         return []
     features = doc.get("features")
     if not isinstance(features, list):
         problems.add(file, "-", "features", "must be a list of Features")
+        problems.unreadable.add(file)
         return []
     units = [_parse_unit(file, i, f, problems) for i, f in enumerate(features)]
     return [u for u in units if u is not None]
@@ -138,13 +180,18 @@ def _parse_people(r: RecordReader, value: Any) -> tuple[Person, ...]:
 
 def _load_yaml_list(path: Path, key: str, problems: Problems) -> list[Any]:
     file = path.name
+    text = read_text(path, problems, "YAML")
+    if text is None:
+        return []
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         problems.add(file, "-", "-", f"cannot read YAML: {exc}")
+        problems.unreadable.add(file)
         return []
     if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
         problems.add(file, "-", key, f"the file must be a mapping with a list under {key!r}")
+        problems.unreadable.add(file)
         return []
     for extra in sorted(set(doc) - {key}, key=str):
         problems.add(file, "-", str(extra), f"unknown top-level key; expected only {key!r}")
@@ -162,6 +209,7 @@ def parse_departments(path: Path, problems: Problems) -> tuple[list[Department],
             continue
         r = RecordReader(file, record, item, problems, DEPARTMENT_FIELDS)
         code, name, name_en = r.text("code"), r.text("name"), r.text("name_en")
+        people = _parse_people(r, item.get("people"))
         raw_branches = item.get("branches") or []
         if not isinstance(raw_branches, list):
             r.report("branches", "must be a list of branches")
@@ -171,7 +219,7 @@ def parse_departments(path: Path, problems: Problems) -> tuple[list[Department],
             if branch is not None:
                 branches.append(branch)
         if r.ok:
-            departments.append(Department(code=code, name=name, name_en=name_en))
+            departments.append(Department(code=code, name=name, name_en=name_en, people=people))
         else:
             problems.broken.add(record)
     return departments, branches
@@ -185,9 +233,10 @@ def _parse_branch(file: str, fallback: str, department: str, raw: Any, problems:
     r = RecordReader(file, record, raw, problems, BRANCH_FIELDS)
     code, name = r.text("code"), r.text("name")
     covers = r.text_list("covers", required=True, non_empty=True)
+    people = _parse_people(r, raw.get("people"))
     if not r.ok or not department:
         return None
-    return Branch(code=code, department=department, name=name, covers=covers)
+    return Branch(code=code, department=department, name=name, covers=covers, people=people)
 
 
 def parse_catalog(path: Path, problems: Problems) -> list[MatterType]:
@@ -254,10 +303,12 @@ def _parse_warn_at(r: RecordReader, default: tuple[float, ...]) -> tuple[float, 
 
 def parse_buildings(path: Path, problems: Problems) -> list[Building]:
     file = path.name
+    text = read_text(path, problems, "CSV")
+    if text is None:
+        return []
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         problems.add(file, "-", "-", f"cannot read CSV: {exc}")
         return []
     if not rows:
@@ -289,7 +340,7 @@ def _parse_building(file: str, line: int, header: list[str], row: list[str], pro
         return None
     cells = {h: c.strip() for h, c in zip(header, row, strict=True)}
     r = RecordReader(file, cells["code"] or record, {k: v for k, v in cells.items() if v}, problems, frozenset(header))
-    code, address, micro_grid = r.text("code"), r.text("address"), r.text("micro_grid")
+    code, address, micro_grid = r.code_cell("code"), r.text("address"), r.code_cell("micro_grid")
     lon, lat = _coordinate(r, "lon", cells.get("lon", ""), 180), _coordinate(r, "lat", cells.get("lat", ""), 90)
     if (lon is None) != (lat is None):
         r.report("lon" if lon is None else "lat", "give both lon and lat, or neither")

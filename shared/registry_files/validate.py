@@ -17,8 +17,8 @@ import numpy as np
 import shapely
 from shapely.validation import explain_validity
 
-from shared.domain.model import Branch, Building, Department, Level, MatterType, Unit
-from shared.domain.registry import normalise_address
+from shared.domain.model import Assignee, AssigneeKind, Branch, Building, Department, Level, MatterType, Unit
+from shared.domain.registry import Registry, normalise_address
 from shared.errors import InvalidInput
 
 UNITS_FILE = "units.geojson"
@@ -68,6 +68,8 @@ class Problems:
     items: list[RegistryProblem] = field(default_factory=list)
     # Codes of records already reported as unreadable: references to them are not reported again.
     broken: set[str] = field(default_factory=set)
+    # Files that could not be read at all: references into them are not reported either.
+    unreadable: set[str] = field(default_factory=set)
 
     def add(self, file: str, record: str, field: str, message: str) -> None:
         self.items.append(RegistryProblem(file, record, field, message))
@@ -228,12 +230,14 @@ def check_departments(
     units: Mapping[str, Unit],
     problems: Problems,
     file: str = DEPARTMENTS_FILE,
+    *,
+    check_covers: bool = True,
 ) -> None:
     _unique(departments, file, "department", problems)
     _unique(branches, file, "branch", problems)
     for b in branches:
         for covered in b.covers:
-            if covered not in units and covered not in problems.broken:
+            if check_covers and covered not in units and covered not in problems.broken:
                 problems.add(file, b.code, "covers", f"covers unknown unit {covered!r}")
         for code, n in Counter(b.covers).items():
             if n > 1:
@@ -289,3 +293,23 @@ def _check_building_points(located: Sequence[tuple[Building, shapely.Geometry]],
     for (b, _), ok, d in zip(located, valid, distance, strict=True):
         if ok and d > BUILDING_POINT_TOLERANCE:
             problems.add(BUILDINGS_FILE, b.code, "lon", f"the point lies outside micro-grid {b.micro_grid!r}")
+
+
+def staffing_warnings(registry: Registry, departments_file: str = DEPARTMENTS_FILE) -> tuple[RegistryProblem, ...]:
+    """Warnings, not errors: units, branches and departments with nobody assigned (routing passes them over)."""
+    out: list[RegistryProblem] = []
+    units = list(registry.units.values())
+    if units and not any(u.people for u in units):
+        out.append(RegistryProblem(UNITS_FILE, "-", "people", "no unit lists people: staffing is not recorded"))
+    for u in registry.unstaffed_units():
+        message = f"nobody is assigned to this {u.level.value}: its cases go to the nearest staffed unit above it"
+        out.append(RegistryProblem(UNITS_FILE, u.code, "people", message))
+    for b in sorted(registry.branches.values(), key=lambda b: b.code):
+        if not registry.staffed(Assignee(AssigneeKind.BRANCH, b.code)):
+            message = "nobody is assigned to this branch: its cases go to its department"
+            out.append(RegistryProblem(departments_file, b.code, "people", message))
+    for d in sorted(registry.departments.values(), key=lambda d: d.code):
+        if not registry.staffed(Assignee(AssigneeKind.DEPARTMENT, d.code)):
+            message = "nobody is assigned to this department: its cases go to the district command centre"
+            out.append(RegistryProblem(departments_file, d.code, "people", message))
+    return tuple(out)

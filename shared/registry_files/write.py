@@ -11,13 +11,17 @@ from typing import Any
 import shapely.geometry
 import yaml
 
-from shared.domain.model import Branch, Building, Department, MatterType, Unit
+from shared.domain.model import Branch, Building, Department, MatterType, Person, Unit
+
+
+def _people(people: Iterable[Person]) -> list[dict[str, Any]]:
+    return [{"id": p.id, "name": p.name, "role": p.role, "phone": p.phone} for p in people]
 
 
 def unit_feature(u: Unit) -> dict[str, Any]:
     props: dict[str, Any] = {"code": u.code, "name": u.name, "level": u.level.value, "parent": u.parent}
     if u.people:
-        props["people"] = [{"id": p.id, "name": p.name, "role": p.role, "phone": p.phone} for p in u.people]
+        props["people"] = _people(u.people)
     geometry = shapely.geometry.mapping(u.boundary) if u.boundary is not None else None
     return {"type": "Feature", "properties": props, "geometry": geometry}
 
@@ -33,11 +37,20 @@ def write_departments(path: Path, departments: Sequence[Department], branches: S
     docs = []
     for d in departments:
         entry: dict[str, Any] = {"code": d.code, "name": d.name, "name_en": d.name_en}
-        own = [{"code": b.code, "name": b.name, "covers": list(b.covers)} for b in branches if b.department == d.code]
+        if d.people:
+            entry["people"] = _people(d.people)
+        own = [_branch(b) for b in branches if b.department == d.code]
         if own:
             entry["branches"] = own
         docs.append(entry)
     _dump_yaml(path, {"departments": docs})
+
+
+def _branch(b: Branch) -> dict[str, Any]:
+    entry: dict[str, Any] = {"code": b.code, "name": b.name, "covers": list(b.covers)}
+    if b.people:
+        entry["people"] = _people(b.people)
+    return entry
 
 
 def write_catalog(path: Path, matters: Iterable[MatterType]) -> None:

@@ -32,7 +32,9 @@ def test_validate_lists_every_problem_with_file_record_and_field(tmp_path: Path)
     shutil.copytree(SAMPLE, broken)
     catalog = broken / "catalog.yaml"
     catalog.write_text(catalog.read_text(encoding="utf-8").replace("level: grid", "level: planet", 1), encoding="utf-8")
-    (broken / "buildings.csv").write_text("code,address,micro_grid,lon,lat\nB1,某路1号,NO_SUCH_GRID,,\n", encoding="utf-8")
+    (broken / "buildings.csv").write_text(
+        "code,address,micro_grid,lon,lat\nB1,某路1号,NO_SUCH_GRID,,\n", encoding="utf-8"
+    )
     result = griddispatch("registry", "validate", str(broken))
     assert result.returncode == 1
     assert "catalog.yaml:" in result.stderr and ": level:" in result.stderr
@@ -90,3 +92,43 @@ def test_route_with_no_active_version_says_what_to_do(empty_database: DatabaseSe
     result = griddispatch("route", str(report), env={"GRIDDISPATCH_DB_URL": empty_database.url})
     assert result.returncode == 2
     assert "griddispatch registry import" in result.stderr
+
+
+def test_validate_warns_about_units_with_nobody_assigned(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from shared.registry_files.generate import DistrictSpec, build_district, write_district
+
+    district = build_district(DistrictSpec(streets=2, communities=3, grids=5, micro_grids=9, district_code="5101",
+                                           district_name="锦江区", centre=(104.08, 30.65), seed=4))  # fmt: skip
+    grid = next(u for u in district.units if u.level.value == "grid")
+    micro = district.units[-1]
+    units = tuple(replace(u, people=()) if u.code in (grid.code, micro.code) else u for u in district.units)
+    write_district(replace(district, units=units), tmp_path / "gaps")
+    text = griddispatch("registry", "validate", str(tmp_path / "gaps"))
+    assert text.returncode == 0, text.stderr  # a warning, not an error
+    assert text.stdout.startswith("valid: version")
+    assert f"warning: units.geojson: {grid.code}: people: nobody is assigned to this grid" in text.stderr
+    assert f"warning: units.geojson: {micro.code}: people: nobody is assigned to this micro_grid" in text.stderr
+    assert "2 warning(s)" in text.stderr
+    as_json = json.loads(griddispatch("registry", "validate", str(tmp_path / "gaps"), "--json").stdout)
+    assert as_json["valid"] is True
+    assert {w["record"] for w in as_json["warnings"]} == {grid.code, micro.code}
+    sample = json.loads(griddispatch("registry", "validate", str(SAMPLE), "--json").stdout)
+    assert sample["warnings"] == []
+
+
+def test_import_of_a_gbk_csv_says_to_save_it_as_utf8(empty_database: DatabaseSettings, tmp_path: Path) -> None:
+    from shared.registry_files.generate import DistrictSpec, generate
+
+    spec = DistrictSpec(streets=1, communities=2, grids=3, micro_grids=6, district_code="4201", district_name="江岸区")
+    directory = generate(tmp_path / "jiangan", spec)
+    csv = directory / "buildings.csv"
+    csv.write_bytes(csv.read_text(encoding="utf-8").encode("gbk"))
+    env = {"GRIDDISPATCH_DB_URL": empty_database.url}
+    for command in (("registry", "validate", str(directory)), ("registry", "import", str(directory))):
+        result = griddispatch(*command, env=env)
+        assert result.returncode == 1, result.stdout
+        assert "buildings.csv: -: -: buildings.csv is not UTF-8" in result.stderr
+        assert "Save buildings.csv as UTF-8" in result.stderr and "1 problem(s)" in result.stderr
+        assert "Traceback" not in result.stderr

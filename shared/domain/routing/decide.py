@@ -11,8 +11,9 @@ from shared.domain.registry import Registry
 from shared.domain.routing.classify import classify
 from shared.domain.routing.deadlines import deadlines
 from shared.domain.routing.locate import locate
-from shared.domain.routing.size import size
-from shared.domain.routing.units import Units, choose_units, territorial, unit_at
+from shared.domain.routing.size import safety_words, size
+from shared.domain.routing.staffing import nearest_staffed
+from shared.domain.routing.units import Units, choose_units, territorial, unit_at, unplaced_safety
 from shared.domain.routing.values import DEFAULT_POLICY, Decision, Policy, ReportFacts, Trace
 
 DEFAULT_WARN_AT = (0.5, 0.8)
@@ -39,12 +40,18 @@ def route(
         led_by_unit = units.lead.kind is AssigneeKind.UNIT
         home = registry.unit(units.lead.code) if led_by_unit else unit_at(registry, place, sized.level)
     else:
-        home = registry.command_centre_for(place.code)
-        units = Units(territorial(home), ())
-        trace.add(
-            "units.unlocated_command_centre",
-            f"not located to a micro-grid: {territorial(home)}, command centre of {home.name}, dispatches by hand",
-        )
+        centre = territorial(registry.command_centre_for(place.code))
+        home = registry.unit(nearest_staffed(centre, registry, place.code, trace, role="dispatches by hand").code)
+        if (matter is not None and matter.safety) or safety_words(report, policy):
+            units = unplaced_safety(report, matter, place, home, registry, trace)
+            if units.lead.kind is AssigneeKind.UNIT:
+                home = registry.unit(units.lead.code)
+        else:
+            units = Units(territorial(home), ())
+            trace.add(
+                "units.unlocated_command_centre",
+                f"not located to a micro-grid: {territorial(home)}, command centre of {home.name}, dispatches by hand",
+            )
     due = deadlines(report, matter, now, policy, trace)
     return Decision(
         lead=units.lead,

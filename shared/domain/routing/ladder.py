@@ -11,6 +11,7 @@ from shared.domain.calendar import deadline
 from shared.domain.model import Assignee, AssigneeKind, ClockKind, Level, TraceStep
 from shared.domain.registry import Registry
 from shared.domain.routing.locate import district_of
+from shared.domain.routing.staffing import nearest_staffed
 from shared.domain.routing.units import department_candidates
 from shared.domain.routing.values import (
     DEFAULT_POLICY,
@@ -71,7 +72,17 @@ def escalate(current_lead: Assignee, registry: Registry, *, place: str | None = 
         district = district_of(registry, place)
         target = Assignee(AssigneeKind.UNIT, district.code)
         trace.add("escalate.department", f"department {code} → district command centre {district.code}")
-    return Escalation(target, False, tuple(trace.steps))
+    staffed = nearest_staffed(target, registry, place or _unit_of(current_lead, registry), trace, role="takes it")
+    return Escalation(staffed, False, tuple(trace.steps))
+
+
+def _unit_of(assignee: Assignee, registry: Registry) -> str | None:
+    """A unit on the assignee's ladder, to pick the district by: the unit itself, or a branch's first cover."""
+    if assignee.kind is AssigneeKind.UNIT:
+        return assignee.code
+    if assignee.kind is AssigneeKind.BRANCH:
+        return registry.branches[assignee.code].covers[0]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +171,7 @@ def summon(
         if code not in registry.departments:
             raise RoutingError(f"unknown department {code!r}", field="departments")
         assignee = department_candidates(registry, code, registry.unit(place), trace)[0]
+        assignee = nearest_staffed(assignee, registry, place, trace, role="reports in")
         calls.append(SummonCall(code, assignee, due))
         trace.add("summon.call", f"{by.level.value} {by_unit} summons {code} ({assignee}): report in by {due}")
     trace.add("summon.deadline", f"urgency {urgency.value}: report in within {hours:g} hour(s)", hours=hours)

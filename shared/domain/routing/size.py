@@ -63,13 +63,18 @@ def _safety(report: ReportFacts, matter: MatterType | None, policy: Policy, trac
     if matter is not None and matter.safety:
         trace.add("level.raise_safety_matter", f"{matter.code} is a safety matter: one rung up")
         return 1
-    text = normalise_text(report.text)
-    found = [k for k in policy.safety_keywords if normalise_text(k) in text]
+    found = safety_words(report, policy)
     if found:
         words = ", ".join(found)
         trace.add("level.raise_safety_keywords", f"safety words in the text ({words}): one rung up", keywords=found)
         return 1
     return 0
+
+
+def safety_words(report: ReportFacts, policy: Policy) -> list[str]:
+    """The policy's safety words found in the report's text (matched in simplified form)."""
+    text = normalise_text(report.text)
+    return [k for k in policy.safety_keywords if normalise_text(k) in text]
 
 
 def _threshold(name: str, value: int, thresholds: tuple[int, ...], trace: Trace) -> int:

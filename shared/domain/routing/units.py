@@ -9,6 +9,7 @@ from shared.domain.model import Assignee, AssigneeKind, Level, MatterType, Unit
 from shared.domain.registry import Registry
 from shared.domain.routing.locate import district_of
 from shared.domain.routing.size import Size
+from shared.domain.routing.staffing import nearest_staffed
 from shared.domain.routing.values import Policy, ReportFacts, Trace
 
 ON_SITE_LEVELS = (Level.GRID, Level.COMMUNITY)
@@ -63,8 +64,20 @@ class _Case:
     def candidates(self, department: str) -> list[Assignee]:
         return department_candidates(self.registry, department, self.place, self.trace)
 
-    def pick(self, candidates: Iterable[Assignee]) -> Assignee | None:
-        return first_not_excluded(candidates, self.report.excluded, self.trace)
+    def pick(self, candidates: Iterable[Assignee], role: str = "leads") -> Assignee | None:
+        """The first candidate that did not return the case; one with nobody assigned gives way to the
+        nearest staffed rung above it (units.skip_unstaffed), which must not have returned it either."""
+        for candidate in candidates:
+            found = first_not_excluded((candidate,), self.report.excluded, self.trace)
+            if found is None:
+                continue
+            found = nearest_staffed(found, self.registry, self.place.code, self.trace, role=role)
+            if first_not_excluded((found,), self.report.excluded, self.trace) is not None:
+                return found
+        return None
+
+    def staffed(self, assignee: Assignee) -> Assignee:
+        return nearest_staffed(assignee, self.registry, self.place.code, self.trace, role="assists")
 
 
 def choose_units(
@@ -107,7 +120,9 @@ def _explain_lead(c: _Case, lead: Assignee) -> None:
     if lead.kind is AssigneeKind.BRANCH:
         trace.add("units.lead_branch", f"{lead}, the branch of {dept} covering {c.place.code}, leads")
     elif lead.kind is AssigneeKind.DEPARTMENT:
-        trace.add("units.lead_department", f"no branch of {dept} covers {c.place.code}: {lead} leads")
+        has_branch = dept is not None and bool(c.registry.branches_for(dept, c.place.code))
+        which = "no branch of" if not has_branch else "no staffed branch of"
+        trace.add("units.lead_department", f"{which} {dept} covers {c.place.code}: {lead} leads")
     else:
         level = c.registry.unit(lead.code).level.value
         if matter is None:
@@ -115,24 +130,25 @@ def _explain_lead(c: _Case, lead: Assignee) -> None:
         elif dept is None:
             trace.add("units.lead_territorial", f"{matter.code} has no lead department: {lead} ({level}) leads")
         else:
-            trace.add("units.lead_territorial_fallback", f"no unit of {dept} is left: {lead} ({level}) leads")
+            why = "has anyone assigned" if any(st.rule == "units.skip_unstaffed" for st in trace.steps) else "is left"
+            trace.add("units.lead_territorial_fallback", f"no unit of {dept} {why}: {lead} ({level}) leads")
 
 
 def _assisting(c: _Case, matter: MatterType, lead: Assignee, home: Unit, big: bool) -> tuple[Assignee, ...]:
     out: list[Assignee] = []
     if lead.kind is not AssigneeKind.UNIT:
-        out.append(territorial(home))
-        c.trace.add("units.assist_territorial", f"{territorial(home)} assists as the territorial unit")
+        out.append(c.staffed(territorial(home)))
+        c.trace.add("units.assist_territorial", f"{out[-1]} assists as the territorial unit")
     for department in matter.assisting_departments:
-        found = c.pick(c.candidates(department))
+        found = c.pick(c.candidates(department), role="assists")
         if found is not None:
             out.append(found)
             c.trace.add("units.assist_department", f"{found} assists for department {department}")
     if big:
         for u in c.registry.chain(c.place.code):
             if u.level in ON_SITE_LEVELS and u.level.rank < home.level.rank:
-                out.append(territorial(u))
-                c.trace.add("units.big_matter_on_site", f"big matter: {territorial(u)}, where it happened, assists")
+                out.append(c.staffed(territorial(u)))
+                c.trace.add("units.big_matter_on_site", f"big matter: {out[-1]}, where it happened, assists")
     return _clean(out, lead, c.report.excluded)
 
 
@@ -152,9 +168,45 @@ def _arbitration(report: ReportFacts, place: Unit, registry: Registry, policy: P
     arbiter = territorial(street)
     if arbiter in report.excluded or street.level is not Level.STREET:
         arbiter = territorial(district_of(registry, place.code))
+    arbiter = nearest_staffed(arbiter, registry, place.code, trace, role="arbitrates")
     trace.add(
         "returns.arbitration",
         f"returned {report.returns} time(s) (limit {policy.max_returns}): {arbiter} arbitrates",
         returns=report.returns,
     )
     return Units(arbiter, (), arbitration=True)
+
+
+def unplaced_safety(
+    report: ReportFacts, matter: MatterType | None, area: Unit, centre: Unit, registry: Registry, trace: Trace
+) -> Units:
+    """A safety matter that could not be placed in a grid never waits in triage alone: the department's branch
+    covering the area the point lies in (else the department) leads at once, else the district command centre;
+    the command centre of the area assists, to place it."""
+    case = _Case(report, matter, area, registry, trace)
+    dept = matter.lead_department if matter is not None else None
+    lead = case.pick(case.candidates(dept)) if dept else None
+    what = f"{matter.code} is a safety matter" if matter is not None else "the text holds safety words"
+    if lead is not None and lead.kind is not AssigneeKind.UNIT:
+        whose = "the branch of" if lead.kind is AssigneeKind.BRANCH else "the department"
+        trace.add(
+            "units.safety_unplaced_department",
+            f"{what} and could not be placed in a grid: {lead}, {whose} {dept} covering {area.code}, leads at once",
+        )
+    else:
+        lead = territorial(district_of(registry, area.code))
+        trace.add(
+            "units.safety_unplaced_district",
+            f"{what} and could not be placed in a grid: {lead}, the district command centre, leads at once",
+        )
+    out = [territorial(centre)]
+    trace.add(
+        "units.unlocated_command_centre",
+        f"not located to a micro-grid: {territorial(centre)}, command centre of {centre.name}, places it",
+    )
+    for department in matter.assisting_departments if matter is not None else ():
+        found = case.pick(case.candidates(department), role="assists")
+        if found is not None:
+            out.append(found)
+            trace.add("units.assist_department", f"{found} assists for department {department}")
+    return Units(lead, _clean(out, lead, report.excluded))
