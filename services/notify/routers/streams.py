@@ -69,8 +69,11 @@ def start_after(header: str | None, query: str | None, since: int | None, horizo
 class EventStreamResponse(StreamingResponse):
     """A StreamingResponse that closes its generator when it ends, so the stream's cleanup runs at once."""
 
-    def __init__(self, events: AsyncIterator[bytes], **kwargs: Any) -> None:
-        super().__init__(events, media_type=MEDIA_TYPE, **kwargs)
+    media_type = MEDIA_TYPE
+
+    # status_code is named (not left in **kwargs): FastAPI reads its default to document the route's answer.
+    def __init__(self, events: AsyncIterator[bytes], status_code: int = 200, **kwargs: Any) -> None:
+        super().__init__(events, status_code=status_code, media_type=MEDIA_TYPE, **kwargs)
         self._events = events
 
     async def stream_response(self, send: Send) -> None:
