@@ -97,6 +97,11 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts[1:] if parts and parts[0] in ("body", "query", "path", "header") else parts)
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """pydantic's message, without the "Value error, " it puts before what our own validators say."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error leaves as application/problem+json: ours, request validation, and the framework's own."""
 
@@ -106,7 +111,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in exc.errors()]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
         problem = InvalidInput(
             f"{first['field'] or 'request'}: {first['message']}", field=first["field"], errors=errors

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.events.types import location_problem
+
 Source = Literal["hotline", "grid_app", "camera", "department", "open311", "resident_app", "other"]
 Urgency = Literal["low", "normal", "high", "emergency"]
 ApiAction = Literal[
@@ -56,17 +58,16 @@ class Strict(BaseModel):
 class LocationIn(Strict):
     """Where it is: coordinates (WGS84), the grid code an app knows, or an address. At least one."""
 
-    lon: float | None = Field(None, ge=-180, le=180, examples=[108.9352])
-    lat: float | None = Field(None, ge=-90, le=90, examples=[34.2721])
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False, examples=[108.9352])
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False, examples=[34.2721])
     grid_code: str | None = Field(None, min_length=1, max_length=64, examples=["610199004001001006"])
     address: str | None = Field(None, min_length=1, max_length=200, examples=["莲湖区北院门街道香米园社区3号楼2单元"])
 
     @model_validator(mode="after")
     def _at_least_one(self) -> LocationIn:
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("lon and lat come together")
-        if self.lon is None and self.grid_code is None and self.address is None:
-            raise ValueError("give coordinates, a grid code or an address")
+        problem = location_problem(self.lon, self.lat, self.grid_code, self.address)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
