@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.events.types import location_problem
+from shared.web import problem_responses
 
 Source = Literal["hotline", "grid_app", "camera", "department", "open311", "resident_app", "other"]
 Urgency = Literal["low", "normal", "high", "emergency"]
@@ -190,19 +191,6 @@ class ActionAccepted(BaseModel):
     replayed: bool = False
 
 
-class Problem(BaseModel):
-    """An error as `application/problem+json` (RFC 9457): `type` names it, `field` the offending input."""
-
-    model_config = ConfigDict(extra="allow")  # and what the problem adds: errors, retry_after, allowed, ...
-
-    type: str = Field(examples=["https://griddispatch.dev/problems/invalid_input"])
-    title: str = Field(examples=["Unprocessable Entity"])
-    status: int = Field(examples=[422])
-    detail: str = Field(examples=["title: String should have at least 1 character"])
-    instance: str | None = Field(None, examples=["/v1/reports"])
-    field: str | None = Field(None, examples=["title"])
-
-
 PROBLEMS: dict[int, str] = {
     400: "the body could not be read (not UTF-8)",
     401: "no API key, or an unknown or revoked one",
@@ -215,25 +203,12 @@ PROBLEMS: dict[int, str] = {
     429: "over this client's rate limit; retry after Retry-After",
     503: "Kafka or PostgreSQL is unreachable: nothing was accepted; retry after Retry-After",
 }
-_HEADERS: dict[int, dict[str, Any]] = {
-    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
-    429: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-    503: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-}
 
 
 def problems(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for errors, each `application/problem+json`; `described` overrides the description
     by status (`_409="..."`)."""
-    problem = {"application/problem+json": {"schema": Problem.model_json_schema()}}
-    return {
-        status: {
-            "description": described.get(f"_{status}", PROBLEMS[status]),
-            "content": problem,
-            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
-        }
-        for status in statuses
-    }
+    return problem_responses(PROBLEMS, *statuses, **described)
 
 
 class Page(BaseModel):

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Send
 
 from services.notify.auth import api_key_header, api_key_query, authenticate_request, bearer, require, sees_unit
+from services.notify.problems import problems
 from services.notify.streams import DB_ERRORS, OPEN_STREAMS, StreamHub, events_after
 from shared.api_clients import Scope
 from shared.errors import InfrastructureUnavailable, InvalidInput, NotFound
@@ -138,10 +139,18 @@ def make_stream_router(
                 "content": {MEDIA_TYPE: {}},
                 "description": "id: stream id, event: CloudEvent type, data: CloudEvent",
             },
-            401: {"description": "no key, unknown key, revoked key"},
-            403: {"description": "the key lacks the read scope"},
-            404: {"description": "no such unit, or not one this client may see"},
-            422: {"description": "Last-Event-ID, last_event_id or since is not a stream id"},
+            **problems(
+                401,
+                403,
+                404,
+                422,
+                503,
+                _401="no key, unknown key, revoked key",
+                _403="the key lacks the read scope",
+                _404="no such unit, or not one this client may see",
+                _422="Last-Event-ID, last_event_id or since is not a stream id",
+                _503="the live stream is not running in this process, or PostgreSQL is unreachable",
+            ),
         },
     )
     async def stream(
