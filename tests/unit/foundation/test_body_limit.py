@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from shared.body_limit import BodyLimit
@@ -91,21 +92,30 @@ def assert_too_large(response: httpx.Response, path: str) -> None:
 JSON = {"Content-Type": "application/json"}
 
 
+def refused(framing: str) -> float:
+    value = REGISTRY.get_sample_value("griddispatch_http_bodies_too_large_total", {"framing": framing})
+    return value or 0.0
+
+
 @pytest.mark.parametrize("size", [LIMIT + 1, 8 * 1024 * 1024])
 async def test_a_chunked_body_over_the_limit_is_413(server: str, size: int) -> None:
+    before = refused("streamed")
     async with httpx.AsyncClient(base_url=server, timeout=30) as http:
         response = await http.post("/notes", content=chunked(size), headers=JSON)
         assert "content-length" not in response.request.headers  # it really went chunked
         assert_too_large(response, "/notes")
         put = await http.put("/notes/3", content=chunked(size), headers=JSON)
         assert_too_large(put, "/notes/3")
+    assert refused("streamed") == before + 2
 
 
 async def test_a_declared_body_over_the_limit_is_413(server: str) -> None:
+    before = refused("declared")
     async with httpx.AsyncClient(base_url=server, timeout=30) as http:
         response = await http.post("/notes", json={"text": "a" * (8 * 1024 * 1024)})
         assert int(response.request.headers["content-length"]) > LIMIT
         assert_too_large(response, "/notes")
+    assert refused("declared") == before + 1
 
 
 async def test_a_lying_content_length_is_counted(server: str) -> None:
