@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
@@ -17,8 +18,10 @@ import typer
 
 from griddispatch.client_commands import clients_app
 from griddispatch.cluster_commands import cluster_app
-from griddispatch.console import fail, friendly
+from griddispatch.console import fail, friendly, run_cli
 from griddispatch.contracts_commands import contracts_app
+from griddispatch.params import host as host_name
+from griddispatch.params import port as port_number
 from griddispatch.registry_commands import registry_app, route
 from griddispatch.simulate_commands import demo_app, simulate
 from shared.settings import (
@@ -137,8 +140,10 @@ def _print_status(keep: Callable[[Any], bool], as_json: bool) -> None:
 @friendly
 def serve(
     service: Annotated[str, typer.Argument(help="intake, dispatch, escalation or notify")],
-    port: Annotated[int | None, typer.Option(help="port to listen on (default from settings)")] = None,
-    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[
+        int | None, typer.Option(parser=port_number, help="port to listen on, 1-65535 (default from settings)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(parser=host_name, help="address to listen on")] = None,
     worker_id: Annotated[str | None, typer.Option(help="this worker's id when several run")] = None,
 ) -> None:
     """Run one service in the foreground."""
@@ -210,7 +215,7 @@ def main() -> None:
     # The command reports failures itself; library chatter (aiokafka's connection retries) stays quiet.
     configure_logging("cli", LogSettings(level="WARNING"))
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    app(prog_name="griddispatch")
+    raise SystemExit(run_cli(app, sys.argv[1:]))
 
 
 if __name__ == "__main__":

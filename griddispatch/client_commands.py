@@ -11,6 +11,7 @@ import asyncpg
 import typer
 
 from griddispatch.console import friendly
+from griddispatch.params import scope_name, unit_scope, whole_in
 from shared.settings import DatabaseSettings
 
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
@@ -50,12 +51,15 @@ def _describe(client: Any) -> dict[str, Any]:
 @friendly
 def create(
     name: Annotated[str, typer.Option(help="who this client is, e.g. '莲湖区12345热线'")],
-    scope: Annotated[list[str], typer.Option(help="submit, read, act, supervise, personal_data, admin (repeat)")],
+    scope: Annotated[
+        list[str], typer.Option(parser=scope_name, help="submit, read, act, supervise, personal_data, admin (repeat)")
+    ],
     unit: Annotated[
-        list[str], typer.Option(help="what it sees: unit:<code>, branch:<code>, department:<code>, * (repeat)")
+        list[str],
+        typer.Option(parser=unit_scope, help="what it sees: unit:<code>, branch:<code>, department:<code>, * (repeat)"),
     ],
     source: Annotated[str | None, typer.Option(help="the report source it speaks for (hotline, grid_app, ...)")] = None,
-    rate_per_min: Annotated[int, typer.Option(help="requests per minute before 429")] = 600,
+    rate_per_min: Annotated[int, typer.Option(parser=whole_in(1), help="requests per minute before 429")] = 600,
 ) -> None:
     """Create a client and print its key once: store it now, it cannot be shown again."""
     from shared.api_clients import create_client

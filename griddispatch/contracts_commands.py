@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from griddispatch.console import fail, friendly
+from griddispatch.params import topic_prefix
 
 contracts_app = typer.Typer(
     help="Contracts generated from the code (AsyncAPI for the Kafka topics).", no_args_is_help=True
@@ -18,7 +19,9 @@ contracts_app = typer.Typer(
 @friendly
 def asyncapi(
     out: Annotated[Path | None, typer.Option("--out", help="write the YAML here instead of printing it")] = None,
-    prefix: Annotated[str, typer.Option(help="topic prefix the document names topics with")] = "griddispatch",
+    prefix: Annotated[
+        str, typer.Option(parser=topic_prefix, help="topic prefix the document names topics with")
+    ] = "griddispatch",
 ) -> None:
     """The AsyncAPI 3.0 document of every topic, key, header, schema and consumer group, as YAML."""
     from griddispatch.asyncapi import build_asyncapi, render_yaml

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from griddispatch.console import friendly
+from griddispatch.params import moment
 from shared.errors import InvalidInput
 from shared.settings import DatabaseSettings
 
@@ -162,18 +163,20 @@ def route(
     ],
     explain: Annotated[bool, typer.Option("--explain", help="include the rule trace")] = False,
     registry: Annotated[
-        Path | None, typer.Option(help="route against this directory instead of the active version")
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="route against this directory instead of the active version"),
     ] = None,
-    now: Annotated[str | None, typer.Option(help="ISO 8601 time to route at (default: now)")] = None,
+    now: Annotated[
+        datetime | None,
+        typer.Option(parser=moment, metavar="TIME", help="ISO 8601 time with offset to route at (default: now)"),
+    ] = None,
 ) -> None:
     """Decide where a report goes and why, printed as JSON."""
     from shared.domain.routing import route as decide
     from shared.events.facts import report_facts
     from shared.events.types import ReportSubmitted
 
-    at = datetime.fromisoformat(now) if now else datetime.now(UTC)
-    if at.tzinfo is None:
-        raise InvalidInput(f"--now {now!r} needs a time zone, e.g. 2026-11-22T09:00:00+08:00")
+    at = now or datetime.now(UTC)
     try:
         raw = json.loads(report_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -187,7 +190,10 @@ def route(
     try:
         report = ReportSubmitted.model_validate(raw)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors())
+        fields = ", ".join(
+            ".".join(str(p) for p in e["loc"]) + f" ({str(e['msg']).removeprefix('Value error, ')})"
+            for e in exc.errors()
+        )
         raise InvalidInput(f"{report_file} is not a valid report: {fields}") from exc
 
     loaded = _load_registry(registry)

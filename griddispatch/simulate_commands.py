@@ -20,6 +20,7 @@ import httpx
 import typer
 
 from griddispatch.console import fail, friendly
+from griddispatch.params import http_url, not_negative, number_in, one_of, positive, source_mix, whole, whole_in
 from griddispatch.simulation.summary import DaySummary, RunScope, day_summary
 from shared.settings import (
     SERVICE_NAMES,
@@ -99,34 +100,46 @@ def _seed(seed: int | None) -> int:
 
 @friendly
 def simulate(
-    rate: Annotated[float, typer.Option(help="reports per second offered (open loop)")] = 10.0,
-    duration: Annotated[float, typer.Option(help="seconds to offer them for")] = 10.0,
-    mix: Annotated[str, typer.Option(help="source shares, e.g. hotline=0.6,grid_app=0.3,camera=0.1")] = DEFAULT_MIX,
+    rate: Annotated[float, typer.Option(parser=positive, help="reports per second offered (open loop)")] = 10.0,
+    duration: Annotated[float, typer.Option(parser=positive, help="seconds to offer them for")] = 10.0,
+    mix: Annotated[
+        str, typer.Option(parser=source_mix, help="source shares, e.g. hotline=0.6,grid_app=0.3,camera=0.1")
+    ] = DEFAULT_MIX,
     via: Annotated[
-        str, typer.Option(help="http (POST /v1/reports) or kafka (ReportSubmitted on the reports topic)")
+        str,
+        typer.Option(
+            parser=one_of("http", "kafka"),
+            help="http (POST /v1/reports) or kafka (ReportSubmitted on the reports topic)",
+        ),
     ] = "http",
     seed: Annotated[
-        int | None, typer.Option(help="the same seed sends the same reports (default: a new one, printed)")
+        int | None,
+        typer.Option(parser=whole, help="the same seed sends the same reports (default: a new one, printed)"),
     ] = None,
-    url: Annotated[str | None, typer.Option(help="intake's base URL (default: from settings)")] = None,
+    url: Annotated[str | None, typer.Option(parser=http_url, help="intake's base URL (default: from settings)")] = None,
     api_key: Annotated[
         str | None, typer.Option(help="a key with the submit scope (default: a client made for the run)")
     ] = None,
     registry: Annotated[
-        Path | None, typer.Option(help="registry directory to draw places and matters from (default: the active one)")
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="registry directory to draw places and matters from (default: the active one)",
+        ),
     ] = None,
-    max_in_flight: Annotated[int, typer.Option(help="requests waiting at once before new ones are shed")] = 256,
-    wait: Annotated[float, typer.Option(help="then wait up to this many seconds for dispatch and summarise")] = 0.0,
+    max_in_flight: Annotated[
+        int, typer.Option(parser=whole_in(1), help="requests waiting at once before new ones are shed")
+    ] = 256,
+    wait: Annotated[
+        float, typer.Option(parser=not_negative, help="then wait up to this many seconds for dispatch and summarise")
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Open-loop load: RATE reports a second for DURATION seconds, drawn like the demo's day; prints sent,
     accepted, rejected, the achieved rate and the latency p50/p99 of the answer."""
     from griddispatch.simulation.day import parse_mix
 
-    if via not in ("http", "kafka"):
-        fail(f"--via must be http or kafka, not {via!r}")
-    if rate <= 0 or duration <= 0:
-        fail("--rate and --duration must be above 0")
     shares = parse_mix(mix)
     seed = _seed(seed)
     out = asyncio.run(_simulate(rate, duration, shares, via, seed, url, api_key, registry, max_in_flight, wait))
@@ -230,37 +243,52 @@ def _ms(latencies: list[float], q: float) -> float | None:
 @demo_app.command("replay")
 @friendly
 def replay(
-    speedup: Annotated[float, typer.Option(help="simulated seconds per real second (480: a day in 3 minutes)")] = 480.0,
-    hours: Annotated[float, typer.Option(help="hours of the day to replay")] = 24.0,
-    start_hour: Annotated[float, typer.Option(help="local hour the replay starts at")] = 0.0,
-    scale: Annotated[float, typer.Option(help="multiply the day's volume")] = 1.0,
+    speedup: Annotated[
+        float, typer.Option(parser=positive, help="simulated seconds per real second (480: a day in 3 minutes)")
+    ] = 480.0,
+    hours: Annotated[
+        float, typer.Option(parser=number_in(0, 24, low_open=True), help="hours of the day to replay")
+    ] = 24.0,
+    start_hour: Annotated[
+        float, typer.Option(parser=number_in(0, 24, high_open=True), help="local hour the replay starts at")
+    ] = 0.0,
+    scale: Annotated[float, typer.Option(parser=positive, help="multiply the day's volume")] = 1.0,
     seed: Annotated[
         int | None,
         typer.Option(
+            parser=whole,
             help="the same seed replays the same day (default: a new one, printed; the same day replayed "
-            "again lands on the last one's open cases and is merged into them)"
+            "again lands on the last one's open cases and is merged into them)",
         ),
     ] = None,
     tail_hours: Annotated[
-        float | None, typer.Option(help="simulated hours after the day for the actor to finish (default: hours/4)")
+        float | None,
+        typer.Option(
+            parser=not_negative, help="simulated hours after the day for the actor to finish (default: hours/4)"
+        ),
     ] = None,
-    url: Annotated[str | None, typer.Option(help="intake's base URL (default: from settings)")] = None,
-    registry: Annotated[Path | None, typer.Option(help="registry directory (default: the active one)")] = None,
+    url: Annotated[str | None, typer.Option(parser=http_url, help="intake's base URL (default: from settings)")] = None,
+    registry: Annotated[
+        Path | None, typer.Option(exists=True, file_okay=False, help="registry directory (default: the active one)")
+    ] = None,
     deadline_scale: Annotated[
         float | None,
         typer.Option(
+            parser=number_in(0, 1, low_open=True),
             help="the deadline scale dispatch should run with (default 1/speedup, what `make demo` starts it with); "
-            "the replay warns if dispatch's differs"
+            "the replay warns if dispatch's differs",
         ),
     ] = None,
     dispatch_url: Annotated[
-        str | None, typer.Option(help="dispatch's base URL, to read its deadline scale (default: from settings)")
+        str | None,
+        typer.Option(parser=http_url, help="dispatch's base URL, to read its deadline scale (default: from settings)"),
     ] = None,
     deadline_wait: Annotated[
         float,
         typer.Option(
+            parser=not_negative,
             help="after the day, wait at most this many seconds for the shortened accept-by of cases nobody "
-            "accepted to fall due and escalate (0: summarise at once)"
+            "accepted to fall due and escalate (0: summarise at once)",
         ),
     ] = 240.0,
 ) -> None:
@@ -273,16 +301,10 @@ def replay(
     from griddispatch.simulation.reports import ReportFactory
     from griddispatch.simulation.shape import DayShape
 
-    if speedup <= 0 or scale <= 0:
-        fail("--speedup and --scale must be above 0")
     expected = 1 / speedup if deadline_scale is None else deadline_scale
-    if not 0 < expected <= 1:
-        fail("--deadline-scale must be above 0 and at most 1 (and --speedup at least 1 without it)")
-    if deadline_wait < 0:
-        fail("--deadline-wait cannot be negative")
-    if not 0 < hours <= 24:
-        fail("--hours must be more than 0 and at most 24")
-    tail = hours / 4 if tail_hours is None else max(0.0, tail_hours)
+    if expected > 1:
+        fail(f"--speedup {speedup:g} slows the day down: give --deadline-scale (above 0, at most 1) with it")
+    tail = hours / 4 if tail_hours is None else tail_hours
     day_seed = _seed(seed)
     typer.echo(f"seed {day_seed} (--seed {day_seed} replays this day again)")
 
@@ -450,9 +472,10 @@ def _where(intake_url: str) -> list[str]:
 @demo_app.command("summary")
 @friendly
 def summary(
-    url: Annotated[str | None, typer.Option(help="intake's base URL, for the links")] = None,
+    url: Annotated[str | None, typer.Option(parser=http_url, help="intake's base URL, for the links")] = None,
     dispatch_url: Annotated[
-        str | None, typer.Option(help="dispatch's base URL, to read its deadline scale (default: from settings)")
+        str | None,
+        typer.Option(parser=http_url, help="dispatch's base URL, to read its deadline scale (default: from settings)"),
     ] = None,
 ) -> None:
     """The last replay's summary as the database has it now: warnings and escalations that came due since."""

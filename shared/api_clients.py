@@ -68,12 +68,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def is_unit_scope(value: str) -> bool:
+    """`*`, `unit:<code>`, `branch:<code>` or `department:<code>`: what a client may be given to see."""
+    return _UNIT.match(value) is not None
+
+
 def _checked(scopes: Iterable[str], units: Iterable[str]) -> tuple[list[str], list[str]]:
     scopes, units = sorted(set(scopes)), sorted(set(units))
     unknown = [s for s in scopes if s not in Scope.__members__.values()]
     if unknown:
         raise InvalidInput(f"unknown scope(s) {unknown}; choose from {[s.value for s in Scope]}", field="scopes")
-    bad = [u for u in units if not _UNIT.match(u)]
+    bad = [u for u in units if not is_unit_scope(u)]
     if bad:
         raise InvalidInput(f"unit(s) {bad} are not *, unit:<code>, branch:<code> or department:<code>", field="units")
     return scopes, units

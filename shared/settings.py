@@ -105,7 +105,7 @@ class IntakeSettings(BaseSettings):
     public_url: str | None = None  # base of the status URLs handed to clients; default: where intake listens
     case_number_prefix: str = "GD"
     district_timezone: str = "Asia/Shanghai"  # case numbers carry the district's local date
-    max_body_bytes: int = 256 * 1024
+    max_body_bytes: int = Field(256 * 1024, ge=1, description="a larger request body is refused with 413")
     max_attachments: int = 10
     default_rate_per_min: int = 600
     open311_jurisdiction_id: str = "griddispatch.local"
@@ -148,6 +148,7 @@ class NotifySettings(BaseSettings):
     model_config = _config("NOTIFY_")
 
     webhook_timeout_s: float = 5.0
+    max_body_bytes: int = Field(64 * 1024, ge=1, description="a larger request body is refused with 413")
     max_attempts: int = 8  # then the delivery goes to the dead-letter list
     backoff_base_s: float = 2.0  # retry n waits about base * 2^(n-1), with jitter, at most backoff_max_s
     backoff_max_s: float = 600.0

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import (
@@ -42,6 +43,42 @@ _STATUS: list[tuple[type[GridDispatchError], int]] = [
     (Conflict, 409),
     (InfrastructureUnavailable, 503),
 ]
+
+
+class Problem(BaseModel):
+    """An error as `application/problem+json` (RFC 9457): `type` names it, `field` the offending input."""
+
+    model_config = ConfigDict(extra="allow")  # and what the problem adds: errors, retry_after, allowed, ...
+
+    type: str = Field(examples=["https://griddispatch.dev/problems/invalid_input"])
+    title: str = Field(examples=["Unprocessable Entity"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["title: String should have at least 1 character"])
+    instance: str | None = Field(None, examples=["/v1/reports"])
+    field: str | None = Field(None, examples=["title"])
+
+
+_PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    503: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+}
+
+
+def problem_responses(
+    descriptions: Mapping[int, str], *statuses: int, **described: str
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for errors, each `application/problem+json` (what the handlers below send), with the
+    description from `descriptions` or from `described` by status (`_409="..."`)."""
+    content = {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}
+    return {
+        status: {
+            "description": described.get(f"_{status}", descriptions[status]),
+            "content": content,
+            **({"headers": _PROBLEM_HEADERS[status]} if status in _PROBLEM_HEADERS else {}),
+        }
+        for status in statuses
+    }
 
 
 def status_of(exc: GridDispatchError, overrides: Mapping[type[GridDispatchError], int] | None = None) -> int:
@@ -97,6 +134,11 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts[1:] if parts and parts[0] in ("body", "query", "path", "header") else parts)
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """pydantic's message, without the "Value error, " it puts before what our own validators say."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error leaves as application/problem+json: ours, request validation, and the framework's own."""
 
@@ -106,7 +148,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in exc.errors()]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
         problem = InvalidInput(
             f"{first['field'] or 'request'}: {first['message']}", field=first["field"], errors=errors

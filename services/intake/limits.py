@@ -1,4 +1,7 @@
-"""Refuse oversized bodies (413) and bodies of the wrong type (415) before any handler reads them."""
+"""Refuse bodies of the wrong type (415) and NUL characters in the URL (422) before any handler reads them.
+
+The size limit (413) is shared/body_limit.py's, which every service with bodies puts behind this one.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from shared.errors import GridDispatchError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from shared.errors import GridDispatchError, InvalidInput, UnsupportedMediaType
 from shared.web import problem_response
 
 Scope = MutableMapping[str, Any]
@@ -31,12 +34,11 @@ def _nul_parameter(scope: Scope) -> str | None:
     return None
 
 
-class BodyLimits:
-    """ASGI middleware: a body limit on every request, a content type on every request that has a body."""
+class ContentChecks:
+    """ASGI middleware: no NUL in the path or query of any request, a content type on every request with a body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,16 +55,10 @@ class BodyLimits:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             self._check_type(scope["path"], headers.get("content-type", ""))
-            declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                raise self._too_large()
         except GridDispatchError as exc:
             await problem_response(exc, instance=scope["path"])(scope, receive, send)
             return
-        await self.app(scope, self._counting(receive), send)
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"request body larger than {self.max_bytes} bytes", max_bytes=self.max_bytes)
+        await self.app(scope, receive, send)
 
     @staticmethod
     def _check_type(path: str, content_type: str) -> None:
@@ -73,18 +69,3 @@ class BodyLimits:
                 f"content type {media or '(none)'!r} is not accepted here; send {' or '.join(allowed)}",
                 field="Content-Type",
             )
-
-    def _counting(self, receive: Receive) -> Receive:
-        """Bodies sent without a Content-Length (chunked) are counted as they arrive."""
-        seen = 0
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._too_large()
-            return message
-
-        return wrapped

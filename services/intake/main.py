@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from griddispatch import __version__
 from services.intake.deps import Resources
-from services.intake.limits import BodyLimits
+from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
 from services.intake.routers import cases, console, district_map, me, open311, registry, reports, stats
+from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -65,7 +66,8 @@ def create_app(
 
     app = FastAPI(title="griddispatch intake", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
-    app.add_middleware(BodyLimits, max_bytes=intake.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=intake.max_body_bytes)
+    app.add_middleware(ContentChecks)  # outermost: a wrong type is refused before any of the body is read
     app.include_router(health_router(standard_checks(kafka, database)))
     app.include_router(reports.router)
     app.include_router(cases.router)

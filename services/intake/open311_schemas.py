@@ -22,8 +22,12 @@ class Open311RequestIn(BaseModel):
     service_code: str | None = Field(
         None, max_length=64, description="required: a service_code from services.json", examples=["sanitation"]
     )
-    lat: float | None = Field(None, ge=-90, le=90, description="WGS84 latitude, with long", examples=[34.2721])
-    long: float | None = Field(None, ge=-180, le=180, description="WGS84 longitude, with lat", examples=[108.9352])
+    lat: float | None = Field(
+        None, ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude, with long", examples=[34.2721]
+    )
+    long: float | None = Field(
+        None, ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude, with lat", examples=[108.9352]
+    )
     address_string: str | None = Field(None, max_length=200, examples=["莲湖区北院门街道香米园社区3号楼"])
     address_id: str | None = Field(None, max_length=64, description="a building code of the registry")
     email: str | None = Field(None, max_length=254, description="accepted, not stored")

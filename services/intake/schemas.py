@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.events.types import location_problem
+from shared.web import problem_responses
+
 Source = Literal["hotline", "grid_app", "camera", "department", "open311", "resident_app", "other"]
 Urgency = Literal["low", "normal", "high", "emergency"]
 ApiAction = Literal[
@@ -56,17 +59,16 @@ class Strict(BaseModel):
 class LocationIn(Strict):
     """Where it is: coordinates (WGS84), the grid code an app knows, or an address. At least one."""
 
-    lon: float | None = Field(None, ge=-180, le=180, examples=[108.9352])
-    lat: float | None = Field(None, ge=-90, le=90, examples=[34.2721])
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False, examples=[108.9352])
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False, examples=[34.2721])
     grid_code: str | None = Field(None, min_length=1, max_length=64, examples=["610199004001001006"])
     address: str | None = Field(None, min_length=1, max_length=200, examples=["莲湖区北院门街道香米园社区3号楼2单元"])
 
     @model_validator(mode="after")
     def _at_least_one(self) -> LocationIn:
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("lon and lat come together")
-        if self.lon is None and self.grid_code is None and self.address is None:
-            raise ValueError("give coordinates, a grid code or an address")
+        problem = location_problem(self.lon, self.lat, self.grid_code, self.address)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -189,19 +191,6 @@ class ActionAccepted(BaseModel):
     replayed: bool = False
 
 
-class Problem(BaseModel):
-    """An error as `application/problem+json` (RFC 9457): `type` names it, `field` the offending input."""
-
-    model_config = ConfigDict(extra="allow")  # and what the problem adds: errors, retry_after, allowed, ...
-
-    type: str = Field(examples=["https://griddispatch.dev/problems/invalid_input"])
-    title: str = Field(examples=["Unprocessable Entity"])
-    status: int = Field(examples=[422])
-    detail: str = Field(examples=["title: String should have at least 1 character"])
-    instance: str | None = Field(None, examples=["/v1/reports"])
-    field: str | None = Field(None, examples=["title"])
-
-
 PROBLEMS: dict[int, str] = {
     400: "the body could not be read (not UTF-8)",
     401: "no API key, or an unknown or revoked one",
@@ -214,25 +203,12 @@ PROBLEMS: dict[int, str] = {
     429: "over this client's rate limit; retry after Retry-After",
     503: "Kafka or PostgreSQL is unreachable: nothing was accepted; retry after Retry-After",
 }
-_HEADERS: dict[int, dict[str, Any]] = {
-    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
-    429: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-    503: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-}
 
 
 def problems(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for errors, each `application/problem+json`; `described` overrides the description
     by status (`_409="..."`)."""
-    problem = {"application/problem+json": {"schema": Problem.model_json_schema()}}
-    return {
-        status: {
-            "description": described.get(f"_{status}", PROBLEMS[status]),
-            "content": problem,
-            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
-        }
-        for status in statuses
-    }
+    return problem_responses(PROBLEMS, *statuses, **described)
 
 
 class Page(BaseModel):

@@ -21,6 +21,7 @@ from services.notify.fanout import FanOut
 from services.notify.routers import streams, subscriptions
 from services.notify.streams import StreamHub
 from services.notify.worker import DeliveryWorker
+from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.logging import get_logger
@@ -90,6 +91,7 @@ def create_app(
 
     app = FastAPI(title="griddispatch notify", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=notify.max_body_bytes)
     app.add_middleware(StreamCors, origins=notify.console_origin_list)
     app.include_router(health_router(standard_checks(kafka, database)))
     app.include_router(subscriptions.router)

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class EventType(StrEnum):
@@ -32,11 +32,29 @@ class Contract(BaseModel):
 Urgency = Literal["low", "normal", "high", "emergency"]
 
 
+def location_problem(lon: float | None, lat: float | None, grid_code: str | None, address: str | None) -> str | None:
+    """What a location lacks, or None: a point (lon and lat together), a grid code or an address, at least one."""
+    if (lon is None) != (lat is None):
+        return "lon and lat come together"
+    if lon is None and not (grid_code or "").strip() and not (address or "").strip():
+        return "give coordinates (lon and lat), a grid code or an address"
+    return None
+
+
 class Location(Contract):
-    lon: float | None = Field(None, ge=-180, le=180)
-    lat: float | None = Field(None, ge=-90, le=90)
+    """Where a report is (WGS84 coordinates, a grid code, an address): never empty, coordinates finite."""
+
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
     grid_code: str | None = None
     address: str | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Location:
+        problem = location_problem(self.lon, self.lat, self.grid_code, self.address)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class Reporter(Contract):

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Send
 
 from services.notify.auth import api_key_header, api_key_query, authenticate_request, bearer, require, sees_unit
+from services.notify.problems import problems
 from services.notify.streams import DB_ERRORS, OPEN_STREAMS, StreamHub, events_after
 from shared.api_clients import Scope
 from shared.errors import InfrastructureUnavailable, InvalidInput, NotFound
@@ -69,8 +70,11 @@ def start_after(header: str | None, query: str | None, since: int | None, horizo
 class EventStreamResponse(StreamingResponse):
     """A StreamingResponse that closes its generator when it ends, so the stream's cleanup runs at once."""
 
-    def __init__(self, events: AsyncIterator[bytes], **kwargs: Any) -> None:
-        super().__init__(events, media_type=MEDIA_TYPE, **kwargs)
+    media_type = MEDIA_TYPE
+
+    # status_code is named (not left in **kwargs): FastAPI reads its default to document the route's answer.
+    def __init__(self, events: AsyncIterator[bytes], status_code: int = 200, **kwargs: Any) -> None:
+        super().__init__(events, status_code=status_code, media_type=MEDIA_TYPE, **kwargs)
         self._events = events
 
     async def stream_response(self, send: Send) -> None:
@@ -135,10 +139,18 @@ def make_stream_router(
                 "content": {MEDIA_TYPE: {}},
                 "description": "id: stream id, event: CloudEvent type, data: CloudEvent",
             },
-            401: {"description": "no key, unknown key, revoked key"},
-            403: {"description": "the key lacks the read scope"},
-            404: {"description": "no such unit, or not one this client may see"},
-            422: {"description": "Last-Event-ID, last_event_id or since is not a stream id"},
+            **problems(
+                401,
+                403,
+                404,
+                422,
+                503,
+                _401="no key, unknown key, revoked key",
+                _403="the key lacks the read scope",
+                _404="no such unit, or not one this client may see",
+                _422="Last-Event-ID, last_event_id or since is not a stream id",
+                _503="the live stream is not running in this process, or PostgreSQL is unreachable",
+            ),
         },
     )
     async def stream(

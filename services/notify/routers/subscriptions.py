@@ -8,15 +8,18 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.notify.auth import authenticate_request
+from services.notify.problems import problems
 from shared.api_clients import ApiClient, Scope
 from shared.errors import Forbidden, InvalidInput, NotFound
 
-router = APIRouter(prefix="/v1", tags=["subscriptions"])
+router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=problems(400, 401, 403, 404, 413, 422, 503))
 EVENT_TYPES = ("case.assigned", "case.changed", "deadline.fired", "action.rejected")
+# A delivery id is a PostgreSQL bigint: one past it would fail in the query, not be refused (a 500).
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a delivery's id")]
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{5,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -214,7 +217,7 @@ async def deliveries(
 
 
 @router.get("/deliveries/{delivery_id}", tags=["deliveries"], summary="One delivery with every attempt")
-async def delivery(delivery_id: int, client: Caller, pool: Pool) -> dict[str, Any]:
+async def delivery(delivery_id: DeliveryId, client: Caller, pool: Pool) -> dict[str, Any]:
     row = await pool.fetchrow(
         f"SELECT d.* FROM deliveries d WHERE d.id = $3 AND {_VISIBLE}", client.id, client.has(Scope.ADMIN), delivery_id
     )
@@ -238,7 +241,7 @@ async def delivery(delivery_id: int, client: Caller, pool: Pool) -> dict[str, An
 
 
 @router.post("/deliveries/{delivery_id}/replay", tags=["deliveries"], summary="Send a dead delivery again")
-async def replay(delivery_id: int, request: Request, client: Caller, pool: Pool) -> dict[str, Any]:
+async def replay(delivery_id: DeliveryId, request: Request, client: Caller, pool: Pool) -> dict[str, Any]:
     row = await pool.fetchrow(
         f"""UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), attempts = 0, last_error = NULL
             WHERE d.id = $3 AND d.status = 'dead' AND {_VISIBLE} RETURNING d.*""",
