@@ -61,7 +61,9 @@ class RegistryHolder:
             try:
                 loaded = await load_active(conn)
             except NotFound:
-                log.warning("no_active_registry", message=f"dispatch routes nothing until a version is active: {IMPORT_HINT}")
+                log.warning(
+                    "no_active_registry", message=f"dispatch routes nothing until a version is active: {IMPORT_HINT}"
+                )
                 return
         await self._on_loaded(loaded)
         self._loaded = loaded
@@ -91,7 +93,7 @@ class RegistryHolder:
                         await asyncio.wait_for(self._notified.wait(), self._poll_s)
                     await self._reload_if_changed(conn)  # also proves the connection still answers
             finally:
-                if not conn.is_closed():
+                with contextlib.suppress(*LOST):  # a lost connection has no listener left to remove
                     await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
 
     async def _reload_if_changed(self, conn: asyncpg.Connection) -> None:
