@@ -672,10 +672,10 @@ async def profile(place: Place, n: int) -> None:
             finally:
                 phases["transaction (claim, route, writes, commit)"] += time.perf_counter() - started
 
-        async def timed_publish(*args: Any) -> None:
+        async def timed_publish(*args: Any, **kwargs: Any) -> outbox.Published:
             started = time.perf_counter()
             try:
-                await original_publish(*args)
+                return await original_publish(*args, **kwargs)
             finally:
                 phases["publish from the outbox after commit"] += time.perf_counter() - started
 

@@ -93,6 +93,7 @@ def infra_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 def up() -> None:
     """Start the infrastructure, migrate, create topics, and start the four services in the background."""
     from griddispatch.infra import stack
+    from griddispatch.infra.readiness import no_registry_warning, read_readiness
     from shared.runtime import prepare
 
     local = LocalInfraSettings()
@@ -109,6 +110,9 @@ def up() -> None:
         docs = "" if name == "dispatch" else f"docs: {url}/docs, "  # faust serves no OpenAPI page
         typer.echo(f"{name:11} {url}  ({docs}metrics: {url}/metrics, ready: {url}/readyz)")
     typer.echo(f"logs and pids under {local.dir}")
+    dispatch = read_readiness(urls["dispatch"])
+    if dispatch.waits_for_registry_only:
+        typer.secho(no_registry_warning(), fg=typer.colors.YELLOW, bold=True)
 
 
 @app.command("down")
@@ -133,7 +137,8 @@ def _print_status(keep: Callable[[Any], bool], as_json: bool) -> None:
         typer.echo(json.dumps([asdict(p) for p in parts], indent=2))
         return
     for p in parts:
-        typer.echo(f"{p.name:11} {p.state:8} pid={p.pid or '-':<8} {p.url or ''}")
+        ready = f"  {p.ready}" if p.ready else ""
+        typer.echo(f"{p.name:11} {p.state:8} pid={p.pid or '-':<8} {p.url or ''}{ready}")
 
 
 @app.command("serve")

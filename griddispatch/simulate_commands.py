@@ -38,6 +38,7 @@ demo_app = typer.Typer(
 DEFAULT_MIX = "hotline=0.6,grid_app=0.3,camera=0.1"
 SETTLE_S = 30.0  # the longest the summary waits for dispatch to record what intake accepted
 DEADLINE_GRACE_S = 35.0  # past a due time, for escalation (which sleeps at most 30 s) and dispatch to act on it
+UNFIRED_LATE_S = DEADLINE_GRACE_S  # a tier due longer ago than this and not fired: escalation is not at work
 
 
 def _intake_url(url: str | None) -> str:
@@ -379,7 +380,8 @@ async def _replay(
     from griddispatch.simulation.clients import ensure_clients
     from griddispatch.simulation.replay import ReplayProgress, replay
     from griddispatch.simulation.runs import save_run
-    from griddispatch.simulation.summary_text import scale_text, summary_lines
+    from griddispatch.simulation.summary import unfired_due
+    from griddispatch.simulation.summary_text import scale_text, summary_lines, unfired_warning
     from griddispatch.simulation.timescale import dispatch_scale, scale_mismatch
 
     local = LocalInfraSettings()
@@ -436,6 +438,7 @@ async def _replay(
     if actual_scale is not None and actual_scale < 1 and waits.deadline_wait_s > 0:
         pending = await _await_unaccepted(conn, scope, waits.deadline_wait_s)
         summary = await _settled_summary(conn, scope, SETTLE_S)
+    unfired = unfired_warning(await unfired_due(conn, scope, UNFIRED_LATE_S), UNFIRED_LATE_S)
     acted = ", ".join(f"{k} {v}" for k, v in sorted(actor.stats.actions.items()))
     refused = sum(actor.stats.refused.values())
     stats = actor.stats
@@ -444,6 +447,7 @@ async def _replay(
         f"the day, from the database ({(result.finished_at - result.started_at).total_seconds():.0f} s real time):",
         *summary_lines(summary, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone), actual_scale),
         *pending,
+        *([unfired] if unfired else []),
         f"actor         {acted}"
         + (
             f"; {refused} refused by intake ({', '.join(f'{k}: {v}' for k, v in stats.refused.items())})"
@@ -480,18 +484,21 @@ def summary(
 ) -> None:
     """The last replay's summary as the database has it now: warnings and escalations that came due since."""
     from griddispatch.simulation.runs import load_run
-    from griddispatch.simulation.summary_text import summary_lines
+    from griddispatch.simulation.summary import unfired_due
+    from griddispatch.simulation.summary_text import summary_lines, unfired_warning
     from griddispatch.simulation.timescale import dispatch_scale
 
-    async def go() -> tuple[DaySummary, float | None]:
+    async def go() -> tuple[DaySummary, float | None, int]:
         scope = load_run(LocalInfraSettings().dir / "demo" / "last-run.json")
         async with httpx.AsyncClient() as http:
             scale = await dispatch_scale(http, _dispatch_url(dispatch_url))
         async with _database() as conn:
-            return await day_summary(conn, scope), scale
+            return await day_summary(conn, scope), scale, await unfired_due(conn, scope, UNFIRED_LATE_S)
 
-    figures, scale = asyncio.run(go())
+    figures, scale, unfired = asyncio.run(go())
     for line in summary_lines(figures, datetime.now(UTC), ZoneInfo(DistrictSettings().timezone), scale):
         typer.echo(line)
+    if (warning := unfired_warning(unfired, UNFIRED_LATE_S)) is not None:
+        typer.secho(warning, fg=typer.colors.YELLOW, bold=True)
     for line in ["", *_where(_intake_url(url))]:
         typer.echo(line)

@@ -1,22 +1,47 @@
 """The transactional outbox: events are staged in the same transaction as the change, published after commit.
 
-Publishing marks rows published; whatever a crash leaves unpublished is swept up later (several workers may
-sweep at once: SKIP LOCKED gives each its own rows). Event ids never change, so a republished event is
-recognised by every consumer.
+One row per (event, topic). Publishing locks the rows it sends (`FOR UPDATE SKIP LOCKED`, so a sweeper never
+sends a row that a publish is sending) and marks published exactly the rows the broker acknowledged: a topic
+that refuses a row (not created yet, say) leaves that row alone for the next sweep, never the rows of other
+topics, which are not sent again. Every failed row is logged with its topic, event id and cause, and counted.
+Whatever a crash leaves unpublished is swept up later (several workers may sweep at once: SKIP LOCKED gives
+each its own rows). Event ids never change, so a republished event is recognised by every consumer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
+from prometheus_client import Counter
 
-from shared.errors import BrokerUnavailable
 from shared.events import CloudEvent, encode
+from shared.logging import get_logger
 from shared.metrics import EVENTS_PUBLISHED
+from shared.topics import topic_kind
+
+log = get_logger(__name__)
+PUBLISH_FAILURES = Counter(
+    "griddispatch_outbox_publish_failures_total",
+    "Outbox rows the broker did not take (left for the next sweep), by kind of topic and cause",
+    ["topic_kind", "reason"],
+)
+# Creates a topic the broker does not know (returns True when it now exists); dispatch's for department topics.
+CreateTopic = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What one publish or sweep did: rows acknowledged and marked, rows left unpublished."""
+
+    sent: int = 0
+    failed: int = 0
 
 
 async def stage(conn: asyncpg.Connection, topic: str, event: CloudEvent[Any]) -> int | None:
@@ -52,44 +77,122 @@ async def stage_many(conn: asyncpg.Connection, items: list[tuple[str, CloudEvent
     return sorted(r["id"] for r in rows)
 
 
-async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
-    futures = []
-    for row in rows:  # in id order: one case's events leave in the order they were written
-        headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
-        futures.append(await producer.send(row["topic"], row["value"], key=row["key"].encode(), headers=headers))
+def _failed(row: asyncpg.Record, exc: BaseException) -> None:
+    reason = type(exc).__name__
+    PUBLISH_FAILURES.labels(topic_kind(row["topic"]), reason).inc()
+    log.warning(
+        "outbox_publish_failed",
+        topic=row["topic"],
+        event_id=row["event_id"],
+        case_id=row["key"],
+        reason=reason,
+        error=str(exc) or reason,
+        message="left unpublished for the next sweep; the other topics' rows are not sent again",
+    )
+
+
+async def _enqueue(
+    producer: AIOKafkaProducer, row: asyncpg.Record, create_topic: CreateTopic | None
+) -> asyncio.Future[Any]:
+    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+
+    async def send() -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await producer.send(
+            row["topic"], row["value"], key=row["key"].encode(), headers=headers
+        )
+        return future
+
     try:
-        for future, row in zip(futures, rows, strict=True):
+        return await send()
+    except UnknownTopicOrPartitionError:
+        if create_topic is None or not await create_topic(row["topic"]):
+            raise
+        return await send()  # created just now: the metadata wait finds it
+
+
+async def _send(
+    producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record], create_topic: CreateTopic | None
+) -> tuple[list[int], int]:
+    """Send rows in id order (one case's events leave in the order they were written); the ids acknowledged.
+
+    After a row fails, the later rows of its topic are held back this time, so each topic keeps its order."""
+    pending: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+    blocked: set[str] = set()
+    failed = 0
+    for row in rows:
+        if row["topic"] in blocked:
+            failed += 1
+            continue
+        try:
+            pending.append((row, await _enqueue(producer, row, create_topic)))
+        except KafkaError as exc:
+            _failed(row, exc)
+            blocked.add(row["topic"])
+            failed += 1
+    done: list[int] = []
+    for row, future in pending:
+        try:
             await future
-            EVENTS_PUBLISHED.labels(row["topic"], "outbox").inc()
-    except KafkaError as exc:
-        raise BrokerUnavailable(f"publishing from the outbox failed: {exc!r}") from exc
+        except KafkaError as exc:
+            _failed(row, exc)
+            failed += 1
+            continue
+        EVENTS_PUBLISHED.labels(row["topic"], "outbox").inc()
+        done.append(row["id"])
+    return done, failed
 
 
-async def publish(pool: asyncpg.Pool, producer: AIOKafkaProducer, ids: list[int]) -> None:
-    """Publish the rows just committed, then mark them published."""
+async def _mark(conn: asyncpg.Connection, ids: list[int]) -> None:
+    if ids:
+        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1)", ids)
+
+
+async def publish(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, ids: list[int], *, create_topic: CreateTopic | None = None
+) -> Published:
+    """Publish the rows just committed, then mark the ones the broker took."""
     if not ids:
-        return
-    async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM outbox WHERE id = ANY($1) AND published_at IS NULL ORDER BY id", ids)
-        await _send(producer, list(rows))
-        async with conn.transaction():
-            # The mark need not survive a crash: a lost one only makes the sweeper publish an event again, under
-            # the id its consumers have already seen. Not waiting for the WAL flush saves a durable commit.
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1)", [r["id"] for r in rows])
+        return Published()
+    async with pool.acquire() as conn, conn.transaction():
+        # The mark need not survive a crash: a lost one only makes the sweeper publish an event again, under
+        # the id its consumers have already seen. Not waiting for the WAL flush saves a durable commit.
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        rows = await conn.fetch(
+            """SELECT * FROM outbox WHERE id = ANY($1) AND published_at IS NULL ORDER BY id
+               FOR UPDATE SKIP LOCKED""",
+            ids,
+        )
+        done, failed = await _send(producer, rows, create_topic)
+        await _mark(conn, done)
+    return Published(len(done), failed)
 
 
-async def sweep(pool: asyncpg.Pool, producer: AIOKafkaProducer, older_than_s: float = 5.0, batch: int = 500) -> int:
-    """Publish rows a crash left behind; returns how many."""
+async def sweep(
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    older_than_s: float = 5.0,
+    batch: int = 500,
+    *,
+    topics: Sequence[str] | None = None,
+    create_topic: CreateTopic | None = None,
+) -> Published:
+    """Publish rows a crash or a refusal left behind: those of `topics` (LIKE patterns), or of every topic."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
             """SELECT * FROM outbox WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
+               AND ($3::text[] IS NULL OR topic LIKE ANY($3))
                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED""",
             older_than_s,
             batch,
+            list(topics) if topics is not None else None,
         )
         if not rows:
-            return 0
-        await _send(producer, list(rows))
-        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1)", [r["id"] for r in rows])
-        return len(rows)
+            return Published()
+        done, failed = await _send(producer, rows, create_topic)
+        await _mark(conn, done)
+    return Published(len(done), failed)
+
+
+def like_exactly(name: str) -> str:
+    """`name` as a LIKE pattern matching only itself (a prefix may hold `_`)."""
+    return name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -85,3 +85,15 @@ class Topics:
             retention_ms=30 * DAY_MS,
             description=f"cases assigned to department {department_code} and its branches; key = case id",
         )
+
+
+CORE_NAMES = frozenset(name for name, *_ in _CORE)
+
+
+def topic_kind(topic: str) -> str:
+    """A topic's kind, whatever its prefix, for a metric label: a core name, `department` (one label for every
+    department's topic), or `other`."""
+    if ".department." in topic and topic.endswith(".assignments"):
+        return "department"
+    name = topic.rsplit(".", 1)[-1]
+    return name if name in CORE_NAMES else "other"

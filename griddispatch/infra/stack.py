@@ -8,10 +8,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-import httpx
-
 from griddispatch.infra import kafka, postgres
 from griddispatch.infra.processes import Processes
+from griddispatch.infra.readiness import read_readiness
 from shared.errors import ConfigurationError, InfrastructureUnavailable
 from shared.settings import SERVICE_NAMES, LocalInfraSettings, ServiceSettings
 
@@ -26,6 +25,7 @@ class PartStatus:
     pid: int | None
     url: str | None
     log: str | None
+    ready: str | None = None  # a running service's /readyz in words: "ready", "not ready: no registry", ...
 
 
 async def infra_up(local: LocalInfraSettings) -> dict[str, str]:
@@ -78,12 +78,11 @@ def _wait_healthy(processes: Processes, name: str, url: str, deadline: float) ->
     while time.monotonic() < deadline:
         if processes.exited_early(name):
             raise InfrastructureUnavailable(f"service {name} exited during start:\n{processes.tail(name)}")
-        try:
-            # ready, not just alive: dispatch, for one, answers /healthz before its runtime has started
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        # ready, not just alive: dispatch, for one, answers /healthz before its runtime has started; a dispatch
+        # waiting only for a registry is up (`up` says how to import one), or `make demo` could never import it
+        readiness = read_readiness(url, timeout_s=5)
+        if readiness.ready or readiness.waits_for_registry_only:
+            return
         time.sleep(0.3)
     raise InfrastructureUnavailable(f"service {name} did not become ready at {url}/readyz:\n{processes.tail(name)}")
 
@@ -106,6 +105,7 @@ def status(local: LocalInfraSettings) -> list[PartStatus]:
                 pid=rec.pid if rec else None,
                 url=rec.url if rec else None,
                 log=str(processes.log_file(name)),
+                ready=read_readiness(rec.url).text if rec and rec.url and kind == "service" else None,
             )
         )
     return parts

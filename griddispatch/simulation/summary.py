@@ -185,3 +185,17 @@ async def not_yet_fired(conn: asyncpg.Connection, deadline_ids: list[uuid.UUID])
         deadline_ids,
     )
     return count
+
+
+async def unfired_due(conn: asyncpg.Connection, scope: RunScope, late_s: float) -> int:
+    """How many of the run's open deadlines have a tier that fell due more than `late_s` ago and has not fired:
+    escalation fires each within seconds, so any at all means it is not running (or not keeping up)."""
+    cte, args = _scope_cte(scope)
+    count: int = await conn.fetchval(
+        f"""WITH s AS ({cte})
+            SELECT count(*) FROM deadlines d JOIN s USING (case_id)
+            WHERE d.status = 'open' AND d.next_fire_at < now() - make_interval(secs => ${len(args) + 1})""",
+        *args,
+        late_s,
+    )
+    return count

@@ -97,3 +97,13 @@ def load_lines(r: LoadResult, via: str) -> list[str]:
         f"latency       p50 {_ms(percentile(r.latencies_s, 50))}, p99 {_ms(percentile(r.latencies_s, 99))}, "
         f"max {_ms(max(r.latencies_s, default=None))} (to the {what}, from the scheduled moment)",
     ]
+
+
+def unfired_warning(unfired: int, late_s: float) -> str | None:
+    """The line that says the system's purpose failed: deadlines fell due and nothing fired them."""
+    if unfired <= 0:
+        return None
+    return (
+        f"WARNING: {unfired} deadlines due more than {late_s:.0f} s ago have not fired: is escalation running? "
+        "(`griddispatch status`; its log: .local/logs/escalation.log)"
+    )

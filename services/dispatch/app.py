@@ -18,7 +18,7 @@ from prometheus_client import Gauge
 
 from griddispatch import __version__
 from services.dispatch.runtime import Runtime
-from shared.errors import BrokerUnavailable
+from shared.errors import BrokerUnavailable, InfrastructureUnavailable
 from shared.health import run_checks, standard_checks
 from shared.kafka_lag import LagProbe
 from shared.logging import get_logger
@@ -124,7 +124,14 @@ def create_app(
             except (KafkaError, BrokerUnavailable, OSError) as exc:
                 log.warning("lag_probe_failed", error=repr(exc))
 
+    async def registry_loaded() -> None:
+        """Nothing is routed without an active registry: not ready (503 naming it) until one is loaded."""
+        if not runtime.ready.is_set():
+            raise InfrastructureUnavailable("dispatch is starting: no registry loaded yet")
+        runtime.registry.loaded  # noqa: B018 - raises NoActiveRegistry, naming the command that imports one
+
     checks = standard_checks(kafka, database)
+    checks["registry"] = registry_loaded
     describe_service("dispatch", settings.worker_id, __version__)
 
     @app.page("/healthz")

@@ -8,6 +8,7 @@ reason and the original bytes, and the partition moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 import uuid
 from contextlib import AsyncExitStack
@@ -33,6 +34,7 @@ from shared.events import CloudEvent, EventType, decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from shared.registry_files.load import LoadedRegistry
 from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings
 from shared.topics import Topics
 
@@ -46,6 +48,17 @@ RETRIABLE = (
     asyncpg.OperatorInterventionError,  # the server shutting down or restarting under us
 )
 MAX_BACKOFF_S = 10.0
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task_ended", task=task.get_name(), error=repr(task.exception()))
 
 
 def district_policy(district: DistrictSettings) -> Policy:
@@ -89,22 +102,46 @@ class Runtime:
         self.pool = await create_pool(self.database)
         self._stack.push_async_callback(self.pool.close)
         self.producer = await self._stack.enter_async_context(kafka_producer(self.kafka))
-        self.registry = RegistryHolder(self.pool)
+        self.registry = RegistryHolder(self.pool, on_loaded=self.ensure_department_topics)
         await self.registry.start()
-        self._stack.push_async_callback(self.registry.stop)
-        await self.ensure_department_topics()
+        watch = asyncio.create_task(self.registry.watch(), name="dispatch.registry_listener")
+        watch.add_done_callback(_report_end)
+        self._stack.push_async_callback(_cancel, watch)
         self.ready.set()
 
     async def stop(self) -> None:
         self.ready.clear()
         await self._stack.aclose()
 
-    async def ensure_department_topics(self) -> None:
+    async def ensure_department_topics(self, loaded: LoadedRegistry) -> None:
+        """Before a registry version is used: the topic of each of its departments (a department new in this
+        version included), so no assignment waits for a topic nobody created."""
+        specs = [self.topics.department_spec(d) for d in loaded.registry.departments]
         try:
-            departments = list(self.registry.loaded.registry.departments)
-        except InfrastructureUnavailable:
+            created = await ensure_topics(self.kafka, specs)
+        except (InfrastructureUnavailable, KafkaError, OSError) as exc:  # publishing creates a missing one
+            log.warning("department_topics_not_ensured", version=loaded.version, error=repr(exc))
             return
-        await ensure_topics(self.kafka, [self.topics.department_spec(d) for d in departments])
+        if created:
+            log.info("department_topics_created", version=loaded.version, topics=created)
+
+    async def create_topic(self, topic: str) -> bool:
+        """Create a department topic the broker does not know yet (the outbox asks); False for any other."""
+        head, tail = f"{self.topics.prefix}.department.", ".assignments"
+        if not (topic.startswith(head) and topic.endswith(tail)):
+            return False
+        try:
+            await ensure_topics(self.kafka, [self.topics.department_spec(topic[len(head) : -len(tail)])])
+        except (InfrastructureUnavailable, KafkaError, OSError) as exc:
+            log.warning("department_topic_not_created", topic=topic, error=repr(exc))
+            return False
+        log.warning("department_topic_created_late", topic=topic)
+        return True
+
+    def outbox_topics(self) -> list[str]:
+        """The topics dispatch publishes to, as LIKE patterns: its sweeper sweeps these rows, not others'."""
+        prefix = outbox.like_exactly(self.topics.prefix)
+        return [f"{prefix}.case-events", f"{prefix}.assignments", f"{prefix}.department.%.assignments"]
 
     def context(self) -> Context:
         loaded = self.registry.loaded
@@ -150,8 +187,8 @@ class Runtime:
                 log.error("processing_failed", error=repr(exc), trace=traceback.format_exc())
                 await self.dead_letter(topic, raw, key, partition, offset, "processing_error", repr(exc))
                 return
-        try:
-            await outbox.publish(self.pool, self.producer, ids)
+        try:  # a row the broker refuses is logged, counted and left to the sweeper; the others are not resent
+            await outbox.publish(self.pool, self.producer, ids, create_topic=self.create_topic)
         except RETRIABLE as exc:  # committed: the sweeper publishes it when the broker and database are back
             log.warning("publish_deferred", error=str(exc))
 
@@ -159,10 +196,13 @@ class Runtime:
         """Publish what a crash or an outage left in the outbox; an outage only defers it to the next sweep
         (an exception here would stop faust's timer, and with it the whole worker, for good)."""
         try:
-            return await outbox.sweep(self.pool, self.producer)
+            result = await outbox.sweep(
+                self.pool, self.producer, topics=self.outbox_topics(), create_topic=self.create_topic
+            )
         except RETRIABLE as exc:
             log.warning("outbox_sweep_deferred", error=str(exc))
             return 0
+        return result.sent
 
     async def _transaction(self, event: CloudEvent[Any], raw: bytes) -> list[int]:
         ctx = self.context()

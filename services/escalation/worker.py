@@ -138,7 +138,8 @@ class DeadlineWorker:
                 try:
                     if await self.tick() >= self.settings.batch:
                         continue  # more is due right now
-                    await outbox.sweep(self.pool, self.producer)
+                    # its own rows only: another service's row for a topic not created yet must not hold this loop
+                    await outbox.sweep(self.pool, self.producer, topics=[outbox.like_exactly(self.topics.deadlines)])
                     sleep = await self.seconds_until_next()
                     delay = 0.5
                 except RETRIABLE as exc:

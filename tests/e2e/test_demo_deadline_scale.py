@@ -1,6 +1,11 @@
 """`griddispatch demo replay` against a stack whose dispatch shortens deadlines (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE):
 the replayed hour's warnings and escalations happen within the replay, and its summary says how many, as the
-database has them. intake, dispatch and escalation run as processes on the real broker and database."""
+database has them. intake, dispatch and escalation run as processes on the real broker and database.
+
+The settings are `make demo`'s (480x, deadlines x 1/480), on a shortened day: the demo must show warnings,
+overdue cases and escalations every time. A `make demo` whose escalation loop had died printed
+"warned 0 cases; overdue 0; escalated 0" and rc 0; this test fails on that, and on the replay's warning that
+due deadlines were left unfired."""
 
 from __future__ import annotations
 
@@ -24,9 +29,10 @@ from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings
 
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 PORTS = {"intake": 18505, "dispatch": 18506, "escalation": 18507}  # this test's own
-# One hour of allowance = 0.72 s: even an accept-by that waits for Monday morning (a Friday evening's, ~64 h)
-# falls due within the replay's wait, whenever the test runs.
-SCALE = "0.0002"
+# `make demo`'s: DEMO_SPEEDUP 480 and DEMO_DEADLINE_SCALE = 1/480 as the Makefile prints it (awk "%.6g"): one
+# hour of allowance = 7.5 s, so a neglected case's 2-hour accept-by (calendar hours) falls due in 15 s.
+SPEEDUP = 480
+SCALE = f"{1 / SPEEDUP:.6g}"
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -96,25 +102,25 @@ def _figure(pattern: str, out: str) -> int:
     return int(found.group(1))
 
 
-async def test_a_replayed_hour_warns_and_escalates_with_shortened_deadlines(
+async def test_the_default_demo_warns_marks_overdue_and_escalates(
     stack: dict[str, str], database_settings: DatabaseSettings
 ) -> None:
     dispatch = httpx.get(f"http://127.0.0.1:{PORTS['dispatch']}/metrics", timeout=5).text
-    assert "griddispatch_deadline_scale 0.0002" in dispatch
+    assert f"griddispatch_deadline_scale {SCALE}" in dispatch
 
     run = _cli(
         stack,
-        "demo", "replay", "--hours", "1", "--start-hour", "9", "--speedup", "600", "--tail-hours", "0.5",
-        "--seed", "14", "--deadline-scale", SCALE, "--deadline-wait", "90",
+        "demo", "replay", "--hours", "1", "--start-hour", "9", "--seed", "14", "--deadline-wait", "45",
         timeout=240,
-    )  # fmt: skip
+    )  # fmt: skip  # the default speed-up and deadline scale, as `make demo` passes them
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "WARNING" not in out  # dispatch runs with the scale the replay asked for
-    assert "deadlines shortened x0.0002 (1 hour of allowance = 0.7 s), as this speed-up needs" in out
+    assert "WARNING" not in out  # dispatch runs with the scale the replay asked for; no due deadline left unfired
+    assert "deadlines shortened x0.00208333 (1 hour of allowance = 7.5 s), as this speed-up needs" in out
     warned = _figure(r"warned\s+(\d+) cases", out)
+    overdue = _figure(r"warned\s+\d+ cases; overdue (\d+)", out)
     escalated = _figure(r"warned\s+\d+ cases; overdue \d+; escalated (\d+)", out)
-    assert warned > 0 and escalated > 0, out
+    assert warned > 0 and overdue > 0 and escalated > 0, out
 
     clients = json.loads((Path(stack["GRIDDISPATCH_LOCAL_DIR"]) / "demo" / "clients.json").read_text())
     ids = [uuid.UUID(c["id"]) for role, c in clients.items() if role not in ("worker", "supervisor")]
@@ -148,5 +154,5 @@ def test_a_replay_whose_speed_up_does_not_match_dispatchs_scale_says_so(stack: d
         stack, "demo", "replay", "--hours", "0.05", "--start-hour", "10", "--speedup", "600", "--deadline-wait", "0"
     )
     assert run.returncode == 0, run.stderr
-    assert "WARNING: dispatch runs with deadline scale 0.0002, not 0.00166667 (1/speed-up)" in run.stdout
+    assert f"WARNING: dispatch runs with deadline scale {SCALE}, not 0.00166667 (1/speed-up)" in run.stdout
     assert "GRIDDISPATCH_DISPATCH_DEADLINE_SCALE=0.00166667" in run.stdout

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from shared.settings import LocalInfraSettings
+from shared.settings import PROJECT_ROOT, LocalInfraSettings
 from tests.cli import griddispatch
 
 PORTS = {"kafka": 29192, "controller": 29193, "postgres": 25532}  # below 32768: no client socket can hold them
@@ -44,6 +45,15 @@ def _status(env: dict[str, str]) -> dict[str, dict[str, object]]:
     result = griddispatch("status", "--json", env=env)
     assert result.returncode == 0, result.stderr
     return {part["name"]: part for part in json.loads(result.stdout)}
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def _our_processes(marker: str) -> list[int]:
@@ -87,6 +97,24 @@ def test_infra_up_twice_is_harmless_and_down_leaves_nothing(stack_env: dict[str,
 def test_up_starts_four_ready_services_and_down_stops_them(stack_env: dict[str, str]) -> None:
     result = griddispatch("up", env=stack_env, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
+    # A fresh stack has no registry: dispatch is up but not ready, and both `up` and `status` say so.
+    assert "WARNING: no registry version is active" in result.stdout
+    assert "`griddispatch registry import <dir>`" in result.stdout
+    waiting = httpx.get(f"http://127.0.0.1:{SERVICE_PORTS['dispatch']}/readyz", timeout=10)
+    assert (
+        waiting.status_code == 503 and "no registry version is active" in waiting.json()["checks"]["registry"]["error"]
+    )
+    assert _status(stack_env)["dispatch"]["ready"] == "not ready: no registry"
+    assert "dispatch" in (text := griddispatch("status", env=stack_env).stdout) and "not ready: no registry" in text
+    imported = griddispatch(
+        "registry", "import", str(PROJECT_ROOT / "data" / "sample-district"), "--by", "test", env=stack_env
+    )
+    assert imported.returncode == 0, imported.stderr
+
+    def all_ready() -> bool:
+        return all(_status(stack_env)[name]["ready"] == "ready" for name in SERVICE_PORTS)
+
+    assert wait_until(all_ready, timeout_s=60), _status(stack_env)  # without a restart
     status = _status(stack_env)
     for name, port in SERVICE_PORTS.items():
         part = status[name]

@@ -27,11 +27,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.escalation import gauges
 from shared.kafka import ensure_topics, kafka_consumer, kafka_producer
 from shared.kafka_lag import LagProbe
-from shared.settings import DatabaseSettings, KafkaSettings
+from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings
 from shared.topics import TopicSpec
 from tests.case_rows import insert_case
 from tests.unit.test_deploy_observability import metric_names_used
 
+SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 PORTS = {"intake": 18360, "dispatch": 18361, "escalation": 18362, "notify": 18363}
 
 # What each service must export beyond the common ones (service info, dependency checks).
@@ -84,6 +85,14 @@ def services(
     }
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
+    imported = subprocess.run(  # dispatch is ready only with an active registry
+        [sys.executable, "-m", "griddispatch.cli", "registry", "import", str(SAMPLE), "--by", "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
     try:
         for name, port in PORTS.items():
             log_path = workdir / f"{name}.log"
