@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
 
+from shared.db.listen import PoolListener
 from shared.errors import InfrastructureUnavailable, NotFound
 from shared.logging import get_logger
 from shared.registry_files.load import LoadedRegistry
@@ -14,6 +16,8 @@ from shared.registry_store import load_active
 from shared.registry_store.store import NOTIFY_CHANNEL
 
 log = get_logger(__name__)
+DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InfrastructureUnavailable)
+CHECK_S = 30.0  # a look at the LISTEN connection without NOTIFY now and then
 
 
 class NoActiveRegistry(InfrastructureUnavailable):
@@ -26,8 +30,8 @@ class RegistryHolder:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._loaded: LoadedRegistry | None = None
-        self._listener: asyncpg.Connection | None = None
-        self._reloading: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # a version was activated, or the LISTEN connection was lost
+        self._listener = PoolListener(pool, NOTIFY_CHANNEL, self._on_notify, on_lost=self._changed.set)
 
     @property
     def loaded(self) -> LoadedRegistry:
@@ -37,14 +41,32 @@ class RegistryHolder:
 
     async def start(self) -> None:
         await self.reload()
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        await self._listener.ensure()
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            await self._listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            await self._pool.release(self._listener)
-            self._listener = None
+        await self._listener.close()
+
+    async def run(self) -> None:
+        """Reload on every activation. A LISTEN connection lost is taken again and the registry reloaded (an
+        activation may have been missed meanwhile); a database error is retried with back-off."""
+        delay = 0.5
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CHECK_S):
+                    await self._changed.wait()
+            if not self._changed.is_set() and self._listener.listening:
+                continue
+            self._changed.clear()
+            try:
+                await self._listener.ensure()
+                await self.reload()
+                delay = 0.5
+            except DB_ERRORS as exc:
+                log.warning("registry_reload_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
+                self._listener.lost()
+                self._changed.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def reload(self) -> None:
         async with self._pool.acquire() as conn:
@@ -57,4 +79,4 @@ class RegistryHolder:
 
     def _on_notify(self, *args: Any) -> None:
         log.info("registry_activated", version=args[3])
-        self._reloading = asyncio.get_running_loop().create_task(self.reload())
+        self._changed.set()

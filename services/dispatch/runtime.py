@@ -33,7 +33,8 @@ from shared.events import CloudEvent, EventType, decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
-from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings
+from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings, SupervisorSettings
+from shared.supervisor import Supervisor
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -72,8 +73,11 @@ class Runtime:
         duplicates: DuplicatePolicy | None = None,
         district: DistrictSettings | None = None,
         dispatch: DispatchSettings | None = None,
+        supervision: SupervisorSettings | None = None,
     ) -> None:
         self.kafka = kafka
+        # the registry listener runs here; faust's agent and timers report each run to it (app.py)
+        self.supervisor = Supervisor("dispatch", supervision)
         self.deadline_scale = (dispatch or DispatchSettings()).deadline_scale
         self.policy = district_policy(district or DistrictSettings())
         self.duplicates = duplicates or DuplicatePolicy()
@@ -92,6 +96,8 @@ class Runtime:
         self.registry = RegistryHolder(self.pool)
         await self.registry.start()
         self._stack.push_async_callback(self.registry.stop)
+        self.supervisor.start("registry-listener", self.registry.run)
+        self._stack.push_async_callback(self.supervisor.stop, 0)  # its only loop waits: nothing to finish
         await self.ensure_department_topics()
         self.ready.set()
 

@@ -22,6 +22,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
+from shared.supervisor import Supervisor
 
 log = get_logger(__name__)
 CHANNEL = "griddispatch_stream"
@@ -86,7 +87,7 @@ class StreamHub:
         self._nudge = asyncio.Event()
         self._hole: _Hole | None = None
         self._conn: asyncpg.Connection | None = None  # the pool connection that LISTENs
-        self._task: asyncio.Task[None] | None = None
+        self._supervisor: Supervisor | None = None  # its own, when start() was given none
         self._closed = False
 
     @property
@@ -98,8 +99,11 @@ class StreamHub:
     def closed(self) -> bool:
         return self._closed
 
-    async def start(self) -> None:
-        """LISTEN, then take the current end of the stream as the horizon (writers in flight first finish)."""
+    async def start(self, supervisor: Supervisor | None = None) -> None:
+        """LISTEN, then take the current end of the stream as the horizon (writers in flight first finish).
+
+        The hub's loop runs as the task "stream-hub" of `supervisor` (the service's: its owner stops it before
+        `stop()`), or of a supervisor of its own."""
         conn = await self._listen()
         try:
             await self._wait_for_writers(conn)
@@ -107,7 +111,9 @@ class StreamHub:
         except BaseException:
             await self._drop()  # a failed start keeps no connection
             raise
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-hub")
+        if supervisor is None:
+            supervisor = self._supervisor = Supervisor("notify")
+        supervisor.start("stream-hub", self._run)
         log.info("stream_hub_started", horizon=self._horizon)
 
     def close_streams(self) -> None:
@@ -120,11 +126,9 @@ class StreamHub:
     async def stop(self) -> None:
         """End every open stream, stop listening and give the connection back."""
         self.close_streams()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._supervisor is not None:
+            await self._supervisor.stop(grace_s=0)
+            self._supervisor = None
         await self._drop()
         log.info("stream_hub_stopped", horizon=self._horizon)
 
@@ -141,7 +145,10 @@ class StreamHub:
         return self._top.get(unit, 0) > seen
 
     async def _run(self) -> None:
-        """Advance the horizon on every NOTIFY (and while a hole is open); reconnect when the connection dies."""
+        """Advance the horizon on every NOTIFY (and while a hole is open); reconnect when the connection dies.
+
+        A database error is retried here; anything else (a bug) ends the run, for the supervisor to log, count,
+        show on /readyz and restart: every stream of the process hangs on the hub."""
         delay = 0.5
         while True:
             try:
@@ -149,16 +156,15 @@ class StreamHub:
                 self._nudge.clear()
                 more = await self._advance(conn)
                 delay = 0.5
-            except Exception as exc:
-                # A database error (or a bug) must not end the hub: every stream of the process hangs on it.
-                if isinstance(exc, DB_ERRORS):
-                    log.warning("stream_hub_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
-                else:
-                    log.exception("stream_hub_failed", delay_s=delay)
+            except DB_ERRORS as exc:
+                log.warning("stream_hub_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                 await self._drop()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            except BaseException:
+                await self._drop()  # the next run listens afresh
+                raise
             if more:
                 continue
             with contextlib.suppress(TimeoutError):

@@ -245,18 +245,23 @@ class DeliveryWorker:
         return min(max(wait, 0.0), 5.0)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: send what is due, then sleep until the next due delivery or a wake-up."""
         while not stop.is_set():
             self.wake.clear()  # before looking: a wake-up that lands while we look must not be lost
             try:
                 if await self.tick() >= self.settings.batch:
                     continue
                 sleep = await self.seconds_until_next()
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresConnectionError,
+                asyncpg.InterfaceError,
+                asyncpg.OperatorInterventionError,  # a terminated backend, a database shutting down
+            ) as exc:
                 log.warning("notify_worker_retrying", error=str(exc))
                 sleep = 2.0
-            except Exception as exc:  # noqa: BLE001 - the worker outlives any one bug; deliveries stay leased
-                log.error("notify_worker_error", error=repr(exc))
-                sleep = 2.0
+            # Anything else (a bug) ends the run: the supervisor logs it with its traceback, counts it, shows it on
+            # /readyz and restarts the worker; the deliveries it had leased are sent again when their lease ends.
             waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
             _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
             for waiter in pending:
