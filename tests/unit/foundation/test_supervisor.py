@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -93,7 +94,7 @@ async def test_a_task_that_keeps_dying_fails_healthz_and_the_back_off_is_bounded
     await until(lambda: len(runs) > FAST.failure_limit + 2)
     status, body = liveness(supervisor)
     assert status == 503 and "dies" in str(body["detail"])
-    gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(runs)]
     assert max(gaps) < FAST.backoff_max_s + 0.15  # never more than the bound (plus scheduling)
     await supervisor.stop()
 
