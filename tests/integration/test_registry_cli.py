@@ -32,9 +32,7 @@ def test_validate_lists_every_problem_with_file_record_and_field(tmp_path: Path)
     shutil.copytree(SAMPLE, broken)
     catalog = broken / "catalog.yaml"
     catalog.write_text(catalog.read_text(encoding="utf-8").replace("level: grid", "level: planet", 1), encoding="utf-8")
-    (broken / "buildings.csv").write_text(
-        "code,address,micro_grid,lon,lat\nB1,某路1号,NO_SUCH_GRID,,\n", encoding="utf-8"
-    )
+    (broken / "buildings.csv").write_text("code,address,micro_grid,lon,lat\nB1,某路1号,NO_SUCH_GRID,,\n", encoding="utf-8")
     result = griddispatch("registry", "validate", str(broken))
     assert result.returncode == 1
     assert "catalog.yaml:" in result.stderr and ": level:" in result.stderr
