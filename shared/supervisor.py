@@ -182,3 +182,17 @@ class Supervisor:
         while state.failures and now - state.failures[0] > self.settings.failure_window_s:
             state.failures.popleft()
         return len(state.failures)
+
+
+async def wait_any(timeout_s: float, *events: asyncio.Event) -> None:
+    """Sleep up to `timeout_s`, returning as soon as one of `events` is set (a loop's wake-up or its stop)."""
+    if any(e.is_set() for e in events):
+        return
+    loop = asyncio.get_running_loop()
+    waiters = [loop.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

@@ -28,6 +28,7 @@ from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
 from shared.settings import EscalationSettings
+from shared.supervisor import wait_any
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -155,10 +156,7 @@ class DeadlineWorker:
                     log.warning("escalation_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                     sleep, delay = delay, min(delay * 2, 10.0)
                 self.planned_wake = self.clock.now() + timedelta(seconds=sleep)
-                waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
-                _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in pending:
-                    waiter.cancel()
+                await wait_any(sleep, self.wake, stop)
         finally:
             await listener.close()
 

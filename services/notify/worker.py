@@ -26,6 +26,7 @@ from services.notify.templates import Audience, CaseFacts, digest, render
 from shared.events import decode
 from shared.logging import bind_context, get_logger
 from shared.settings import NotifySettings
+from shared.supervisor import wait_any
 
 log = get_logger(__name__)
 HUMAN = frozenset({"sms", "email"})
@@ -262,10 +263,7 @@ class DeliveryWorker:
                 sleep = 2.0
             # Anything else (a bug) ends the run: the supervisor logs it with its traceback, counts it, shows it on
             # /readyz and restarts the worker; the deliveries it had leased are sent again when their lease ends.
-            waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
+            await wait_any(sleep, self.wake, stop)
 
 
 def _is_uuid(text: str) -> bool:

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from shared.health import liveness, tasks_part
 from shared.settings import SupervisorSettings
-from shared.supervisor import Supervisor
+from shared.supervisor import Supervisor, wait_any
 
 FAST = SupervisorSettings(
     backoff_initial_s=0.05, backoff_max_s=0.2, healthy_after_s=0.5, failure_limit=3, failure_window_s=30
@@ -171,3 +171,14 @@ async def test_a_name_is_supervised_once() -> None:
     with pytest.raises(ValueError, match="already"):
         supervisor.start("one", forever)
     await supervisor.stop(grace_s=0)
+
+
+async def test_wait_any_returns_on_the_first_event_or_the_timeout() -> None:
+    wake, stop = asyncio.Event(), asyncio.Event()
+    started = time.monotonic()
+    await wait_any(0.05, wake, stop)
+    assert time.monotonic() - started >= 0.05
+    asyncio.get_running_loop().call_later(0.02, stop.set)
+    started = time.monotonic()
+    await wait_any(10, wake, stop)
+    assert time.monotonic() - started < 5
