@@ -16,7 +16,13 @@ from shared.registry_store import load_active
 from shared.registry_store.store import NOTIFY_CHANNEL
 
 log = get_logger(__name__)
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InfrastructureUnavailable)
+DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    InfrastructureUnavailable,
+)
 CHECK_S = 30.0  # a look at the LISTEN connection without NOTIFY now and then
 
 

@@ -45,6 +45,7 @@ RETRIABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.OperatorInterventionError,  # the server shutting down or restarting under us
+    asyncpg.InternalClientError,  # a pool connection left broken by a terminated backend ("cannot switch to state")
 )
 MAX_BACKOFF_S = 10.0
 

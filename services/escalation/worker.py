@@ -23,7 +23,7 @@ from services.escalation.clock import Clock
 from services.escalation.tiers import Firing, plan
 from shared import outbox
 from shared.db.listen import PoolListener
-from shared.errors import InfrastructureUnavailable
+from shared.errors import BrokerUnavailable, InfrastructureUnavailable
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
@@ -45,6 +45,7 @@ RETRIABLE = (
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
+    asyncpg.InternalClientError,  # "cannot switch to state N; another operation is in progress": a broken connection
 )
 
 FIRED = Counter("griddispatch_deadlines_fired_total", "Deadline tiers fired", ["tier"])
@@ -151,7 +152,7 @@ class DeadlineWorker:
                     sleep = await self.seconds_until_next()
                     delay = 0.5
                 except RETRIABLE as exc:
-                    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                    if not isinstance(exc, KafkaError | BrokerUnavailable):
                         listener.lost()  # the database went away: the LISTEN connection likely with it
                     log.warning("escalation_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                     sleep, delay = delay, min(delay * 2, 10.0)

@@ -31,6 +31,7 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a pool connection left broken by a terminated backend
 )
 
 OPEN_STREAMS = Gauge("griddispatch_stream_clients", "Live stream (SSE) connections open in this process")

@@ -258,6 +258,7 @@ class DeliveryWorker:
                 asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError,
                 asyncpg.OperatorInterventionError,  # a terminated backend, a database shutting down
+                asyncpg.InternalClientError,  # a connection it left broken ("cannot switch to state N")
             ) as exc:
                 log.warning("notify_worker_retrying", error=str(exc))
                 sleep = 2.0
