@@ -22,7 +22,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
-from shared.supervisor import Supervisor
+from shared.supervisor import Supervisor, wait_any
 
 log = get_logger(__name__)
 CHANNEL = "griddispatch_stream"
@@ -89,6 +89,7 @@ class StreamHub:
         self._hole: _Hole | None = None
         self._conn: asyncpg.Connection | None = None  # the pool connection that LISTENs
         self._supervisor: Supervisor | None = None  # its own, when start() was given none
+        self._stopping = asyncio.Event()
         self._closed = False
 
     @property
@@ -114,6 +115,7 @@ class StreamHub:
             raise
         if supervisor is None:
             supervisor = self._supervisor = Supervisor("notify")
+        self._stopping = supervisor.stopping  # the loop ends with its supervisor's stop, without waiting out a sleep
         supervisor.start("stream-hub", self._run)
         log.info("stream_hub_started", horizon=self._horizon)
 
@@ -151,7 +153,8 @@ class StreamHub:
         A database error is retried here; anything else (a bug) ends the run, for the supervisor to log, count,
         show on /readyz and restart: every stream of the process hangs on the hub."""
         delay = 0.5
-        while True:
+        stopping = self._stopping
+        while not stopping.is_set():
             try:
                 conn = await self._listen()
                 self._nudge.clear()
@@ -160,7 +163,7 @@ class StreamHub:
             except DB_ERRORS as exc:
                 log.warning("stream_hub_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                 await self._drop()
-                await asyncio.sleep(delay)
+                await wait_any(delay, stopping)
                 delay = min(delay * 2, 10.0)
                 continue
             except BaseException:
@@ -168,9 +171,7 @@ class StreamHub:
                 raise
             if more:
                 continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.recheck_s if self._hole else self.idle_check_s):
-                    await self._nudge.wait()
+            await wait_any(self.recheck_s if self._hole else self.idle_check_s, self._nudge, stopping)
 
     async def _advance(self, conn: asyncpg.Connection) -> bool:
         """Move the horizon over the new rows, up to the first open hole; True if more rows wait to be scanned."""
