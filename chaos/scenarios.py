@@ -10,12 +10,14 @@ A scenario gets a database and topic prefix of its own and fresh service process
 | broker | the Kafka broker stopped (SIGTERM), load on (intake answers 503, clients retry), started again |
 | postgres | PostgreSQL stopped (fast shutdown) and started again |
 | pause | one dispatch worker SIGSTOPped past its session timeout (10 s): the other takes its partitions; SIGCONT |
+| sever | every service's PostgreSQL backends terminated, the broker killed (-9) meanwhile; each process recovers |
 | cluster | a three-broker cluster (RF 3, min.insync 2) loses one broker: kill -9, load on, restart (chaos/cluster.py) |
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -100,15 +102,55 @@ async def pause(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: Scen
     await h.load_for(s.after_s)
 
 
+async def terminate_backends(db_url: str) -> int:
+    """pg_terminate_backend every other backend of the scenario's own database; returns how many."""
+    conn = await asyncpg.connect(db_url, timeout=10)
+    try:
+        n: int = await conn.fetchval(
+            """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+        )
+    finally:
+        await conn.close()
+    return n
+
+
+async def sever(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    """The services' connections cut, not the servers: each process must notice, reconnect (its LISTENs too) and
+    be ready again by itself, nothing restarted by hand."""
+    assert infra is not None, "the sever scenario kills a broker of its own"
+    await h.load_for(s.before_s)
+
+    async def cut() -> None:
+        await terminate_backends(h.target.db_url)
+        await asyncio.to_thread(infra.stop_kafka, signal.SIGKILL)
+        await terminate_backends(h.target.db_url)
+
+    async def heal() -> None:
+        await infra.start_kafka()
+        await terminate_backends(h.target.db_url)  # once more, as the broker comes back
+        await sup.wait_ready(sup.processes)  # /readyz 200 again: dependencies and every background task
+
+    await h.fault("backends terminated, kafka -9", cut, heal, s.during_s)
+    await h.load_for(s.after_s)
+
+
 async def steady(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
     """No fault: the baseline, and the scale-out check (work shared between processes)."""
     await h.load_for(s.before_s + s.during_s + s.after_s)
 
 
-SCENARIOS: dict[str, Fault] = {"steady": steady, "kill9": kill9, "broker": broker, "postgres": postgres, "pause": pause}
+SCENARIOS: dict[str, Fault] = {
+    "steady": steady,
+    "kill9": kill9,
+    "broker": broker,
+    "postgres": postgres,
+    "pause": pause,
+    "sever": sever,
+}
 CLUSTER = "cluster"  # brings three brokers of its own (chaos/cluster.py), so run_all runs it apart
 NAMES = (*SCENARIOS, CLUSTER)
-FAULTS = ("kill9", "broker", "postgres", "pause", CLUSTER)  # what `make chaos` runs by default
+FAULTS = ("kill9", "broker", "postgres", "pause", "sever", CLUSTER)  # what `make chaos` runs by default
 
 
 async def create_database(admin_url: str, name: str) -> str:

@@ -12,6 +12,7 @@ from shared.errors import GridDispatchError
 from shared.kafka import check_broker
 from shared.metrics import DEPENDENCY_CHECK_SECONDS, DEPENDENCY_UP
 from shared.settings import DatabaseSettings, KafkaSettings
+from shared.supervisor import Supervisor
 
 Check = Callable[[], Awaitable[None]]
 
@@ -48,3 +49,24 @@ async def run_checks(checks: Mapping[str, Check], timeout_s: float = 5.0) -> dic
 
     pairs = await asyncio.gather(*(one(n, c) for n, c in checks.items()))
     return dict(pairs)
+
+
+def tasks_part(supervisor: Supervisor | None) -> tuple[bool, dict[str, dict[str, object]]]:
+    """Whether every background task runs, and each one's state, for /readyz's `tasks`."""
+    if supervisor is None:
+        return True, {}
+    return supervisor.ready, supervisor.report()
+
+
+def liveness(supervisor: Supervisor | None) -> tuple[int, dict[str, object]]:
+    """/healthz: 200 while the process lives, 503 once a background task keeps dying (restart the process)."""
+    failing = supervisor.failing() if supervisor is not None else []
+    if not failing:
+        return 200, {"status": "ok"}
+    assert supervisor is not None
+    limit = supervisor.settings
+    return 503, {
+        "status": "failing",
+        "detail": f"{', '.join(failing)} failed more than {limit.failure_limit} times in {limit.failure_window_s:g}s",
+        "tasks": supervisor.report(),
+    }

@@ -20,6 +20,10 @@ EVENTS_CONSUMED = Counter(
     "griddispatch_events_consumed_total", "Events consumed from Kafka", ["topic", "type", "outcome"]
 )
 DEAD_LETTERS = Counter("griddispatch_dead_letters_total", "Messages sent to the dead-letter topic", ["reason"])
+TASK_RESTARTS = Counter(
+    "griddispatch_task_restarts_total", "Background task runs that ended in failure (then restarted)", ["task"]
+)
+TASK_UP = Gauge("griddispatch_task_up", "1 while the background task runs, 0 while it is down", ["task"])
 
 
 def describe_service(service: str, worker_id: str, version: str) -> None:

@@ -170,6 +170,19 @@ class NotifySettings(BaseSettings):
         return [o.strip() for o in self.console_origins.split(",") if o.strip()]
 
 
+class SupervisorSettings(BaseSettings):
+    """Background tasks' restarts (GRIDDISPATCH_SUPERVISOR_*), shared/supervisor.py."""
+
+    model_config = _config("SUPERVISOR_")
+
+    backoff_initial_s: float = Field(0.5, gt=0)  # the first restart's wait; doubled after each failure
+    backoff_max_s: float = Field(30.0, gt=0)
+    healthy_after_s: float = Field(60.0, gt=0)  # a run this long resets the back-off
+    failure_limit: int = Field(5, ge=1)  # more failures than this within the window: /healthz fails
+    failure_window_s: float = Field(300.0, gt=0)
+    stop_grace_s: float = Field(10.0, ge=0)  # on stop, tasks may finish their step this long before cancellation
+
+
 class LogSettings(BaseSettings):
     """Logging (GRIDDISPATCH_LOG_*). `json` = None picks JSON when stderr is not a terminal."""
 

@@ -25,8 +25,9 @@ from shared.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from shared.health import Check, run_checks
+from shared.health import Check, liveness, run_checks, tasks_part
 from shared.metrics import render
+from shared.supervisor import Supervisor
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://griddispatch.dev/problems/"
@@ -87,18 +88,26 @@ def status_of(exc: GridDispatchError, overrides: Mapping[type[GridDispatchError]
     return next((status for cls, status in table if isinstance(exc, cls)), 500)
 
 
-def health_router(checks: Mapping[str, Check]) -> APIRouter:
+def health_router(checks: Mapping[str, Check], supervisor: Callable[[], Supervisor | None] = lambda: None) -> APIRouter:
+    """/healthz (the process lives and no background task keeps dying), /readyz (the dependencies answer and
+    every background task runs), /metrics. `supervisor` gives the one the lifespan started (None before)."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/healthz", summary="The process is alive and its background tasks are not failing repeatedly")
+    async def healthz() -> JSONResponse:
+        status, body = liveness(supervisor())
+        return JSONResponse(body, status_code=status)
 
-    @router.get("/readyz", summary="Kafka and PostgreSQL answer")
+    @router.get("/readyz", summary="Kafka and PostgreSQL answer, and every background task runs")
     async def readyz() -> JSONResponse:
         results = await run_checks(checks)
-        ready = all(r.ok for r in results.values())
-        body = {"status": "ready" if ready else "not_ready", "checks": {k: asdict(v) for k, v in results.items()}}
+        tasks_ok, tasks = tasks_part(supervisor())
+        ready = all(r.ok for r in results.values()) and tasks_ok
+        body = {
+            "status": "ready" if ready else "not_ready",
+            "checks": {k: asdict(v) for k, v in results.items()},
+            "tasks": tasks,
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

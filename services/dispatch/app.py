@@ -7,6 +7,7 @@ publish in the outbox (a crash before publishing is made good by the sweeper).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
@@ -17,9 +18,9 @@ from mode import Service
 from prometheus_client import Gauge
 
 from griddispatch import __version__
-from services.dispatch.runtime import Runtime
+from services.dispatch.runtime import MAX_BACKOFF_S, Runtime
 from shared.errors import BrokerUnavailable, InfrastructureUnavailable
-from shared.health import run_checks, standard_checks
+from shared.health import liveness, run_checks, standard_checks, tasks_part
 from shared.kafka_lag import LagProbe
 from shared.logging import get_logger
 from shared.metrics import describe_service, render
@@ -50,6 +51,30 @@ def announce_deadline_scale(scale: float) -> None:
         )
     else:
         log.info("deadline_scale", deadline_scale=scale)
+
+
+async def process_until_done(
+    runtime: Runtime, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int
+) -> None:
+    """One message, retried in place until it is processed: what escapes `runtime.process` (it dead-letters what
+    can never be processed) is logged, counted and shown on /readyz as the task "dispatch-agent", and the
+    partition waits; a retry of what was committed changes nothing (the event id is recorded)."""
+    delay = 0.5
+    while True:
+        done = await runtime.supervisor.run_once(
+            "dispatch-agent", lambda: _processed(runtime, topic, value, key, partition, offset)
+        )
+        if done:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_BACKOFF_S)
+
+
+async def _processed(
+    runtime: Runtime, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int
+) -> bool:
+    await runtime.process(topic, value, key, partition, offset)
+    return True
 
 
 def create_app(
@@ -102,27 +127,32 @@ def create_app(
         key_serializer="raw",
     )
 
+    supervisor = runtime.supervisor
+
     @app.agent(inputs)
     async def dispatch(stream: Any) -> None:
         async for event in stream.events():
             await runtime.ready.wait()
-            message = event.message
-            await runtime.process(message.topic, message.value, message.key, message.partition, message.offset)
+            msg = event.message
+            await process_until_done(runtime, msg.topic, msg.value, msg.key, msg.partition, msg.offset)
 
     @app.timer(interval=SWEEP_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def sweep_outbox() -> None:
         if runtime.ready.is_set():
-            published = await runtime.sweep_outbox()
+            published = await supervisor.run_once("outbox-sweeper", runtime.sweep_outbox)
             if published:
                 log.info("outbox_swept", published=published)
+
+    async def refresh_lag() -> None:
+        try:
+            await lag.refresh()
+        except (KafkaError, BrokerUnavailable, OSError) as exc:
+            log.warning("lag_probe_failed", error=repr(exc))
 
     @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def measure_lag() -> None:
         if runtime.ready.is_set():
-            try:
-                await lag.refresh()
-            except (KafkaError, BrokerUnavailable, OSError) as exc:
-                log.warning("lag_probe_failed", error=repr(exc))
+            await supervisor.run_once("lag-probe", refresh_lag)
 
     async def registry_loaded() -> None:
         """Nothing is routed without an active registry: not ready (503 naming it) until one is loaded."""
@@ -137,16 +167,19 @@ def create_app(
     @app.page("/healthz")
     class Healthz(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok"})
+            status, body = liveness(supervisor)
+            return self.json(body, status=status)
 
     @app.page("/readyz")
     class Readyz(View):
         async def get(self, request: Request) -> Response:
             results = await run_checks(checks)
-            ready = all(r.ok for r in results.values()) and runtime.ready.is_set()
+            tasks_ok, tasks = tasks_part(supervisor)
+            ready = all(r.ok for r in results.values()) and runtime.ready.is_set() and tasks_ok
             body: dict[str, Any] = {
                 "status": "ready" if ready else "not_ready",
                 "checks": {k: asdict(v) for k, v in results.items()},
+                "tasks": tasks,  # the registry listener, the agent's messages, the timers (shared/supervisor.py)
                 "runtime": "started" if runtime.ready.is_set() else "starting",
                 "deadline_scale": runtime.deadline_scale,  # a replay checks it matches its speed-up
             }

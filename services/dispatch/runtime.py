@@ -8,7 +8,6 @@ reason and the original bytes, and the partition moves on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import traceback
 import uuid
 from contextlib import AsyncExitStack
@@ -35,7 +34,8 @@ from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from shared.registry_files.load import LoadedRegistry
-from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings
+from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings, SupervisorSettings
+from shared.supervisor import Supervisor
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -46,19 +46,9 @@ RETRIABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.OperatorInterventionError,  # the server shutting down or restarting under us
+    asyncpg.InternalClientError,  # a pool connection left broken by a terminated backend ("cannot switch to state")
 )
 MAX_BACKOFF_S = 10.0
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-def _report_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("task_ended", task=task.get_name(), error=repr(task.exception()))
 
 
 def district_policy(district: DistrictSettings) -> Policy:
@@ -85,8 +75,11 @@ class Runtime:
         duplicates: DuplicatePolicy | None = None,
         district: DistrictSettings | None = None,
         dispatch: DispatchSettings | None = None,
+        supervision: SupervisorSettings | None = None,
     ) -> None:
         self.kafka = kafka
+        # the registry listener runs here; faust's agent and timers report each run to it (app.py)
+        self.supervisor = Supervisor("dispatch", supervision)
         self.deadline_scale = (dispatch or DispatchSettings()).deadline_scale
         self.policy = district_policy(district or DistrictSettings())
         self.duplicates = duplicates or DuplicatePolicy()
@@ -104,9 +97,9 @@ class Runtime:
         self.producer = await self._stack.enter_async_context(kafka_producer(self.kafka))
         self.registry = RegistryHolder(self.pool, on_loaded=self.ensure_department_topics)
         await self.registry.start()
-        watch = asyncio.create_task(self.registry.watch(), name="dispatch.registry_listener")
-        watch.add_done_callback(_report_end)
-        self._stack.push_async_callback(_cancel, watch)
+        self._stack.push_async_callback(self.registry.stop)
+        self.supervisor.start("registry-listener", self.registry.run)
+        self._stack.push_async_callback(self.supervisor.stop, 0)  # its only loop waits: nothing to finish
         self.ready.set()
 
     async def stop(self) -> None:

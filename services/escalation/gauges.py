@@ -63,7 +63,7 @@ async def run(pool: asyncpg.Pool, stop: asyncio.Event, every_s: float = REFRESH_
     while not stop.is_set():
         try:
             await refresh(pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
             log.warning("case_gauges_failed", error=str(exc) or type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)

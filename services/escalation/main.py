@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +16,8 @@ from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, ServiceSettings
+from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, ServiceSettings, SupervisorSettings
+from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
 
@@ -34,6 +33,7 @@ def create_app(
     service: ServiceSettings | None = None,
     escalation: EscalationSettings | None = None,
     clock: Clock | None = None,
+    supervision: SupervisorSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -44,25 +44,24 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_service("escalation", service.worker_id, __version__)
         pool = await create_pool(database)
-        stop = asyncio.Event()
+        supervisor = app.state.supervisor = Supervisor("escalation", supervision)
+        stop = supervisor.stopping
         try:
             async with kafka_producer(kafka) as producer:
                 worker = DeadlineWorker(pool, producer, Topics(kafka.topic_prefix), clock or SystemClock(), escalation)
                 app.state.worker = worker
-                task = asyncio.create_task(worker.run(stop))
-                counting = asyncio.create_task(gauges.run(pool, stop, escalation.case_gauges_s))
+                supervisor.start("deadline-loop", lambda: worker.run(stop))
+                supervisor.start("case-gauges", lambda: gauges.run(pool, stop, escalation.case_gauges_s))
                 log.info("started", port=service.escalation_port, worker_id=service.worker_id)
                 try:
                     yield
                 finally:
-                    stop.set()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.wait_for(asyncio.gather(task, counting), timeout=10)
+                    await supervisor.stop()
         finally:
             await pool.close()
             log.info("stopped")
 
     app = FastAPI(title="griddispatch escalation", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
-    app.include_router(health_router(standard_checks(kafka, database)))
+    app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     return app

@@ -16,29 +16,36 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from services.escalation.clock import Clock
 from services.escalation.tiers import Firing, plan
 from shared import outbox
-from shared.errors import InfrastructureUnavailable
+from shared.db.listen import PoolListener
+from shared.errors import BrokerUnavailable, InfrastructureUnavailable
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
 from shared.settings import EscalationSettings
+from shared.supervisor import wait_any
 from shared.topics import Topics
 
 log = get_logger(__name__)
 NOTIFY_CHANNEL = "griddispatch_deadlines"
 SOURCE = "/griddispatch/escalation"
 _NAMESPACE = uuid.UUID("a4c1d6e2-93b5-4c1f-8e07-2b9f5d3c7a18")
-# OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown")
+# OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown").
+# KafkaError: aiokafka's send() itself raises (KafkaTimeoutError: a full batch not drained within the request
+# timeout, metadata not fetched) before the outbox wraps the delivery's errors; it ended the loop (issue 13).
 RETRIABLE = (
     InfrastructureUnavailable,
     OSError,
+    KafkaError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
+    asyncpg.InternalClientError,  # "cannot switch to state N; another operation is in progress": a broken connection
 )
 
 FIRED = Counter("griddispatch_deadlines_fired_total", "Deadline tiers fired", ["tier"])
@@ -127,15 +134,18 @@ class DeadlineWorker:
         return min(max(wait, 0.0), self.settings.max_sleep_s)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop`: fire what is due (oldest first), then sleep until the next due time or a NOTIFY."""
-        listener = await self.pool.acquire()
-        await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        """Until `stop`: fire what is due (oldest first), then sleep until the next due time or a NOTIFY.
+
+        The LISTEN connection is taken again whenever it is lost (its loss wakes the loop: NOTIFYs may have been
+        missed meanwhile). Anything else that escapes ends the run for the supervisor to log and restart."""
+        listener = PoolListener(self.pool, NOTIFY_CHANNEL, self._on_notify, on_lost=self.wake.set)
         delay = 0.5
         try:
             while not stop.is_set():
                 self.wake.clear()  # before looking: a NOTIFY that lands while we look must wake the next sleep
                 self.planned_wake = None
                 try:
+                    await listener.ensure()
                     if await self.tick() >= self.settings.batch:
                         continue  # more is due right now
                     # its own rows only: another service's row for a topic not created yet must not hold this loop
@@ -143,16 +153,14 @@ class DeadlineWorker:
                     sleep = await self.seconds_until_next()
                     delay = 0.5
                 except RETRIABLE as exc:
-                    log.warning("escalation_retrying", error=str(exc), delay_s=delay)
+                    if not isinstance(exc, KafkaError | BrokerUnavailable):
+                        listener.lost()  # the database went away: the LISTEN connection likely with it
+                    log.warning("escalation_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                     sleep, delay = delay, min(delay * 2, 10.0)
                 self.planned_wake = self.clock.now() + timedelta(seconds=sleep)
-                waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
-                _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in pending:
-                    waiter.cancel()
+                await wait_any(sleep, self.wake, stop)
         finally:
-            await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            await self.pool.release(listener)
+            await listener.close()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         """Wake for a new deadline only if it is due before the planned wake (or its due time is not known).

@@ -19,6 +19,7 @@ from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
 from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
+from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
 
@@ -51,6 +52,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_service("intake", service.worker_id, __version__)
         pool = await create_pool(database)
+        # No background task of its own today (its producer is a client, not a loop); what a later change
+        # starts in this lifespan runs here, so /readyz and /healthz see it.
+        supervisor = app.state.supervisor = Supervisor("intake")
         try:
             # A 202 or a 503 within seconds, and no event after a 503 (shared/kafka.py says why).
             async with kafka_producer(kafka, deliver_within_ms=BROKER_DEADLINE_MS) as producer:
@@ -59,7 +63,10 @@ def create_app(
                 notify_url = intake.console_notify_url or f"http://{service.host}:{service.notify_port}"
                 app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url, notify_url)
                 log.info("started", port=service.intake_port)
-                yield
+                try:
+                    yield
+                finally:
+                    await supervisor.stop()
         finally:
             await pool.close()
             log.info("stopped")
@@ -68,7 +75,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=intake.max_body_bytes)
     app.add_middleware(ContentChecks)  # outermost: a wrong type is refused before any of the body is read
-    app.include_router(health_router(standard_checks(kafka, database)))
+    app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
     app.include_router(cases.router)
     app.include_router(registry.router)

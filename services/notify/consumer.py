@@ -19,7 +19,14 @@ from shared.topics import Topics
 
 log = get_logger(__name__)
 # OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown")
-RETRIABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.OperatorInterventionError)
+# InternalClientError: a pool connection left broken by a terminated backend ("cannot switch to state N")
+RETRIABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InternalClientError,
+)
 
 
 async def consume(

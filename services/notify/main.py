@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,7 +24,8 @@ from shared.db import create_pool
 from shared.health import standard_checks
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings, ServiceSettings
+from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings, ServiceSettings, SupervisorSettings
+from shared.supervisor import Supervisor
 from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
@@ -50,6 +49,7 @@ def create_app(
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
     notify: NotifySettings | None = None,
+    supervision: SupervisorSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -62,29 +62,26 @@ def create_app(
         pool = await create_pool(database)
         app.state.pool = pool
         hub = StreamHub(pool)
-        stop = asyncio.Event()
+        supervisor = app.state.supervisor = Supervisor("notify", supervision)
+        stop = supervisor.stopping
         async with httpx.AsyncClient(follow_redirects=False) as http:
             try:
-                await hub.start()
+                await hub.start(supervisor)
                 app.state.stream_hub = hub
                 channels = channels_of(notify, http)
                 worker = DeliveryWorker(pool, channels, notify)
                 app.state.worker = worker
                 fanout = FanOut(notify, set(channels))
-                tasks = [
-                    asyncio.create_task(consume(kafka, pool, fanout, stop, on_delivery=worker.wake.set)),
-                    asyncio.create_task(worker.run(stop)),
-                ]
+                supervisor.start("fan-out", lambda: consume(kafka, pool, fanout, stop, on_delivery=worker.wake.set))
+                supervisor.start("delivery-worker", lambda: worker.run(stop))
                 log.info("started", port=service.notify_port, channels=sorted(channels))
                 try:
                     yield
                 finally:
                     hub.close_streams()  # open SSE responses end now, so the server can stop
-                    stop.set()
-                    for task in tasks:
-                        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                            await asyncio.wait_for(task, timeout=15)
+                    await supervisor.stop()
             finally:
+                await supervisor.stop()  # done already, unless the start failed half-way
                 await hub.stop()
                 await pool.close()
                 log.info("stopped")
@@ -93,7 +90,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=notify.max_body_bytes)
     app.add_middleware(StreamCors, origins=notify.console_origin_list)
-    app.include_router(health_router(standard_checks(kafka, database)))
+    app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(subscriptions.router)
     app.include_router(streams.router)
     return app

@@ -22,6 +22,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
+from shared.supervisor import Supervisor, wait_any
 
 log = get_logger(__name__)
 CHANNEL = "griddispatch_stream"
@@ -30,6 +31,7 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a pool connection left broken by a terminated backend
 )
 
 OPEN_STREAMS = Gauge("griddispatch_stream_clients", "Live stream (SSE) connections open in this process")
@@ -86,7 +88,8 @@ class StreamHub:
         self._nudge = asyncio.Event()
         self._hole: _Hole | None = None
         self._conn: asyncpg.Connection | None = None  # the pool connection that LISTENs
-        self._task: asyncio.Task[None] | None = None
+        self._supervisor: Supervisor | None = None  # its own, when start() was given none
+        self._stopping = asyncio.Event()
         self._closed = False
 
     @property
@@ -98,8 +101,11 @@ class StreamHub:
     def closed(self) -> bool:
         return self._closed
 
-    async def start(self) -> None:
-        """LISTEN, then take the current end of the stream as the horizon (writers in flight first finish)."""
+    async def start(self, supervisor: Supervisor | None = None) -> None:
+        """LISTEN, then take the current end of the stream as the horizon (writers in flight first finish).
+
+        The hub's loop runs as the task "stream-hub" of `supervisor` (the service's: its owner stops it before
+        `stop()`), or of a supervisor of its own."""
         conn = await self._listen()
         try:
             await self._wait_for_writers(conn)
@@ -107,7 +113,10 @@ class StreamHub:
         except BaseException:
             await self._drop()  # a failed start keeps no connection
             raise
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-hub")
+        if supervisor is None:
+            supervisor = self._supervisor = Supervisor("notify")
+        self._stopping = supervisor.stopping  # the loop ends with its supervisor's stop, without waiting out a sleep
+        supervisor.start("stream-hub", self._run)
         log.info("stream_hub_started", horizon=self._horizon)
 
     def close_streams(self) -> None:
@@ -120,11 +129,9 @@ class StreamHub:
     async def stop(self) -> None:
         """End every open stream, stop listening and give the connection back."""
         self.close_streams()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._supervisor is not None:
+            await self._supervisor.stop(grace_s=0)
+            self._supervisor = None
         await self._drop()
         log.info("stream_hub_stopped", horizon=self._horizon)
 
@@ -141,29 +148,30 @@ class StreamHub:
         return self._top.get(unit, 0) > seen
 
     async def _run(self) -> None:
-        """Advance the horizon on every NOTIFY (and while a hole is open); reconnect when the connection dies."""
+        """Advance the horizon on every NOTIFY (and while a hole is open); reconnect when the connection dies.
+
+        A database error is retried here; anything else (a bug) ends the run, for the supervisor to log, count,
+        show on /readyz and restart: every stream of the process hangs on the hub."""
         delay = 0.5
-        while True:
+        stopping = self._stopping
+        while not stopping.is_set():
             try:
                 conn = await self._listen()
                 self._nudge.clear()
                 more = await self._advance(conn)
                 delay = 0.5
-            except Exception as exc:
-                # A database error (or a bug) must not end the hub: every stream of the process hangs on it.
-                if isinstance(exc, DB_ERRORS):
-                    log.warning("stream_hub_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
-                else:
-                    log.exception("stream_hub_failed", delay_s=delay)
+            except DB_ERRORS as exc:
+                log.warning("stream_hub_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                 await self._drop()
-                await asyncio.sleep(delay)
+                await wait_any(delay, stopping)
                 delay = min(delay * 2, 10.0)
                 continue
+            except BaseException:
+                await self._drop()  # the next run listens afresh
+                raise
             if more:
                 continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.recheck_s if self._hole else self.idle_check_s):
-                    await self._nudge.wait()
+            await wait_any(self.recheck_s if self._hole else self.idle_check_s, self._nudge, stopping)
 
     async def _advance(self, conn: asyncpg.Connection) -> bool:
         """Move the horizon over the new rows, up to the first open hole; True if more rows wait to be scanned."""

@@ -26,6 +26,7 @@ from services.notify.templates import Audience, CaseFacts, digest, render
 from shared.events import decode
 from shared.logging import bind_context, get_logger
 from shared.settings import NotifySettings
+from shared.supervisor import wait_any
 
 log = get_logger(__name__)
 HUMAN = frozenset({"sms", "email"})
@@ -245,22 +246,25 @@ class DeliveryWorker:
         return min(max(wait, 0.0), 5.0)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: send what is due, then sleep until the next due delivery or a wake-up."""
         while not stop.is_set():
             self.wake.clear()  # before looking: a wake-up that lands while we look must not be lost
             try:
                 if await self.tick() >= self.settings.batch:
                     continue
                 sleep = await self.seconds_until_next()
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresConnectionError,
+                asyncpg.InterfaceError,
+                asyncpg.OperatorInterventionError,  # a terminated backend, a database shutting down
+                asyncpg.InternalClientError,  # a connection it left broken ("cannot switch to state N")
+            ) as exc:
                 log.warning("notify_worker_retrying", error=str(exc))
                 sleep = 2.0
-            except Exception as exc:  # noqa: BLE001 - the worker outlives any one bug; deliveries stay leased
-                log.error("notify_worker_error", error=repr(exc))
-                sleep = 2.0
-            waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
+            # Anything else (a bug) ends the run: the supervisor logs it with its traceback, counts it, shows it on
+            # /readyz and restarts the worker; the deliveries it had leased are sent again when their lease ends.
+            await wait_any(sleep, self.wake, stop)
 
 
 def _is_uuid(text: str) -> bool:

@@ -42,6 +42,9 @@ EXPECTED = {
     "escalation": {"griddispatch_deadlines_fired", "griddispatch_cases_open", "griddispatch_cases_overdue"},
     "notify": {"griddispatch_delivery_attempts", "griddispatch_stream_clients"},
 }
+SUPERVISED = {"griddispatch_task_up", "griddispatch_task_restarts"}  # the services with background tasks (not intake)
+for _name in ("dispatch", "escalation", "notify"):
+    EXPECTED[_name] = EXPECTED[_name] | SUPERVISED
 COMMON = {"griddispatch_service_info", "griddispatch_dependency_up"}  # an Info is a gauge in the text format
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import KafkaTimeoutError
 
 from services.escalation.clock import SystemClock
 from services.escalation.worker import DeadlineWorker
@@ -72,5 +73,29 @@ async def test_the_worker_keeps_retrying_through_a_database_restart() -> None:
         await asyncio.sleep(0.1)
     assert not run.done(), run.exception() if run.done() else None
     assert pool.attempts >= 3  # each of the restart's errors was met and retried
+    stop.set()
+    await asyncio.wait_for(run, timeout=5)
+
+
+class _BrokenConnectionPool(_RestartingPool):
+    """What issue 13's dead loop could meet: errors outside the old retried list."""
+
+    errors = (  # type: ignore[assignment]
+        asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+        KafkaTimeoutError(),  # raised by aiokafka's send() itself, not wrapped by the outbox
+        asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
+    )
+
+
+async def test_the_worker_keeps_retrying_through_a_broken_connection_and_a_send_timeout() -> None:
+    pool = _BrokenConnectionPool()
+    worker = DeadlineWorker(pool, None, Topics("t"), SystemClock(), EscalationSettings())  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    started = datetime.now(UTC)
+    while pool.attempts < 3 and (datetime.now(UTC) - started).total_seconds() < 10:
+        await asyncio.sleep(0.1)
+    assert not run.done(), run.exception() if run.done() else None
+    assert pool.attempts >= 3
     stop.set()
     await asyncio.wait_for(run, timeout=5)
