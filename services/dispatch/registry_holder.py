@@ -52,6 +52,7 @@ class RegistryHolder:
         self._poll_s = poll_s
         self._loaded: LoadedRegistry | None = None
         self._changed = asyncio.Event()  # a version was activated, or the LISTEN connection was lost
+        self._heard = False  # a NOTIFY came since the last look
         self._listener = PoolListener(pool, NOTIFY_CHANNEL, self._on_notify, on_lost=self._changed.set)
 
     @property
@@ -76,14 +77,19 @@ class RegistryHolder:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_s):
                     await self._changed.wait()
+            heard, self._heard = self._heard, False
             self._changed.clear()
             try:
-                await self._listener.ensure()
-                await self._reload_if_changed()
+                if heard or not self._listener.listening:  # an activation, or one may have gone unheard
+                    await self._listener.ensure()
+                    await self.reload()
+                else:
+                    await self._reload_if_changed()  # an activation whose NOTIFY never came
                 delay = 0.5
             except DB_ERRORS as exc:
                 log.warning("registry_reload_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                 self._listener.lost()
+                self._heard = True
                 self._changed.set()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
@@ -110,4 +116,5 @@ class RegistryHolder:
 
     def _on_notify(self, *args: Any) -> None:
         log.info("registry_activated", version=args[3])
+        self._heard = True
         self._changed.set()
