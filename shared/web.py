@@ -7,6 +7,7 @@ from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,9 +27,12 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.health import Check, liveness, run_checks, tasks_part
+from shared.logging import get_logger
 from shared.metrics import render
+from shared.retriable import BROKER_ERRORS, DATABASE_ERRORS, as_unavailable
 from shared.supervisor import Supervisor
 
+log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://griddispatch.dev/problems/"
 
@@ -175,9 +179,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=exc.headers)
 
+    async def passing(request: Request, exc: Exception) -> JSONResponse:
+        problem = as_unavailable(exc)
+        if problem is None:  # a KafkaError that is not retriable: a bug, shown as one
+            raise exc
+        log.warning("request_infrastructure_failed", path=request.url.path, error=problem.message)
+        return problem_response(problem, instance=request.url.path)
+
     app.add_exception_handler(GridDispatchError, ours)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, framework)
+    for infrastructure in (*DATABASE_ERRORS, *BROKER_ERRORS, KafkaError, ConnectionError, TimeoutError):
+        app.add_exception_handler(infrastructure, passing)  # 503 with Retry-After, never a 500
 
 
 def run_http_service(app: FastAPI, host: str, port: int, on_exit: Callable[[], None] | None = None) -> None:
