@@ -58,7 +58,7 @@ class Worker:
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout_s: float = 90) -> None:
+    def wait_ready(self, timeout_s: float = 180) -> None:  # a cold faust worker on a loaded machine
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"dispatch worker exited: see {self.log.name}"
