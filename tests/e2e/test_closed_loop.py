@@ -6,7 +6,13 @@ the session's `loop` fixture (tests/e2e/loop_fixtures.py). The other flows are i
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.loop_fixtures import Loop, until
+
+# The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
+# stack counts against the first test's limit: 600 s here, not the suite's 300.
+pytestmark = pytest.mark.timeout(600)
 
 POINT = {"lon": 108.9352, "lat": 34.2721}  # in micro-grid 610199004001001006
 

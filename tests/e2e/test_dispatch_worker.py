@@ -32,6 +32,10 @@ from shared.settings import PROJECT_ROOT, DatabaseSettings, IntakeSettings, Kafk
 from shared.topics import Topics
 from tests.intake_fixtures import records_of
 
+# The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
+# stack counts against the first test's limit: 600 s here, not the suite's 300.
+pytestmark = pytest.mark.timeout(600)
+
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 
 

@@ -14,9 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
 
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.case_rows import insert_case
+
+# The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
+# stack counts against the first test's limit: 600 s here, not the suite's 300.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _serve(env: dict[str, str], port: int, log_path: str) -> subprocess.Popen[bytes]:
