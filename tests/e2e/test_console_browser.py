@@ -36,6 +36,7 @@ def stack(local_infra: LocalInfraSettings, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     assert CHROMIUM.exists(), "apt-get install chromium (deploy/local/install-system-deps.sh)"
+    expect.set_options(timeout=30_000)  # not 5 s: a page on a loaded 2-core machine; a check returns when it holds
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM))
         try:
