@@ -5,6 +5,7 @@ Use from a test module with `from tests.intake_fixtures import *` (pytest picks 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import ConsumerRecord, TopicPartition
 from fastapi import FastAPI
 
 from services.intake.main import create_app
@@ -78,13 +80,37 @@ async def intake(kafka_settings: KafkaSettings, database_settings: DatabaseSetti
             yield IntakeUnderTest(app, http, pool, topics, kafka, database_settings)
 
 
-async def events_for(kafka: KafkaSettings, topic: str, key: str, settle_s: float = 2.0) -> list[CloudEvent[Any]]:
-    """Every event on the topic with this key, reading until nothing new arrives for `settle_s`."""
-    found: list[CloudEvent[Any]] = []
+async def records_of(
+    kafka: KafkaSettings, topic: str, settle_s: float = 2.0, timeout_s: float = 120.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on the topic: all that it held when called, then whatever else arrives until nothing new
+    has for `settle_s`.
+
+    The first part is read up to the partitions' end offsets, however long the first fetch takes (on a loaded
+    machine it can take over 2 s, and "nothing for 2 s" then returned nothing at all); `settle_s` only bounds
+    the wait for records still on their way.
+    """
+    found: list[ConsumerRecord[bytes, bytes]] = []
+
+    def keep(batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for records in batch.values():
+            found.extend(records)
+
     async with kafka_consumer(kafka, topic, group_id=None) as consumer:
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(settle_s * 1000))
-            if not batch:
-                return found
-            for records in batch.values():
-                found.extend(decode(r.value) for r in records if r.key == key.encode())
+        deadline = time.monotonic() + timeout_s
+        while not consumer.assignment():  # every partition, once the consumer has the topic's metadata
+            assert time.monotonic() < deadline, f"the broker does not describe {topic}"
+            keep(await consumer.getmany(timeout_ms=200))
+        tps = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+            assert time.monotonic() < deadline, f"{topic} not read to its end in {timeout_s} s"
+            keep(await consumer.getmany(*tps, timeout_ms=1000))
+        while batch := await consumer.getmany(*tps, timeout_ms=int(settle_s * 1000)):
+            keep(batch)
+    return found
+
+
+async def events_for(kafka: KafkaSettings, topic: str, key: str, settle_s: float = 2.0) -> list[CloudEvent[Any]]:
+    """Every event on the topic with this key (read as `records_of` reads)."""
+    return [decode(r.value) for r in await records_of(kafka, topic, settle_s) if r.key == key.encode()]

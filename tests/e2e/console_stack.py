@@ -95,15 +95,27 @@ class ConsoleStack:
         return result
 
     def wait_case(self, case_id: str, check: Any, timeout_s: float = 180, who: str = "district") -> dict[str, Any]:
-        """The case once `check(case)` holds (dispatch works in the background)."""
+        """The case once `check(case)` holds (dispatch works in the background).
+
+        Until dispatch has written the case, only the submitting client sees it (intake's submission row is
+        scoped to that client): any other key gets 404, which here means "not yet", not a failure.
+        """
         deadline = time.monotonic() + timeout_s
-        case: dict[str, Any] = {}
+        last: str = ""
         while time.monotonic() < deadline:
-            case = self.case(case_id, who)
-            if check(case):
-                return case
+            with self.client(who) as http:
+                answer = http.get(f"/v1/cases/{case_id}")
+            if answer.status_code == 200:
+                case: dict[str, Any] = answer.json()
+                if check(case):
+                    return case
+                last = str(case)
+            elif answer.status_code == 404:
+                last = answer.text
+            else:
+                raise AssertionError(f"GET case {case_id}: {answer.status_code} {answer.text}")
             time.sleep(0.3)
-        raise AssertionError(f"case {case_id} never got there; last seen: {case}")
+        raise AssertionError(f"case {case_id} never got there in {timeout_s} s; last seen: {last}")
 
 
 def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

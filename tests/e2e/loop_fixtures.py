@@ -190,7 +190,7 @@ async def _dispatch(env: dict[str, str], log_path: Any) -> AsyncIterator[None]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + WAIT_S  # a cold faust worker on a loaded machine
         async with httpx.AsyncClient() as http:
             while True:
                 assert worker.poll() is None, f"dispatch exited; see {log_path}"

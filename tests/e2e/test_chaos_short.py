@@ -8,7 +8,6 @@ every case one current assignment, every due deadline fired once, every webhook 
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ async def test_chaos_short_kill_9_dispatch_loses_and_doubles_nothing(
         before_s=4,
         during_s=4,
         after_s=4,
-        load=LoadSettings(rate_per_s=2, overdue_share=0.2, seed=uuid.uuid4().int % 1000),
+        load=LoadSettings(rate_per_s=2, overdue_share=0.2, seed=8),  # fixed: a run repeats as it was
         drain_timeout_s=150,
     )
     result = await run_scenario("kill9", target, tmp_path, settings, ports=PORTS)

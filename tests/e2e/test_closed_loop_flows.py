@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.e2e.loop_fixtures import STREET, Loop, stream, until
+
+# The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
+# stack counts against the first test's limit: 600 s here, not the suite's 300.
+pytestmark = pytest.mark.timeout(600)
 
 STREET_UNIT = f"unit:{STREET}"
 CASE_ASSIGNED = "cn.griddispatch.case.assigned.v1"

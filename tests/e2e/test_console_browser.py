@@ -17,6 +17,10 @@ from playwright.async_api import Browser, Locator, Page, async_playwright, expec
 from shared.settings import LocalInfraSettings
 from tests.e2e.console_stack import STREET, ConsoleStack, console_stack
 
+# The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
+# stack counts against the first test's limit: 600 s here, not the suite's 300.
+pytestmark = pytest.mark.timeout(600)
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (deploy/local/install-system-deps.sh installs it)
 GRID = "610199004001001"  # holds the stack's POINT (micro-grid 610199004001001006)
 OTHER_GRID = "610199004001002"
@@ -32,6 +36,7 @@ def stack(local_infra: LocalInfraSettings, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     assert CHROMIUM.exists(), "apt-get install chromium (deploy/local/install-system-deps.sh)"
+    expect.set_options(timeout=30_000)  # not 5 s: a page on a loaded 2-core machine; a check returns when it holds
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM))
         try:

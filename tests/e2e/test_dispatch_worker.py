@@ -30,6 +30,11 @@ from shared.kafka import kafka_producer, publish
 from shared.registry_files.load import load_directory
 from shared.settings import PROJECT_ROOT, DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
 from shared.topics import Topics
+from tests.intake_fixtures import records_of
+
+# The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
+# stack counts against the first test's limit: 600 s here, not the suite's 300.
+pytestmark = pytest.mark.timeout(600)
 
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
 
@@ -58,7 +63,7 @@ class Worker:
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout_s: float = 90) -> None:
+    def wait_ready(self, timeout_s: float = 180) -> None:  # a cold faust worker on a loaded machine
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"dispatch worker exited: see {self.log.name}"
@@ -171,7 +176,7 @@ async def test_hotline_report_is_dispatched_and_its_department_alone_hears_of_it
     consumer.subscribe([topics.department_assignments("gas")])
     seen: list[bytes] = []
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # the group's join first, on a loaded machine
         while time.monotonic() < deadline and accepted["case_id"].encode() not in seen:
             message = consumer.poll(1.0)
             if message is not None and message.error() is None:
@@ -181,19 +186,9 @@ async def test_hotline_report_is_dispatched_and_its_department_alone_hears_of_it
         consumer.close()
     assert accepted["case_id"].encode() in seen
 
-    # and the city-management department's topic never carries the gas case
-    other = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": f"city-{uuid.uuid4().hex[:6]}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    other.subscribe([topics.department_assignments("city_management")])
-    try:
-        keys = [m.key() for m in (other.poll(1.0) for _ in range(5)) if m is not None and m.error() is None]
-    finally:
-        other.close()
+    # and the city-management department's topic never carries the gas case: read to its end (five polls of
+    # a second each, as before, could end before the group had even joined, and then proved nothing)
+    keys = [r.key for r in await records_of(kafka, topics.department_assignments("city_management"))]
     assert accepted["case_id"].encode() not in keys
 
 

@@ -7,7 +7,6 @@ processes (one consumer group, deliveries claimed with SKIP LOCKED); the ledger 
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,7 @@ async def test_two_of_each_service_share_the_work_and_the_ledger_holds(
         before_s=10,
         during_s=10,
         after_s=10,
-        load=LoadSettings(rate_per_s=3, overdue_share=0.5, seed=uuid.uuid4().int % 1000),
+        load=LoadSettings(rate_per_s=3, overdue_share=0.5, seed=8),  # fixed: a run repeats as it was
         drain_timeout_s=150,
     )
     result = await run_scenario("steady", target, tmp_path, settings, ports=PORTS, inspect=read_metrics)

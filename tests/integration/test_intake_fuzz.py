@@ -45,8 +45,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.intake.main import create_app
 from shared.events import decode
-from shared.kafka import kafka_consumer
-from tests.intake_fixtures import Caller, IntakeUnderTest
+from tests.intake_fixtures import Caller, IntakeUnderTest, records_of
 
 BASE_URL = "http://intake.test"
 MAX_EXAMPLES = 50  # per operation and generation mode, on top of the coverage phase's boundary values
@@ -388,13 +387,10 @@ async def test_nastiest_titles_reach_the_topic_byte_for_byte(
 
 
 async def _records_by_key(intake: IntakeUnderTest, topic: str, keys: set[str]) -> dict[str, list[bytes]]:
-    """Every record value on the topic under one of these keys, reading until nothing new comes for 2 s."""
+    """Every record value on the topic under one of these keys (read to the topic's end, then until quiet)."""
     found: dict[str, list[bytes]] = collections.defaultdict(list)
-    async with kafka_consumer(intake.kafka, topic, group_id=None) as consumer:
-        while batch := await consumer.getmany(timeout_ms=2000):
-            for records in batch.values():
-                for record in records:
-                    key = (record.key or b"").decode()
-                    if key in keys:
-                        found[key].append(record.value or b"")
+    for record in await records_of(intake.kafka, topic):
+        key = (record.key or b"").decode()
+        if key in keys:
+            found[key].append(record.value or b"")
     return found

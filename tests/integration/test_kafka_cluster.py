@@ -63,21 +63,39 @@ async def admin(cluster: Cluster) -> AsyncIterator[AIOKafkaAdminClient]:
 
 async def _described_when_known(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, Any]:
     """The topics' metadata, once the broker asked knows them all (brokers learn of a new topic apart)."""
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # generous: a loaded 2-core box
+    while time.monotonic() < deadline:
         described = {t["topic"]: t for t in await admin.describe_topics(names)}
         if all(described.get(n, {}).get("partitions") for n in names):
             return described
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     raise AssertionError(f"the cluster does not describe all of {names}")
 
 
 async def _topic_configs(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, dict[str, str]]:
-    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
-    configs: dict[str, dict[str, str]] = {}
-    for response in responses:
-        for _code, _message, _type, name, entries in response.resources:
-            configs[name] = {entry[0]: entry[1] for entry in entries}
-    return configs
+    """Every topic's configs, once the broker asked answers for them all.
+
+    aiokafka sends a topic's DescribeConfigs to a random broker, and each broker learns of a new topic apart:
+    one that has not yet answers UNKNOWN_TOPIC_OR_PARTITION with no entries (seen in a full run as
+    `KeyError: 'min.insync.replicas'`). Asked again until every topic comes back without an error.
+    """
+    errors: dict[str, tuple[int, str]] = {}
+    deadline = time.monotonic() + 60
+    while True:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+        configs: dict[str, dict[str, str]] = {}
+        errors = {}
+        for response in responses:
+            for code, message, _type, name, entries in response.resources:
+                if code:
+                    errors[name] = (code, message)
+                else:
+                    configs[name] = {entry[0]: entry[1] for entry in entries}
+        if not errors and set(configs) >= set(topics):
+            return configs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cluster does not describe the configs of every topic: {errors}")
+        await asyncio.sleep(0.5)
 
 
 async def test_our_topics_are_created_with_three_replicas_and_min_insync_two(
@@ -89,7 +107,8 @@ async def test_our_topics_are_created_with_three_replicas_and_min_insync_two(
     names = [s.name for s in specs]
 
     described = await _described_when_known(admin, names)
-    for _ in range(60):  # a replica of a topic this new may join the in-sync set a moment after creation
+    deadline = time.monotonic() + 120  # a replica of a topic this new may join the in-sync set a moment later
+    while time.monotonic() < deadline:
         if all(sorted(p["isr"]) == [1, 2, 3] for t in described.values() for p in t["partitions"]):
             break
         await asyncio.sleep(0.5)
@@ -105,18 +124,19 @@ async def test_our_topics_are_created_with_three_replicas_and_min_insync_two(
 
     configs = await _topic_configs(admin, names)
     for spec in specs:
-        assert configs[spec.name]["min.insync.replicas"] == "2"
-        assert configs[spec.name]["retention.ms"] == str(spec.retention_ms)
+        assert configs[spec.name].get("min.insync.replicas") == "2", (spec.name, configs[spec.name])
+        assert configs[spec.name].get("retention.ms") == str(spec.retention_ms), (spec.name, configs[spec.name])
 
 
 async def _leader_of(admin: AIOKafkaAdminClient, topic: str, partition: int) -> int:
     """The partition's leader, once the broker asked has the new topic's metadata (brokers learn it apart)."""
-    for _ in range(100):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         (described,) = await admin.describe_topics([topic])
         leaders = [p["leader"] for p in described["partitions"] if p["partition"] == partition and p["leader"] >= 0]
         if leaders:
             return int(leaders[0])
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     raise AssertionError(f"{topic}[{partition}] has no leader")
 
 
@@ -185,7 +205,7 @@ async def test_one_broker_killed_under_load_loses_and_doubles_no_acknowledged_me
     positions: list[tuple[int, int]] = []
     by_key: dict[bytes, list[int]] = {}
     async with kafka_consumer(settings, topic, group_id=f"{settings.topic_prefix}-check") as consumer:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a group join and a few thousand records, on a loaded box
         while len(received) < sent and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=2000)
             for records in batch.values():
@@ -263,11 +283,11 @@ async def test_two_brokers_down_acks_all_is_refused_not_kept_on_one_copy(
     async with kafka_consumer(settings, topic, group_id=None) as consumer:
         await consumer.seek_to_beginning()
         values: list[bytes] = []
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=1000)
             values += [r.value or b"" for records in batch.values() for r in records]
-            if not batch and values:
+            if not batch and b"waited" in values:  # read past it: a copy would have come with it
                 break
     assert values.count(b"waited") == 1
     assert b"refused" not in values

@@ -183,7 +183,7 @@ async def test_a_receiver_hanging_past_the_timeout_is_retried(receiver: Receiver
     elapsed = time.perf_counter() - started
     assert outcome.result is Result.RETRY and outcome.status_code is None
     assert outcome.error == "timed out after 0.5 s"
-    assert 0.45 <= elapsed < 2.0 and 450 <= outcome.latency_ms < 2000
+    assert 0.45 <= elapsed < 5.0 and 450 <= outcome.latency_ms < 5000  # the receiver hangs until released
 
 
 async def test_a_dropped_connection_is_retried(receiver: Receiver, http: httpx.AsyncClient) -> None:

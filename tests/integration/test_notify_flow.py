@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -86,7 +86,7 @@ async def notify(
         max_attempts=3,
         backoff_base_s=0.2,
         backoff_max_s=1.0,
-        group_window_s=1.5,
+        group_window_s=3.0,  # wide enough that a loaded box fans a burst out inside it
         rate_per_hour=2,
         sms_gateway_url=f"{receiver.url}/sms",
         sms_gateway_key="k",
@@ -123,7 +123,8 @@ async def _emit(n: Notify, topic: str, data: object, case_id: str) -> str:
     return event.id
 
 
-async def _until(check: object, timeout_s: float = 20, what: str = "") -> None:
+async def _until(check: object, timeout_s: float = 90, what: str = "") -> None:
+    """Poll `check` until it holds; generous, since the first event waits for notify's consumer group join."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if await check():  # type: ignore[operator]
@@ -154,9 +155,15 @@ async def test_webhook_retries_until_delivered_signed_with_one_idempotency_key(
     case_id = await _case(notify)
     event_id = await _emit(notify, notify.topics.assignments, _assigned(case_id), case_id)
 
-    await _until(lambda: _async(len(receiver.seen[path]) >= 2), what="a retry that succeeds")
-    await asyncio.sleep(0.3)
+    async def delivered() -> bool:  # recorded once the receiver's answer is in, a moment after it saw the request
+        listed = (
+            await notify.http.get("/v1/deliveries", params={"subscription_id": sub["id"]}, headers=notify.headers)
+        ).json()
+        return bool(listed["items"]) and listed["items"][0]["status"] == "delivered"
+
+    await _until(delivered, what="a retry that succeeds")
     attempts = receiver.seen[path]
+    assert len(attempts) >= 2
     assert {h["Idempotency-Key"] for h, _ in attempts} == {event_id}
     for headers, body in attempts:
         assert verify(headers["X-Griddispatch-Signature"], sub["secret"], body, now=time.time())  # type: ignore[arg-type]
@@ -173,6 +180,10 @@ async def test_webhook_retries_until_delivered_signed_with_one_idempotency_key(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
 
 
 async def test_a_refusing_receiver_lands_in_the_dead_letter_list_and_can_be_replayed(
@@ -237,12 +248,21 @@ async def test_a_burst_to_one_person_is_one_message_and_escalations_pass_through
     def texts() -> list[str]:
         return [json.loads(b)["text"] for h, b in receiver.seen["/sms"] if json.loads(b)["to"] == phone]
 
-    await _until(
-        lambda: _async(any("升级" in t or "超时" in t for t in texts())), timeout_s=10, what="the escalation SMS"
-    )
-    assert len(texts()) == 1  # the escalation went at once, not held by the grouping window
-    await _until(lambda: _async(len(texts()) >= 2), timeout_s=10, what="the grouped digest")
-    await asyncio.sleep(2)
+    def escalation(text: str) -> bool:
+        return "升级" in text or "超时" in text
+
+    await _until(lambda: _async(any(escalation(t) for t in texts())), what="the escalation SMS")
+    # Emitted last, sent first: the escalation went at once, not held by the grouping window.
+    assert escalation(texts()[0]), texts()
+    await _until(lambda: _async(len(texts()) >= 2), what="the grouped digest")
+
+    async def settled() -> bool:  # every delivery to this phone sent or grouped: no further message can come
+        pending = await notify.pool.fetchval(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM deliveries WHERE target = $1 AND status = 'pending'", phone
+        )
+        return bool(pending == 0)
+
+    await _until(settled, what="the burst's deliveries settled")
     assert len(texts()) == 2  # four comments in one burst: one message
     assert "4" in texts()[1] and "13812345678" not in "".join(texts())
 
@@ -250,18 +270,31 @@ async def test_a_burst_to_one_person_is_one_message_and_escalations_pass_through
 async def test_a_rate_ceiling_holds_back_the_third_message_in_an_hour(notify: Notify, receiver: Receiver) -> None:
     phone = f"137{uuid.uuid4().int % 10**8:08d}"
     await _subscribe(notify, "sms", phone, event_types=["case.assigned"])
-    for _ in range(3):
+
+    def sent() -> list[bytes]:
+        return [b for _, b in receiver.seen["/sms"] if json.loads(b)["to"] == phone]
+
+    async def state_of(case_id: str) -> str | None:
+        row = await notify.pool.fetchrow(  # type: ignore[attr-defined]
+            """SELECT status, next_attempt_at > now() + interval '30 minutes' AS held FROM deliveries
+               WHERE target = $1 AND case_id = $2::uuid""",
+            phone,
+            case_id,
+        )
+        if row is None:
+            return None
+        return "held" if row["status"] == "pending" and row["held"] else str(row["status"])
+
+    # One at a time, each sent before the next is emitted: separate messages, not one grouped digest.
+    for n in range(2):
         case_id = await _case(notify)
         await _emit(notify, notify.topics.assignments, _assigned(case_id), case_id)
-        await asyncio.sleep(2.0)  # past the grouping window: separate messages
-    await asyncio.sleep(1.0)
-    sent = [b for _, b in receiver.seen["/sms"] if json.loads(b)["to"] == phone]
-    assert len(sent) == 2  # the ceiling is 2 an hour in this test
-    held = await notify.pool.fetchval(  # type: ignore[attr-defined]
-        "SELECT count(*) FROM deliveries WHERE target = $1 AND status = 'pending' AND next_attempt_at > now() + interval '30 minutes'",
-        phone,
-    )
-    assert held == 1
+        await _until(lambda n=n: _async(len(sent()) == n + 1), what=f"message {n + 1} sent")
+        await _until(lambda c=case_id: _is(state_of(c), "delivered"), what=f"delivery {n + 1} recorded")
+    case_id = await _case(notify)
+    await _emit(notify, notify.topics.assignments, _assigned(case_id), case_id)
+    await _until(lambda: _is(state_of(case_id), "held"), what="the third held back by the ceiling")
+    assert len(sent()) == 2  # the ceiling is 2 an hour in this test
 
 
 async def test_the_lead_unit_stream_gets_the_event(notify: Notify) -> None:

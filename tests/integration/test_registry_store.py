@@ -96,7 +96,7 @@ async def test_activation_is_announced_to_listeners(conn: asyncpg.Connection, em
     await listener.add_listener("griddispatch_registry", lambda *args: heard.put_nowait(args[3]))
     try:
         result = await import_directory(conn, SAMPLE, imported_by="tester")
-        assert await asyncio.wait_for(heard.get(), timeout=5) == result.version
+        assert await asyncio.wait_for(heard.get(), timeout=30) == result.version
     finally:
         await listener.close()
 
