@@ -71,7 +71,7 @@ def stack(
         for name, port in PORTS.items()
     }
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180  # cold starts on a loaded machine
         for name, port in PORTS.items():
             while True:
                 assert procs[name].poll() is None, f"{name} exited: {(tmp / f'{name}.log').read_text()[-2000:]}"
