@@ -9,13 +9,11 @@ import asyncpg
 
 from services.intake.area import ACTIVE
 from services.intake.stats import CaseFacts
+from shared.domain.lifecycle import DueKind
 
 By = Literal["street", "community", "grid", "department"]
-HANDLING_KINDS = [
-    "accept",
-    "resolve",
-    "report_in",
-]  # the handling units' deadlines; verify and follow-up are not theirs
+# the handling units' deadlines; verify and follow-up are not theirs
+HANDLING_KINDS = [DueKind.ACCEPT.value, DueKind.RESOLVE.value, DueKind.REPORT_IN.value]
 
 # Every unit under the roots, with the unit of level $2 above it (or itself) as its bucket.
 AREA = f"""
