@@ -21,6 +21,7 @@ from prometheus_client import Gauge
 from shared.domain.lifecycle import ENDED
 from shared.logging import get_logger
 from shared.queries.states import values
+from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
 LEVELS = ("micro_grid", "grid", "community", "street", "district")
@@ -64,7 +65,7 @@ async def run(pool: asyncpg.Pool, stop: asyncio.Event, every_s: float = REFRESH_
     while not stop.is_set():
         try:
             await refresh(pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+        except RETRIABLE_READING as exc:
             log.warning("case_gauges_failed", error=str(exc) or type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
