@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.domain.lifecycle import DueKind, Tier
+from shared.domain.lifecycle import DueKind, State, Tier
 from shared.events import CloudEvent, EventType
 from shared.events.types import ActionRejected, CaseAssigned, CaseChanged, DeadlineFired
 from shared.privacy import mask_name, mask_phone
@@ -57,20 +57,20 @@ class Rendered:
     line: str
 
 
-STATE_NAMES = {
-    "reported": "已上报",
-    "assigned": "已派单",
-    "accepted": "已签收",
-    "in_progress": "处置中",
-    "resolved": "已办结",
-    "verified": "已核查",
-    "rated": "已评价",
-    "closed": "已结案",
-    "returned": "已退单",
-    "escalated": "已上报上级",
-    "merged": "已合并",
-    "reopened": "重办",
-    "cancelled": "已撤销",
+STATE_NAMES: dict[str, str] = {
+    State.REPORTED: "已上报",
+    State.ASSIGNED: "已派单",
+    State.ACCEPTED: "已签收",
+    State.IN_PROGRESS: "处置中",
+    State.RESOLVED: "已办结",
+    State.VERIFIED: "已核查",
+    State.RATED: "已评价",
+    State.CLOSED: "已结案",
+    State.RETURNED: "已退单",
+    State.ESCALATED: "已上报上级",
+    State.MERGED: "已合并",
+    State.REOPENED: "重办",
+    State.CANCELLED: "已撤销",
 }
 ACTION_NAMES = {
     "assign": "派单",
@@ -278,10 +278,10 @@ def case_merged(event: CloudEvent[CaseChanged], case: CaseFacts | None = None, t
 
 
 _FOR_REPORTER: dict[str, Callable[[CloudEvent[CaseChanged], CaseFacts | None, Zone], Rendered]] = {
-    "accepted": case_accepted,
-    "resolved": case_resolved,
-    "verified": rating_requested,
-    "merged": case_merged,
+    State.ACCEPTED: case_accepted,
+    State.RESOLVED: case_resolved,
+    State.VERIFIED: rating_requested,
+    State.MERGED: case_merged,
 }
 
 
