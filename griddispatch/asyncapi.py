@@ -134,6 +134,7 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
     from services.escalation.worker import SOURCE as ESCALATION_SOURCE
     from services.escalation.worker import event_id as firing_id
     from services.intake.submit import EVENT_SOURCE as INTAKE_SOURCE
+    from shared.domain.lifecycle import DueKind, Tier
 
     case_id = "0b7d6f3e-5c1a-5d2e-9f47-3a8c1b2e4d60"
     report_id = "9e0f4c7a-1b2d-4e3f-8a5b-6c7d8e9f0a1b"
@@ -208,11 +209,11 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
         ),
     )
     deadline_id = uuid.UUID("c2d4e6f8-0a1b-4c3d-9e5f-7a8b9c0d1e2f")
-    warning = Firing("warning", 0, datetime(2026, 11, 23, 3, 12, tzinfo=UTC))  # half the time to accept is gone
+    warning = Firing(Tier.WARNING, 0, datetime(2026, 11, 23, 3, 12, tzinfo=UTC))  # half the time to accept is gone
     fired = DeadlineFired(
         case_id=case_id,
         deadline_id=str(deadline_id),
-        kind="accept",
+        kind=DueKind.ACCEPT,
         tier=warning.tier,
         due_at=accept_by,
         assignee=lead,

@@ -21,6 +21,28 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 )
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaConnectionError, KafkaTimeoutError)
 
+# Retry in place: a passing outage (ours, the database's, the broker's, or the network's: OSError covers
+# ConnectionError and TimeoutError). What an event handler retries rather than dead-letters.
+RETRIABLE: tuple[type[BaseException], ...] = (InfrastructureUnavailable, OSError, *DATABASE_ERRORS, *BROKER_ERRORS)
+# A loop that only reads, listens, probes or reloads has no event to dead-letter and loses nothing by trying
+# later: it also retries a failed statement (a table not migrated yet, a statement cancelled by a restarting
+# server) and any broker error, rather than stop.
+RETRIABLE_READING: tuple[type[BaseException], ...] = (*RETRIABLE, asyncpg.PostgresError, KafkaError)
+# Publishing from the outbox: whatever the broker answers, the rows stay in the outbox for the next sweep, so
+# every KafkaError (send() raising before the delivery, a refusal) defers the publish rather than stop the loop.
+RETRIABLE_PUBLISHING: tuple[type[BaseException], ...] = (*RETRIABLE, KafkaError)
+
+
+def is_retriable(exc: BaseException, *, reading: bool = False, publishing: bool = False) -> bool:
+    """Whether a loop should wait and try again: RETRIABLE, a KafkaError that says it is retriable, and with
+    `reading` any database or broker error (RETRIABLE_READING), with `publishing` any broker error
+    (RETRIABLE_PUBLISHING). Anything else is a bug or bad input."""
+    if isinstance(exc, RETRIABLE):
+        return True
+    if isinstance(exc, KafkaError):
+        return reading or publishing or bool(exc.retriable)
+    return reading and isinstance(exc, asyncpg.PostgresError)
+
 
 def as_unavailable(exc: BaseException) -> InfrastructureUnavailable | None:
     """Our 503 error for a passing infrastructure failure; None for anything else (a bug, bad input)."""

@@ -15,12 +15,13 @@ from typing import Any
 
 from griddispatch.simulation.api import IntakeApi
 from griddispatch.simulation.reports import PlannedReport
+from shared.domain.lifecycle import AWAITING_DISPATCH, ENDED, State
 from shared.domain.registry import Registry
 
 POLL_S = 1.0  # real seconds before looking again at a case dispatch has not caught up with
 MAX_POLLS = 60  # then the actor stops following the case (it is counted as left open)
-SETTLED = frozenset({"merged", "cancelled", "closed", "rated"})
-IN_DISPATCH = frozenset({"received", "reported", "returned", "escalated"})  # dispatch's move next
+SETTLED = frozenset({*ENDED, State.RATED})  # nothing more for a simulated person to do
+IN_DISPATCH = frozenset({"received", *AWAITING_DISPATCH})  # dispatch's move next ("received": not a case yet)
 
 
 @dataclass(frozen=True, slots=True)

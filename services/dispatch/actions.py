@@ -16,7 +16,7 @@ from services.dispatch.progress import dump, load
 from services.dispatch.steps import SYSTEM, assign, close_case, facts_of
 from services.dispatch.visibility import scope_keys
 from shared.domain.calendar import deadline
-from shared.domain.lifecycle import Action, CaseProgress, FactKind, Outcome, Role, State, apply
+from shared.domain.lifecycle import ENDED, Action, CaseProgress, DueKind, FactKind, Outcome, Role, State, apply
 from shared.domain.model import ClockKind
 from shared.domain.routing import Summons, Urgency, check_return, parse_assignee, route, summon
 from shared.domain.routing.deadlines import deadlines
@@ -201,14 +201,13 @@ async def _record(
     )
 
 
-TERMINAL = {State.CLOSED, State.CANCELLED, State.MERGED}
-_MET_BY = {
-    Action.ACCEPT: ["accept"],
-    Action.RESOLVE: ["resolve"],
-    Action.VERIFY_PASSED: ["verify"],
-    Action.VERIFY_FAILED: ["verify"],
-    Action.RATE_SATISFIED: ["follow_up"],
-    Action.RATE_UNSATISFIED: ["follow_up"],
+_MET_BY: dict[Action, list[str]] = {
+    Action.ACCEPT: [DueKind.ACCEPT],
+    Action.RESOLVE: [DueKind.RESOLVE],
+    Action.VERIFY_PASSED: [DueKind.VERIFY],
+    Action.VERIFY_FAILED: [DueKind.VERIFY],
+    Action.RATE_SATISFIED: [DueKind.FOLLOW_UP],
+    Action.RATE_UNSATISFIED: [DueKind.FOLLOW_UP],
 }
 
 
@@ -227,7 +226,7 @@ async def _settle_deadlines(
     if action is Action.REPORT_IN:  # settles the part of whoever answers for it too (a missed part escalated)
         for party in sorted(before.owing - new.owing):
             await case_store.close_deadlines(conn, case_id, "met", kinds=["report_in"], party=party)
-    if new.state in TERMINAL:
+    if new.state in ENDED:
         await case_store.close_deadlines(conn, case_id, "void")
         return
     now = ctx.now()

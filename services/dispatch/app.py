@@ -12,18 +12,18 @@ from dataclasses import asdict
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from mode import Service
 from prometheus_client import Gauge
 
 from griddispatch import __version__
 from services.dispatch.runtime import MAX_BACKOFF_S, Runtime
-from shared.errors import BrokerUnavailable, InfrastructureUnavailable
+from shared.errors import InfrastructureUnavailable
 from shared.health import liveness, run_checks, standard_checks, tasks_part
 from shared.kafka_lag import LagProbe
 from shared.logging import get_logger
 from shared.metrics import describe_service, render
+from shared.retriable import RETRIABLE_READING
 from shared.settings import DatabaseSettings, DispatchSettings, KafkaSettings, ServiceSettings
 
 log = get_logger(__name__)
@@ -146,7 +146,7 @@ def create_app(
     async def refresh_lag() -> None:
         try:
             await lag.refresh()
-        except (KafkaError, BrokerUnavailable, OSError) as exc:
+        except RETRIABLE_READING as exc:
             log.warning("lag_probe_failed", error=repr(exc))
 
     @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]

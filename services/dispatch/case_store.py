@@ -10,11 +10,12 @@ from typing import Any
 
 import asyncpg
 
+from shared.domain.lifecycle import MERGE_TARGETS
 from shared.domain.timescale import scale_deadline
 from shared.errors import InvalidInput
+from shared.queries.states import values
 
 CONSUMER = "dispatch"
-OPEN_STATES = ["assigned", "accepted", "in_progress", "returned", "escalated", "reopened"]
 
 
 async def claim(conn: asyncpg.Connection, event_id: str) -> bool:
@@ -195,7 +196,8 @@ async def submitted(conn: asyncpg.Connection, case_id: uuid.UUID) -> bool:
 async def find_duplicate(
     conn: asyncpg.Connection, matter: str, lon: float, lat: float, since: datetime, radius_m: float
 ) -> asyncpg.Record | None:
-    """The nearest open case of the same matter within the radius, reported since `since`."""
+    """The nearest case of the same matter a duplicate merges into (MERGE_TARGETS) within the radius, reported
+    since `since`."""
     # A bounding box on indexed columns first, then the exact great-circle distance.
     if radius_m <= 0:
         return None
@@ -206,13 +208,13 @@ async def find_duplicate(
                   power(sin(radians(lat - $3) / 2), 2)
                 + cos(radians($3)) * cos(radians(lat)) * power(sin(radians(lon - $2) / 2), 2))) AS distance
            FROM cases
-           WHERE matter_code = $1 AND state = ANY($4) AND received_at >= $5
+           WHERE matter_code = $1 AND state = ANY($4::text[]) AND received_at >= $5
              AND lon BETWEEN $2 - $6 AND $2 + $6 AND lat BETWEEN $3 - $7 AND $3 + $7
            ORDER BY distance LIMIT 1 FOR UPDATE""",
         matter,
         lon,
         lat,
-        OPEN_STATES,
+        values(MERGE_TARGETS),
         since,
         dlon,
         dlat,

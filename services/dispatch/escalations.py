@@ -12,7 +12,18 @@ from services.dispatch.context import Context
 from services.dispatch.progress import dump, load
 from services.dispatch.steps import SYSTEM, assign, close_case, facts_of
 from services.dispatch.visibility import scope_keys
-from shared.domain.lifecycle import Action, CaseProgress, FactKind, IllegalTransition, Role, State, apply
+from shared.domain.lifecycle import (
+    IN_HANDLING,
+    Action,
+    CaseProgress,
+    DueKind,
+    FactKind,
+    IllegalTransition,
+    Role,
+    State,
+    Tier,
+    apply,
+)
 from shared.domain.routing import (
     Escalation,
     RoutingError,
@@ -27,21 +38,20 @@ from shared.domain.routing.values import Trace
 from shared.events import CloudEvent
 from shared.events.types import Actor, DeadlineFired
 
-REALERT = "realert"  # history: the top rung missed a deadline and was re-alerted, not moved
-OPEN_HANDLING = {State.ASSIGNED, State.ACCEPTED, State.IN_PROGRESS, State.REOPENED}
+REALERT = Tier.REALERT.value  # history: the top rung missed a deadline and was re-alerted, not moved
 
 
 async def handle_deadline(conn: asyncpg.Connection, ctx: Context, event: CloudEvent[DeadlineFired]) -> list[int]:
     """The escalate tier moves a case one rung up (or a missed part to the rung above the party that owes it);
     a passed follow-up window closes it; the rest is for notify."""
-    if event.data.kind == "follow_up" and event.data.tier == "overdue":
+    if event.data.kind is DueKind.FOLLOW_UP and event.data.tier is Tier.OVERDUE:
         return await close_unrated(conn, ctx, event)
-    if event.data.kind == "report_in" and event.data.tier == "escalate":
+    if event.data.kind is DueKind.REPORT_IN and event.data.tier is Tier.ESCALATE:
         return await escalate_missed_part(conn, ctx, event)
-    if event.data.tier != "escalate" or event.data.kind not in ("accept", "resolve"):
+    if event.data.tier is not Tier.ESCALATE or event.data.kind not in (DueKind.ACCEPT, DueKind.RESOLVE):
         return []
     row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
-    if row is None or State(row["state"]) not in OPEN_HANDLING or row["lead"] != event.data.assignee:
+    if row is None or State(row["state"]) not in IN_HANDLING or row["lead"] != event.data.assignee:
         return []  # handled, closed or already moved on since the deadline was set: nothing to escalate
     if await case_store.deadline_closed(conn, event.data.deadline_id):
         return []  # met by an action dispatch applied before this event (escalation fired it while it queued)
@@ -96,7 +106,7 @@ async def realert_case(
         detail,
         now,
     )
-    column = {"accept": "accept_by", "resolve": "resolve_by"}[data.kind]
+    column = {DueKind.ACCEPT: "accept_by", DueKind.RESOLVE: "resolve_by"}[data.kind]
     case[column] = due
     await case_store.update_case(conn, case["case_id"], {column: due})
     return await announce.change(
@@ -202,7 +212,7 @@ async def escalate_missed_part(conn: asyncpg.Connection, ctx: Context, event: Cl
     """
     party = event.data.assignee
     row = await case_store.lock_case(conn, uuid.UUID(event.data.case_id))
-    if row is None or State(row["state"]) not in OPEN_HANDLING:
+    if row is None or State(row["state"]) not in IN_HANDLING:
         return []
     case, progress = dict(row), load(row["progress"])
     if party not in progress.owing or not await case_store.deadline_open(conn, event.data.deadline_id):

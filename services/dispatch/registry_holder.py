@@ -20,17 +20,11 @@ from shared.logging import get_logger
 from shared.registry_files.load import LoadedRegistry
 from shared.registry_store import active_version, load_active
 from shared.registry_store.store import NOTIFY_CHANNEL
+from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
 POLL_S = 5.0
 MAX_BACKOFF_S = 10.0
-DB_ERRORS = (
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    InfrastructureUnavailable,
-)
 IMPORT_HINT = "import one with `griddispatch registry import <dir>`"
 OnLoaded = Callable[[LoadedRegistry], Awaitable[None]]
 
@@ -86,7 +80,7 @@ class RegistryHolder:
                 else:
                     await self._reload_if_changed()  # an activation whose NOTIFY never came
                 delay = 0.5
-            except DB_ERRORS as exc:
+            except RETRIABLE_READING as exc:  # a failed statement too: nothing is lost by reloading later
                 log.warning("registry_reload_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                 self._listener.lost()
                 self._heard = True

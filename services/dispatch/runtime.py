@@ -28,26 +28,18 @@ from shared import outbox
 from shared.db import create_pool
 from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
 from shared.domain.routing import DEFAULT_POLICY, Policy
-from shared.errors import ConfigurationError, GridDispatchError, InfrastructureUnavailable, InvalidInput
+from shared.errors import ConfigurationError, GridDispatchError, InvalidInput
 from shared.events import CloudEvent, EventType, decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from shared.registry_files.load import LoadedRegistry
+from shared.retriable import RETRIABLE_PUBLISHING, is_retriable
 from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings, SupervisorSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 
 log = get_logger(__name__)
-RETRIABLE = (
-    InfrastructureUnavailable,
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.OperatorInterventionError,  # the server shutting down or restarting under us
-    asyncpg.InternalClientError,  # a pool connection left broken by a terminated backend ("cannot switch to state")
-)
 MAX_BACKOFF_S = 10.0
 
 
@@ -112,7 +104,7 @@ class Runtime:
         specs = [self.topics.department_spec(d) for d in loaded.registry.departments]
         try:
             created = await ensure_topics(self.kafka, specs)
-        except (InfrastructureUnavailable, KafkaError, OSError) as exc:  # publishing creates a missing one
+        except RETRIABLE_PUBLISHING as exc:  # publishing creates a missing one
             log.warning("department_topics_not_ensured", version=loaded.version, error=repr(exc))
             return
         if created:
@@ -125,7 +117,7 @@ class Runtime:
             return False
         try:
             await ensure_topics(self.kafka, [self.topics.department_spec(topic[len(head) : -len(tail)])])
-        except (InfrastructureUnavailable, KafkaError, OSError) as exc:
+        except RETRIABLE_PUBLISHING as exc:
             log.warning("department_topic_not_created", topic=topic, error=repr(exc))
             return False
         log.warning("department_topic_created_late", topic=topic)
@@ -166,23 +158,24 @@ class Runtime:
                 ids = await self._transaction(event, raw)
                 EVENTS_CONSUMED.labels(topic, event.type.value, "applied" if ids else "no_change").inc()
                 break
-            except RETRIABLE as exc:
-                log.warning("retrying", error=str(exc), delay_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
-            except (GridDispatchError, ValueError) as exc:
-                reason = "invalid_event"
-                if isinstance(exc, GridDispatchError):
-                    reason = str(exc.detail.get("reason") or exc.code)
-                await self.dead_letter(topic, raw, key, partition, offset, reason, str(exc))
-                return
             except Exception as exc:  # noqa: BLE001 - a bug must not stall the partition: park it, keep its bytes
+                if is_retriable(exc):  # a passing outage: the same event again, in place
+                    log.warning("retrying", error=str(exc), delay_s=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_BACKOFF_S)
+                    continue
+                if isinstance(exc, GridDispatchError | ValueError):
+                    reason = "invalid_event"
+                    if isinstance(exc, GridDispatchError):
+                        reason = str(exc.detail.get("reason") or exc.code)
+                    await self.dead_letter(topic, raw, key, partition, offset, reason, str(exc))
+                    return
                 log.error("processing_failed", error=repr(exc), trace=traceback.format_exc())
                 await self.dead_letter(topic, raw, key, partition, offset, "processing_error", repr(exc))
                 return
         try:  # a row the broker refuses is logged, counted and left to the sweeper; the others are not resent
             await outbox.publish(self.pool, self.producer, ids, create_topic=self.create_topic)
-        except RETRIABLE as exc:  # committed: the sweeper publishes it when the broker and database are back
+        except RETRIABLE_PUBLISHING as exc:  # committed: the sweeper publishes it when broker and database are back
             log.warning("publish_deferred", error=str(exc))
 
     async def sweep_outbox(self) -> int:
@@ -192,7 +185,7 @@ class Runtime:
             result = await outbox.sweep(
                 self.pool, self.producer, topics=self.outbox_topics(), create_topic=self.create_topic
             )
-        except RETRIABLE as exc:
+        except RETRIABLE_PUBLISHING as exc:
             log.warning("outbox_sweep_deferred", error=str(exc))
             return 0
         return result.sent

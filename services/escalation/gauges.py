@@ -18,7 +18,10 @@ from datetime import UTC, datetime
 import asyncpg
 from prometheus_client import Gauge
 
+from shared.domain.lifecycle import ENDED
 from shared.logging import get_logger
+from shared.queries.states import values
+from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
 LEVELS = ("micro_grid", "grid", "community", "street", "district")
@@ -28,20 +31,19 @@ REFRESH_S = 60.0
 OPEN = Gauge("griddispatch_cases_open", "Cases not closed, cancelled or merged, by the level handling them", ["level"])
 OVERDUE = Gauge("griddispatch_cases_overdue", "Open cases with a deadline owed past its due time, by level", ["level"])
 
-_TERMINAL = "('closed', 'cancelled', 'merged')"
 _OPEN = f"""SELECT coalesce(level, '{NO_LEVEL}') AS level, count(*) AS n
-            FROM cases WHERE state NOT IN {_TERMINAL} GROUP BY 1"""
+            FROM cases WHERE state <> ALL($1::text[]) GROUP BY 1"""
 _OVERDUE = f"""SELECT coalesce(c.level, '{NO_LEVEL}') AS level, count(DISTINCT c.case_id) AS n
                FROM deadlines d JOIN cases c USING (case_id)
-               WHERE d.status = 'open' AND d.due_at <= $1 AND c.state NOT IN {_TERMINAL}
+               WHERE d.status = 'open' AND d.due_at <= $1 AND c.state <> ALL($2::text[])
                GROUP BY 1"""
 
 
 async def count(pool: asyncpg.Pool, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
     """Open and overdue cases per level; every known level is present, with 0 when it has none."""
     async with pool.acquire() as conn:
-        open_rows = await conn.fetch(_OPEN)
-        overdue_rows = await conn.fetch(_OVERDUE, now)
+        open_rows = await conn.fetch(_OPEN, values(ENDED))
+        overdue_rows = await conn.fetch(_OVERDUE, now, values(ENDED))
     zero = dict.fromkeys((*LEVELS, NO_LEVEL), 0)
     return (
         zero | {r["level"]: int(r["n"]) for r in open_rows},
@@ -63,7 +65,7 @@ async def run(pool: asyncpg.Pool, stop: asyncio.Event, every_s: float = REFRESH_
     while not stop.is_set():
         try:
             await refresh(pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+        except RETRIABLE_READING as exc:
             log.warning("case_gauges_failed", error=str(exc) or type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)

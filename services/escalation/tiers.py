@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.domain.lifecycle import Tier
+
 
 @dataclass(frozen=True, slots=True)
 class Firing:
-    tier: str  # warning, overdue, escalate, realert
+    tier: Tier
     index: int  # the tier's position; with the deadline id it names the event, so it fires once
     scheduled_at: datetime
 
@@ -34,14 +36,16 @@ def plan(warn_times: list[datetime], due_at: datetime, fired: int, now: datetime
                 return Plan((), fired, warnings[fired])
             last = passed[-1]  # only the latest warning matters once several are due at once
             after = last + 1
-            return Plan((Firing("warning", last, warnings[last]),), after, warnings[after] if after < count else due_at)
+            return Plan(
+                (Firing(Tier.WARNING, last, warnings[last]),), after, warnings[after] if after < count else due_at
+            )
         fired = count  # past due: the warnings are moot
     if fired == count:
         if now < due_at:
             return Plan((), fired, due_at)
-        fire = (Firing("overdue", count, due_at), Firing("escalate", count, due_at))
+        fire = (Firing(Tier.OVERDUE, count, due_at), Firing(Tier.ESCALATE, count, due_at))
         return Plan(fire, count + 1, max(due_at, now) + realert_every)
     scheduled = due_at + (fired - count) * realert_every
     if now < scheduled:
         return Plan((), fired, scheduled)
-    return Plan((Firing("realert", fired, scheduled),), fired + 1, now + realert_every)
+    return Plan((Firing(Tier.REALERT, fired, scheduled),), fired + 1, now + realert_every)

@@ -23,10 +23,11 @@ from services.escalation.clock import Clock
 from services.escalation.tiers import Firing, plan
 from shared import outbox
 from shared.db.listen import PoolListener
-from shared.errors import BrokerUnavailable, InfrastructureUnavailable
+from shared.errors import BrokerUnavailable
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
+from shared.retriable import RETRIABLE_PUBLISHING
 from shared.settings import EscalationSettings
 from shared.supervisor import wait_any
 from shared.topics import Topics
@@ -35,18 +36,6 @@ log = get_logger(__name__)
 NOTIFY_CHANNEL = "griddispatch_deadlines"
 SOURCE = "/griddispatch/escalation"
 _NAMESPACE = uuid.UUID("a4c1d6e2-93b5-4c1f-8e07-2b9f5d3c7a18")
-# OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown").
-# KafkaError: aiokafka's send() itself raises (KafkaTimeoutError: a full batch not drained within the request
-# timeout, metadata not fetched) before the outbox wraps the delivery's errors; it ended the loop (issue 13).
-RETRIABLE = (
-    InfrastructureUnavailable,
-    OSError,
-    KafkaError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.InternalClientError,  # "cannot switch to state N; another operation is in progress": a broken connection
-)
 
 FIRED = Counter("griddispatch_deadlines_fired_total", "Deadline tiers fired", ["tier"])
 LAG = Histogram(
@@ -152,7 +141,10 @@ class DeadlineWorker:
                     await outbox.sweep(self.pool, self.producer, topics=[outbox.like_exactly(self.topics.deadlines)])
                     sleep = await self.seconds_until_next()
                     delay = 0.5
-                except RETRIABLE as exc:
+                except RETRIABLE_PUBLISHING as exc:
+                    # any KafkaError too: aiokafka's send() itself raises (KafkaTimeoutError: a full batch not drained
+                    # within the request timeout, metadata not fetched) before the outbox wraps the delivery's errors;
+                    # it ended the loop (issue 13)
                     if not isinstance(exc, KafkaError | BrokerUnavailable):
                         listener.lost()  # the database went away: the LISTEN connection likely with it
                     log.warning("escalation_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)

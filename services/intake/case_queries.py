@@ -10,15 +10,14 @@ from datetime import datetime
 import asyncpg
 
 from shared.api_clients import ApiClient
+from shared.domain.lifecycle import AWAITING_ACCEPT, UNRESOLVED
 from shared.errors import InvalidInput
-
-OPEN_STATES = ("reported", "assigned", "accepted", "in_progress", "returned", "escalated", "reopened")
-NOT_ACCEPTED = ("reported", "assigned", "returned", "escalated")
+from shared.queries.states import sql_list
 
 # A case is overdue when the deadline for the step it waits on has passed.
 OVERDUE_SQL = f"""(
-    (state IN {NOT_ACCEPTED!r} AND accept_by < now())
-    OR (state IN {OPEN_STATES!r} AND resolve_by < now())
+    (state IN {sql_list(AWAITING_ACCEPT)} AND accept_by < now())
+    OR (state IN {sql_list(UNRESOLVED)} AND resolve_by < now())
 )"""
 
 

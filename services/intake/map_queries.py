@@ -8,7 +8,9 @@ from typing import Any
 import asyncpg
 
 from services.intake.area import ACTIVE
-from services.intake.case_queries import OPEN_STATES, OVERDUE_SQL
+from services.intake.case_queries import OVERDUE_SQL
+from shared.domain.lifecycle import UNRESOLVED
+from shared.queries.states import values
 
 MAP_SQL = f"""
     WITH RECURSIVE tree AS (
@@ -41,7 +43,7 @@ async def map_features(
     conn: asyncpg.Connection, roots: list[str], level: str, visibility: list[str] | None
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection; counts are of the cases `visibility` lets the client see (None: all)."""
-    rows = await conn.fetch(MAP_SQL, roots, level, list(OPEN_STATES), visibility)
+    rows = await conn.fetch(MAP_SQL, roots, level, values(UNRESOLVED), visibility)
     return {
         "type": "FeatureCollection",
         "features": [

@@ -16,13 +16,12 @@ from pydantic import ValidationError
 
 from services.intake.open311_schemas import Building, Open311RequestIn, ReadContext, Service, storable_text
 from services.intake.schemas import ReportIn
-from shared.domain.lifecycle import State
+from shared.domain.lifecycle import ENDED, NOT_ENDED, TERMINAL, State
 from shared.errors import InvalidInput
+from shared.queries.states import values
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 PENDING_NOTES = "received, being dispatched"
-CLOSED_STATES = frozenset({State.CLOSED, State.CANCELLED, State.MERGED})
-OPEN_STATES = tuple(s.value for s in State if s not in CLOSED_STATES)
 MAX_SPAN = timedelta(days=90)  # GeoReport v2: a search may not span more than 90 days
 TITLE_SNIPPET = 30  # characters of the description that follow the service name in a case title
 
@@ -166,7 +165,7 @@ def posted_view(case_number: str, service: Service) -> dict[str, Any]:
 
 
 def is_closed(state: str) -> bool:
-    return state in CLOSED_STATES
+    return state in ENDED
 
 
 def status_notes(row: Mapping[str, Any], ctx: ReadContext) -> str:
@@ -178,7 +177,7 @@ def status_notes(row: Mapping[str, Any], ctx: ReadContext) -> str:
     phrase = _NOTES.get(state)
     if state is State.MERGED and row["merged_into"] in ctx.merged_into:
         phrase = f"a duplicate of case {ctx.merged_into[row['merged_into']]}, which carries on"
-    reason = ctx.reasons.get(row["case_id"]) if state in (State.CANCELLED, State.MERGED) else None
+    reason = ctx.reasons.get(row["case_id"]) if state in TERMINAL else None
     said = "; ".join(p for p in (phrase, reason) if p)
     notes = f"{state.value}: {said}" if said else state.value
     return f"{notes} (overdue)" if row.get("overdue") else notes
@@ -290,9 +289,9 @@ def wanted_states(status: str | None) -> tuple[tuple[str, ...], bool]:
     if names - {"open", "closed"}:
         raise InvalidInput("status: open, closed, or both comma-separated", field="status")
     if names == {"open"}:
-        return OPEN_STATES, True
+        return tuple(values(NOT_ENDED)), True
     if names == {"closed"}:
-        return tuple(s.value for s in CLOSED_STATES), False
+        return tuple(values(ENDED)), False
     return (), True
 
 

@@ -16,6 +16,8 @@ import asyncpg
 from services.intake.case_queries import CaseFilter, list_cases, visible_case, visible_submission
 from services.intake.open311_schemas import Building, ReadContext, Service
 from shared.api_clients import ApiClient
+from shared.domain.lifecycle import TERMINAL
+from shared.queries.states import values
 
 ACTIVE = "(SELECT version_id FROM registry_active)"
 _TABLE_OF_LEAD = {"unit": "registry_units", "branch": "registry_branches", "department": "registry_departments"}
@@ -123,7 +125,7 @@ async def pending(
 
 async def read_context(conn: asyncpg.Connection, cases: list[asyncpg.Record]) -> ReadContext:
     """Service names, agency names, merge targets and reasons for a page of cases, in a few queries."""
-    ended = [r["case_id"] for r in cases if r["state"] in ("cancelled", "merged")]
+    ended = [r["case_id"] for r in cases if r["state"] in TERMINAL]
     targets = [r["merged_into"] for r in cases if r["merged_into"] is not None]
     return ReadContext(
         services={s.code: s for s in await services(conn)},
@@ -160,9 +162,10 @@ async def _reasons(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[
         return {}
     rows = await conn.fetch(
         """SELECT DISTINCT ON (case_id) case_id, detail FROM case_events
-           WHERE case_id = ANY($1::uuid[]) AND to_state IN ('cancelled', 'merged')
+           WHERE case_id = ANY($1::uuid[]) AND to_state = ANY($2::text[])
            ORDER BY case_id, seq DESC""",
         case_ids,
+        values(TERMINAL),
     )
     reasons: dict[uuid.UUID, str] = {}
     for r in rows:

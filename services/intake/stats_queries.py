@@ -9,13 +9,11 @@ import asyncpg
 
 from services.intake.area import ACTIVE
 from services.intake.stats import CaseFacts
+from shared.domain.lifecycle import DueKind, State
 
 By = Literal["street", "community", "grid", "department"]
-HANDLING_KINDS = [
-    "accept",
-    "resolve",
-    "report_in",
-]  # the handling units' deadlines; verify and follow-up are not theirs
+# the handling units' deadlines; verify and follow-up are not theirs
+HANDLING_KINDS = [DueKind.ACCEPT.value, DueKind.RESOLVE.value, DueKind.REPORT_IN.value]
 
 # Every unit under the roots, with the unit of level $2 above it (or itself) as its bucket.
 AREA = f"""
@@ -34,11 +32,11 @@ _LEAD_DEPARTMENT = f"""CASE
                                       WHERE b.version_id = {ACTIVE} AND b.code = substr(c.lead, 8))
 END"""
 
-FACTS = """
-    SELECT {bucket} AS bucket,
-        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = 'accept'
+FACTS = f"""
+    SELECT {{bucket}} AS bucket,
+        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = '{DueKind.ACCEPT}'
                 AND d.status = 'met' AND d.closed_at <= d.due_at) AS accepted_in_time,
-        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = 'resolve'
+        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = '{DueKind.RESOLVE}'
                 AND d.status = 'met' AND d.closed_at <= d.due_at) AS resolved_in_time,
         EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = ANY($6::text[])
                 AND coalesce(d.closed_at, now()) > d.due_at) AS overdue,
@@ -48,7 +46,7 @@ FACTS = """
          AND e.action IN ('rate_satisfied', 'rate_unsatisfied')) AS rated,
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'rate_satisfied') AS satisfied
     FROM cases c JOIN tree t ON c.place = t.code
-    WHERE c.received_at >= $3 AND c.received_at < $4 AND c.state <> 'merged'
+    WHERE c.received_at >= $3 AND c.received_at < $4 AND c.state <> '{State.MERGED}'
       AND ($5::text[] IS NULL OR c.scope_keys && $5)"""
 
 

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domain.lifecycle import URGENT_TIERS
 from shared.events import CloudEvent, EventType
 
-URGENT_TIERS = frozenset({"overdue", "escalate", "realert"})
 REPORTER_ACTIONS = frozenset({"merge", "accept", "resolve", "verify_passed", "close"})  # merge: 已合并
 
 

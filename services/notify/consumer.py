@@ -14,19 +14,11 @@ from shared.events import decode
 from shared.kafka import kafka_consumer
 from shared.logging import bind_context, get_logger
 from shared.metrics import EVENTS_CONSUMED
+from shared.retriable import RETRIABLE
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
 log = get_logger(__name__)
-# OperatorInterventionError: the database shutting down or starting up ("cannot connect now", "admin shutdown")
-# InternalClientError: a pool connection left broken by a terminated backend ("cannot switch to state N")
-RETRIABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.InternalClientError,
-)
 
 
 async def consume(
@@ -65,7 +57,7 @@ async def _one(pool: asyncpg.Pool, fanout: FanOut, topic: str, value: bytes | No
                 async with pool.acquire() as conn:
                     audience = await fanout.handle(conn, event, datetime.now(UTC))
                 break
-            except RETRIABLE as exc:
+            except RETRIABLE as exc:  # a passing outage: the same event again (fan-out is idempotent)
                 log.warning("notify_retrying", error=str(exc), delay_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

@@ -22,17 +22,11 @@ import asyncpg
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
+from shared.retriable import RETRIABLE_READING
 from shared.supervisor import Supervisor, wait_any
 
 log = get_logger(__name__)
 CHANNEL = "griddispatch_stream"
-DB_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # a pool connection left broken by a terminated backend
-)
 
 OPEN_STREAMS = Gauge("griddispatch_stream_clients", "Live stream (SSE) connections open in this process")
 
@@ -160,7 +154,7 @@ class StreamHub:
                 self._nudge.clear()
                 more = await self._advance(conn)
                 delay = 0.5
-            except DB_ERRORS as exc:
+            except RETRIABLE_READING as exc:
                 log.warning("stream_hub_retrying", error=str(exc) or type(exc).__name__, delay_s=delay)
                 await self._drop()
                 await wait_any(delay, stopping)
@@ -233,10 +227,10 @@ class StreamHub:
         if conn is None:
             return
         # A connection lost underneath is already detached from the pool: every call on it fails, harmlessly.
-        with contextlib.suppress(*DB_ERRORS):
+        with contextlib.suppress(*RETRIABLE_READING):
             conn.remove_termination_listener(self._on_lost)
             await conn.remove_listener(CHANNEL, self._on_notify)
-        with contextlib.suppress(*DB_ERRORS):
+        with contextlib.suppress(*RETRIABLE_READING):
             await self._pool.release(conn)
 
     def _on_notify(self, *_: object) -> None:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.domain.lifecycle import DueKind, State, Tier
 from shared.events import CloudEvent, EventType
 from shared.events.types import ActionRejected, CaseAssigned, CaseChanged, DeadlineFired
 from shared.privacy import mask_name, mask_phone
@@ -56,20 +57,20 @@ class Rendered:
     line: str
 
 
-STATE_NAMES = {
-    "reported": "已上报",
-    "assigned": "已派单",
-    "accepted": "已签收",
-    "in_progress": "处置中",
-    "resolved": "已办结",
-    "verified": "已核查",
-    "rated": "已评价",
-    "closed": "已结案",
-    "returned": "已退单",
-    "escalated": "已上报上级",
-    "merged": "已合并",
-    "reopened": "重办",
-    "cancelled": "已撤销",
+STATE_NAMES: dict[str, str] = {
+    State.REPORTED: "已上报",
+    State.ASSIGNED: "已派单",
+    State.ACCEPTED: "已签收",
+    State.IN_PROGRESS: "处置中",
+    State.RESOLVED: "已办结",
+    State.VERIFIED: "已核查",
+    State.RATED: "已评价",
+    State.CLOSED: "已结案",
+    State.RETURNED: "已退单",
+    State.ESCALATED: "已上报上级",
+    State.MERGED: "已合并",
+    State.REOPENED: "重办",
+    State.CANCELLED: "已撤销",
 }
 ACTION_NAMES = {
     "assign": "派单",
@@ -93,7 +94,13 @@ ACTION_NAMES = {
     "cancel": "撤销",
     "comment": "备注",
 }
-DEADLINE_NAMES = {"accept": "签收", "resolve": "办结", "report_in": "报到", "verify": "核查", "follow_up": "回访"}
+DEADLINE_NAMES: dict[str, str] = {
+    DueKind.ACCEPT: "签收",
+    DueKind.RESOLVE: "办结",
+    DueKind.REPORT_IN: "报到",
+    DueKind.VERIFY: "核查",
+    DueKind.FOLLOW_UP: "回访",
+}
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).
 _PERSONAL_NUMBER = re.compile(r"(?<![0-9])(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}|[0-9]{17}[0-9Xx])(?![0-9])")
@@ -189,11 +196,11 @@ def deadline_fired(
     core = f"{number} {_title(case.title if case else None, case)}".rstrip()
     kind = DEADLINE_NAMES.get(data.kind, data.kind)
     due = local_time(data.due_at, tz, event.time)
-    if data.tier == "warning":
+    if data.tier is Tier.WARNING:
         return _message("预警", number, core, f"{kind}时限{due}将到，请抓紧办理")
-    if data.tier == "overdue":
+    if data.tier is Tier.OVERDUE:
         return _message("超时", number, core, f"已超过{kind}时限（{due}），请立即办理")
-    if data.tier == "escalate":
+    if data.tier is Tier.ESCALATE:
         return _message("升级", number, core, f"超过{kind}时限（{due}）未办，已上报上一级督办")
     late = duration(event.time - data.due_at)
     return _message("再次提醒", number, core, f"超过{kind}时限已{late}，仍未办理，请督办")
@@ -271,10 +278,10 @@ def case_merged(event: CloudEvent[CaseChanged], case: CaseFacts | None = None, t
 
 
 _FOR_REPORTER: dict[str, Callable[[CloudEvent[CaseChanged], CaseFacts | None, Zone], Rendered]] = {
-    "accepted": case_accepted,
-    "resolved": case_resolved,
-    "verified": rating_requested,
-    "merged": case_merged,
+    State.ACCEPTED: case_accepted,
+    State.RESOLVED: case_resolved,
+    State.VERIFIED: rating_requested,
+    State.MERGED: case_merged,
 }
 
 

@@ -25,6 +25,7 @@ from services.notify.channels.base import Channel, Message, Outcome, Result
 from services.notify.templates import Audience, CaseFacts, digest, render
 from shared.events import decode
 from shared.logging import bind_context, get_logger
+from shared.retriable import RETRIABLE
 from shared.settings import NotifySettings
 from shared.supervisor import wait_any
 
@@ -253,13 +254,7 @@ class DeliveryWorker:
                 if await self.tick() >= self.settings.batch:
                     continue
                 sleep = await self.seconds_until_next()
-            except (
-                OSError,
-                asyncpg.PostgresConnectionError,
-                asyncpg.InterfaceError,
-                asyncpg.OperatorInterventionError,  # a terminated backend, a database shutting down
-                asyncpg.InternalClientError,  # a connection it left broken ("cannot switch to state N")
-            ) as exc:
+            except RETRIABLE as exc:  # a terminated backend, a database shutting down, a broken connection
                 log.warning("notify_worker_retrying", error=str(exc))
                 sleep = 2.0
             # Anything else (a bug) ends the run: the supervisor logs it with its traceback, counts it, shows it on

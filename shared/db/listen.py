@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 
 from shared.logging import get_logger
+from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
-_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 class PoolListener:
@@ -51,7 +51,7 @@ class PoolListener:
             if hasattr(conn, "add_termination_listener"):
                 conn.add_termination_listener(self._terminated)
         except BaseException:
-            with contextlib.suppress(*_ERRORS):
+            with contextlib.suppress(*RETRIABLE_READING):
                 await self._pool.release(conn)
             raise
         self._conn, self._lost = conn, False
@@ -68,11 +68,11 @@ class PoolListener:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        with contextlib.suppress(*_ERRORS):
+        with contextlib.suppress(*RETRIABLE_READING):
             if hasattr(conn, "remove_termination_listener"):
                 conn.remove_termination_listener(self._terminated)
             await conn.remove_listener(self._channel, self._callback)
-        with contextlib.suppress(*_ERRORS):
+        with contextlib.suppress(*RETRIABLE_READING):
             await self._pool.release(conn)
 
     def _terminated(self, *_: object) -> None:

@@ -71,6 +71,18 @@ class DueKind(StrEnum):
     FOLLOW_UP = "follow_up"
 
 
+class Tier(StrEnum):
+    """What a deadline fires, in order (the `tier` of a DeadlineFired event)."""
+
+    WARNING = "warning"  # a share of the allowed time has passed
+    OVERDUE = "overdue"  # the due time passed
+    ESCALATE = "escalate"  # fired with overdue: dispatch moves the case (or the missed part) one rung up
+    REALERT = "realert"  # still overdue: the top rung, or a case that did not move, is told again
+
+
+URGENT_TIERS: frozenset[Tier] = frozenset({Tier.OVERDUE, Tier.ESCALATE, Tier.REALERT})
+
+
 class FactKind(StrEnum):
     ASSIGNED = "assigned"  # party: the new lead
     PART_OWED = "part_owed"  # party: an assisting unit or summoned department that now owes its part
@@ -87,9 +99,27 @@ S = State
 A = Action
 R = Role
 
+# The named sets of states, defined here once for every service, the SQL they build (as query parameters, or
+# through shared.queries.states) and the docs (docs/routing.md). Each says what it is for:
+#
+# no row of the table leads out of them (a closed case can still be reopened by a spot check)
 TERMINAL: frozenset[State] = frozenset({S.MERGED, S.CANCELLED})
-OPEN_HANDLING: frozenset[State] = frozenset({S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED})
 NOT_TERMINAL: frozenset[State] = frozenset(State) - TERMINAL
+# over: closed, cancelled or merged; every deadline is void, Open311 says "closed", not counted as open
+ENDED: frozenset[State] = TERMINAL | {S.CLOSED}
+NOT_ENDED: frozenset[State] = frozenset(State) - ENDED  # Open311's "open"; the open-cases gauge
+# dispatch's move next: route it (the sources of the system's assign row)
+AWAITING_DISPATCH: frozenset[State] = frozenset({S.REPORTED, S.RETURNED, S.ESCALATED})
+# with a lead that works on it (accept, resolve, report in, escalate): deadline escalation applies
+IN_HANDLING: frozenset[State] = frozenset({S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED})
+# not accepted since it was routed: the accept-by is the deadline owed (a reopened case goes back to its lead
+# with a fresh resolve-by, so it counts as handled, not as awaiting accept)
+AWAITING_ACCEPT: frozenset[State] = AWAITING_DISPATCH | {S.ASSIGNED}
+# not resolved yet: the district map's open cases; the resolve-by is owed
+UNRESOLVED: frozenset[State] = AWAITING_DISPATCH | IN_HANDLING
+# routed to a lead and not resolved: what a new report of the same problem is merged into
+# (a case still `reported` has no lead yet to carry the duplicate)
+MERGE_TARGETS: frozenset[State] = UNRESOLVED - {S.REPORTED}
 STAY = None  # target of a row that records a fact without changing state
 
 
@@ -109,17 +139,17 @@ def _rule(action: Action, sources: Iterable[State], roles: Iterable[Role], targe
 
 # Ordered as the happy path, then the side roads. A (state, action, role) triple matches at most one row.
 TABLE: tuple[Rule, ...] = (
-    _rule(A.ASSIGN, {S.REPORTED, S.RETURNED, S.ESCALATED}, {R.SYSTEM, R.SUPERVISOR}, S.ASSIGNED),
+    _rule(A.ASSIGN, AWAITING_DISPATCH, {R.SYSTEM, R.SUPERVISOR}, S.ASSIGNED),
     # re-dispatch by hand (command centre), and the dispatcher re-assigning a reopened case
-    _rule(A.ASSIGN, OPEN_HANDLING - {S.REOPENED}, {R.SUPERVISOR}, S.ASSIGNED),
+    _rule(A.ASSIGN, IN_HANDLING - {S.REOPENED}, {R.SUPERVISOR}, S.ASSIGNED),
     _rule(A.ASSIGN, {S.REOPENED}, {R.SYSTEM, R.SUPERVISOR}, S.ASSIGNED),
     _rule(A.ACCEPT, {S.ASSIGNED, S.REOPENED}, {R.ASSIGNEE}, S.ACCEPTED),
     _rule(A.RETURN, {S.ASSIGNED, S.ACCEPTED}, {R.ASSIGNEE}, S.RETURNED),
     _rule(A.START, {S.ACCEPTED}, {R.ASSIGNEE}, S.IN_PROGRESS),
     _rule(A.PROGRESS, {S.IN_PROGRESS}, {R.ASSIGNEE}, STAY),
     _rule(A.PROGRESS, {S.ACCEPTED, S.IN_PROGRESS}, {R.ASSISTING}, STAY),
-    _rule(A.REPORT_IN, OPEN_HANDLING, {R.ASSISTING}, STAY),
-    _rule(A.ESCALATE_PART, OPEN_HANDLING, {R.SYSTEM}, STAY),
+    _rule(A.REPORT_IN, IN_HANDLING, {R.ASSISTING}, STAY),
+    _rule(A.ESCALATE_PART, IN_HANDLING, {R.SYSTEM}, STAY),
     _rule(A.SUMMON, {S.ACCEPTED, S.IN_PROGRESS}, {R.SUPERVISOR, R.ASSIGNEE}, STAY),
     # a grid worker fixes a small matter on the spot: accept then resolve, no separate start
     _rule(A.RESOLVE, {S.ACCEPTED, S.IN_PROGRESS}, {R.ASSIGNEE}, S.RESOLVED),
@@ -131,13 +161,13 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.CLOSE, {S.VERIFIED, S.RATED}, {R.SYSTEM, R.SUPERVISOR}, S.CLOSED),
     # a spot check (督查) finds the problem back after the fact
     _rule(A.REOPEN, {S.VERIFIED, S.RATED, S.CLOSED}, {R.SUPERVISOR}, S.REOPENED),
-    _rule(A.ESCALATE, OPEN_HANDLING, {R.SYSTEM, R.SUPERVISOR, R.ASSIGNEE}, S.ESCALATED),
+    _rule(A.ESCALATE, IN_HANDLING, {R.SYSTEM, R.SUPERVISOR, R.ASSIGNEE}, S.ESCALATED),
     # the top rung cannot move: escalation re-alerts it while the case waits
     _rule(A.ESCALATE, {S.ESCALATED}, {R.SYSTEM}, STAY),
     _rule(A.MERGE, {S.REPORTED}, {R.SYSTEM, R.SUPERVISOR}, S.MERGED),
-    _rule(A.MERGE, OPEN_HANDLING | {S.RETURNED, S.ESCALATED}, {R.SUPERVISOR}, S.MERGED),
+    _rule(A.MERGE, MERGE_TARGETS, {R.SUPERVISOR}, S.MERGED),
     _rule(A.CANCEL, {S.REPORTED, S.ASSIGNED}, {R.RESIDENT}, S.CANCELLED),
-    _rule(A.CANCEL, OPEN_HANDLING | {S.REPORTED, S.RETURNED, S.ESCALATED}, {R.SUPERVISOR}, S.CANCELLED),
+    _rule(A.CANCEL, UNRESOLVED, {R.SUPERVISOR}, S.CANCELLED),
     _rule(A.COMMENT, NOT_TERMINAL, frozenset(Role), STAY),
 )
 

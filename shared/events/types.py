@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.domain.lifecycle import DueKind, Tier
+
 
 class EventType(StrEnum):
     REPORT_SUBMITTED = "cn.griddispatch.report.submitted.v1"
@@ -104,8 +106,8 @@ class DeadlineFired(Contract):
 
     case_id: str
     deadline_id: str
-    kind: str  # accept, resolve, report_in, verify, follow_up
-    tier: str  # warning, overdue, escalate, realert
+    kind: DueKind
+    tier: Tier
     due_at: datetime
     assignee: str
     scheduled_at: datetime | None = None  # when this tier was due to fire (its lag is the event time minus this)

@@ -5,7 +5,7 @@ import { api, ApiError, matterName, matters, partyName, problemBox, units, unitB
 import { caseWarning, warningBadge } from "./cases.js";
 import { clear, fmtRemaining, fmtTime, h } from "./dom.js";
 import {
-  ACTIONS, CHANNELS, DEADLINES, DELIVERY_STATUS, EVENT_TYPES, LEVELS, OPEN_STATES, ROLES, SOURCES, STATES, URGENCY, label,
+  ACTIONS, AWAITING_ACCEPT, CHANNELS, DEADLINES, DELIVERY_STATUS, EVENT_TYPES, LEVELS, OPEN_STATES, ROLES, SOURCES, STATES, URGENCY, label,
 } from "./labels.js";
 import { onLiveEvent } from "./live.js";
 
@@ -31,7 +31,7 @@ export function deadlineRows(c) {
       closedAt: x.closed_at || null,
     }));
   }
-  const notAccepted = ["reported", "assigned", "returned", "escalated"].includes(c.state);
+  const notAccepted = AWAITING_ACCEPT.includes(c.state);
   const open = OPEN_STATES.includes(c.state);
   const colourOf = (due, running) => {
     if (!due || !running) return "none";

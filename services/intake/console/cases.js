@@ -2,7 +2,7 @@
 
 import { api, matterName, matters, partyName, problemBox, query, units } from "./api.js";
 import { clear, debounce, fmtRemaining, fmtTime, h, startOfLocalDay } from "./dom.js";
-import { LEVELS, OPEN_STATES, SOURCES, STATES, WARNINGS, label } from "./labels.js";
+import { AWAITING_ACCEPT, LEVELS, OPEN_STATES, SOURCES, STATES, WARNINGS, label } from "./labels.js";
 import { onLiveEvent } from "./live.js";
 
 const FILTERS = ["unit", "level", "state", "matter", "overdue", "source", "from", "to"];
@@ -30,7 +30,7 @@ function optionList(pairs, selected, empty) {
 
 function nextDeadline(c) {
   const d = c.deadlines || {};
-  const notAccepted = ["reported", "assigned", "returned", "escalated"].includes(c.state);
+  const notAccepted = AWAITING_ACCEPT.includes(c.state);
   const due = notAccepted ? d.accept_by : OPEN_STATES.includes(c.state) ? d.resolve_by : null;
   return due ? `${notAccepted ? "签收" : "办结"} ${fmtRemaining(due)}` : "";
 }

@@ -17,7 +17,11 @@ export const STATES = {
   cancelled: "已作废",
 };
 
+// The lifecycle's named sets (shared/domain/lifecycle.py; tests/unit/intake/test_console_vocabulary.py keeps
+// these copies equal): not resolved yet, where the resolve-by is owed (UNRESOLVED); not accepted since it was
+// routed, where the accept-by is owed (AWAITING_ACCEPT).
 export const OPEN_STATES = ["reported", "assigned", "accepted", "in_progress", "returned", "escalated", "reopened"];
+export const AWAITING_ACCEPT = ["reported", "assigned", "returned", "escalated"];
 
 export const LEVELS = {
   district: "区",

@@ -24,15 +24,13 @@ from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
 from services.intake.deps import Client, Res, require
 from services.intake.schemas import ActionAccepted, ActionIn, Page, Source, in_range, problems
 from shared.api_clients import Scope
+from shared.domain.lifecycle import State
 from shared.errors import InvalidInput, NotFound
 from shared.queries.deliveries import deliveries_of
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(401, 403, 422, 429))
 
-CASE_STATES = (
-    "reported", "assigned", "accepted", "in_progress", "resolved", "verified", "rated", "closed", "returned",
-    "escalated", "merged", "reopened", "cancelled",
-)  # fmt: skip
+CASE_STATES = tuple(s.value for s in State)
 
 
 def _not_found(case_id: uuid.UUID) -> NotFound:

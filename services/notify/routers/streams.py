@@ -14,10 +14,11 @@ from starlette.types import Send
 
 from services.notify.auth import api_key_header, api_key_query, authenticate_request, bearer, require, sees_unit
 from services.notify.problems import problems
-from services.notify.streams import DB_ERRORS, OPEN_STREAMS, StreamHub, events_after
+from services.notify.streams import OPEN_STREAMS, StreamHub, events_after
 from shared.api_clients import Scope
 from shared.errors import InfrastructureUnavailable, InvalidInput, NotFound
 from shared.logging import get_logger
+from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
 MEDIA_TYPE = "text/event-stream"
@@ -109,7 +110,7 @@ async def sse_events(
             if time.monotonic() - written >= heartbeat_s:
                 yield _HEARTBEAT  # keeps proxies from closing a quiet connection
                 written = time.monotonic()
-    except DB_ERRORS as exc:
+    except RETRIABLE_READING as exc:
         # The client reconnects with Last-Event-ID and loses nothing.
         log.warning("stream_ended_on_database_error", unit=unit, last_id=cursor, error=str(exc) or type(exc).__name__)
     finally:

@@ -303,3 +303,11 @@ def test_every_lifecycle_action_has_a_chinese_name() -> None:
     from shared.domain.lifecycle import Action
 
     assert {a.value for a in Action} <= set(ACTION_NAMES), "a staff text would show the action's English code"
+
+
+def test_every_state_deadline_kind_and_action_has_a_chinese_name() -> None:
+    from shared.domain.lifecycle import Action, DueKind, State
+
+    assert set(templates.STATE_NAMES) == set(State)
+    assert set(templates.DEADLINE_NAMES) == set(DueKind)
+    assert {a.value for a in Action} <= set(templates.ACTION_NAMES)
