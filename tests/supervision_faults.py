@@ -12,20 +12,13 @@ import asyncpg
 from aiokafka import AIOKafkaClient
 from prometheus_client import REGISTRY
 
+from chaos.scenarios import terminate_backends as chaos_terminate_backends
 from shared.settings import DatabaseSettings
 
 
 async def terminate_backends(database: DatabaseSettings) -> int:
-    """pg_terminate_backend every other backend of this test's own database; returns how many."""
-    conn = await asyncpg.connect(database.url)
-    try:
-        n: int = await conn.fetchval(
-            """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-               WHERE datname = current_database() AND pid <> pg_backend_pid()"""
-        )
-    finally:
-        await conn.close()
-    return n
+    """pg_terminate_backend every other backend of this test's own database (as `make chaos` does); how many."""
+    return await chaos_terminate_backends(database.url)
 
 
 async def listening(database: DatabaseSettings, channel: str) -> int:
