@@ -128,8 +128,7 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
     district's rules decide for this report (`griddispatch route --explain`).
     """
     from services.dispatch.announce import SOURCE as DISPATCH_SOURCE
-    from services.dispatch.announce import derived_id
-    from services.dispatch.steps import SYSTEM
+    from services.dispatch.announce import SYSTEM, derived_id
     from services.escalation.tiers import Firing
     from services.escalation.worker import SOURCE as ESCALATION_SOURCE
     from services.escalation.worker import event_id as firing_id

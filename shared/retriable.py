@@ -20,10 +20,19 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.OperatorInterventionError,
 )
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaConnectionError, KafkaTimeoutError)
+# a transaction the database rolled back to break a deadlock or a serialization conflict: the same work again
+# succeeds once the other transaction is through
+CONFLICT_ERRORS: tuple[type[BaseException], ...] = (asyncpg.TransactionRollbackError,)
 
 # Retry in place: a passing outage (ours, the database's, the broker's, or the network's: OSError covers
 # ConnectionError and TimeoutError). What an event handler retries rather than dead-letters.
-RETRIABLE: tuple[type[BaseException], ...] = (InfrastructureUnavailable, OSError, *DATABASE_ERRORS, *BROKER_ERRORS)
+RETRIABLE: tuple[type[BaseException], ...] = (
+    InfrastructureUnavailable,
+    OSError,
+    *DATABASE_ERRORS,
+    *CONFLICT_ERRORS,
+    *BROKER_ERRORS,
+)
 # A loop that only reads, listens, probes or reloads has no event to dead-letter and loses nothing by trying
 # later: it also retries a failed statement (a table not migrated yet, a statement cancelled by a restarting
 # server) and any broker error, rather than stop.

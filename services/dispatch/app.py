@@ -8,6 +8,7 @@ publish in the outbox (a crash before publishing is made good by the sweeper).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -17,7 +18,7 @@ from mode import Service
 from prometheus_client import Gauge
 
 from griddispatch import __version__
-from services.dispatch.runtime import MAX_BACKOFF_S, Runtime
+from services.dispatch.runtime import MAX_BACKOFF_S, Inbound, Runtime
 from shared.errors import InfrastructureUnavailable
 from shared.health import liveness, run_checks, standard_checks, tasks_part
 from shared.kafka_lag import LagProbe
@@ -53,27 +54,22 @@ def announce_deadline_scale(scale: float) -> None:
         log.info("deadline_scale", deadline_scale=scale)
 
 
-async def process_until_done(
-    runtime: Runtime, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int
-) -> None:
-    """One message, retried in place until it is processed: what escapes `runtime.process` (it dead-letters what
-    can never be processed) is logged, counted and shown on /readyz as the task "dispatch-agent", and the
-    partition waits; a retry of what was committed changes nothing (the event id is recorded)."""
+async def process_until_done(runtime: Runtime, messages: Sequence[Inbound]) -> None:
+    """A batch of messages, retried in place until it is processed: what escapes `runtime.process_batch` (it
+    dead-letters what can never be processed) is logged, counted and shown on /readyz as the task
+    "dispatch-agent", and the partitions wait; a retry of what was committed changes nothing (the event ids are
+    recorded)."""
     delay = 0.5
     while True:
-        done = await runtime.supervisor.run_once(
-            "dispatch-agent", lambda: _processed(runtime, topic, value, key, partition, offset)
-        )
+        done = await runtime.supervisor.run_once("dispatch-agent", lambda: _processed(runtime, messages))
         if done:
             return
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_BACKOFF_S)
 
 
-async def _processed(
-    runtime: Runtime, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int
-) -> bool:
-    await runtime.process(topic, value, key, partition, offset)
+async def _processed(runtime: Runtime, messages: Sequence[Inbound]) -> bool:
+    await runtime.process_batch(messages)
     return True
 
 
@@ -129,12 +125,15 @@ def create_app(
 
     supervisor = runtime.supervisor
 
+    batch_max, batch_wait_s = runtime.batch_max, runtime.batch_wait_ms / 1000
+
     @app.agent(inputs)
     async def dispatch(stream: Any) -> None:
-        async for event in stream.events():
+        # up to batch_max events at a time, in arrival order; faust commits their offsets once they are done
+        async for events in stream.take_events(batch_max, within=batch_wait_s):
             await runtime.ready.wait()
-            msg = event.message
-            await process_until_done(runtime, msg.topic, msg.value, msg.key, msg.partition, msg.offset)
+            messages = [Inbound(m.topic, m.value, m.key, m.partition, m.offset) for m in (e.message for e in events)]
+            await process_until_done(runtime, messages)
 
     @app.timer(interval=SWEEP_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def sweep_outbox() -> None:

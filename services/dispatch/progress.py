@@ -8,20 +8,22 @@ from typing import Any
 from shared.domain.lifecycle import CaseProgress, State
 
 
+def as_json(progress: CaseProgress) -> dict[str, Any]:
+    return {
+        "state": progress.state.value,
+        "lead": progress.lead,
+        "assisting": sorted(progress.assisting),
+        "owing": sorted(progress.owing),
+        "answering": sorted(list(pair) for pair in progress.answering),
+        "returned_by": list(progress.returned_by),
+        "reopens": progress.reopens,
+        "escalations": progress.escalations,
+        "merged_into": progress.merged_into,
+    }
+
+
 def dump(progress: CaseProgress) -> str:
-    return json.dumps(
-        {
-            "state": progress.state.value,
-            "lead": progress.lead,
-            "assisting": sorted(progress.assisting),
-            "owing": sorted(progress.owing),
-            "answering": sorted(list(pair) for pair in progress.answering),
-            "returned_by": list(progress.returned_by),
-            "reopens": progress.reopens,
-            "escalations": progress.escalations,
-            "merged_into": progress.merged_into,
-        }
-    )
+    return json.dumps(as_json(progress))
 
 
 def load(raw: str | dict[str, Any] | None) -> CaseProgress:

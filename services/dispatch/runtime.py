@@ -8,28 +8,26 @@ reason and the original bytes, and the partition moves on.
 from __future__ import annotations
 
 import asyncio
-import traceback
-import uuid
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from prometheus_client import Histogram
 
-from services.dispatch import case_store
-from services.dispatch.actions import apply_action, handle_action
+from services.dispatch.batch import Dead, Item, apply_batch, dead_of
 from services.dispatch.context import Context, DuplicatePolicy
-from services.dispatch.escalations import handle_deadline
 from services.dispatch.registry_holder import RegistryHolder
-from services.dispatch.reports import handle_report
+from services.dispatch.unit_of_work import UnitOfWork
 from shared import outbox
 from shared.db import create_pool
 from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
+from shared.domain.case import Rules
 from shared.domain.routing import DEFAULT_POLICY, Policy
-from shared.errors import ConfigurationError, GridDispatchError, InvalidInput
-from shared.events import CloudEvent, EventType, decode
+from shared.errors import ConfigurationError, InvalidInput
+from shared.events import decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
@@ -41,6 +39,22 @@ from shared.topics import Topics
 
 log = get_logger(__name__)
 MAX_BACKOFF_S = 10.0
+BATCH_SIZE = Histogram(
+    "griddispatch_dispatch_batch_events",
+    "Events per dispatch transaction (a micro-batch; 1 when nothing is queued)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message as the broker delivered it."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None
+    partition: int
+    offset: int
 
 
 def district_policy(district: DistrictSettings) -> Policy:
@@ -72,7 +86,9 @@ class Runtime:
         self.kafka = kafka
         # the registry listener runs here; faust's agent and timers report each run to it (app.py)
         self.supervisor = Supervisor("dispatch", supervision)
-        self.deadline_scale = (dispatch or DispatchSettings()).deadline_scale
+        knobs = dispatch or DispatchSettings()
+        self.deadline_scale = knobs.deadline_scale
+        self.batch_max, self.batch_wait_ms = knobs.batch_max, knobs.batch_wait_ms
         self.policy = district_policy(district or DistrictSettings())
         self.duplicates = duplicates or DuplicatePolicy()
         self.database = database
@@ -130,51 +146,67 @@ class Runtime:
 
     def context(self) -> Context:
         loaded = self.registry.loaded
-        return Context(
+        rules = Rules(
             loaded.registry,
             loaded.catalog,
             loaded.version,
-            self.topics,
             policy=self.policy,
             duplicates=self.duplicates,
             deadline_scale=self.deadline_scale,
         )
+        return Context(rules, self.topics)
 
     async def process(self, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int) -> None:
-        try:
-            event = decode(value)
-        except InvalidInput as exc:
-            await self.dead_letter(topic, value, key, partition, offset, str(exc.detail.get("reason")), exc.message)
-            return
-        with bind_context(case_id=event.subject, event_id=event.id, event_type=event.type.value):
-            await self._process(topic, event, value or b"", key, partition, offset)
+        """One message: a batch of one."""
+        await self.process_batch([Inbound(topic, value, key, partition, offset)])
 
-    async def _process(
-        self, topic: str, event: CloudEvent[Any], raw: bytes, key: bytes | None, partition: int, offset: int
-    ) -> None:
+    async def process_batch(self, messages: Sequence[Inbound]) -> None:
+        """Messages in arrival order: applied in one transaction, published after it. What cannot be decoded or
+        applied goes to the dead-letter topic with its reason; the rest of the batch is not held up by it."""
+        items: list[tuple[Inbound, Item]] = []
+        for msg in messages:
+            try:
+                items.append((msg, Item(decode(msg.value), msg.value or b"")))
+            except InvalidInput as exc:
+                await self.dead_letter(msg, str(exc.detail.get("reason")), exc.message)
+        if items:
+            await self._apply(items)
+
+    async def _apply(self, items: Sequence[tuple[Inbound, Item]]) -> None:
+        """Retry in place while the database or the broker is away; when the database refuses the batch's
+        writes, halve it until the event it refuses is alone, and dead-letter that one."""
         delay = 0.5
         while True:
             try:
-                ids = await self._transaction(event, raw)
-                EVENTS_CONSUMED.labels(topic, event.type.value, "applied" if ids else "no_change").inc()
+                async with UnitOfWork(self.pool, self.context()) as uow:
+                    result = await apply_batch(uow, uow.ctx, [item for _, item in items])
                 break
             except Exception as exc:  # noqa: BLE001 - a bug must not stall the partition: park it, keep its bytes
-                if is_retriable(exc):  # a passing outage: the same event again, in place
-                    log.warning("retrying", error=str(exc), delay_s=delay)
+                if is_retriable(exc):  # a passing outage: the same events again, in place
+                    log.warning("retrying", error=str(exc), delay_s=delay, events=len(items))
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, MAX_BACKOFF_S)
                     continue
-                if isinstance(exc, GridDispatchError | ValueError):
-                    reason = "invalid_event"
-                    if isinstance(exc, GridDispatchError):
-                        reason = str(exc.detail.get("reason") or exc.code)
-                    await self.dead_letter(topic, raw, key, partition, offset, reason, str(exc))
+                if len(items) > 1:
+                    half = len(items) // 2
+                    log.warning("batch_split", error=repr(exc), events=len(items))
+                    await self._apply(items[:half])
+                    await self._apply(items[half:])
                     return
-                log.error("processing_failed", error=repr(exc), trace=traceback.format_exc())
-                await self.dead_letter(topic, raw, key, partition, offset, "processing_error", repr(exc))
+                msg, item = items[0]
+                dead = dead_of(exc)
+                with bind_context(case_id=item.event.subject, event_id=item.event.id):
+                    await self.dead_letter(msg, dead.reason, dead.detail)
                 return
+        BATCH_SIZE.observe(len(items))
+        for (msg, item), outcome in zip(items, result.outcomes, strict=True):
+            if isinstance(outcome, Dead):
+                with bind_context(case_id=item.event.subject, event_id=item.event.id):
+                    await self.dead_letter(msg, outcome.reason, outcome.detail)
+            else:
+                EVENTS_CONSUMED.labels(msg.topic, item.event.type.value, outcome).inc()
         try:  # a row the broker refuses is logged, counted and left to the sweeper; the others are not resent
-            await outbox.publish(self.pool, self.producer, ids, create_topic=self.create_topic)
+            await outbox.publish(self.pool, self.producer, list(result.outbox_ids), create_topic=self.create_topic)
         except RETRIABLE_PUBLISHING as exc:  # committed: the sweeper publishes it when broker and database are back
             log.warning("publish_deferred", error=str(exc))
 
@@ -190,39 +222,21 @@ class Runtime:
             return 0
         return result.sent
 
-    async def _transaction(self, event: CloudEvent[Any], raw: bytes) -> list[int]:
-        ctx = self.context()
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await case_store.claim(conn, event.id):
-                return []  # seen before: redelivered after a crash or a rebalance
-            if event.type is EventType.REPORT_SUBMITTED:
-                ids = await handle_report(conn, ctx, event)
-                for pending in await case_store.take_pending(conn, uuid.UUID(event.subject)):
-                    waiting = decode(pending)
-                    row = await case_store.lock_case(conn, uuid.UUID(event.subject))
-                    if row is not None:
-                        ids += await apply_action(conn, ctx, waiting, dict(row))
-                return ids
-            if event.type is EventType.ACTION_REQUESTED:
-                return await handle_action(conn, ctx, event, raw)
-            if event.type is EventType.DEADLINE_FIRED:
-                return await handle_deadline(conn, ctx, event)
-            raise InvalidInput(f"dispatch does not consume {event.type.value}", reason="unexpected_type")
-
-    async def dead_letter(
-        self, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int, reason: str, detail: str
-    ) -> None:
+    async def dead_letter(self, msg: Inbound, reason: str, detail: str) -> None:
         """The original bytes, unchanged, with the reason in headers; retried until the broker takes it."""
+        source = f"{msg.topic}:{msg.partition}:{msg.offset}"
         headers = [
             ("dlq_reason", reason.encode()),
             ("dlq_detail", detail[:2000].encode()),
-            ("dlq_source", f"{topic}:{partition}:{offset}".encode()),
+            ("dlq_source", source.encode()),
             ("dlq_consumer", b"dispatch"),
         ]
-        log.warning("dead_lettered", reason=reason, detail=detail[:500], source=f"{topic}:{partition}:{offset}")
+        log.warning("dead_lettered", reason=reason, detail=detail[:500], source=source)
         while True:
             try:
-                await self.producer.send_and_wait(self.topics.dead_letter, value or b"", key=key, headers=headers)
+                await self.producer.send_and_wait(
+                    self.topics.dead_letter, msg.value or b"", key=msg.key, headers=headers
+                )
                 DEAD_LETTERS.labels(reason).inc()
                 return
             except KafkaError as exc:  # the broker is down: the partition must not move on without the letter

@@ -179,10 +179,12 @@ for _row in TABLE:
                 raise RuntimeError(f"lifecycle table: two rows for {_state}/{_row.action}/{_role}")
             _INDEX[(_state, _row.action, _role)] = _row
 
-# Live deadlines per state; any other deadline of the case is void once it reaches the state.
+# Live deadlines per state; any other deadline of the case is void once it reaches the state (report-in
+# deadlines follow `CaseProgress.owing` instead). A routed case owes its accept-by and, counted from routing
+# too, its resolve-by; a reopened case goes back to its lead with a fresh resolve-by and nothing to accept.
 LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
-    S.ASSIGNED: frozenset({DueKind.ACCEPT}),
-    S.REOPENED: frozenset({DueKind.ACCEPT}),
+    S.ASSIGNED: frozenset({DueKind.ACCEPT, DueKind.RESOLVE}),
+    S.REOPENED: frozenset({DueKind.RESOLVE}),
     S.ACCEPTED: frozenset({DueKind.RESOLVE}),
     S.IN_PROGRESS: frozenset({DueKind.RESOLVE}),
     S.RESOLVED: frozenset({DueKind.VERIFY}),

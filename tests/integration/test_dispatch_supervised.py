@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 from services.dispatch.app import process_until_done
 from services.dispatch.context import DuplicatePolicy
-from services.dispatch.runtime import Runtime
+from services.dispatch.runtime import Inbound, Runtime
 from shared.db import migrate
 from shared.events import CloudEvent, decode, encode
 from shared.health import tasks_part
@@ -122,7 +122,7 @@ async def test_a_message_whose_processing_raises_is_logged_counted_shown_and_ret
     d = dispatch
     before = restarts("dispatch-agent")
     (event,) = await _reports(d, 1)
-    raise_once(d.runtime, "process", RuntimeError("injected fault in process"))
+    raise_once(d.runtime, "process_batch", RuntimeError("injected fault in process"))
     encoded = encode(event)
     seen: list[dict[str, Any]] = []
     original = d.runtime.supervisor._failed
@@ -133,7 +133,7 @@ async def test_a_message_whose_processing_raises_is_logged_counted_shown_and_ret
 
     d.runtime.supervisor._failed = spy  # type: ignore[method-assign]
     with capture_logs() as logs:
-        await process_until_done(d.runtime, d.runtime.topics.reports, encoded.value, encoded.key, 0, 0)
+        await process_until_done(d.runtime, [Inbound(d.runtime.topics.reports, encoded.value, encoded.key, 0, 0)])
     assert seen and seen[0]["ok"] is False and "injected fault" in seen[0]["error"]  # /readyz's view while down
     failed = [e for e in logs if e["event"] == "task_failed"]
     assert failed[0]["task"] == "dispatch-agent" and failed[0]["log_level"] == "error"

@@ -240,7 +240,8 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
 
 
 def test_live_deadlines_follow_the_state() -> None:
-    assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT}
+    assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT, DueKind.RESOLVE}
+    assert live_deadlines(S.REOPENED) == {DueKind.RESOLVE}
     assert live_deadlines(S.IN_PROGRESS) == {DueKind.RESOLVE}
     assert live_deadlines(S.RESOLVED) == {DueKind.VERIFY}
     assert live_deadlines(S.VERIFIED) == {DueKind.FOLLOW_UP}

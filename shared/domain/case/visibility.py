@@ -1,4 +1,4 @@
-"""Who may see a case: its parties, their departments, and every unit above the place it happened."""
+"""Who may see a case: its parties, their departments, every unit above the place it happened, its client."""
 
 from __future__ import annotations
 

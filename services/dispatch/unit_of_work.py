@@ -1,0 +1,186 @@
+"""One transaction's worth of cases: loaded once, changed in memory by the aggregate's commands, written once.
+
+    async with UnitOfWork(pool, ctx) as uow:
+        fresh = await uow.claim(event_ids)
+        await uow.lock(case_ids)
+        uow.add(act(uow.get(case_id), request, ctx.rules, ctx.now(), cause=event_id))
+        ids = await uow.commit()      # rows, history, deadlines and the outbox, then COMMIT
+
+`commit` is the one place the transition sequence is written down: each stored case that changed is one row
+of one UPDATE, each new case one row of one INSERT, and every history entry, deadline and announcement of the
+whole batch goes in one statement per table. A `mark()` taken before an event and `undo()` to it drop that
+event's changes (a poison event inside a batch), the rest of the batch stays.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from services.dispatch import repository
+from services.dispatch.announce import announcements
+from services.dispatch.context import Context
+from shared.domain.case import Case, CaseDeadline, Changed, Entry, Fact, Refusal
+from shared.events import CloudEvent
+from shared.outbox import stage_many
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    cases: dict[uuid.UUID, Case]
+    created: frozenset[uuid.UUID]
+    facts: int
+    waiting: dict[uuid.UUID, tuple[tuple[str, bytes], ...]]
+    parked: tuple[tuple[str, uuid.UUID, bytes], ...]
+    consumed: tuple[str, ...]
+
+
+class UnitOfWork:
+    def __init__(self, pool: asyncpg.Pool, ctx: Context) -> None:
+        self._pool = pool
+        self.ctx = ctx
+        self._conn: Any = None
+        self._tx: Transaction | None = None
+        self._stored: dict[uuid.UUID, Case] = {}  # as loaded
+        self._cases: dict[uuid.UUID, Case] = {}  # as they are now
+        self._created: set[uuid.UUID] = set()
+        self._facts: list[Fact] = []
+        # actions waiting for their case's report (event id, bytes): stored ones, and those parked in this batch
+        self._waiting: dict[uuid.UUID, tuple[tuple[str, bytes], ...]] = {}
+        self._parked: list[tuple[str, uuid.UUID, bytes]] = []
+        self._consumed: list[str] = []  # stored waiting actions applied in this batch: no longer waiting
+        self.submitted: set[uuid.UUID] = set()  # cases intake accepted whose report dispatch has not seen yet
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._tx is not None:
+                await self._tx.rollback()
+        finally:
+            await self._pool.release(self._conn)
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        return self._conn
+
+    # ---- loading ---------------------------------------------------------------------------------------------
+
+    async def claim(self, event_ids: Sequence[str]) -> set[str]:
+        return await repository.claim(self.conn, event_ids)
+
+    async def unclaim(self, event_ids: Sequence[str]) -> None:
+        """Forget that these events were processed (dead-lettered ones: a redelivery dead-letters them again)."""
+        if event_ids:
+            await self.conn.execute(
+                "DELETE FROM processed_events WHERE consumer = $1 AND event_id = ANY($2::text[])",
+                repository.CONSUMER,
+                list(event_ids),
+            )
+
+    async def lock(self, case_ids: Iterable[uuid.UUID], refs: Sequence[repository.DeadlineRef] = ()) -> None:
+        wanted = set(case_ids) - set(self._cases)
+        loaded = await repository.lock_cases(self.conn, wanted, refs)
+        self._stored.update(loaded)
+        self._cases.update(loaded)
+
+    async def load_waiting(self, case_ids: Iterable[uuid.UUID]) -> None:
+        """The stored actions waiting for these cases' reports (they stop waiting when the report is applied)."""
+        for case_id, waiting in (await repository.pending(self.conn, case_ids)).items():
+            self._waiting[case_id] = tuple(waiting)
+
+    # ---- the identity map ------------------------------------------------------------------------------------
+
+    def get(self, case_id: uuid.UUID) -> Case | None:
+        return self._cases.get(case_id)
+
+    def cases(self) -> Iterable[Case]:
+        return self._cases.values()
+
+    def add(self, changed: Changed, *, created: bool = False) -> None:
+        """Take a command's result: the case as it is now, and its facts (to be stored and announced)."""
+        case = changed.case
+        if created:
+            self._created.add(case.case_id)
+        self._cases[case.case_id] = case
+        self._facts.extend(changed.facts)
+
+    def refuse(self, refusal: Refusal) -> None:
+        self._facts.append(refusal)
+
+    def park(self, event_id: str, case_id: uuid.UUID, value: bytes) -> None:
+        """An action whose case's report is still on the way: it waits for it."""
+        self._waiting[case_id] = (*self._waiting.get(case_id, ()), (event_id, value))
+        self._parked.append((event_id, case_id, value))
+
+    def waiting_for(self, case_id: uuid.UUID) -> tuple[bytes, ...]:
+        """The actions waiting for this case's report, in arrival order, taken out of waiting."""
+        waiting = self._waiting.pop(case_id, ())
+        parked = {p[0] for p in self._parked}
+        self._consumed.extend(event_id for event_id, _ in waiting if event_id not in parked)
+        return tuple(value for _, value in waiting)
+
+    def facts_count(self) -> int:
+        return len(self._facts)
+
+    def mark(self) -> Mark:
+        return Mark(
+            dict(self._cases),
+            frozenset(self._created),
+            len(self._facts),
+            dict(self._waiting),
+            tuple(self._parked),
+            tuple(self._consumed),
+        )
+
+    def undo(self, mark: Mark) -> None:
+        self._cases = dict(mark.cases)
+        self._created = set(mark.created)
+        del self._facts[mark.facts :]
+        self._waiting = dict(mark.waiting)
+        self._parked = list(mark.parked)
+        self._consumed = list(mark.consumed)
+
+    # ---- writing ---------------------------------------------------------------------------------------------
+
+    async def commit(self) -> list[int]:
+        """Write every change of the batch, stage every announcement, commit; returns the outbox ids staged."""
+        conn = self.conn
+        created = [c for i, c in self._cases.items() if i in self._created]
+        changed = [c for i, c in self._cases.items() if i not in self._created and c != self._stored.get(i)]
+        opened: list[tuple[uuid.UUID, CaseDeadline]] = []
+        closed: list[CaseDeadline] = []
+        for case in (*created, *changed):
+            before = {d.deadline_id: d for d in self._stored[case.case_id].deadlines} if case in changed else {}
+            for d in case.deadlines:
+                if d.deadline_id not in before:
+                    opened.append((case.case_id, d))
+                elif d.status != before[d.deadline_id].status:
+                    closed.append(d)
+        await repository.insert_cases(conn, created)
+        await repository.update_cases(conn, changed)
+        await repository.append_history(conn, [f for f in self._facts if isinstance(f, Entry)])
+        await repository.insert_deadlines(conn, opened)
+        await repository.close_deadlines(conn, closed)
+        await repository.stop_waiting(conn, self._consumed)
+        await repository.park(conn, [p for p in self._parked if p[1] in self._waiting])
+        staged: list[tuple[str, CloudEvent[Any]]] = []
+        for fact in self._facts:
+            staged.extend(announcements(fact, self.ctx.topics, self.ctx.rules.registry))
+        ids = await stage_many(conn, staged)
+        assert self._tx is not None
+        await self._tx.commit()
+        self._tx = None
+        return ids
