@@ -31,6 +31,7 @@ from shared.domain.case.model import (
     Rules,
     Who,
     derived_id,
+    evolve,
 )
 from shared.domain.case.visibility import scope_keys
 from shared.domain.lifecycle import (
@@ -104,6 +105,37 @@ class Fired:
     assignee: str
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Who leads, who assists, and by when: a routing decision, or a new rung with fresh deadlines."""
+
+    lead: str
+    assisting: tuple[str, ...]
+    accept_by: datetime
+    resolve_by: datetime
+    clock: ClockKind
+    warn_at: tuple[float, ...]
+
+    @classmethod
+    def of(cls, decision: Decision) -> Assignment:
+        return cls(
+            str(decision.lead),
+            tuple(str(a) for a in decision.assisting),
+            decision.accept_by,
+            decision.resolve_by,
+            decision.clock,
+            decision.warn_at,
+        )
+
+    @classmethod
+    def fresh(cls, lead: str, assisting: Iterable[str], case: Case, rules: Rules, now: datetime) -> Assignment:
+        """A lead chosen by hand or by the ladder, with the deadlines the catalog gives the case from now."""
+        matter = rules.matter(case.matter_code)
+        due = deadlines(case.facts(), matter, now, rules.policy, Trace())
+        warn_at = matter.warn_at if matter else DEFAULT_WARN_AT
+        return cls(lead, tuple(assisting), due.accept_by, due.resolve_by, due.clock, warn_at)
+
+
 class _Work:
     """One command's work on one case: the case as it changes, and the facts in the order they happen."""
 
@@ -117,7 +149,7 @@ class _Work:
         return Changed(self.case, tuple(self.facts))
 
     def set(self, **columns: Any) -> None:
-        self.case = replace(self.case, **columns)
+        self.case = evolve(self.case, **columns)
 
     def progress_to(self, progress: CaseProgress) -> None:
         self.set(progress=progress, state=progress.state)
@@ -224,19 +256,7 @@ def open_case(new: Case, decision: Decision, reporter: Who, rules: Rules, now: d
         "triage": decision.triage,
         "rules": [step.rule for step in decision.trace],
     }
-    _assign(
-        work,
-        lead=str(decision.lead),
-        assisting=[str(a) for a in decision.assisting],
-        start=new.received_at,
-        accept_by=decision.accept_by,
-        resolve_by=decision.resolve_by,
-        clock=decision.clock,
-        warn_at=decision.warn_at,
-        actor=SYSTEM,
-        detail=detail,
-        cause=cause,
-    )
+    _assign(work, Assignment.of(decision), start=new.received_at, actor=SYSTEM, detail=detail, cause=cause)
     return work.done()
 
 
@@ -410,19 +430,7 @@ def _reroute(work: _Work, *, cause: str) -> None:
         "rules": [s.rule for s in decision.trace],
     }
     work.set(level=decision.level.value, decision=decision.to_dict())
-    _assign(
-        work,
-        lead=str(decision.lead),
-        assisting=[str(a) for a in decision.assisting],
-        start=work.now,
-        accept_by=decision.accept_by,
-        resolve_by=decision.resolve_by,
-        clock=decision.clock,
-        warn_at=decision.warn_at,
-        actor=SYSTEM,
-        detail=detail,
-        cause=f"{cause}/reroute",
-    )
+    _assign(work, Assignment.of(decision), start=work.now, actor=SYSTEM, detail=detail, cause=f"{cause}/reroute")
 
 
 def _known_assignee(rules: Rules, lead: str) -> bool:
@@ -449,22 +457,10 @@ def _redispatch(work: _Work, request: Request, cause: str) -> None:
     except (GridDispatchError, ValueError) as exc:
         _refuse(work, request, cause, exc)
         return
-    matter = rules.matter(case.matter_code)
-    due = deadlines(case.facts(), matter, now, rules.policy, Trace())
+    assignment = Assignment.fresh(lead, sorted(progress.assisting - {lead}), case, rules, now)
     detail = {"from": progress.lead, "to": lead, "reason": request.text, "by_hand": True}
-    _assign(
-        work,
-        lead=lead,
-        assisting=sorted(progress.assisting - {lead}),
-        start=now,
-        accept_by=due.accept_by,
-        resolve_by=due.resolve_by,
-        clock=due.clock,
-        warn_at=matter.warn_at if matter else DEFAULT_WARN_AT,
-        actor=request.actor,
-        detail={k: v for k, v in detail.items() if v is not None},
-        cause=cause,
-    )
+    detail = {k: v for k, v in detail.items() if v is not None}
+    _assign(work, assignment, start=now, actor=request.actor, detail=detail, cause=cause)
 
 
 class _UnknownUnit(GridDispatchError):
@@ -475,30 +471,20 @@ class _UnknownUnit(GridDispatchError):
 
 
 def _assign(
-    work: _Work,
-    *,
-    lead: str,
-    assisting: list[str],
-    start: datetime,
-    accept_by: datetime,
-    resolve_by: datetime,
-    clock: ClockKind,
-    warn_at: tuple[float, ...],
-    actor: Who,
-    detail: dict[str, Any],
-    cause: str,
+    work: _Work, assignment: Assignment, *, start: datetime, actor: Who, detail: dict[str, Any], cause: str
 ) -> None:
     """Give the case a lead (and assisting units): lifecycle, deadlines, row, history, notices."""
-    before = work.case.progress
-    new = apply(before, Action.ASSIGN, Role(actor.role), actor.id, lead=lead, parties=assisting).progress
+    lead, before = assignment.lead, work.case.progress
+    new = apply(before, Action.ASSIGN, Role(actor.role), actor.id, lead=lead, parties=assignment.assisting).progress
     policy = work.rules.policy
     work.close_deadlines(DeadlineStatus.VOID)  # whatever the previous assignee owed is void now
     due: dict[DueKind, datetime] = {}  # as recorded (a deadline scale shortens them): the row shows the same
-    for kind, computed in ((DueKind.ACCEPT, accept_by), (DueKind.RESOLVE, resolve_by)):
+    clock, warn_at = assignment.clock, assignment.warn_at
+    for kind, computed in ((DueKind.ACCEPT, assignment.accept_by), (DueKind.RESOLVE, assignment.resolve_by)):
         warnings = warning_times(start, computed, warn_at, clock, policy.tz, policy.local_days, policy.office)
         due[kind] = work.open_deadline(kind, lead, start, computed, warnings)
     for party in sorted(new.owing):
-        work.open_deadline(DueKind.REPORT_IN, party, start, resolve_by)
+        work.open_deadline(DueKind.REPORT_IN, party, start, assignment.resolve_by)
     case = work.case
     clients = {k for k in case.scope_keys if k.startswith("client:")}  # the client follows its case wherever
     keys = scope_keys(work.rules.registry, [lead, *sorted(new.assisting)], case.place, case.submitted_by)
@@ -541,22 +527,10 @@ def _escalate(work: _Work, actor: Who, reason: str, *, cause: str, escalated: Ca
     }
     work.progress_to(escalated)
     work.entry("escalate", progress.state, actor, detail, cause=cause, event_id=derived_id(cause, "escalate"))
-    matter = rules.matter(case.matter_code)
-    due = deadlines(case.facts(), matter, now, rules.policy, Trace())
     keep = [p for p in (progress.lead, *sorted(progress.assisting)) if p != str(step.target)]
-    _assign(
-        work,
-        lead=str(step.target),
-        assisting=keep,
-        start=now,
-        accept_by=due.accept_by,
-        resolve_by=due.resolve_by,
-        clock=due.clock,
-        warn_at=matter.warn_at if matter else DEFAULT_WARN_AT,
-        actor=SYSTEM,
-        detail={**detail, "supervised_by": str(step.target)},
-        cause=f"{cause}/reassign",
-    )
+    assignment = Assignment.fresh(str(step.target), keep, case, rules, now)
+    detail = {**detail, "supervised_by": str(step.target)}
+    _assign(work, assignment, start=now, actor=SYSTEM, detail=detail, cause=f"{cause}/reassign")
 
 
 # ---- fired deadlines -----------------------------------------------------------------------------------------
