@@ -108,12 +108,14 @@ async def kill_in_flood(
 
     Returns the figures: `in_flight`, the flood's accepted reports still without a case just after the kill
     (on Kafka, or taken by the worker and not committed); `flood_accepted`, the flood's 202s before the kill;
-    `consumed_moved`, how far the victims' consumed counter moved from the flood's start to the kill."""
+    `consumed_moved`, how far the victims' consumed counter moved from the flood's start to the kill;
+    `kill_after_ms`, from the flood's start to the kill (part of the fault's heal time)."""
     conn = await asyncpg.connect(h.target.db_url, timeout=10)
     try:
         before = await consumed(victims)
         flood = h.load.burst(s.flood)
-        give_up_at = time.monotonic() + timeout_s
+        began = time.monotonic()
+        give_up_at = began + timeout_s
         moved = 0
         while time.monotonic() < give_up_at:
             accepted = set(flood.accepted)
@@ -128,10 +130,17 @@ async def kill_in_flood(
         at_kill = set(flood.accepted)
         for proc in victims:
             sup.kill(proc)
+        kill_after_ms = int((time.monotonic() - began) * 1000)
         in_flight = await without_case(conn, at_kill)
     finally:
         await conn.close()
-    return {"flood": s.flood, "flood_accepted": len(at_kill), "consumed_moved": moved, "in_flight": in_flight}
+    return {
+        "flood": s.flood,
+        "kill_after_ms": kill_after_ms,
+        "flood_accepted": len(at_kill),
+        "consumed_moved": moved,
+        "in_flight": in_flight,
+    }
 
 
 async def kill9(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
