@@ -12,7 +12,7 @@ help:
 	@echo "make demo        install, start everything, replay a realistic day of reports (stop: make down)"
 	@echo "make infra-up    start Kafka and PostgreSQL only      make infra-down  stop them"
 	@echo "make lint        ruff and mypy                        make bench       benchmarks (prints figures)"
-	@echo "make chaos       the fault suite, minutes (CHAOS_SCENARIOS=kill9,broker,postgres,pause,sever,cluster selects)"
+	@echo "make chaos       the fault suite, minutes (CHAOS_SCENARIOS=kill9,broker,postgres,pause,sever,poison,cluster selects)"
 
 # Python packages, pinned by constraints.txt; reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -78,7 +78,7 @@ bench: install
 # The fault suite (docs/chaos.md) on a private broker and database (ports 29392/29393, 25732, 18320-18349),
 # and a three-broker cluster of its own for `cluster` (29401-29406, services 18400-18419, docs/cluster.md);
 # exits non-zero on any ledger violation. `make chaos CHAOS_SCENARIOS=pause,broker` selects.
-CHAOS_SCENARIOS ?= kill9,broker,postgres,pause,sever,cluster
+CHAOS_SCENARIOS ?= kill9,broker,postgres,pause,sever,poison,cluster
 chaos: install
 	$(BIN)/python -m chaos --scenarios $(CHAOS_SCENARIOS)
 

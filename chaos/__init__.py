@@ -18,7 +18,10 @@ Harness API (reusable by any scenario, e.g. the three-broker cluster's in griddi
     `await h.load_for(seconds)`            steady open-loop load (reports, accepts, due deadlines)
     `await h.fault(name, action, heal)`    runs `action()` (async), load continues, then `heal()`; records
                                            the recovery time (until every report accepted before the heal
-                                           is assigned)
+                                           is assigned) and `notes=` the action filled (e.g. in_flight)
+    `h.load.burst(n)`                      a flood of n reports at once, beside the steady load
+    `h.add_check(extra)`                   a check of the scenario's own the drain waits for (e.g.
+                                           chaos.poison.DeadLetterCheck: the dead-letter topic)
     `await h.drain()`                      waits until everything is dispatched, fired, delivered
     `result = await h.check(scenario)`     the ledger: `result.violations` (empty = pass), `result.line()`
 * `chaos.ledger.check(snapshot) -> list[Violation]` is pure; `gather(...)` reads the database and receiver.
@@ -29,5 +32,5 @@ Harness API (reusable by any scenario, e.g. the three-broker cluster's in griddi
   (e.g. three brokers) passes its own `Target`, `env_extra` (e.g. GRIDDISPATCH_KAFKA_REPLICATION_FACTOR=3) and
   `fault`; `chaos.scenarios.create_database(admin_url, name)` gives it a fresh database.
 
-Scenarios live in `chaos/scenarios.py`; `python -m chaos --scenarios kill9,broker` runs them (see docs/chaos.md).
+Scenarios live in `chaos/scenarios.py`; `python -m chaos --scenarios kill9,poison` runs them (see docs/chaos.md).
 """

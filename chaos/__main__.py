@@ -1,4 +1,4 @@
-"""`python -m chaos [--scenarios kill9,broker,postgres,pause]`: the fault suite; exits 1 on any violation."""
+"""`python -m chaos [--scenarios kill9,broker,postgres,pause,sever,poison,cluster]`: the fault suite; 1 if any fails."""
 
 from __future__ import annotations
 

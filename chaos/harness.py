@@ -14,10 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
+from aiokafka.errors import KafkaError
 
 from chaos.ledger import Post, Snapshot, Violation, check, gather, summary
 from chaos.load import SAMPLE, LoadDriver, LoadSettings
@@ -26,6 +27,15 @@ from chaos.supervisor import Supervisor
 
 RECEIVER_PORT = 18349
 Step = Callable[[], Awaitable[None]]
+DRAIN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, KafkaError)
+
+
+class ExtraCheck(Protocol):
+    """A scenario's own check beside the ledger (e.g. chaos.poison.DeadLetterCheck), run in the drain."""
+
+    async def violations(self) -> list[Violation]: ...
+
+    def figures(self) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class FaultRecord:
     name: str
     healed_s: float  # from the fault until the heal (restart, SIGCONT) was done
     recovered_s: float | None  # from the fault until every report accepted before the heal was assigned
+    notes: dict[str, int] = field(default_factory=dict)  # what the fault measured (e.g. events in flight at a kill)
 
 
 @dataclass
@@ -51,6 +62,7 @@ class Result:
     elapsed_s: float
     drain_s: float = 0.0  # from the end of the load until the ledger held
     outcomes: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, int] = field(default_factory=dict)  # the extra checks' (e.g. poison sent, dead letters)
 
     @property
     def ok(self) -> bool:
@@ -61,15 +73,17 @@ class Result:
         recovered = ", ".join(
             f"{f.name}: healed {f.healed_s:.1f}s, "
             + (f"recovered {f.recovered_s:.1f}s" if f.recovered_s is not None else "NOT recovered")
+            + "".join(f" {k}={v}" for k, v in f.notes.items())
             for f in self.faults
         )
+        figures = "".join(f" {k}={v}" for k, v in self.figures.items())
         verdict = "PASS" if self.ok else f"FAIL ({len(self.violations)} violations)"
         return (
             f"{self.scenario}: {verdict} accepted={c['accepted']} cases={c['cases']} merged={c['merged']} "
             f"deadlines_fired={c['deadlines_fired']}/{c['deadlines_due']} due "
             f"webhooks_delivered={c['webhooks_delivered']}/{c['webhook_events']} events "
             f"duplicates_seen={c['duplicates_seen']} "
-            f"faults=[{recovered}] drain={self.drain_s:.0f}s elapsed={self.elapsed_s:.0f}s"
+            f"faults=[{recovered}]{figures} drain={self.drain_s:.0f}s elapsed={self.elapsed_s:.0f}s"
         )
 
 
@@ -101,6 +115,11 @@ class Harness:
         self.client_id = ""
         self.subscription_id = ""
         self.driver: LoadDriver | None = None
+        self.checks: list[ExtraCheck] = []
+
+    def add_check(self, extra: ExtraCheck) -> None:
+        """A check of the scenario's own: the drain waits until it holds too, and its violations fail the run."""
+        self.checks.append(extra)
 
     def prepare_database(self) -> None:
         """Migrations and the sample registry: before the services start (a worker waits for a registry)."""
@@ -154,8 +173,17 @@ class Harness:
         self.load.start()
         await asyncio.sleep(seconds)
 
-    async def fault(self, name: str, action: Step, heal: Step, during_s: float = 5.0, recover_s: float = 240) -> None:
-        """`action`, load for `during_s`, `heal`; the load runs throughout. Records the time to recover."""
+    async def fault(
+        self,
+        name: str,
+        action: Step,
+        heal: Step,
+        during_s: float = 5.0,
+        recover_s: float = 240,
+        notes: dict[str, int] | None = None,
+    ) -> None:
+        """`action`, load for `during_s`, `heal`; the load runs throughout. Records the time to recover, and
+        `notes` (a dict the action may fill, e.g. how many events were in flight at a kill)."""
         self.load.start()
         began = time.monotonic()
         await action()
@@ -164,7 +192,9 @@ class Harness:
         healed = time.monotonic()
         before_heal = set(self.load.accepted)
         recovered = await self._until_assigned(before_heal, began + recover_s)
-        self.faults.append(FaultRecord(name, healed - began, recovered - began if recovered is not None else None))
+        record = FaultRecord(name, healed - began, recovered - began if recovered is not None else None)
+        record.notes = dict(notes or {})
+        self.faults.append(record)
 
     async def _until_assigned(self, case_ids: set[str], give_up_at: float) -> float | None:
         while time.monotonic() < give_up_at:
@@ -206,14 +236,21 @@ class Harness:
         violations: list[Violation] = []
         while time.monotonic() < deadline:
             try:
-                violations = check(await self.snapshot())
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                violations = [Violation("drain", "database", repr(exc))]
+                violations = await self.violations()
+            except DRAIN_ERRORS as exc:
+                violations = [Violation("drain", "database or broker", repr(exc))]
             if not violations:
                 await asyncio.sleep(settle_s)
-                return check(await self.snapshot())
+                return await self.violations()
             await asyncio.sleep(1.0)
         return violations
+
+    async def violations(self) -> list[Violation]:
+        """The ledger's, then each extra check's."""
+        found = check(await self.snapshot())
+        for extra in self.checks:
+            found += await extra.violations()
+        return found
 
     async def check(self, scenario: str, drain_timeout_s: float = 300.0) -> Result:
         began = time.monotonic()
@@ -228,6 +265,7 @@ class Harness:
             elapsed_s=time.monotonic() - self.started,
             drain_s=drained,
             outcomes=dict(self.load.outcomes),
+            figures={k: v for extra in self.checks for k, v in extra.figures().items()},
         )
 
 
@@ -255,7 +293,8 @@ def describe(result: Result) -> dict[str, Any]:
         **result.counts,
         "drain_s": result.drain_s,
         "elapsed_s": result.elapsed_s,
-        "faults": {f.name: {"healed_s": f.healed_s, "recovered_s": f.recovered_s} for f in result.faults},
+        "faults": {f.name: {"healed_s": f.healed_s, "recovered_s": f.recovered_s, **f.notes} for f in result.faults},
+        "figures": result.figures,
         "violations": [str(v) for v in result.violations[:20]],
         "outcomes": result.outcomes,
     }

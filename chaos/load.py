@@ -53,6 +53,19 @@ class LoadSettings:
 
 
 @dataclass
+class Burst:
+    """A flood of reports (`LoadDriver.burst`): the case ids intake accepted so far, and its requests."""
+
+    count: int
+    accepted: set[str] = field(default_factory=set)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return all(t.done() for t in self.tasks)
+
+
+@dataclass
 class LoadDriver:
     intake_urls: Callable[[], Sequence[str]]
     api_key: str
@@ -139,13 +152,34 @@ class LoadDriver:
             delay = min(delay * 2, 2.0)
         return None
 
-    async def _submit_one(self) -> None:
+    async def _submit_one(self, into: set[str] | None = None) -> None:
         key = f"chaos-{uuid.uuid4()}"
         response = await self._post("/v1/reports", self._report(), key, time.monotonic() + self.settings.give_up_s)
         if response is None:
             self.unanswered.add(str(uuid.uuid5(CASE_NAMESPACE, f"key:{self.client_id}:{key}")))
         elif response.status_code in (200, 201, 202):
-            self.accepted[response.json()["case_id"]] = time.monotonic()
+            case_id = response.json()["case_id"]
+            self.accepted[case_id] = time.monotonic()
+            if into is not None:
+                into.add(case_id)
+
+    def burst(self, count: int, concurrency: int = 32) -> Burst:
+        """`count` reports at once, beside the steady load (`concurrency` in flight at a time): a flood that
+        queues up in front of dispatch. Same keys, retries and bookkeeping as the steady reports; `stop()`
+        waits for them too."""
+        flood = Burst(count)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with gate:
+                await self._submit_one(flood.accepted)
+
+        for _ in range(count):
+            task = asyncio.create_task(one())
+            self._tasks.add(task)
+            flood.tasks.append(task)
+            task.add_done_callback(self._tasks.discard)
+        return flood
 
     async def in_flight(self) -> int:
         return len(self._tasks)

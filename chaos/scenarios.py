@@ -6,29 +6,38 @@ A scenario gets a database and topic prefix of its own and fresh service process
 | name | fault |
 | --- | --- |
 | steady | none: the baseline (and the scale-out check) |
-| kill9 | kill -9 every process of one service, load on, restart it; dispatch, escalation, notify, intake in turn |
+| kill9 | kill -9 every process of a service, load on, restart it; dispatch (amid a flood), escalation, notify, intake |
 | broker | the Kafka broker stopped (SIGTERM), load on (intake answers 503, clients retry), started again |
 | postgres | PostgreSQL stopped (fast shutdown) and started again |
 | pause | one dispatch worker SIGSTOPped past its session timeout (10 s): the other takes its partitions; SIGCONT |
 | sever | every service's PostgreSQL backends terminated, the broker killed (-9) meanwhile; each process recovers |
+| poison | poison messages (chaos/poison.py) put straight onto dispatch's input topics amid a flood of reports |
 | cluster | a three-broker cluster (RF 3, min.insync 2) loses one broker: kill -9, load on, restart (chaos/cluster.py) |
+
+`kill9` and `poison` also read the dead-letter topic: nothing on it but the poison, each poison once (at least
+once should a dispatch worker have restarted) with the reason dispatch gives it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import httpx
 
-from chaos.harness import Harness, Result, Target
+from chaos.harness import Harness, Result, Target, metric
 from chaos.infra import PrivateInfra
 from chaos.load import LoadSettings
+from chaos.poison import DeadLetterCheck, Injector, poison_round
 from chaos.supervisor import SERVICE_ORDER, ServiceProcess, Supervisor
+from shared.topics import Topics
 
 SERVICE_PORTS = range(18320, 18349)  # 18349: the webhook receiver
 SESSION_TIMEOUT_S = 10.0  # BROKER_SESSION_TIMEOUT in Supervisor.env_for
@@ -46,17 +55,105 @@ class ScenarioSettings:
     after_s: float = 10.0
     load: LoadSettings = field(default_factory=LoadSettings)
     drain_timeout_s: float = 300.0
+    flood: int = 200  # reports sent at once (kill9 kills dispatch amid them; poison lands amid them); 0: none
+    flood_in_flight: int = 10  # kill9 kills once this many of the flood are accepted and not yet applied
+    poison_rounds: int = 3  # of chaos.poison.poison_round (nine messages each), spread over `during_s`
 
 
 Fault = Callable[[Harness, PrivateInfra | None, Supervisor, ScenarioSettings], Awaitable[None]]
 
 
+def dispatch_never_restarted(sup: Supervisor) -> bool:
+    return all(p.starts == 1 for p in sup.of("dispatch"))
+
+
+def watch_dead_letters(h: Harness, sup: Supervisor) -> DeadLetterCheck:
+    """The dead-letter topic joins the drain's checks: only the poison the returned check's `poisons` lists
+    may be on it, each exactly once while no dispatch worker restarted (at least once after a restart)."""
+    watch = DeadLetterCheck(
+        h.target.bootstrap_servers,
+        h.target.db_url,
+        Topics(h.target.topic_prefix),
+        exactly_once=lambda: dispatch_never_restarted(sup),
+    )
+    h.add_check(watch)
+    return watch
+
+
+async def consumed(procs: list[ServiceProcess]) -> int:
+    """Events the processes have taken off Kafka (griddispatch_events_consumed_total, every outcome)."""
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(httpx.HTTPError):
+            total += await metric(proc.url, "griddispatch_events_consumed")
+    return int(total)
+
+
+async def without_case(conn: asyncpg.Connection, case_ids: set[str]) -> int:
+    """Of these accepted reports, how many dispatch has not yet opened (or merged) as a case."""
+    if not case_ids:
+        return 0
+    opened: int = await conn.fetchval(
+        "SELECT count(*) FROM cases WHERE case_id = ANY($1)", [uuid.UUID(c) for c in case_ids]
+    )
+    return len(case_ids) - opened
+
+
+async def kill_in_flood(
+    h: Harness, sup: Supervisor, victims: list[ServiceProcess], s: ScenarioSettings, timeout_s: float = 90.0
+) -> dict[str, int]:
+    """kill -9 `victims` while they work through a flood of `s.flood` reports: once their consumed counter has
+    moved since the flood began, part of the flood has its case, and `s.flood_in_flight` accepted reports are
+    still without one (or at least one, once 80 % of the flood is accepted); at the latest after `timeout_s`.
+
+    Returns the figures: `in_flight`, the flood's accepted reports still without a case just after the kill
+    (on Kafka, or taken by the worker and not committed); `flood_accepted`, the flood's 202s before the kill;
+    `consumed_moved`, how far the victims' consumed counter moved from the flood's start to the kill;
+    `kill_after_ms`, from the flood's start to the kill (part of the fault's heal time)."""
+    conn = await asyncpg.connect(h.target.db_url, timeout=10)
+    try:
+        before = await consumed(victims)
+        flood = h.load.burst(s.flood)
+        began = time.monotonic()
+        give_up_at = began + timeout_s
+        moved = 0
+        while time.monotonic() < give_up_at:
+            accepted = set(flood.accepted)
+            waiting = await without_case(conn, accepted)
+            moved = await consumed(victims) - before
+            late = len(accepted) >= 0.8 * s.flood or flood.done
+            if moved > 0 and len(accepted) > waiting and (waiting >= s.flood_in_flight or (late and waiting > 0)):
+                break
+            if flood.done and waiting == 0:
+                break  # drained as fast as it came: killed anyway, in_flight says 0
+            await asyncio.sleep(0.05)
+        at_kill = set(flood.accepted)
+        for proc in victims:
+            sup.kill(proc)
+        kill_after_ms = int((time.monotonic() - began) * 1000)
+        in_flight = await without_case(conn, at_kill)
+    finally:
+        await conn.close()
+    return {
+        "flood": s.flood,
+        "kill_after_ms": kill_after_ms,
+        "flood_accepted": len(at_kill),
+        "consumed_moved": moved,
+        "in_flight": in_flight,
+    }
+
+
 async def kill9(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    watch_dead_letters(h, sup)  # no poison here: nothing may be dead-lettered
     await h.load_for(s.before_s)
     for service in s.kill9_services:
         victims = sup.of(service) if s.kill9_all else sup.of(service)[:1]
+        notes: dict[str, int] = {}
 
-        async def kill(victims: list[ServiceProcess] = victims) -> None:
+        async def kill(victims: list[ServiceProcess] = victims, notes: dict[str, int] = notes) -> None:
+            if victims[0].service == "dispatch" and s.flood:
+                notes.update(await kill_in_flood(h, sup, victims, s))
+                return
             for proc in victims:
                 sup.kill(proc)
 
@@ -67,7 +164,7 @@ async def kill9(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: Scen
                 await sup.wait_ready(victims)
 
         name = f"kill -9 {service}" if s.kill9_all else f"kill -9 {victims[0].name}"
-        await h.fault(name, kill, heal, s.during_s)
+        await h.fault(name, kill, heal, s.during_s, notes=notes)
         await h.load_for(s.after_s / 2)
     await h.load_for(s.after_s / 2)
 
@@ -135,6 +232,52 @@ async def sever(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: Scen
     await h.load_for(s.after_s)
 
 
+async def an_accepted_case(h: Harness) -> tuple[str, float, float]:
+    """The case number and point of a case opened for an accepted report."""
+    conn = await asyncpg.connect(h.target.db_url, timeout=10)
+    try:
+        row = await conn.fetchrow(
+            """SELECT case_number, lon, lat FROM cases WHERE case_id = ANY($1) AND lon IS NOT NULL
+               ORDER BY random() LIMIT 1""",
+            [uuid.UUID(c) for c in h.load.accepted],
+        )
+    finally:
+        await conn.close()
+    if row is None:
+        raise RuntimeError("no case opened yet to take a case number from")
+    return row["case_number"], row["lon"], row["lat"]
+
+
+async def poison(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
+    """Poison (chaos/poison.py) on reports, actions and deadlines amid a flood of reports and the steady load's
+    actions: the ledger holds for the valid traffic, each poison is dead-lettered with its reason (or, an
+    action on an unknown case, answered with a `rejected` event) and nothing valid is dead-lettered."""
+    watch = watch_dead_letters(h, sup)
+    injector = Injector(h.target.bootstrap_servers)
+    watch.poisons = injector.sent
+    topics = Topics(h.target.topic_prefix)
+    notes: dict[str, int] = {}
+    await h.load_for(s.before_s)
+
+    async def inject() -> None:
+        await injector.start()
+        try:
+            if s.flood:
+                h.load.burst(s.flood)
+            for _ in range(s.poison_rounds):
+                number, lon, lat = await an_accepted_case(h)
+                await injector.send(poison_round(topics, number, lon, lat), s.during_s / s.poison_rounds)
+        finally:
+            await injector.stop()
+        notes.update(poison=len(injector.sent), flood=s.flood)
+
+    async def nothing() -> None:
+        return None
+
+    await h.fault("poison", inject, nothing, 0.0, notes=notes)
+    await h.load_for(s.after_s)
+
+
 async def steady(h: Harness, infra: PrivateInfra | None, sup: Supervisor, s: ScenarioSettings) -> None:
     """No fault: the baseline, and the scale-out check (work shared between processes)."""
     await h.load_for(s.before_s + s.during_s + s.after_s)
@@ -147,10 +290,11 @@ SCENARIOS: dict[str, Fault] = {
     "postgres": postgres,
     "pause": pause,
     "sever": sever,
+    "poison": poison,
 }
 CLUSTER = "cluster"  # brings three brokers of its own (chaos/cluster.py), so run_all runs it apart
 NAMES = (*SCENARIOS, CLUSTER)
-FAULTS = ("kill9", "broker", "postgres", "pause", "sever", CLUSTER)  # what `make chaos` runs by default
+FAULTS = ("kill9", "broker", "postgres", "pause", "sever", "poison", CLUSTER)  # what `make chaos` runs by default
 
 
 async def create_database(admin_url: str, name: str) -> str:
