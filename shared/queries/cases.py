@@ -52,7 +52,7 @@ async def numbers(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[u
     return {r["case_id"]: r["case_number"] for r in rows}
 
 
-async def message_facts(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+async def message_facts(conn: asyncpg.Connection | asyncpg.Pool, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
     """What messages about a case name that events do not carry: number, title, location, reporter."""
     return list(
         await conn.fetch(
