@@ -101,6 +101,7 @@ from shared.events import CloudEvent, decode, encode, new_event
 from shared.events.types import CaseAssigned
 from shared.kafka import kafka_producer
 from shared.logging import configure_logging, get_logger
+from shared.queries.cases import REPORTERS  # fanout._case's second query
 from shared.settings import (
     DatabaseSettings,
     LocalInfraSettings,
@@ -1129,8 +1130,6 @@ def report_profile(profiler: cProfile.Profile, n: int, title: str, seconds: floa
     print("\n".join(line.replace(str(Path.cwd()) + "/", "") for line in lines[start:]))
 
 
-REPORTERS = """SELECT reporter FROM cases WHERE (case_id = $1 OR merged_into = $1) AND reporter IS NOT NULL
-               ORDER BY received_at"""  # fanout._case's second query, as it is there
 WHAT_IF_INDEX = "CREATE INDEX bench_cases_merged_into ON cases (merged_into) WHERE merged_into IS NOT NULL"
 
 
