@@ -101,7 +101,7 @@ from shared.events import CloudEvent, decode, encode, new_event
 from shared.events.types import CaseAssigned
 from shared.kafka import kafka_producer
 from shared.logging import configure_logging, get_logger
-from shared.queries.cases import REPORTERS  # fanout._case's second query
+from shared.queries.cases import REPORTERS, count_cases, newest_case  # REPORTERS: fanout._case's second query
 from shared.settings import (
     DatabaseSettings,
     LocalInfraSettings,
@@ -1172,7 +1172,7 @@ async def copy_filler_cases(conn: asyncpg.Connection, n: int) -> None:
 
 
 async def reporters_plan(conn: asyncpg.Connection) -> str:
-    case_id = await conn.fetchval("SELECT case_id FROM cases ORDER BY received_at DESC LIMIT 1")
+    case_id = await newest_case(conn)
     plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE) {REPORTERS}", case_id)]
     node = next((p.strip().lstrip("-> ").split("  (")[0] for p in plan if "Scan" in p), "?")
     execution = next((p.split(":", 1)[1].strip() for p in plan if p.startswith("Execution Time")), "?")
@@ -1189,7 +1189,7 @@ async def profile_fanout(place: Place, args: argparse.Namespace, settings: Notif
     try:
 
         async def measure_one(name: str, tag: str) -> tuple[float, StatementTimer, int]:
-            cases = await conn.fetchval("SELECT count(*) FROM cases")
+            cases = await count_cases(conn)
             seconds, statements, written = await fanout_pass(conn, fanout, n, tag)
             by_cases = statements.seconds.get("SELECT ... FROM cases", 0.0)
             rows.append(

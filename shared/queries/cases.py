@@ -112,3 +112,14 @@ async def with_actions(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> l
             case_ids,
         )
     )
+
+
+async def count_cases(conn: asyncpg.Connection) -> int:
+    n: int = await conn.fetchval("SELECT count(*) FROM cases")
+    return n
+
+
+async def newest_case(conn: asyncpg.Connection) -> uuid.UUID | None:
+    """The case received last."""
+    found: uuid.UUID | None = await conn.fetchval("SELECT case_id FROM cases ORDER BY received_at DESC LIMIT 1")
+    return found
