@@ -92,12 +92,13 @@ async def assigned_leads(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) ->
 
 async def count_routed(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> int:
     """How many of those cases dispatch has routed to a lead or merged into another."""
-    n: int = await conn.fetchval(
-        "SELECT count(*) FROM cases WHERE case_id = ANY($1) AND (lead IS NOT NULL OR state = $2)",
-        case_ids,
-        State.MERGED.value,
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM cases WHERE case_id = ANY($1) AND (lead IS NOT NULL OR state = $2)",
+            case_ids,
+            State.MERGED.value,
+        )
     )
-    return n
 
 
 async def with_actions(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
@@ -115,8 +116,7 @@ async def with_actions(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> l
 
 
 async def count_cases(conn: asyncpg.Connection) -> int:
-    n: int = await conn.fetchval("SELECT count(*) FROM cases")
-    return n
+    return int(await conn.fetchval("SELECT count(*) FROM cases"))
 
 
 async def newest_case(conn: asyncpg.Connection) -> uuid.UUID | None:

@@ -95,18 +95,18 @@ async def overdue_cases_by_level(conn: asyncpg.Connection, now: datetime) -> dic
 
 async def count_due(conn: asyncpg.Connection, by: datetime) -> int:
     """Open deadlines with a tier due by `by`."""
-    n: int = await conn.fetchval("SELECT count(*) FROM deadlines WHERE status = 'open' AND next_fire_at <= $1", by)
-    return n
+    return int(await conn.fetchval("SELECT count(*) FROM deadlines WHERE status = 'open' AND next_fire_at <= $1", by))
 
 
 async def not_yet_fired(conn: asyncpg.Connection, deadline_ids: list[uuid.UUID]) -> int:
     """Of these deadlines, how many are still open without their due tier fired (escalation has not acted)."""
-    n: int = await conn.fetchval(
-        """SELECT count(*) FROM deadlines
+    return int(
+        await conn.fetchval(
+            """SELECT count(*) FROM deadlines
            WHERE deadline_id = ANY($1) AND status = 'open' AND fired <= cardinality(warn_times)""",
-        deadline_ids,
+            deadline_ids,
+        )
     )
-    return n
 
 
 async def fell_due_all(conn: asyncpg.Connection) -> list[asyncpg.Record]:

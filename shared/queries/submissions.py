@@ -12,8 +12,7 @@ from shared.queries.visibility import visible
 
 async def next_number(conn: asyncpg.Connection) -> int:
     """The next value of the sequence case numbers are made of (case_number_seq)."""
-    seq: int = await conn.fetchval("SELECT nextval('case_number_seq')")
-    return seq
+    return int(await conn.fetchval("SELECT nextval('case_number_seq')"))
 
 
 async def insert(
@@ -105,5 +104,4 @@ async def case_ids_of_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> 
 
 
 async def count(conn: asyncpg.Connection) -> int:
-    n: int = await conn.fetchval("SELECT count(*) FROM submissions")
-    return n
+    return int(await conn.fetchval("SELECT count(*) FROM submissions"))
