@@ -19,7 +19,7 @@ from services.intake.open311_schemas import Building, ReadContext, Service
 from shared.api_clients import ApiClient
 from shared.domain.lifecycle import TERMINAL
 from shared.queries import case_events, submissions
-from shared.queries.cases import id_of_number, numbers, visible_case
+from shared.queries.cases import id_of_number, numbers
 from shared.queries.visibility import visibility_of
 
 ACTIVE = "(SELECT version_id FROM registry_active)"
@@ -83,10 +83,7 @@ async def find(
     case_id = await resolve_id(conn, request_id)
     if case_id is None:
         return None, None
-    case = await visible_case(conn, visibility_of(client), case_id)
-    if case is not None:
-        return case, None
-    return None, await submissions.visible_submission(conn, visibility_of(client), case_id)
+    return await submissions.case_or_submission(conn, visibility_of(client), case_id)
 
 
 async def search_cases(

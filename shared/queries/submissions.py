@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.queries.cases import visible_case
 from shared.queries.visibility import visible
 
 
@@ -73,6 +74,17 @@ async def visible_submission(
 ) -> asyncpg.Record | None:
     """The submission if its scope keys share one with `visibility` (None: any)."""
     return await conn.fetchrow(f"SELECT * FROM submissions WHERE case_id = $1 AND {visible('$2')}", case_id, visibility)
+
+
+async def case_or_submission(
+    conn: asyncpg.Connection, visibility: list[str] | None, case_id: uuid.UUID
+) -> tuple[asyncpg.Record | None, asyncpg.Record | None]:
+    """(case with `overdue`, None) once dispatch recorded it, (None, submission) before, (None, None) when
+    `visibility` (None: any) sees neither."""
+    case = await visible_case(conn, visibility, case_id)
+    if case is not None:
+        return case, None
+    return None, await visible_submission(conn, visibility, case_id)
 
 
 async def not_yet_cases(

@@ -47,11 +47,10 @@ async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, An
     require(client, Scope.READ, Scope.SUBMIT)
     tz = ZoneInfo(res.settings.district_timezone)
     async with res.pool.acquire() as conn:
-        row = await cases.visible_case(conn, visibility_of(client), case_id)
+        row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)
         if row is not None:
             events, due = await case_events.history(conn, case_id), await deadlines.of_case(conn, case_id)
             return case_detail(row, events, client, tz, due)
-        submission = await submissions.visible_submission(conn, visibility_of(client), case_id)
     if submission is not None:
         return received(submission)
     raise _not_found(case_id)
@@ -154,10 +153,7 @@ async def post_action(
     async with res.pool.acquire() as conn:
         earlier = await act.earlier_action(conn, event_id, body)
         if earlier is None:
-            row = await cases.visible_case(conn, visibility_of(client), case_id)
-            submission = (
-                None if row is not None else await submissions.visible_submission(conn, visibility_of(client), case_id)
-            )
+            row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)
             if row is None and submission is None:
                 raise _not_found(case_id)
             scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]
