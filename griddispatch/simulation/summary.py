@@ -4,9 +4,10 @@
     summary = await day_summary(conn, scope)
 
 Only SQL here (the run's own read model; what it filters on, e.g. a deadline met in time or a rating, comes from
-the table modules in shared/queries/); `summary_text.py` turns a `DaySummary` into lines. Dispatch's tables are the truth: every
-report intake accepted is a `submissions` row; dispatch records each as a case (a merged one too, in state
-`merged`); `case_events` holds every transition; `deadlines` every deadline with how many tiers fired.
+the table modules in shared/queries/); `summary_text.py` turns a `DaySummary` into lines. Dispatch's tables are
+the truth: every report intake accepted is a `submissions` row; dispatch records each as a case (a merged one
+too, in state `merged`); `case_events` holds every transition; `deadlines` every deadline with how many tiers
+fired.
 """
 
 from __future__ import annotations
