@@ -12,18 +12,7 @@ import asyncpg
 from shared.api_clients import create_client
 from shared.domain.lifecycle import DueKind, State
 from shared.queries import cases, deadlines, processed_events, submissions
-from tests.case_rows import insert_case
-
-
-async def _event(conn: asyncpg.Connection, case_id: uuid.UUID, seq: int, action: str) -> None:
-    await conn.execute(
-        """INSERT INTO case_events (case_id, seq, event_id, action, from_state, to_state, actor)
-           VALUES ($1, $2, $3, $4, 'reported', 'assigned', '{}')""",
-        case_id,
-        seq,
-        str(uuid.uuid4()),
-        action,
-    )
+from tests.case_rows import append_events, insert_case
 
 
 async def _deadline(
@@ -52,7 +41,7 @@ async def test_cases_with_their_history_routed_and_assigned(db_pool: asyncpg.Poo
         merged = await insert_case(conn, state=State.MERGED.value, lead=None)
         waiting = await insert_case(conn, state=State.REPORTED.value, lead=None)
         accepted = await insert_case(conn, state=State.ACCEPTED.value)
-        await _event(conn, assigned, 2, "comment")  # insert_case wrote its `assign` as 1
+        await append_events(conn, assigned, "comment")  # after the `assign` insert_case wrote
         await conn.execute("DELETE FROM case_events WHERE case_id = $1", waiting)  # no history yet
         ids = [assigned, merged, waiting, accepted]
 
