@@ -57,11 +57,13 @@ from prometheus_client import REGISTRY
 
 from bench.common import Place, describe_stack, infrastructure, ms, percentile, table, trio
 from services.escalation.clock import Clock, SystemClock
-from services.escalation.worker import CLAIM, DeadlineWorker
+from services.escalation.worker import DeadlineWorker
 from shared.db import create_pool
 from shared.events import decode
 from shared.kafka import kafka_producer
 from shared.logging import configure_logging
+from shared.queries import deadlines
+from shared.queries.deadlines import CLAIM, NEXT_FIRE_AT
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, LogSettings
 
 SEED = 20261122
@@ -222,12 +224,12 @@ async def show_plans(url: str, now: datetime, batch: int) -> None:
     conn = await asyncpg.connect(url)
     try:
         soon = now + timedelta(days=1, hours=1)
-        due = await conn.fetchval("SELECT count(*) FROM deadlines WHERE status = 'open' AND next_fire_at <= $1", soon)
+        due = await deadlines.count_due(conn, soon)
         claim = await rolled_back_explain(conn, CLAIM, soon, batch)
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) the worker's claim, $1 = now + 25 h ({due:,} due), $2 = {batch}:")
         print("\n".join(f"  {line}" for line in claim))
-        smallest = await explain(conn, "SELECT min(next_fire_at) FROM deadlines WHERE status = 'open'")
-        print("\nEXPLAIN (ANALYZE, BUFFERS) SELECT min(next_fire_at) FROM deadlines WHERE status = 'open':")
+        smallest = await explain(conn, NEXT_FIRE_AT)
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS) {NEXT_FIRE_AT}:")
         print("\n".join(f"  {line}" for line in smallest))
         empty = await rolled_back_explain(conn, CLAIM, now, batch)
         backlog = await rolled_back_explain(conn, CLAIM, now + HORIZON, batch)
@@ -255,7 +257,7 @@ async def plans_after(url: str, batch: int) -> None:
     try:
         dead = await conn.fetchval("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'deadlines'")
         claim = await rolled_back_explain(conn, CLAIM, datetime.now(UTC), batch)
-        smallest = await explain(conn, "SELECT min(next_fire_at) FROM deadlines WHERE status = 'open'")
+        smallest = await explain(conn, NEXT_FIRE_AT)
         assert uses_index(claim) and uses_index(smallest), "a sequential scan after the stream"
         print(f"\nafter the streams ({dead:,} dead tuples in deadlines, no vacuum yet):")
         print(f"  {'claim, $1 = now':28} {summary(claim)}")
@@ -492,11 +494,7 @@ async def bare_claims(url: str, loops: int, target: int, batch: int) -> Capacity
                 started = time.perf_counter()
                 async with conn.transaction():
                     rows = await conn.fetch(CLAIM, horizon, batch)
-                    await conn.execute(
-                        "UPDATE deadlines SET next_fire_at = $2 WHERE deadline_id = ANY($1)",
-                        [r["deadline_id"] for r in rows],
-                        far,
-                    )
+                    await deadlines.postpone(conn, [r["deadline_id"] for r in rows], far)
                 times.append(time.perf_counter() - started)
                 claimed += len(rows)
                 if not rows:

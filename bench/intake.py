@@ -55,6 +55,7 @@ from shared.api_clients import create_client
 from shared.events import encode, new_event
 from shared.events.types import Location, ReportSubmitted
 from shared.kafka import kafka_producer
+from shared.queries import submissions
 from shared.settings import KafkaSettings, LocalInfraSettings
 from shared.topics import TopicSpec
 
@@ -450,7 +451,7 @@ async def measure(args: argparse.Namespace) -> tuple[list[Run], list[Run], list[
                         print(f"  intake {rate:>5.0f}/s done", flush=True)
         conn = await asyncpg.connect(bench.db_url)
         try:
-            stored = await conn.fetchval("SELECT count(*) FROM submissions")
+            stored = await submissions.count(conn)
         finally:
             await conn.close()
         answered = sum(r.ok for r in intake_runs) + args.warm_up

@@ -101,6 +101,7 @@ from shared.events import CloudEvent, decode, encode, new_event
 from shared.events.types import CaseAssigned
 from shared.kafka import kafka_producer
 from shared.logging import configure_logging, get_logger
+from shared.queries.cases import REPORTERS, count_cases, newest_case  # REPORTERS: fanout._case's second query
 from shared.settings import (
     DatabaseSettings,
     LocalInfraSettings,
@@ -1129,8 +1130,6 @@ def report_profile(profiler: cProfile.Profile, n: int, title: str, seconds: floa
     print("\n".join(line.replace(str(Path.cwd()) + "/", "") for line in lines[start:]))
 
 
-REPORTERS = """SELECT reporter FROM cases WHERE (case_id = $1 OR merged_into = $1) AND reporter IS NOT NULL
-               ORDER BY received_at"""  # fanout._case's second query, as it is there
 WHAT_IF_INDEX = "CREATE INDEX bench_cases_merged_into ON cases (merged_into) WHERE merged_into IS NOT NULL"
 
 
@@ -1173,7 +1172,7 @@ async def copy_filler_cases(conn: asyncpg.Connection, n: int) -> None:
 
 
 async def reporters_plan(conn: asyncpg.Connection) -> str:
-    case_id = await conn.fetchval("SELECT case_id FROM cases ORDER BY received_at DESC LIMIT 1")
+    case_id = await newest_case(conn)
     plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE) {REPORTERS}", case_id)]
     node = next((p.strip().lstrip("-> ").split("  (")[0] for p in plan if "Scan" in p), "?")
     execution = next((p.split(":", 1)[1].strip() for p in plan if p.startswith("Execution Time")), "?")
@@ -1190,7 +1189,7 @@ async def profile_fanout(place: Place, args: argparse.Namespace, settings: Notif
     try:
 
         async def measure_one(name: str, tag: str) -> tuple[float, StatementTimer, int]:
-            cases = await conn.fetchval("SELECT count(*) FROM cases")
+            cases = await count_cases(conn)
             seconds, statements, written = await fanout_pass(conn, fanout, n, tag)
             by_cases = statements.seconds.get("SELECT ... FROM cases", 0.0)
             rows.append(

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -24,6 +25,7 @@ from chaos.ledger import Post, Snapshot, Violation, check, gather, summary
 from chaos.load import SAMPLE, LoadDriver, LoadSettings
 from chaos.receiver import WebhookReceiver
 from chaos.supervisor import Supervisor
+from shared.queries import cases
 
 RECEIVER_PORT = 18349
 Step = Callable[[], Awaitable[None]]
@@ -201,11 +203,7 @@ class Harness:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                 conn = await asyncpg.connect(self.target.db_url, timeout=5)
                 try:
-                    done = await conn.fetchval(
-                        """SELECT count(*) FROM cases WHERE case_id = ANY($1)
-                           AND (lead IS NOT NULL OR state = 'merged')""",
-                        list(case_ids),
-                    )
+                    done = await cases.count_routed(conn, [uuid.UUID(c) for c in case_ids])
                 finally:
                     await conn.close()
                 if done == len(case_ids):

@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from shared.queries.cases import with_actions
+from shared.queries.deadlines import fell_due_all
+from shared.queries.processed_events import processed_by
+from shared.queries.submissions import case_ids_of_client
 from shared.topics import Topics
 
 
@@ -209,19 +213,9 @@ async def gather(
     """Read what the ledger compares from the database; `accepted`, `unanswered` and `posts` come from the client."""
     topics = Topics(topic_prefix)
     accepted = set(accepted)
-    submitted = {
-        str(r["case_id"])
-        for r in await conn.fetch("SELECT case_id FROM submissions WHERE client_id = $1", uuid.UUID(client_id))
-    }
+    submitted = {str(c) for c in await case_ids_of_client(conn, uuid.UUID(client_id))}
     ids = [uuid.UUID(c) for c in accepted | submitted]
-    rows = await conn.fetch(
-        """SELECT c.case_id, c.state, c.lead, c.merged_into,
-                  coalesce(array_agg(e.action ORDER BY e.seq) FILTER (WHERE e.seq IS NOT NULL), '{}') AS actions,
-                  coalesce(array_agg(e.seq ORDER BY e.seq) FILTER (WHERE e.seq IS NOT NULL), '{}') AS seqs
-           FROM cases c LEFT JOIN case_events e ON e.case_id = c.case_id
-           WHERE c.case_id = ANY($1) GROUP BY c.case_id""",
-        ids,
-    )
+    rows = await with_actions(conn, ids)
     cases = {
         str(r["case_id"]): CaseRow(
             case_id=str(r["case_id"]),
@@ -233,14 +227,7 @@ async def gather(
         )
         for r in rows
     }
-    deadlines = [
-        DeadlineRow(str(r["deadline_id"]), str(r["case_id"]), r["fell_due"])
-        for r in await conn.fetch(
-            """SELECT deadline_id, case_id,
-                      (status = 'open' AND due_at <= now()) OR (status <> 'open' AND closed_at > due_at) AS fell_due
-               FROM deadlines"""
-        )
-    ]
+    deadlines = [DeadlineRow(str(r["deadline_id"]), str(r["case_id"]), r["fell_due"]) for r in await fell_due_all(conn)]
     deadline_events = []
     for r in await conn.fetch(
         "SELECT event_id, value, published_at IS NOT NULL AS published FROM outbox WHERE topic = $1",
@@ -248,9 +235,7 @@ async def gather(
     ):
         data = json.loads(bytes(r["value"]))["data"]
         deadline_events.append(DeadlineEvent(r["event_id"], data["deadline_id"], data["tier"], r["published"]))
-    processed = {
-        r["event_id"] for r in await conn.fetch("SELECT event_id FROM processed_events WHERE consumer = 'dispatch'")
-    }
+    processed = await processed_by(conn, "dispatch")
     webhook_events = {
         r["event_id"]
         for r in await conn.fetch(

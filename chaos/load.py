@@ -24,7 +24,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from shared.domain.lifecycle import DueKind
 from shared.domain.model import Level
+from shared.queries import cases, deadlines
 from shared.registry_files.load import load_directory
 from shared.settings import PROJECT_ROOT
 
@@ -209,10 +211,7 @@ class LoadDriver:
         fresh = [c for c in self.accepted if c not in self._handled]
         if not fresh:
             return
-        rows = await conn.fetch(
-            "SELECT case_id, lead FROM cases WHERE case_id = ANY($1) AND state = 'assigned' AND lead IS NOT NULL",
-            [uuid.UUID(c) for c in fresh],
-        )
+        rows = await cases.assigned_leads(conn, [uuid.UUID(c) for c in fresh])
         due: list[uuid.UUID] = []
         accepts = []
         for row in rows:
@@ -224,14 +223,8 @@ class LoadDriver:
             elif draw < self.settings.accept_share + self.settings.overdue_share:
                 due.append(row["case_id"])
         if due:  # time passes for these: their accept-by falls due now, escalation fires it
-            await conn.execute(
-                """UPDATE deadlines SET due_at = now(), next_fire_at = now(), warn_times = '{}'
-                   WHERE case_id = ANY($1) AND kind = 'accept' AND status = 'open'""",
-                due,
-            )
-            # as dispatch's insert of a deadline due now would (migration 0008's trigger fires on INSERT only):
             # every escalation worker wakes and they share the firing
-            await conn.execute("SELECT pg_notify('griddispatch_deadlines', extract(epoch FROM now())::text)")
+            await deadlines.fall_due_now(conn, due, DueKind.ACCEPT)
             self.overdue_cases.update(str(c) for c in due)
         for case_id, lead in accepts:
             task = asyncio.create_task(self._accept(case_id, lead))

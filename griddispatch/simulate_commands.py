@@ -337,8 +337,9 @@ def _dispatch_url(url: str | None) -> str:
 
 async def _await_unaccepted(conn: asyncpg.Connection, scope: RunScope, cap_s: float) -> list[str]:
     """Wait (at most `cap_s`) until the accept-by of every case still unaccepted has fired; what is left, said."""
-    from griddispatch.simulation.summary import not_yet_fired, unaccepted_deadlines
+    from griddispatch.simulation.summary import unaccepted_deadlines
     from griddispatch.simulation.timescale import tail_wait_s
+    from shared.queries.deadlines import not_yet_fired
 
     dues = await unaccepted_deadlines(conn, scope)
     wait = tail_wait_s([d for _, d in dues], datetime.now(UTC), DEADLINE_GRACE_S, cap_s)

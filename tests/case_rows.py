@@ -50,3 +50,16 @@ async def insert_case(conn: asyncpg.Connection, **fields: Any) -> uuid.UUID:
         row["state"],
     )
     return row["case_id"]  # type: ignore[no-any-return]
+
+
+async def append_events(conn: asyncpg.Connection, case_id: uuid.UUID, *actions: str) -> None:
+    """History entries after the `assign` insert_case wrote as 1 (states and actor are placeholders)."""
+    for seq, action in enumerate(actions, start=2):
+        await conn.execute(
+            """INSERT INTO case_events (case_id, seq, event_id, action, from_state, to_state, actor)
+               VALUES ($1, $2, $3, $4, 'x', 'x', '{"id": "t"}')""",
+            case_id,
+            seq,
+            str(uuid.uuid4()),
+            action,
+        )

@@ -3,9 +3,11 @@
     scope = RunScope(since=started_at, client_ids=[...])       # reports these clients sent since then
     summary = await day_summary(conn, scope)
 
-Only SQL here; `summary_text.py` turns a `DaySummary` into lines. Dispatch's tables are the truth: every
-report intake accepted is a `submissions` row; dispatch records each as a case (a merged one too, in state
-`merged`); `case_events` holds every transition; `deadlines` every deadline with how many tiers fired.
+Only SQL here (the run's own read model; what it filters on, e.g. a deadline met in time or a rating, comes from
+the table modules in shared/queries/); `summary_text.py` turns a `DaySummary` into lines. Dispatch's tables are
+the truth: every report intake accepted is a `submissions` row; dispatch records each as a case (a merged one
+too, in state `merged`); `case_events` holds every transition; `deadlines` every deadline with how many tiers
+fired.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+
+from shared.domain.lifecycle import Action, DueKind
+from shared.queries.action_requests import NOT_APPLIED
+from shared.queries.case_events import RATINGS, SATISFIED
+from shared.queries.deadlines import met_in_time
 
 LEVELS = ("micro_grid", "grid", "community", "street", "district", "department")
 
@@ -88,21 +95,22 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
     )
     dispatched = await conn.fetch(
         head
-        + """, first AS (
+        + f""", first AS (
                  SELECT DISTINCT ON (e.case_id) e.detail->>'lead' AS lead, e.detail->>'level' AS level
-                 FROM case_events e JOIN s USING (case_id) WHERE e.action = 'assign' ORDER BY e.case_id, e.seq)
+                 FROM case_events e JOIN s USING (case_id) WHERE e.action = '{Action.ASSIGN}'
+                 ORDER BY e.case_id, e.seq)
              SELECT CASE WHEN lead LIKE 'unit:%' THEN level ELSE 'department' END AS level, count(*) AS n
              FROM first GROUP BY 1""",
         *args,
     )
     deadlines = await conn.fetchrow(
         head
-        + """SELECT
-               count(DISTINCT d.case_id) FILTER (WHERE kind = 'accept' AND status = 'met') AS accepted,
-               count(DISTINCT d.case_id) FILTER (WHERE kind = 'accept' AND status = 'met' AND closed_at <= due_at)
+        + f"""SELECT
+               count(DISTINCT d.case_id) FILTER (WHERE kind = '{DueKind.ACCEPT}' AND status = 'met') AS accepted,
+               count(DISTINCT d.case_id) FILTER (WHERE kind = '{DueKind.ACCEPT}' AND {met_in_time()})
                    AS accepted_in_time,
-               count(DISTINCT d.case_id) FILTER (WHERE kind = 'resolve' AND status = 'met') AS resolved,
-               count(DISTINCT d.case_id) FILTER (WHERE kind = 'resolve' AND status = 'met' AND closed_at <= due_at)
+               count(DISTINCT d.case_id) FILTER (WHERE kind = '{DueKind.RESOLVE}' AND status = 'met') AS resolved,
+               count(DISTINCT d.case_id) FILTER (WHERE kind = '{DueKind.RESOLVE}' AND {met_in_time()})
                    AS resolved_in_time,
                count(DISTINCT d.case_id) FILTER (WHERE fired > 0 AND cardinality(warn_times) > 0) AS warned,
                count(DISTINCT d.case_id) FILTER (WHERE fired > cardinality(warn_times)) AS overdue,
@@ -115,16 +123,16 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
         r["action"]: r["cases"]
         for r in await conn.fetch(
             head
-            + """SELECT e.action, count(DISTINCT e.case_id) AS cases FROM case_events e JOIN s USING (case_id)
-                 WHERE e.action IN ('escalate', 'return', 'verify_failed', 'rejected')
+            + f"""SELECT e.action, count(DISTINCT e.case_id) AS cases FROM case_events e JOIN s USING (case_id)
+                 WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.VERIFY_FAILED}', 'rejected')
                  GROUP BY e.action""",
             *args,
         )
     }
     ratings = await conn.fetchrow(
         head
-        + """SELECT count(*) FILTER (WHERE e.action IN ('rate_satisfied', 'rate_unsatisfied')) AS rated,
-                    count(*) FILTER (WHERE e.action = 'rate_satisfied') AS satisfied
+        + f"""SELECT count(*) FILTER (WHERE e.action IN {RATINGS}) AS rated,
+                    count(*) FILTER (WHERE e.action = {SATISFIED}) AS satisfied
              FROM case_events e JOIN s USING (case_id)""",
         *args,
     )
@@ -132,9 +140,7 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
         head + "SELECT count(*) FROM case_events e JOIN s USING (case_id) WHERE e.action = 'rejected'", *args
     )
     pending = await conn.fetchval(
-        head
-        + """SELECT count(*) FROM action_requests a JOIN s USING (case_id)
-             WHERE NOT EXISTS (SELECT 1 FROM case_events e WHERE e.event_id = a.event_id::text)""",
+        head + f"SELECT count(*) FROM action_requests a JOIN s USING (case_id) WHERE {NOT_APPLIED}",
         *args,
     )
     states = await conn.fetch(
@@ -171,20 +177,10 @@ async def unaccepted_deadlines(conn: asyncpg.Connection, scope: RunScope) -> lis
     rows = await conn.fetch(
         f"""WITH s AS ({cte})
             SELECT d.deadline_id, d.due_at FROM deadlines d JOIN s USING (case_id)
-            WHERE d.kind = 'accept' AND d.status = 'open' ORDER BY d.due_at""",
+            WHERE d.kind = '{DueKind.ACCEPT}' AND d.status = 'open' ORDER BY d.due_at""",
         *args,
     )
     return [(r["deadline_id"], r["due_at"]) for r in rows]
-
-
-async def not_yet_fired(conn: asyncpg.Connection, deadline_ids: list[uuid.UUID]) -> int:
-    """Of these deadlines, how many are still open without their due tier fired (escalation has not acted)."""
-    count: int = await conn.fetchval(
-        """SELECT count(*) FROM deadlines
-           WHERE deadline_id = ANY($1) AND status = 'open' AND fired <= cardinality(warn_times)""",
-        deadline_ids,
-    )
-    return count
 
 
 async def unfired_due(conn: asyncpg.Connection, scope: RunScope, late_s: float) -> int:

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 import asyncpg
 from prometheus_client import Gauge
 
-from shared.domain.lifecycle import ENDED
 from shared.logging import get_logger
-from shared.queries.states import values
+from shared.queries import cases, deadlines
 from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
@@ -31,23 +30,16 @@ REFRESH_S = 60.0
 OPEN = Gauge("griddispatch_cases_open", "Cases not closed, cancelled or merged, by the level handling them", ["level"])
 OVERDUE = Gauge("griddispatch_cases_overdue", "Open cases with a deadline owed past its due time, by level", ["level"])
 
-_OPEN = f"""SELECT coalesce(level, '{NO_LEVEL}') AS level, count(*) AS n
-            FROM cases WHERE state <> ALL($1::text[]) GROUP BY 1"""
-_OVERDUE = f"""SELECT coalesce(c.level, '{NO_LEVEL}') AS level, count(DISTINCT c.case_id) AS n
-               FROM deadlines d JOIN cases c USING (case_id)
-               WHERE d.status = 'open' AND d.due_at <= $1 AND c.state <> ALL($2::text[])
-               GROUP BY 1"""
-
 
 async def count(pool: asyncpg.Pool, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
     """Open and overdue cases per level; every known level is present, with 0 when it has none."""
     async with pool.acquire() as conn:
-        open_rows = await conn.fetch(_OPEN, values(ENDED))
-        overdue_rows = await conn.fetch(_OVERDUE, now, values(ENDED))
+        open_by_level = await cases.open_by_level(conn)
+        overdue_by_level = await deadlines.overdue_cases_by_level(conn, now)
     zero = dict.fromkeys((*LEVELS, NO_LEVEL), 0)
     return (
-        zero | {r["level"]: int(r["n"]) for r in open_rows},
-        zero | {r["level"]: int(r["n"]) for r in overdue_rows},
+        zero | {NO_LEVEL if level is None else level: n for level, n in open_by_level.items()},
+        zero | {NO_LEVEL if level is None else level: n for level, n in overdue_by_level.items()},
     )
 
 

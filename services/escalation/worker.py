@@ -27,13 +27,14 @@ from shared.errors import BrokerUnavailable
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
+from shared.queries import deadlines
 from shared.retriable import RETRIABLE_PUBLISHING
 from shared.settings import EscalationSettings
 from shared.supervisor import wait_any
 from shared.topics import Topics
 
 log = get_logger(__name__)
-NOTIFY_CHANNEL = "griddispatch_deadlines"
+NOTIFY_CHANNEL = deadlines.NOTIFY_CHANNEL
 SOURCE = "/griddispatch/escalation"
 _NAMESPACE = uuid.UUID("a4c1d6e2-93b5-4c1f-8e07-2b9f5d3c7a18")
 
@@ -49,10 +50,6 @@ NOTIFIES = Counter(
     "New-deadline notifications received: woke (due before the planned wake) or ignored (due at or after it)",
     ["outcome"],
 )
-
-CLAIM = """SELECT deadline_id, case_id, kind, party, due_at, warn_times, fired FROM deadlines
-           WHERE status = 'open' AND next_fire_at <= $1
-           ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"""
 
 
 def event_id(deadline_id: uuid.UUID, firing: Firing) -> str:
@@ -82,7 +79,7 @@ class DeadlineWorker:
         now = self.clock.now()
         started = time.perf_counter()
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(CLAIM, now, self.settings.batch)
+            rows = await deadlines.claim(conn, now, self.settings.batch)
             events: list[tuple[str, CloudEvent[Any]]] = []
             updates = []
             for row in rows:
@@ -90,10 +87,7 @@ class DeadlineWorker:
                 events += [(self.topics.deadlines, self._event(row, firing)) for firing in p.fire]
                 updates.append((row["deadline_id"], p.fired, p.next_fire_at))
             staged = await outbox.stage_many(conn, events)  # one round trip for the whole batch
-            if updates:
-                await conn.executemany(
-                    "UPDATE deadlines SET fired = $2, next_fire_at = $3 WHERE deadline_id = $1", updates
-                )
+            await deadlines.set_fired(conn, updates)
         TICK.observe(time.perf_counter() - started)
         await outbox.publish(self.pool, self.producer, staged)
         return len(rows)
@@ -116,7 +110,7 @@ class DeadlineWorker:
         return event
 
     async def seconds_until_next(self) -> float:
-        next_at = await self.pool.fetchval("SELECT min(next_fire_at) FROM deadlines WHERE status = 'open'")
+        next_at = await deadlines.next_fire_at(self.pool)
         if next_at is None:
             return self.settings.max_sleep_s
         wait: float = (next_at - self.clock.now()).total_seconds()

@@ -21,6 +21,7 @@ from shared.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput
 from shared.events import new_event
 from shared.events.types import ActionRequested, Actor
 from shared.kafka import publish
+from shared.queries import action_requests
 
 _DIRECT = {
     "accept": Action.ACCEPT,
@@ -191,10 +192,10 @@ def action_hash(body: ActionIn) -> str:
 
 
 async def earlier_action(conn: asyncpg.Connection, event_id: uuid.UUID, body: ActionIn) -> ActionReceipt | None:
-    row = await conn.fetchrow("SELECT body_hash FROM action_requests WHERE event_id = $1", event_id)
-    if row is None:
+    digest = await action_requests.body_hash(conn, event_id)
+    if digest is None:
         return None
-    if row["body_hash"] != action_hash(body):
+    if digest != action_hash(body):
         raise IdempotencyConflict(
             "this Idempotency-Key was already used for a different action", field="Idempotency-Key"
         )
@@ -227,17 +228,8 @@ async def record_and_publish(
     )
     event = new_event(data, source=EVENT_SOURCE, subject=str(case_id), event_id=str(event_id))
     async with conn.transaction():
-        inserted = await conn.fetchval(
-            """INSERT INTO action_requests (event_id, client_id, idempotency_key, case_id, action, body_hash)
-               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING event_id""",
-            event_id,
-            client.id,
-            key,
-            case_id,
-            body.action,
-            action_hash(body),
-        )
-        if inserted is None:  # the same request, committed meanwhile by a concurrent retry
+        inserted = await action_requests.insert(conn, event_id, client.id, key, case_id, body.action, action_hash(body))
+        if not inserted:  # the same request, committed meanwhile by a concurrent retry
             earlier = await earlier_action(conn, event_id, body)
             assert earlier is not None
             return earlier

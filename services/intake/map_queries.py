@@ -8,9 +8,10 @@ from typing import Any
 import asyncpg
 
 from services.intake.area import ACTIVE
-from services.intake.case_queries import OVERDUE_SQL
 from shared.domain.lifecycle import UNRESOLVED
+from shared.queries.cases import OVERDUE
 from shared.queries.states import values
+from shared.queries.visibility import visible
 
 MAP_SQL = f"""
     WITH RECURSIVE tree AS (
@@ -28,9 +29,9 @@ MAP_SQL = f"""
         WHERE u.version_id = {ACTIVE}
     ),
     counts AS (
-        SELECT m.feature, count(*) AS open, count(*) FILTER (WHERE {OVERDUE_SQL}) AS overdue
+        SELECT m.feature, count(*) AS open, count(*) FILTER (WHERE {OVERDUE}) AS overdue
         FROM cases c JOIN members m ON c.lead = 'unit:' || m.code
-        WHERE c.state = ANY($3::text[]) AND ($4::text[] IS NULL OR c.scope_keys && $4)
+        WHERE c.state = ANY($3::text[]) AND {visible("$4", "c.scope_keys")}
         GROUP BY m.feature
     )
     SELECT f.code, f.name, f.level, f.parent, f.boundary,

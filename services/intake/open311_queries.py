@@ -1,6 +1,7 @@
 """What the Open311 face reads from PostgreSQL: the active catalog and registry, and requests as a client sees them.
 
-Cases are read through case_queries (the same visibility as /v1); only what /v1 has no query for lives here.
+Cases, submissions and their history are read through shared.queries and case_queries (the same visibility as
+/v1); the catalog and registry reads only Open311 makes live here.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from datetime import datetime
 
 import asyncpg
 
-from services.intake.case_queries import CaseFilter, list_cases, visible_case, visible_submission
+from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.open311_schemas import Building, ReadContext, Service
 from shared.api_clients import ApiClient
 from shared.domain.lifecycle import TERMINAL
-from shared.queries.states import values
+from shared.queries import case_events, submissions
+from shared.queries.cases import id_of_number, numbers
+from shared.queries.visibility import visibility_of
 
 ACTIVE = "(SELECT version_id FROM registry_active)"
 _TABLE_OF_LEAD = {"unit": "registry_units", "branch": "registry_branches", "department": "registry_departments"}
@@ -70,12 +73,7 @@ async def resolve_id(conn: asyncpg.Connection, request_id: str) -> uuid.UUID | N
         return uuid.UUID(request_id)
     except ValueError:
         pass
-    found: uuid.UUID | None = await conn.fetchval(
-        """SELECT case_id FROM cases WHERE case_number = $1
-           UNION ALL SELECT case_id FROM submissions WHERE case_number = $1 LIMIT 1""",
-        request_id,
-    )
-    return found
+    return await id_of_number(conn, request_id)
 
 
 async def find(
@@ -85,10 +83,7 @@ async def find(
     case_id = await resolve_id(conn, request_id)
     if case_id is None:
         return None, None
-    case = await visible_case(conn, client, case_id)
-    if case is not None:
-        return case, None
-    return None, await visible_submission(conn, client, case_id)
+    return await submissions.case_or_submission(conn, visibility_of(client), case_id)
 
 
 async def search_cases(
@@ -108,19 +103,7 @@ async def pending(
     conn: asyncpg.Connection, client: ApiClient, since: datetime | None, until: datetime | None, limit: int
 ) -> list[asyncpg.Record]:
     """Visible submissions that dispatch has not yet recorded as cases, newest first."""
-    rows = await conn.fetch(
-        """SELECT s.* FROM submissions s
-           WHERE ($1::text[] IS NULL OR s.scope_keys && $1)
-             AND ($2::timestamptz IS NULL OR s.received_at >= $2)
-             AND ($3::timestamptz IS NULL OR s.received_at < $3)
-             AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.case_id = s.case_id)
-           ORDER BY s.received_at DESC LIMIT $4""",
-        None if client.sees_all else client.visibility,
-        since,
-        until,
-        limit,
-    )
-    return list(rows)
+    return await submissions.not_yet_cases(conn, visibility_of(client), since, until, limit)
 
 
 async def read_context(conn: asyncpg.Connection, cases: list[asyncpg.Record]) -> ReadContext:
@@ -130,7 +113,7 @@ async def read_context(conn: asyncpg.Connection, cases: list[asyncpg.Record]) ->
     return ReadContext(
         services={s.code: s for s in await services(conn)},
         agencies=await _agencies(conn, {r["lead"] for r in cases if r["lead"]}),
-        merged_into=await _case_numbers(conn, targets),
+        merged_into=await numbers(conn, targets),
         reasons=await _reasons(conn, ended),
     )
 
@@ -149,24 +132,11 @@ async def _agencies(conn: asyncpg.Connection, leads: set[str]) -> dict[str, str]
     return names
 
 
-async def _case_numbers(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not case_ids:
-        return {}
-    rows = await conn.fetch("SELECT case_id, case_number FROM cases WHERE case_id = ANY($1::uuid[])", case_ids)
-    return {r["case_id"]: r["case_number"] for r in rows}
-
-
 async def _reasons(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The text (or reason code) of the event that cancelled or merged each case."""
     if not case_ids:
         return {}
-    rows = await conn.fetch(
-        """SELECT DISTINCT ON (case_id) case_id, detail FROM case_events
-           WHERE case_id = ANY($1::uuid[]) AND to_state = ANY($2::text[])
-           ORDER BY case_id, seq DESC""",
-        case_ids,
-        values(TERMINAL),
-    )
+    rows = await case_events.terminal_details(conn, case_ids)
     reasons: dict[uuid.UUID, str] = {}
     for r in rows:
         detail = json.loads(r["detail"]) if isinstance(r["detail"], str) else (r["detail"] or {})

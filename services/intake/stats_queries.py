@@ -9,7 +9,10 @@ import asyncpg
 
 from services.intake.area import ACTIVE
 from services.intake.stats import CaseFacts
-from shared.domain.lifecycle import DueKind, State
+from shared.domain.lifecycle import Action, DueKind, State
+from shared.queries.case_events import RATINGS, SATISFIED
+from shared.queries.deadlines import fell_due, met_in_time
+from shared.queries.visibility import visible
 
 By = Literal["street", "community", "grid", "department"]
 # the handling units' deadlines; verify and follow-up are not theirs
@@ -35,19 +38,19 @@ END"""
 FACTS = f"""
     SELECT {{bucket}} AS bucket,
         EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = '{DueKind.ACCEPT}'
-                AND d.status = 'met' AND d.closed_at <= d.due_at) AS accepted_in_time,
+                AND {met_in_time("d")}) AS accepted_in_time,
         EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = '{DueKind.RESOLVE}'
-                AND d.status = 'met' AND d.closed_at <= d.due_at) AS resolved_in_time,
+                AND {met_in_time("d")}) AS resolved_in_time,
         EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = ANY($6::text[])
-                AND coalesce(d.closed_at, now()) > d.due_at) AS overdue,
-        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'escalate') AS escalated,
-        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'return') AS returned,
-        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id
-         AND e.action IN ('rate_satisfied', 'rate_unsatisfied')) AS rated,
-        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'rate_satisfied') AS satisfied
+                AND {fell_due("d")}) AS overdue,
+        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = '{Action.ESCALATE}')
+            AS escalated,
+        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = '{Action.RETURN}') AS returned,
+        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action IN {RATINGS}) AS rated,
+        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}) AS satisfied
     FROM cases c JOIN tree t ON c.place = t.code
     WHERE c.received_at >= $3 AND c.received_at < $4 AND c.state <> '{State.MERGED}'
-      AND ($5::text[] IS NULL OR c.scope_keys && $5)"""
+      AND {visible("$5", "c.scope_keys")}"""
 
 
 async def buckets(conn: asyncpg.Connection, roots: list[str], by: By) -> list[tuple[str, str]]:

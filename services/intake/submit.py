@@ -26,6 +26,7 @@ from shared.events import new_event
 from shared.events.types import Location, Reporter, ReportSubmitted
 from shared.kafka import publish
 from shared.logging import bind_context, get_logger
+from shared.queries import submissions
 from shared.settings import IntakeSettings
 from shared.topics import Topics
 
@@ -104,15 +105,13 @@ async def _accept(
 ) -> Submission | None:
     now = datetime.now(UTC)
     async with conn.transaction():
-        seq = await conn.fetchval("SELECT nextval('case_number_seq')")
+        seq = await submissions.next_number(conn)
         number = case_number(settings.case_number_prefix, seq, now, settings.district_timezone)
         event = new_event(
             _event_data(report, source, case_id, number, now, client), source=EVENT_SOURCE, subject=str(case_id)
         )
-        inserted = await conn.fetchval(
-            """INSERT INTO submissions (case_id, case_number, client_id, idempotency_key, source, source_ref,
-                                        body_hash, event_id, scope_keys, received_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING case_id""",
+        inserted = await submissions.insert(
+            conn,
             case_id,
             number,
             client.id,
@@ -124,7 +123,7 @@ async def _accept(
             [client.own_key],
             now,
         )
-        if inserted is None:
+        if not inserted:
             return None
         await publish(producer, topics.reports, event)  # BrokerUnavailable rolls the row back: 503, nothing kept
     log.info("report_accepted", case_number=number, source=source, event_id=event.id)
@@ -163,16 +162,7 @@ async def _earlier(
     source: str,
     source_ref: str | None,
 ) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT case_id, case_number, body_hash FROM submissions
-           WHERE case_id = $1 OR (client_id = $2 AND idempotency_key = $3) OR (source = $4 AND source_ref = $5)
-           LIMIT 1""",
-        case_id,
-        client.id,
-        key,
-        source,
-        source_ref,
-    )
+    return await submissions.earlier(conn, case_id, client.id, key, source, source_ref)
 
 
 def _replay(row: asyncpg.Record, digest: str) -> Submission:

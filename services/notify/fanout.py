@@ -17,6 +17,7 @@ import asyncpg
 from services.notify.audience import Audience, CaseView, Person, SubscriptionView, audience
 from shared.events import CloudEvent, EventType, encode
 from shared.logging import get_logger
+from shared.queries import cases, processed_events
 from shared.settings import NotifySettings
 
 log = get_logger(__name__)
@@ -28,17 +29,10 @@ async def _case(conn: asyncpg.Connection, case_id: str) -> CaseView | None:
         key = uuid.UUID(case_id)
     except ValueError:
         return None
-    row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", key)
+    row = await cases.get(conn, key)
     if row is None:
         return None
-    phones = [
-        json.loads(r["reporter"]).get("phone")
-        for r in await conn.fetch(
-            """SELECT reporter FROM cases WHERE (case_id = $1 OR merged_into = $1) AND reporter IS NOT NULL
-               ORDER BY received_at""",
-            key,
-        )
-    ]
+    phones = [r.get("phone") for r in await cases.reporters(conn, key)]
     return CaseView(
         case_id=case_id,
         lead=row["lead"],
@@ -114,12 +108,7 @@ class FanOut:
     async def handle(self, conn: asyncpg.Connection, event: CloudEvent[Any], now: datetime) -> Audience | None:
         """Write the event's stream rows and deliveries; None when the event was handled before."""
         async with conn.transaction():
-            claimed = await conn.fetchval(
-                "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
-                CONSUMER,
-                event.id,
-            )
-            if claimed is None:
+            if not await processed_events.claim(conn, CONSUMER, event.id):
                 return None
             case = await _case(conn, event.subject)
             people: dict[str, Sequence[Person]] = {}

@@ -25,6 +25,7 @@ from services.notify.channels.base import Channel, Message, Outcome, Result
 from services.notify.templates import Audience, CaseFacts, digest, render
 from shared.events import decode
 from shared.logging import bind_context, get_logger
+from shared.queries.cases import message_facts
 from shared.retriable import RETRIABLE
 from shared.settings import NotifySettings
 from shared.supervisor import wait_any
@@ -189,9 +190,7 @@ class DeliveryWorker:
     async def _case_facts(self, case_ids: set[str]) -> dict[str, CaseFacts]:
         """What messages name but events do not carry: the case number, title, address, reporter."""
         ids = [uuid.UUID(c) for c in case_ids if _is_uuid(c)]
-        rows = await self.pool.fetch(
-            "SELECT case_id, case_number, title, location, reporter FROM cases WHERE case_id = ANY($1)", ids
-        )
+        rows = await message_facts(self.pool, ids)
         facts = {}
         for r in rows:
             location = json.loads(r["location"]) if r["location"] else {}

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from tests.case_rows import insert_case
+from tests.case_rows import append_events, insert_case
 from tests.intake_fixtures import IntakeUnderTest
 
 pytestmark = pytest.mark.infra
@@ -42,18 +42,6 @@ async def _deadline(conn: asyncpg.Connection, case_id: uuid.UUID, kind: str, *, 
     )
 
 
-async def _events(conn: asyncpg.Connection, case_id: uuid.UUID, *actions: str) -> None:
-    for seq, action in enumerate(actions, start=2):
-        await conn.execute(
-            """INSERT INTO case_events (case_id, seq, event_id, action, from_state, to_state, actor)
-               VALUES ($1, $2, $3, $4, 'x', 'x', '{"id": "t"}')""",
-            case_id,
-            seq,
-            str(uuid.uuid4()),
-            action,
-        )
-
-
 @pytest.fixture(scope="module")
 async def february(intake: IntakeUnderTest) -> None:
     async with intake.pool.acquire() as conn:
@@ -65,10 +53,10 @@ async def february(intake: IntakeUnderTest) -> None:
         a = await case(IN_WENJING, lead="department:police")
         await _deadline(conn, a, "accept", late=False)
         await _deadline(conn, a, "resolve", late=False)
-        await _events(conn, a, "rate_satisfied")
+        await append_events(conn, a, "rate_satisfied")
         b = await case(IN_WENJING)
         await _deadline(conn, b, "accept", late=True)
-        await _events(conn, b, "return", "escalate", "rate_unsatisfied", "rate_satisfied")
+        await append_events(conn, b, "return", "escalate", "rate_unsatisfied", "rate_satisfied")
         await case(IN_WENJING, received_at=datetime(2024, 2, 1, 0, 10, tzinfo=TZ))  # Jan 31 in UTC: February here
         c = await case(IN_YUANDONG, lead="branch:city_management-610199002", state="assigned")
         await _deadline(conn, c, "accept", late=None)

@@ -10,15 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, Query
 
 from services.intake import act
-from services.intake.case_queries import (
-    CaseFilter,
-    deadlines_of,
-    history,
-    list_cases,
-    running_deadlines,
-    visible_case,
-    visible_submission,
-)
+from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.case_views import case_detail, case_summary, delivery_view, received
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
 from services.intake.deps import Client, Res, require
@@ -26,7 +18,9 @@ from services.intake.schemas import ActionAccepted, ActionIn, Page, Source, in_r
 from shared.api_clients import Scope
 from shared.domain.lifecycle import State
 from shared.errors import InvalidInput, NotFound
+from shared.queries import case_events, cases, deadlines, submissions
 from shared.queries.deliveries import deliveries_of
+from shared.queries.visibility import visibility_of
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(401, 403, 422, 429))
 
@@ -53,11 +47,10 @@ async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, An
     require(client, Scope.READ, Scope.SUBMIT)
     tz = ZoneInfo(res.settings.district_timezone)
     async with res.pool.acquire() as conn:
-        row = await visible_case(conn, client, case_id)
+        row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)
         if row is not None:
-            events, deadlines = await history(conn, case_id), await deadlines_of(conn, case_id)
-            return case_detail(row, events, client, tz, deadlines)
-        submission = await visible_submission(conn, client, case_id)
+            events, due = await case_events.history(conn, case_id), await deadlines.of_case(conn, case_id)
+            return case_detail(row, events, client, tz, due)
     if submission is not None:
         return received(submission)
     raise _not_found(case_id)
@@ -98,7 +91,7 @@ async def get_cases(
     filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit, level, source)
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)
-        running = await running_deadlines(conn, [r["case_id"] for r in rows])
+        running = await deadlines.running(conn, [r["case_id"] for r in rows])
     tz = ZoneInfo(res.settings.district_timezone)
     items = [case_summary(r, client, tz, running.get(r["case_id"], [])) for r in rows]
     return Page(items=items, next_cursor=next_cursor)
@@ -117,7 +110,7 @@ async def get_cases(
 async def get_deliveries(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, Any]:
     require(client, Scope.READ)
     async with res.pool.acquire() as conn:
-        if await visible_case(conn, client, case_id) is None:
+        if await cases.visible_case(conn, visibility_of(client), case_id) is None:
             raise _not_found(case_id)
         with CONSOLE_QUERY_SECONDS.labels("deliveries").time():
             found = await deliveries_of(conn, case_id)
@@ -160,8 +153,7 @@ async def post_action(
     async with res.pool.acquire() as conn:
         earlier = await act.earlier_action(conn, event_id, body)
         if earlier is None:
-            row = await visible_case(conn, client, case_id)
-            submission = None if row is not None else await visible_submission(conn, client, case_id)
+            row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)
             if row is None and submission is None:
                 raise _not_found(case_id)
             scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]

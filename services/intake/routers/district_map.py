@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from services.intake.area import area_roots
-from services.intake.case_queries import visibility_of
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
 from services.intake.deps import Client, Res, require
 from services.intake.map_queries import map_features
 from services.intake.schemas import problems
 from shared.api_clients import Scope
+from shared.queries.visibility import visibility_of
 
 router = APIRouter(prefix="/v1", tags=["console"], responses=problems(401, 403, 422, 429))
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.intake.area import ACTIVE, area_roots
-from services.intake.case_queries import visibility_of
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS, EXPORTS
 from services.intake.deps import Client, Res, require
 from services.intake.schemas import in_range, problems
@@ -21,6 +20,7 @@ from services.intake.stats_queries import By, buckets, case_facts
 from shared.api_clients import ApiClient, Scope
 from shared.errors import InvalidInput
 from shared.logging import get_logger
+from shared.queries.visibility import visibility_of
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/stats", tags=["console"], responses=problems(401, 403, 404, 422, 429))

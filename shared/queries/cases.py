@@ -1,0 +1,125 @@
+"""SQL on `cases` that more than one place reads, and the filters every read of it shares.
+
+Dispatch writes the rows (services/dispatch/case_store.py); everything else reads them through here. The named
+sets of states come from shared.domain.lifecycle, never retyped.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from shared.domain.lifecycle import AWAITING_ACCEPT, ENDED, UNRESOLVED, State
+from shared.queries.states import sql_list, values
+from shared.queries.visibility import visible
+
+# A case is overdue when the deadline for the step it waits on has passed (columns of `cases`, unqualified).
+OVERDUE = f"""(
+    (state IN {sql_list(AWAITING_ACCEPT)} AND accept_by < now())
+    OR (state IN {sql_list(UNRESOLVED)} AND resolve_by < now())
+)"""
+# Every column, with `overdue`: what the case reads of the API and Open311 start from.
+SELECT_WITH_OVERDUE = f"SELECT *, {OVERDUE} AS overdue FROM cases"
+# Its reporters: the case's own and those of the reports merged into it, oldest first.
+REPORTERS = """SELECT reporter FROM cases WHERE (case_id = $1 OR merged_into = $1) AND reporter IS NOT NULL
+               ORDER BY received_at"""
+
+
+async def visible_case(
+    conn: asyncpg.Connection, visibility: list[str] | None, case_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The case with `overdue` if its scope keys share one with `visibility` (None: any)."""
+    return await conn.fetchrow(f"{SELECT_WITH_OVERDUE} WHERE case_id = $1 AND {visible('$2')}", case_id, visibility)
+
+
+async def get(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
+
+
+async def reporters(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The reporters of the case and of every report merged into it, oldest first."""
+    return [json.loads(r["reporter"]) for r in await conn.fetch(REPORTERS, case_id)]
+
+
+async def numbers(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """case id -> case number, for those recorded."""
+    if not case_ids:
+        return {}
+    rows = await conn.fetch("SELECT case_id, case_number FROM cases WHERE case_id = ANY($1::uuid[])", case_ids)
+    return {r["case_id"]: r["case_number"] for r in rows}
+
+
+async def message_facts(conn: asyncpg.Connection | asyncpg.Pool, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """What messages about a case name that events do not carry: number, title, location, reporter."""
+    return list(
+        await conn.fetch(
+            "SELECT case_id, case_number, title, location, reporter FROM cases WHERE case_id = ANY($1)", case_ids
+        )
+    )
+
+
+async def id_of_number(conn: asyncpg.Connection, case_number: str) -> uuid.UUID | None:
+    """The case id of a case number: of the case, or of the submission dispatch has not yet recorded."""
+    found: uuid.UUID | None = await conn.fetchval(
+        """SELECT case_id FROM cases WHERE case_number = $1
+           UNION ALL SELECT case_id FROM submissions WHERE case_number = $1 LIMIT 1""",
+        case_number,
+    )
+    return found
+
+
+async def open_by_level(conn: asyncpg.Connection) -> dict[str | None, int]:
+    """Cases not ended (closed, cancelled or merged) per level; None: no level (triage, or a department)."""
+    rows = await conn.fetch(
+        "SELECT level, count(*) AS n FROM cases WHERE state <> ALL($1::text[]) GROUP BY 1", values(ENDED)
+    )
+    return {r["level"]: int(r["n"]) for r in rows}
+
+
+async def assigned_leads(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """(case_id, lead) of those cases assigned to a lead and not yet accepted."""
+    return list(
+        await conn.fetch(
+            "SELECT case_id, lead FROM cases WHERE case_id = ANY($1) AND state = $2 AND lead IS NOT NULL",
+            case_ids,
+            State.ASSIGNED.value,
+        )
+    )
+
+
+async def count_routed(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> int:
+    """How many of those cases dispatch has routed to a lead or merged into another."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM cases WHERE case_id = ANY($1) AND (lead IS NOT NULL OR state = $2)",
+            case_ids,
+            State.MERGED.value,
+        )
+    )
+
+
+async def with_actions(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """Those cases' state, lead and merge target, with the actions and sequence numbers of their history."""
+    return list(
+        await conn.fetch(
+            """SELECT c.case_id, c.state, c.lead, c.merged_into,
+                      coalesce(array_agg(e.action ORDER BY e.seq) FILTER (WHERE e.seq IS NOT NULL), '{}') AS actions,
+                      coalesce(array_agg(e.seq ORDER BY e.seq) FILTER (WHERE e.seq IS NOT NULL), '{}') AS seqs
+               FROM cases c LEFT JOIN case_events e ON e.case_id = c.case_id
+               WHERE c.case_id = ANY($1) GROUP BY c.case_id""",
+            case_ids,
+        )
+    )
+
+
+async def count_cases(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM cases"))
+
+
+async def newest_case(conn: asyncpg.Connection) -> uuid.UUID | None:
+    """The case received last."""
+    found: uuid.UUID | None = await conn.fetchval("SELECT case_id FROM cases ORDER BY received_at DESC LIMIT 1")
+    return found

@@ -1,0 +1,127 @@
+"""SQL on `deadlines` that more than one place needs, and the filters on it reads share.
+
+Dispatch opens and closes the rows (services/dispatch/case_store.py); escalation claims and fires them through
+here; intake, the gauges, the simulation summary, chaos and the benchmarks read them through here.
+A row is `open` until it is `met` or `void`; `fired` counts its tiers fired (warnings, then overdue).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from shared.domain.lifecycle import ENDED
+from shared.queries.states import values
+
+# What dispatch's insert of a deadline notifies (migration 0008's trigger), with the earliest next_fire_at.
+NOTIFY_CHANNEL = "griddispatch_deadlines"
+
+# Up to $2 open rows whose next tier is due at $1, earliest first, each claimed by one worker alone.
+CLAIM = """SELECT deadline_id, case_id, kind, party, due_at, warn_times, fired FROM deadlines
+           WHERE status = 'open' AND next_fire_at <= $1
+           ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"""
+# When the next tier of any open deadline is due (NULL: none open); an index-only read of deadlines_due.
+NEXT_FIRE_AT = "SELECT min(next_fire_at) FROM deadlines WHERE status = 'open'"
+
+
+def met_in_time(d: str = "d") -> str:
+    """The deadline (alias `d`) was met by its due time."""
+    return f"{d}.status = 'met' AND {d}.closed_at <= {d}.due_at"
+
+
+def fell_due(d: str = "d") -> str:
+    """The deadline (alias `d`) passed its due time while still owed: closed after it, or open past it."""
+    return f"coalesce({d}.closed_at, now()) > {d}.due_at"
+
+
+async def claim(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(CLAIM, now, limit))
+
+
+async def set_fired(conn: asyncpg.Connection, updates: list[tuple[uuid.UUID, int, datetime]]) -> None:
+    """(deadline_id, fired, next_fire_at) for each row fired, in one round trip."""
+    if updates:
+        await conn.executemany("UPDATE deadlines SET fired = $2, next_fire_at = $3 WHERE deadline_id = $1", updates)
+
+
+async def next_fire_at(conn: asyncpg.Connection | asyncpg.Pool) -> datetime | None:
+    found: datetime | None = await conn.fetchval(NEXT_FIRE_AT)
+    return found
+
+
+async def postpone(conn: asyncpg.Connection, deadline_ids: list[uuid.UUID], until: datetime) -> None:
+    """Move those deadlines' next tier to `until` (a benchmark's bare claim loop, firing nothing)."""
+    await conn.execute("UPDATE deadlines SET next_fire_at = $2 WHERE deadline_id = ANY($1)", deadline_ids, until)
+
+
+async def of_case(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Every deadline the case has had, running or not, oldest first."""
+    return list(
+        await conn.fetch(
+            """SELECT kind, party, starts_at, due_at, warn_times, fired, status, closed_at FROM deadlines
+               WHERE case_id = $1 ORDER BY starts_at, due_at""",
+            case_id,
+        )
+    )
+
+
+async def running(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """The open deadlines of each case."""
+    rows = await conn.fetch(
+        """SELECT case_id, kind, party, starts_at, due_at, warn_times FROM deadlines
+           WHERE case_id = ANY($1::uuid[]) AND status = 'open'""",
+        case_ids,
+    )
+    found: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for r in rows:
+        found.setdefault(r["case_id"], []).append(r)
+    return found
+
+
+async def overdue_cases_by_level(conn: asyncpg.Connection, now: datetime) -> dict[str | None, int]:
+    """Cases not ended with an open deadline due by `now`, per level (None: no level)."""
+    rows = await conn.fetch(
+        """SELECT c.level, count(DISTINCT c.case_id) AS n
+           FROM deadlines d JOIN cases c USING (case_id)
+           WHERE d.status = 'open' AND d.due_at <= $1 AND c.state <> ALL($2::text[])
+           GROUP BY 1""",
+        now,
+        values(ENDED),
+    )
+    return {r["level"]: int(r["n"]) for r in rows}
+
+
+async def count_due(conn: asyncpg.Connection, by: datetime) -> int:
+    """Open deadlines with a tier due by `by`."""
+    return int(await conn.fetchval("SELECT count(*) FROM deadlines WHERE status = 'open' AND next_fire_at <= $1", by))
+
+
+async def not_yet_fired(conn: asyncpg.Connection, deadline_ids: list[uuid.UUID]) -> int:
+    """Of these deadlines, how many are still open without their due tier fired (escalation has not acted)."""
+    return int(
+        await conn.fetchval(
+            """SELECT count(*) FROM deadlines
+           WHERE deadline_id = ANY($1) AND status = 'open' AND fired <= cardinality(warn_times)""",
+            deadline_ids,
+        )
+    )
+
+
+async def fell_due_all(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """(deadline_id, case_id, fell_due) of every deadline."""
+    return list(await conn.fetch(f"SELECT deadline_id, case_id, {fell_due()} AS fell_due FROM deadlines d"))
+
+
+async def fall_due_now(conn: asyncpg.Connection, case_ids: list[uuid.UUID], kind: str) -> None:
+    """Make those cases' open deadlines of `kind` due now with no warnings left (time passes, for a test of the
+    system), and wake every escalation worker as dispatch's insert of a deadline due now would (the trigger
+    fires on INSERT only)."""
+    await conn.execute(
+        """UPDATE deadlines SET due_at = now(), next_fire_at = now(), warn_times = '{}'
+           WHERE case_id = ANY($1) AND kind = $2 AND status = 'open'""",
+        case_ids,
+        kind,
+    )
+    await conn.execute("SELECT pg_notify($1, extract(epoch FROM now())::text)", NOTIFY_CHANNEL)
