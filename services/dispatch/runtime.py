@@ -39,6 +39,8 @@ from shared.topics import Topics
 
 log = get_logger(__name__)
 MAX_BACKOFF_S = 10.0
+STOP_PUBLISH_S = 5.0
+PUBLISH_AHEAD = 4  # committed batches waiting to be published before the next batch waits for them
 BATCH_SIZE = Histogram(
     "griddispatch_dispatch_batch_events",
     "Events per dispatch transaction (a micro-batch; 1 when nothing is queued)",
@@ -94,6 +96,8 @@ class Runtime:
         self.database = database
         self.topics = Topics(kafka.topic_prefix)
         self.ready = asyncio.Event()
+        # outbox ids of committed batches, published in commit order while the next batch is applied
+        self._committed: asyncio.Queue[list[int]] = asyncio.Queue(maxsize=PUBLISH_AHEAD)
         self._stack = AsyncExitStack()
         self.pool: asyncpg.Pool
         self.producer: AIOKafkaProducer
@@ -107,11 +111,16 @@ class Runtime:
         await self.registry.start()
         self._stack.push_async_callback(self.registry.stop)
         self.supervisor.start("registry-listener", self.registry.run)
+        self.supervisor.start("outbox-publisher", self._publish_committed)
         self._stack.push_async_callback(self.supervisor.stop, 0)  # its only loop waits: nothing to finish
         self.ready.set()
 
     async def stop(self) -> None:
         self.ready.clear()
+        try:  # what was committed goes out now rather than at the next start's sweep
+            await asyncio.wait_for(self.published(), STOP_PUBLISH_S)
+        except TimeoutError:
+            log.warning("stopped_before_publishing", waiting=self._committed.qsize())
         await self._stack.aclose()
 
     async def ensure_department_topics(self, loaded: LoadedRegistry) -> None:
@@ -157,8 +166,13 @@ class Runtime:
         return Context(rules, self.topics)
 
     async def process(self, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int) -> None:
-        """One message: a batch of one."""
+        """One message: a batch of one, and what it caused published (or deferred to the sweeper) on return."""
         await self.process_batch([Inbound(topic, value, key, partition, offset)])
+        await self.published()
+
+    async def published(self) -> None:
+        """Until every committed batch has been published (or left to the sweeper by an outage)."""
+        await self._committed.join()
 
     async def process_batch(self, messages: Sequence[Inbound]) -> None:
         """Messages in arrival order: applied in one transaction, published after it. What cannot be decoded or
@@ -205,10 +219,20 @@ class Runtime:
                     await self.dead_letter(msg, outcome.reason, outcome.detail)
             else:
                 EVENTS_CONSUMED.labels(msg.topic, item.event.type.value, outcome).inc()
-        try:  # a row the broker refuses is logged, counted and left to the sweeper; the others are not resent
-            await outbox.publish(self.pool, self.producer, list(result.outbox_ids), create_topic=self.create_topic)
-        except RETRIABLE_PUBLISHING as exc:  # committed: the sweeper publishes it when broker and database are back
-            log.warning("publish_deferred", error=str(exc))
+        if result.outbox_ids:  # published while the next batch is applied, in commit order
+            await self._committed.put(list(result.outbox_ids))
+
+    async def _publish_committed(self) -> None:
+        """The outbox rows of each committed batch, in order. A row the broker refuses is logged, counted and
+        left to the sweeper, the others are not resent; an outage leaves them all to it (they are committed)."""
+        while True:
+            ids = await self._committed.get()
+            try:
+                await outbox.publish(self.pool, self.producer, ids, create_topic=self.create_topic)
+            except RETRIABLE_PUBLISHING as exc:
+                log.warning("publish_deferred", error=str(exc))
+            finally:
+                self._committed.task_done()
 
     async def sweep_outbox(self) -> int:
         """Publish what a crash or an outage left in the outbox; an outage only defers it to the next sweep

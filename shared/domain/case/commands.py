@@ -140,16 +140,26 @@ class _Work:
     """One command's work on one case: the case as it changes, and the facts in the order they happen."""
 
     def __init__(self, case: Case, rules: Rules, now: datetime) -> None:
-        self.case = case
+        self._case = case
+        self._changes: dict[str, Any] = {}  # set since the case was last made: made when it is read whole
         self.rules = rules
         self.now = now
         self.facts: list[Fact] = []
+
+    @property
+    def case(self) -> Case:
+        if self._changes:
+            self._case, self._changes = evolve(self._case, **self._changes), {}
+        return self._case
+
+    def get(self, column: str) -> Any:
+        return self._changes[column] if column in self._changes else getattr(self._case, column)
 
     def done(self) -> Changed:
         return Changed(self.case, tuple(self.facts))
 
     def set(self, **columns: Any) -> None:
-        self.case = evolve(self.case, **columns)
+        self._changes.update(columns)
 
     def progress_to(self, progress: CaseProgress) -> None:
         self.set(progress=progress, state=progress.state)
@@ -200,7 +210,7 @@ class _Work:
             self.now, due_at, warn_times, self.rules.deadline_scale if scale is None else scale
         )
         opened = CaseDeadline(uuid.uuid4(), kind, party, starts_at, due, tuple(sorted(warnings)))
-        self.set(deadlines=(*self.case.deadlines, opened))
+        self.set(deadlines=(*self.get("deadlines"), opened))
         return due
 
     def close_deadlines(
@@ -212,27 +222,28 @@ class _Work:
                 replace(d, status=status)
                 if d.is_open and (wanted is None or d.kind in wanted) and (party is None or d.party == party)
                 else d
-                for d in self.case.deadlines
+                for d in self.get("deadlines")
             )
         )
 
     def void_what_no_longer_applies(self) -> None:
         """Open deadlines the state no longer owes are void; report-in deadlines while their party owes a part."""
-        live, owing = live_deadlines(self.case.state), self.case.progress.owing
-        if self.case.state in ENDED:
+        state = self.get("state")
+        live, owing = live_deadlines(state), self.get("progress").owing
+        if state in ENDED:
             live, owing = frozenset(), frozenset()
         self.set(
             deadlines=tuple(
                 replace(d, status=DeadlineStatus.VOID)
                 if d.is_open and not (d.kind in live or (d.kind is DueKind.REPORT_IN and d.party in owing))
                 else d
-                for d in self.case.deadlines
+                for d in self.get("deadlines")
             )
         )
 
     def keys_with(self, parties: Iterable[str | None]) -> tuple[str, ...]:
         extra = scope_keys(self.rules.registry, [p for p in parties if p], None, None)
-        return tuple(sorted({*self.case.scope_keys, *extra}))
+        return tuple(sorted({*self.get("scope_keys"), *extra}))
 
 
 # ---- new reports ---------------------------------------------------------------------------------------------
@@ -474,7 +485,7 @@ def _assign(
     work: _Work, assignment: Assignment, *, start: datetime, actor: Who, detail: dict[str, Any], cause: str
 ) -> None:
     """Give the case a lead (and assisting units): lifecycle, deadlines, row, history, notices."""
-    lead, before = assignment.lead, work.case.progress
+    lead, before = assignment.lead, work.get("progress")
     new = apply(before, Action.ASSIGN, Role(actor.role), actor.id, lead=lead, parties=assignment.assisting).progress
     policy = work.rules.policy
     work.close_deadlines(DeadlineStatus.VOID)  # whatever the previous assignee owed is void now
@@ -485,9 +496,8 @@ def _assign(
         due[kind] = work.open_deadline(kind, lead, start, computed, warnings)
     for party in sorted(new.owing):
         work.open_deadline(DueKind.REPORT_IN, party, start, assignment.resolve_by)
-    case = work.case
-    clients = {k for k in case.scope_keys if k.startswith("client:")}  # the client follows its case wherever
-    keys = scope_keys(work.rules.registry, [lead, *sorted(new.assisting)], case.place, case.submitted_by)
+    clients = {k for k in work.get("scope_keys") if k.startswith("client:")}  # the client follows its case
+    keys = scope_keys(work.rules.registry, [lead, *sorted(new.assisting)], work.get("place"), work.get("submitted_by"))
     work.progress_to(new)
     work.set(
         lead=lead,
