@@ -129,10 +129,11 @@ class DispatchSettings(BaseSettings):
     # Every deadline's allowance and warning offsets are multiplied by this (1: the real clock). Only for a
     # replayed day (`make demo` sets 1/DEMO_SPEEDUP, so a day's deadlines fall due within its minutes).
     deadline_scale: float = Field(1.0, gt=0, le=1)
-    # Micro-batches: the worker takes up to `batch_max` events (waiting at most `batch_wait_ms` for more once
-    # the first is there), applies them in order in one transaction and publishes what they caused at once.
+    # Micro-batches: the worker takes the events waiting, up to `batch_max` (and with `batch_wait_ms` waits
+    # that long for more once the first is there), applies them in order in one transaction and publishes
+    # what they caused at once (services/dispatch/batching.py).
     batch_max: int = Field(200, ge=1, le=5000)
-    batch_wait_ms: float = Field(5.0, ge=0, le=1000)
+    batch_wait_ms: float = Field(0.0, ge=0, le=1000)
 
 
 class EscalationSettings(BaseSettings):

@@ -18,6 +18,7 @@ from mode import Service
 from prometheus_client import Gauge
 
 from griddispatch import __version__
+from services.dispatch.batching import BatchQueue
 from services.dispatch.runtime import MAX_BACKOFF_S, Inbound, Runtime
 from shared.errors import InfrastructureUnavailable
 from shared.health import liveness, run_checks, standard_checks, tasks_part
@@ -109,6 +110,9 @@ def create_app(
         async def on_start(self) -> None:
             await runtime.start()
             await lag.start()
+            runtime.supervisor.start(
+                "batch-loop", lambda: batches.run(lambda messages: process_until_done(runtime, messages), runtime.ready)
+            )
             log.info("dispatch_ready", worker_id=settings.worker_id)
 
         async def on_stop(self) -> None:
@@ -125,15 +129,14 @@ def create_app(
 
     supervisor = runtime.supervisor
 
-    batch_max, batch_wait_s = runtime.batch_max, runtime.batch_wait_ms / 1000
+    batches = BatchQueue(runtime.batch_max, runtime.batch_wait_ms / 1000)
 
     @app.agent(inputs)
     async def dispatch(stream: Any) -> None:
-        # up to batch_max events at a time, in arrival order; faust commits their offsets once they are done
-        async for events in stream.take_events(batch_max, within=batch_wait_s):
-            await runtime.ready.wait()
-            messages = [Inbound(m.topic, m.value, m.key, m.partition, m.offset) for m in (e.message for e in events)]
-            await process_until_done(runtime, messages)
+        # acked by the batch loop once applied: faust commits no offset past an event not applied yet
+        stream.enable_acks = False
+        async for event in stream.events():
+            await batches.put(stream, event)
 
     @app.timer(interval=SWEEP_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def sweep_outbox() -> None:
