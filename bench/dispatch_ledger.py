@@ -5,11 +5,15 @@
 * **Commits**: `pg_stat_database.xact_commit` of the worker's own database, read from the `postgres` database
   (so that reading it commits nothing there), less the transactions this bench ran on the worker's database
   meanwhile (counting rows and the outbox: each statement of ours is a transaction of its own, counted as sent,
-  its connection closed before the figure is read). Every committed transaction counts, read-only ones too.
+  and so is each connection's start; the connection is closed before the figure is read). Every committed
+  transaction counts, read-only ones too.
 
 PostgreSQL (15+) keeps a backend's statistics to itself for up to 10 s after it goes idle (PGSTAT_IDLE_INTERVAL)
 and flushes them at once when it exits; so a stretch ends either with the worker stopped (its backends gone) or
-after `settle()` has waited out the flush since the worker's last work.
+after `settle()` has waited out the flush since the worker's last work. One exception: a backend that LISTENs
+reads each NOTIFY it is woken by in a transaction of its own (the deadlines and case_events triggers notify)
+and publishes that count only when it next runs a statement or exits, so a stretch ended by `settle()` may miss
+some of those.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ class Ledger:
         try:
             return await work(conn)
         finally:
-            self.own += sum(sent().values()) - before
+            self.own += 1 + sum(sent().values()) - before  # 1: a backend's start commits a transaction of its own
             await conn.close()
             await self._gone([pid])
 
