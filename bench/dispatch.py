@@ -3,7 +3,8 @@
     python -m bench.dispatch              # 5,000 reports per flow (a few minutes)
     python -m bench.dispatch --quick      # 1,000 reports per flow
     python -m bench.dispatch --py-spy     # then sample the worker with py-spy through one more flood
-    python -m bench.dispatch --profile    # only: where Runtime.process spends its time, in-process
+    python -m bench.dispatch --profile    # only: where Runtime.process spends its time, in-process (and what
+                                          # counting statements costs, as python -m bench.db_statements)
 
 Everything runs in one go on the broker and the PostgreSQL cluster of `griddispatch infra up` (started here,
 and stopped afterwards, only if it was not running), on loopback:
@@ -19,6 +20,14 @@ and stopped afterwards, only if it was not running), on loopback:
   (same matter within 100 m and 72 h): a report that duplicates an open case is merged into it and gets no
   assignment of its own, so it counts as done when its `merge` case event arrives. Merges are counted.
 * Latency one at a time: a few reports sent singly, each waited for, so nothing is queued.
+* SQL statements and commits per report, for the flood and for the one-at-a-time reports: the worker's
+  `griddispatch_db_statements_total` (every statement its pool sends, shared/db/statements.py) read from its
+  /metrics at both ends, and `pg_stat_database.xact_commit` of its database, net of this bench's own
+  transactions there (bench/dispatch_ledger.py: each end waits until PostgreSQL has the statistics).
+* TWO workers, two more `griddispatch serve dispatch` processes in one consumer group on a database and a
+  topic prefix of their own (the reports topic has 6 partitions; at least 2 are made if a prefix had fewer),
+  the same number of other reports flooded once both hold partitions: the rate, its ratio to one worker's,
+  and the machine's cores and load beside it (on 2 cores, the cores bound it).
 * The same reports processed in-process by `Runtime.process` in a loop (no faust, its own fresh database):
   what the worker could reach without the framework around it.
 * The yardsticks, on the same broker in the same run: a plain aiokafka consume-and-produce relay of the same
@@ -36,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import functools
 import io
 import json
 import logging
@@ -56,12 +66,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import shapely
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from prometheus_client.parser import text_string_to_metric_families
 
-from bench import common
+from bench import common, db_statements
 from bench.common import (
     SAMPLE,
     Child,
@@ -75,18 +87,20 @@ from bench.common import (
     percentile,
     wait_ready,
 )
+from bench.dispatch_ledger import Ledger, Mark, Stretch, scrape_statements, settle
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra.processes import Processes
+from shared.db.statements import sent
 from shared.domain.model import Level
 from shared.events import EncodedEvent, encode, new_event
 from shared.events.types import EventType, Location, ReportSubmitted
 from shared.kafka import ensure_topics, kafka_producer
 from shared.registry_files.load import load_directory
 from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, LocalInfraSettings
-from shared.topics import TopicSpec
+from shared.topics import Topics, TopicSpec
 
 SEED = 20261122
-IN_PROCESS_MAX = 2000  # reports through Runtime.process in-process: enough for a steady rate
+IN_PROCESS_MAX = 1000  # reports through Runtime.process in-process: enough for a steady rate
 STALL_S = 60.0  # give up on a flow when no result has arrived for this long
 # Dispatch's tables: every row a report writes lands in one of these.
 TABLES = ("processed_events", "cases", "case_events", "deadlines", "outbox", "pending_actions")
@@ -116,11 +130,17 @@ class Report:
     encoded: EncodedEvent
 
 
-def make_reports(n: int, tag: str, rnd: random.Random) -> list[Report]:
-    """N report events, encoded once, spread over the sample district's micro-grids and matters."""
+@functools.cache
+def _district() -> tuple[list[Any], list[Any]]:
+    """The sample district's micro-grid polygons and matters (read once: about half a second each time)."""
     loaded = load_directory(SAMPLE)
     grids = [u.boundary for u in loaded.registry.units_at(Level.MICRO_GRID)]
-    matters = [loaded.catalog.get(code) for code in loaded.catalog.codes]
+    return grids, [loaded.catalog.get(code) for code in loaded.catalog.codes]
+
+
+def make_reports(n: int, tag: str, rnd: random.Random) -> list[Report]:
+    """N report events, encoded once, spread over the sample district's micro-grids and matters."""
+    grids, matters = _district()
     out = []
     for i in range(n):
         polygon = rnd.choice(grids)
@@ -202,15 +222,22 @@ class Row:
     steady: float | None
     latencies: list[float]
     note: str
+    stretch: Stretch | None = None  # SQL statements and commits, for the rows of a dispatch flow
 
     def line(self) -> str:
         whole = f"{self.whole:>9,.0f}" if self.whole is not None else f"{'':>9}"
         steady = f"{self.steady:>9,.0f}" if self.steady is not None else f"{'':>9}"
         lat = "".join(f"{percentile(self.latencies, q):>9.1f}" for q in (0.5, 0.99, 1.0)) if self.latencies else ""
-        return f"{self.name:52}{whole}{steady}{lat}   {self.note}"
+        lat = lat or f"{'':>27}"
+        sql = (
+            f"{self.stretch.statements_per_report:>9.1f}{self.stretch.commits_per_report:>9.2f}"
+            if self.stretch is not None
+            else f"{'':>18}"
+        )
+        return f"{self.name:52}{whole}{steady}{lat}{sql}   {self.note}".rstrip()
 
 
-HEADER = f"{'flow':52}{'whole/s':>9}{'steady/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+HEADER = f"{'flow':52}{'whole/s':>9}{'steady/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'SQL/rep':>9}{'commit/r':>9}"
 
 
 # ------------------------------------------------------------------------------------------ observer
@@ -347,38 +374,37 @@ class Place(common.Place):
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-async def table_counts(url: str) -> dict[str, tuple[int, int, int, int]]:
-    """table -> (rows now, tuples inserted, updated, deleted) per pg_stat_user_tables; commits; outbox rows sent."""
-    conn = await asyncpg.connect(url)
-    try:
-        out = {}
-        for table in TABLES:
-            rows = await conn.fetchval(f"SELECT count(*) FROM {table}")
-            stat = await conn.fetchrow(
-                "SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE relname = $1", table
-            )
-            out[table] = (rows, stat["n_tup_ins"], stat["n_tup_upd"], stat["n_tup_del"])
-        commits = await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-        out["_commits"] = (commits, 0, 0, 0)
-        sent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
-        out["_published"] = (sent, 0, 0, 0)
-        return out
-    finally:
-        await conn.close()
-
-
-async def settled_counts(url: str, timeout_s: float = 15) -> dict[str, tuple[int, int, int, int]]:
-    """Counts once the statistics have caught up: a backend reports them up to ~10 s after it goes idle."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        counts = await table_counts(url)
-        caught_up = all(counts[t][0] == counts[t][1] - counts[t][3] for t in TABLES)
-        if (caught_up and counts["outbox"][2] >= counts["_published"][0]) or time.monotonic() > deadline:
-            return counts
-        await asyncio.sleep(0.5)
-
-
 Counts = dict[str, tuple[int, int, int, int]]
+
+
+async def table_counts(conn: asyncpg.Connection) -> Counts:
+    """table -> (rows now, tuples inserted, updated, deleted) per pg_stat_user_tables; outbox rows sent."""
+    out = {}
+    for table in TABLES:
+        rows = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        stat = await conn.fetchrow(
+            "SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE relname = $1", table
+        )
+        out[table] = (rows, stat["n_tup_ins"], stat["n_tup_upd"], stat["n_tup_del"])
+    sent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+    out["_published"] = (sent, 0, 0, 0)
+    return out
+
+
+async def settled_counts(ledger: Ledger, timeout_s: float = 15) -> Counts:
+    """Counts once the statistics have caught up with count(*) (they do at once when the workers have stopped, or
+    after `settle`; this checks it)."""
+
+    async def counts(conn: asyncpg.Connection) -> Counts:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            counts = await table_counts(conn)
+            caught_up = all(counts[t][0] == counts[t][1] - counts[t][3] for t in TABLES)
+            if (caught_up and counts["outbox"][2] >= counts["_published"][0]) or time.monotonic() > deadline:
+                return counts
+            await asyncio.sleep(0.5)
+
+    return await ledger.query(counts)
 
 
 def rows_per_case(before: Counts, after: Counts, n: int) -> str:
@@ -390,24 +416,10 @@ def rows_per_case(before: Counts, after: Counts, n: int) -> str:
         inserted, updated = inserted + ins, updated + upd
         if ins or upd:
             parts.append(f"{table} {ins / n:.2f}" + (f" (+{upd / n:.2f} upd)" if upd else ""))
-    commits = (after["_commits"][0] - before["_commits"][0]) / n
     return (
-        f"database per report: {inserted / n:.2f} rows inserted + {updated / n:.2f} updated, "
-        f"{commits:.2f} transactions (pg_stat_database; read-only ones too)  [{'; '.join(parts)}]"
+        f"database per report (pg_stat_user_tables): {inserted / n:.2f} rows inserted + {updated / n:.2f} updated "
+        f"[{'; '.join(parts)}]"
     )
-
-
-class Backends:
-    """The PostgreSQL backends serving one database (the worker's pool): not ours, not the cluster's others."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    async def pids(self) -> list[int]:
-        rows = await self.conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return [r["pid"] for r in rows]
 
 
 def pids_of(pids: list[int]) -> Callable[[], Awaitable[list[int]]]:
@@ -417,17 +429,16 @@ def pids_of(pids: list[int]) -> Callable[[], Awaitable[list[int]]]:
     return fixed
 
 
-async def unpublished_outbox(url: str, timeout_s: float = 15) -> int:
-    conn = await asyncpg.connect(url)
-    try:
+async def unpublished_outbox(ledger: Ledger, timeout_s: float = 15) -> int:
+    async def left(conn: asyncpg.Connection) -> int:
         deadline = time.monotonic() + timeout_s
         while True:
             left: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             if left == 0 or time.monotonic() > deadline:
                 return left
             await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
+
+    return await ledger.query(left)
 
 
 # ----------------------------------------------------------------------------------------- relay
@@ -646,6 +657,8 @@ async def profile(place: Place, n: int) -> None:
     # the outbox module Runtime.process publishes through, wherever it lives (it moved to shared/ once)
     outbox: Any = getattr(runtime_module, "outbox")  # noqa: B009 - not re-exported, so mypy needs getattr
 
+    for line in await db_statements.overhead(place.url_of("postgres")):
+        print(line)
     database = await place.new_database("profile")
     await ensure_topics(place.kafka, place.topics.core_specs())
     runtime = Runtime(place.kafka, DatabaseSettings(url=place.url_of(database)))
@@ -729,89 +742,313 @@ async def profile(place: Place, n: int) -> None:
 # --------------------------------------------------------------------------------------------- main
 
 
-async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
-    topics = place.topics
-    rnd = random.Random(SEED)
-    tag = place.kafka.topic_prefix[-8:]
-    database = await place.new_database("worker")
-    url = place.url_of(database)
-    await ensure_topics(place.kafka, topics.core_specs())
-    warm, pace = make_reports(50, f"{tag}-w", rnd), make_reports(pace_n, f"{tag}-p", rnd)
-    reports = make_reports(n, f"{tag}-f", rnd)
+@dataclass
+class Worker:
+    """A `griddispatch serve dispatch` process of the run, with its /metrics port and its log."""
 
+    name: str
+    child: Child
+    port: int
+    log: Path
+
+    async def ready(self) -> None:
+        await wait_ready(self.child, self.port, self.log, self.name)
+
+
+async def start_worker(place: Place, kafka: KafkaSettings, url: str, worker_id: int, name: str) -> Worker:
+    """Spawn a worker (its readiness is waited for apart, so that several start side by side)."""
     port = free_port()
     env = {
         **os.environ,
-        "GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS": place.kafka.bootstrap_servers,
-        "GRIDDISPATCH_KAFKA_TOPIC_PREFIX": place.kafka.topic_prefix,
+        "GRIDDISPATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "GRIDDISPATCH_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
         "GRIDDISPATCH_DB_URL": url,
         "GRIDDISPATCH_LOG_JSON": "true",
     }
-    argv = [sys.executable, "-m", "griddispatch.cli", "serve", "dispatch", "--port", str(port), "--worker-id", "1"]
-    log_path = place.scratch / "dispatch-worker.log"
-    rows: list[Row] = []
-    notes: list[str] = []
-    worker = await Child.start(argv, env, place.scratch, log_path)  # cwd: faust's data directory lands there
-    observer = Observer(
+    argv = [sys.executable, "-m", "griddispatch.cli", "serve", "dispatch", "--port", str(port)]
+    argv += ["--worker-id", str(worker_id)]
+    cwd = place.scratch / name  # faust's data directory lands there: one each
+    cwd.mkdir(exist_ok=True)
+    log_path = place.scratch / f"{name}.log"
+    return Worker(name, await Child.start(argv, env, cwd, log_path), port, log_path)
+
+
+def flood_topics(topics: Topics, workers: int) -> list[TopicSpec]:
+    """The core topics, the reports topic with at least a partition per worker (production's has 6)."""
+    return [
+        TopicSpec(s.name, max(s.partitions, workers), s.retention_ms) if s.name == topics.reports else s
+        for s in topics.core_specs()
+    ]
+
+
+def dispatch_observer(place: Place, topics: Topics) -> Observer:
+    return Observer(
         place.kafka.bootstrap_servers,
         [topics.assignments, topics.case_events, topics.dead_letter],
         dispatch_outcome(topics.assignments, topics.case_events, topics.dead_letter),
     )
-    processes = Processes(place.local.dir)
-    broker = processes.running(local_kafka.NAME)
-    backends = Backends(await asyncpg.connect(url))
+
+
+async def consumed(worker: Worker) -> float:
+    """Events the worker has consumed (griddispatch_events_consumed_total, every topic and outcome)."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{worker.port}/metrics", timeout=10)).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "griddispatch_events_consumed"
+        for s in family.samples
+        if s.name.endswith("_total")
+    )
+
+
+def meter_of(workers: list[Worker], ledger: Ledger, broker_pid: int | None, two: bool = False) -> CpuMeter:
+    label = "the two dispatch workers" if two else "dispatch worker"
+    return CpuMeter(
+        {
+            label: pids_of([w.child.proc.pid for w in workers]),
+            "their PostgreSQL backends" if two else "its PostgreSQL backends": ledger.backends,
+            "Kafka": pids_of([broker_pid] if broker_pid else []),
+            "this bench": pids_of([os.getpid()]),
+        }
+    )
+
+
+@dataclass
+class OneWorker:
+    fast: Flow
+    slow: Flow
+    flood: Stretch
+    paced: Stretch
+    left: int
+    rows: str
+    cpu: str
+    load: str
+    notes: list[str]
+
+
+async def one_worker(
+    place: Place,
+    worker: Worker,
+    ledger: Ledger,
+    broker_pid: int | None,
+    inputs: tuple[list[Report], list[Report], list[Report]],
+    start_next: Callable[[], Awaitable[None]],
+    spy: list[Report] | None,
+) -> OneWorker:
+    """Warm-up, one at a time, the flood; then `start_next` (the two-worker flow's processes) as this one stops."""
+    topics = place.topics
+    warm, pace, reports = inputs
+    notes: list[str] = []
+    observer = dispatch_observer(place, topics)
     try:
-        await wait_ready(worker, port, log_path, "dispatch worker")
+        await worker.ready()
         await observer.start()
         async with kafka_producer(place.kafka) as producer:
             w = await flood(producer, topics.reports, warm, observer, "warm-up")
             print(f"  warm-up: {w.count} of {len(warm)} reports dispatched in {w.whole()[1]:.1f}s (group formed)")
+            await unpublished_outbox(ledger)
+            await settle(time.monotonic())
+            a = await ledger.mark(await scrape_statements([worker.port]))
             slow = await paced(producer, topics.reports, pace, observer, "dispatch paced")
-            await unpublished_outbox(url)
-            before = await settled_counts(url)
-            meter = CpuMeter(
-                {
-                    "dispatch worker": pids_of([worker.proc.pid]),
-                    "its PostgreSQL backends": backends.pids,
-                    "Kafka": pids_of([broker.pid] if broker else []),
-                    "this bench": pids_of([os.getpid()]),
-                }
-            )
+            await unpublished_outbox(ledger)
+            paced_statements = await scrape_statements([worker.port])
+            await settle(time.monotonic())
+            b = await ledger.mark(await scrape_statements([worker.port]))
+            before = await settled_counts(ledger)
+            meter = meter_of([worker], ledger, broker_pid)
             await meter.begin()
             fast = await flood(producer, topics.reports, reports, observer, "dispatch worker")
             cpu = await meter.end()
-            left = await unpublished_outbox(url)
-            after = await settled_counts(url)
-            if py_spy:
-                notes += await sample_worker(place, worker, producer, observer, make_reports(n, f"{tag}-s", rnd))
+            load_now = load1()
+            left = await unpublished_outbox(ledger)
+            flood_statements = await scrape_statements([worker.port])
+            if spy is not None:  # the worker goes on: its statistics have to reach pg_stat_database first
+                await settle(time.monotonic())
+                c = await ledger.mark(flood_statements)
+                after = await settled_counts(ledger)
+                notes += await sample_worker(place, worker.child, producer, observer, spy)
+        await start_next()
+        await worker.child.stop()
+        if spy is None:  # stopped: its backends exited, their statistics flushed
+            await ledger.workers_gone()
+            c = await ledger.mark(flood_statements)
+            after = await settled_counts(ledger)
     finally:
-        await backends.conn.close()
         await observer.stop()
-        await worker.stop()
+        await worker.child.stop()
+    return OneWorker(
+        fast=fast,
+        slow=slow,
+        flood=Stretch.between(b, c, len(reports)),
+        paced=Stretch.between(a, Mark(paced_statements, b.commits), len(pace)),
+        left=left,
+        rows=rows_per_case(before, after, len(reports)),
+        cpu=cpu,
+        load=load_now,
+        notes=notes,
+    )
 
+
+@dataclass
+class TwoWorkers:
+    fast: Flow
+    flood: Stretch
+    warm: str
+    left: int
+    cpu: str
+    load: str
+
+
+async def two_workers(
+    place: Place,
+    kafka: KafkaSettings,
+    workers: list[Worker],
+    ledger: Ledger,
+    broker_pid: int | None,
+    warm: Callable[[], list[Report]],
+    reports: list[Report],
+) -> TwoWorkers:
+    """The same flood through two workers in one consumer group, once both hold partitions of the reports topic."""
+    topics = Topics(kafka.topic_prefix)
+    observer = dispatch_observer(place, topics)
+    try:
+        for worker in workers:
+            await worker.ready()
+        await observer.start()
+        async with kafka_producer(kafka) as producer:
+            rounds = 0
+            while rounds < 5:  # until each holds partitions: the group has rebalanced
+                rounds += 1
+                w = await flood(producer, topics.reports, warm(), observer, "warm-up, two workers")
+                per = [await consumed(worker) for worker in workers]
+                if all(per):
+                    break
+                await asyncio.sleep(2)
+            else:
+                raise RuntimeError(f"the two workers did not share the reports topic: events consumed {per}")
+            note = (
+                f"  warm-up, two workers: {rounds} round(s) of {w.count} reports until both consumed "
+                f"({', '.join(f'{x:.0f}' for x in per)} events)"
+            )
+            print(note)
+            await unpublished_outbox(ledger)
+            await settle(time.monotonic())
+            before = await ledger.mark(await scrape_statements([w.port for w in workers]))
+            meter = meter_of(workers, ledger, broker_pid, two=True)
+            await meter.begin()
+            fast = await flood(producer, topics.reports, reports, observer, "two dispatch workers")
+            cpu = await meter.end()
+            load_now = load1()
+            left = await unpublished_outbox(ledger)
+            statements = await scrape_statements([w.port for w in workers])
+        await asyncio.gather(*(worker.child.stop() for worker in workers))
+        await ledger.workers_gone()
+        after = await ledger.mark(statements)
+    finally:
+        await observer.stop()
+        await asyncio.gather(*(worker.child.stop() for worker in workers))
+    return TwoWorkers(fast, Stretch.between(before, after, len(reports)), note, left, cpu, load_now)
+
+
+def this_process() -> dict[str, float]:
+    return {kind: float(n) for kind, n in sent().items()}
+
+
+async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
+    started = time.monotonic()
+    topics = place.topics
+    rnd = random.Random(SEED)
+    tag = place.kafka.topic_prefix[-8:]
+    kafka2 = place.kafka.model_copy(update={"topic_prefix": f"{place.kafka.topic_prefix}-2w"})  # cleaned with it
+    database = await place.new_database("worker")
+    url = place.url_of(database)
+    await ensure_topics(place.kafka, flood_topics(topics, 1))
+    worker = await start_worker(place, place.kafka, url, 1, "dispatch-worker")
+    # while it starts: the reports, the other flows' databases and topics
+    warm, pace = make_reports(50, f"{tag}-w", rnd), make_reports(pace_n, f"{tag}-p", rnd)
+    reports = make_reports(n, f"{tag}-f", rnd)
+    reports2 = make_reports(n, f"{tag}-2", rnd)
+    inproc_reports = make_reports(min(n, IN_PROCESS_MAX), f"{tag}-i", rnd)
+    spy = make_reports(n, f"{tag}-s", rnd) if py_spy else None
+    warm_rounds = iter(range(100))
+    database2, database_in = await asyncio.gather(place.new_database("workers2"), place.new_database("inproc"))
+    await ensure_topics(kafka2, flood_topics(Topics(kafka2.topic_prefix), 2))
+    broker = Processes(place.local.dir).running(local_kafka.NAME)
+    broker_pid = broker.pid if broker else None
+    admin = await asyncpg.connect(place.url_of("postgres"))
+    pair: list[Worker] = []
+
+    async def start_pair() -> None:
+        for worker_id in (1, 2):
+            pair.append(
+                await start_worker(place, kafka2, place.url_of(database2), worker_id, f"dispatch-{worker_id}-of-2")
+            )
+
+    try:
+        ledger = Ledger(admin, url, database)
+        one = await one_worker(place, worker, ledger, broker_pid, (warm, pace, reports), start_pair, spy)
+        ledger2 = Ledger(admin, place.url_of(database2), database2)
+        two = await two_workers(
+            place,
+            kafka2,
+            pair,
+            ledger2,
+            broker_pid,
+            lambda: make_reports(60, f"{tag}-v{next(warm_rounds)}", rnd),
+            reports2,
+        )
+        ledger_in = Ledger(admin, place.url_of(database_in), database_in)
+        in_before = await ledger_in.mark(this_process())
+        inproc = await in_process(place, database_in, inproc_reports)
+        await ledger_in.workers_gone()  # the runtime's pool, closed
+        in_stretch = Stretch.between(in_before, await ledger_in.mark(this_process()), inproc.count)
+    finally:
+        for w in pair:
+            await w.child.stop()
+        await admin.close()
+
+    rows: list[Row] = []
+    notes: list[str] = list(one.notes)
+    fast, slow = one.fast, one.slow
     whole, seconds = fast.whole()
-    outcomes = fast.outcomes()
-    load_now = load1()
     rows.append(
         Row(
             "dispatch worker (faust): report -> lead assignment",
             whole,
             fast.steady(),
             fast.latencies_ms("assigned"),
-            f"{fast.count:,} in {seconds:.1f}s, {1000 / whole:.1f} ms per report; load {load_now}",
+            f"{fast.count:,} in {seconds:.1f}s, {1000 / whole:.1f} ms per report; load {one.load}",
+            one.flood,
         )
     )
-    rows.append(Row("  same, one at a time (nothing queued)", None, None, slow.latencies_ms("assigned"), ""))
+    rows.append(Row("  same, one at a time (nothing queued)", None, None, slow.latencies_ms("assigned"), "", one.paced))
+    whole2, seconds2 = two.fast.whole()
+    cores = os.cpu_count() or 1
+    rows.append(
+        Row(
+            "two dispatch workers, one consumer group",
+            whole2,
+            two.fast.steady(),
+            two.fast.latencies_ms("assigned"),
+            f"{two.fast.count:,} in {seconds2:.1f}s, {whole2 / whole:.2f}x one worker; {cores} cores, load {two.load}",
+            two.flood,
+        )
+    )
     notes.append(
         f"outcomes of the {len(reports):,} flooded reports: "
-        + ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(outcomes.items()))
-        + f"; producer sent them all in {fast.produce_s:.2f}s; outbox rows still unpublished after: {left}"
+        + ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(fast.outcomes().items()))
+        + f"; producer sent them all in {fast.produce_s:.2f}s; outbox rows still unpublished after: {one.left}"
     )
-    notes.append(rows_per_case(before, after, len(reports)))
-    notes.append(cpu)
+    notes.append(
+        "outcomes with two workers: "
+        + ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(two.fast.outcomes().items()))
+        + f"; outbox rows still unpublished after: {two.left}"
+    )
+    notes.append(one.rows)
+    notes.append(one.cpu)
+    notes.append(two.cpu.replace("CPU during the flood", "CPU during the two workers' flood"))
 
-    database2 = await place.new_database("inproc")
-    inproc = await in_process(place, database2, make_reports(min(n, IN_PROCESS_MAX), f"{tag}-i", rnd))
     per_report = inproc.latencies_ms()
     rows.append(
         Row(
@@ -820,6 +1057,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
             inproc.steady(),
             per_report,
             f"{inproc.count:,} in {inproc.whole()[1]:.1f}s, latency = one call; load {load1()}",
+            in_stretch,
         )
     )
 
@@ -867,8 +1105,32 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
         f"in-process Runtime.process / worker: {inproc.whole()[0] / whole:.2f}; "
         f"INSERT commits / worker: {inserts.whole()[0] / whole:.1f}"
     )
+    steady1, steady2 = fast.steady(), two.fast.steady()
+    bound = (
+        f"this machine has {cores} cores, which the two workers share with their PostgreSQL backends, the broker and "
+        "this bench: the two-worker figure is bound by them"
+        if cores <= 2
+        else f"this machine has {cores} cores"
+    )
+    print(
+        f"two workers / one: {whole2 / whole:.2f} (whole), {steady2 / steady1 if steady1 else float('nan'):.2f} "
+        f"(steady); {bound} (load {two.load} during the flood, {one.load} during one worker's)"
+    )
+    print(
+        f"SQL statements per report: {one.flood.statements_per_report:.1f} (one worker, flooded), "
+        f"{one.paced.statements_per_report:.1f} (one at a time), {two.flood.statements_per_report:.1f} (two workers), "
+        f"{in_stretch.statements_per_report:.1f} (in-process); flooded, by kind: {one.flood.by_kind()}"
+    )
+    print(
+        f"commits per report: {one.flood.commits_per_report:.2f} (one worker, flooded), "
+        f"{one.paced.commits_per_report:.2f} (one at a time), {two.flood.commits_per_report:.2f} (two workers), "
+        f"{in_stretch.commits_per_report:.2f} (in-process): pg_stat_database.xact_commit of the flow's database, "
+        "read-only transactions too, net of this bench's own; explicit COMMITs among the statements: "
+        f"{one.flood.statements.get('commit', 0) / len(reports):.2f} per flooded report"
+    )
     for note in notes:
         print(note)
+    print(f"bench.dispatch took {time.monotonic() - started:.0f}s")
 
 
 def py_spy_path() -> str | None:
@@ -911,7 +1173,7 @@ async def sample_worker(
 def describe(local: LocalInfraSettings) -> str:
     return (
         f"{machine(('faust-streaming', 'aiokafka', 'asyncpg'))}\nbroker {local_kafka.bootstrap_of(local)}, PostgreSQL "
-        f"127.0.0.1:{local.postgres_port}; sample district (240 micro-grids); one dispatch worker"
+        f"127.0.0.1:{local.postgres_port}; sample district (240 micro-grids); one dispatch worker, then two (one group)"
     )
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from shared.db.statements import CountingConnection
 from shared.errors import ConfigurationError, DatabaseUnavailable, GridDispatchError
 from shared.settings import DatabaseSettings
 
@@ -36,7 +37,10 @@ _CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.Interfa
 
 
 async def create_pool(settings: DatabaseSettings | None = None, **overrides: object) -> asyncpg.Pool:
+    """A pool whose connections count every statement they send (`griddispatch_db_statements_total`,
+    shared/db/statements.py), unless `connection_class` is overridden."""
     settings = settings or DatabaseSettings()
+    overrides.setdefault("connection_class", CountingConnection)
     try:
         pool = await asyncpg.create_pool(
             settings.url,

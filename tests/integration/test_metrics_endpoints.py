@@ -46,7 +46,8 @@ EXPECTED = {
 SUPERVISED = {"griddispatch_task_up", "griddispatch_task_restarts"}  # the services with background tasks (not intake)
 for _name in ("dispatch", "escalation", "notify"):
     EXPECTED[_name] = EXPECTED[_name] | SUPERVISED
-COMMON = {"griddispatch_service_info", "griddispatch_dependency_up"}  # an Info is a gauge in the text format
+# an Info is a gauge in the text format; every service counts the statements its pool sends
+COMMON = {"griddispatch_service_info", "griddispatch_dependency_up", "griddispatch_db_statements"}
 
 
 def _wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 150) -> None:
@@ -158,6 +159,10 @@ def test_every_service_exposes_metrics_prometheus_can_parse(services: dict[str, 
         assert info["service"] == name
         assert ("griddispatch_dependency_up", {"dependency": "kafka"}, 1.0) in families["griddispatch_dependency_up"]
         exported |= _series_names(port)
+
+    dispatch = _scrape(services["dispatch"])["griddispatch_db_statements"]
+    selects = [value for _, labels, value in dispatch if labels["kind"] == "select"]
+    assert selects and selects[0] > 0, dispatch  # it read the registry through its pool to become ready
 
     escalation = _scrape(services["escalation"])
     levels = {labels["level"] for _, labels, _ in escalation["griddispatch_cases_open"]}
