@@ -100,6 +100,7 @@ from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, Local
 from shared.topics import Topics, TopicSpec
 
 SEED = 20261122
+IN_PROCESS_BATCH = 200  # the worker's default GRIDDISPATCH_DISPATCH_BATCH_MAX
 IN_PROCESS_MAX = 1000  # reports through Runtime.process in-process: enough for a steady rate
 STALL_S = 60.0  # give up on a flow when no result has arrived for this long
 # Dispatch's tables: every row a report writes lands in one of these.
@@ -528,19 +529,29 @@ async def insert_commits(url: str, n: int) -> Flow:
 # ------------------------------------------------------------------------------------ in-process
 
 
-async def in_process(place: Place, database: str, reports: list[Report]) -> Flow:
-    """Runtime.process over the reports one after another, as the faust agent calls it, without faust."""
-    from services.dispatch.runtime import Runtime
+async def in_process(place: Place, database: str, reports: list[Report], batch: int = 1) -> Flow:
+    """The runtime over the reports without faust: one after another as `Runtime.process` (batch 1: every
+    call waits for its publish), or `batch` at a time as the worker's batch loop hands them to
+    `Runtime.process_batch` (a report is done when its batch is published)."""
+    from services.dispatch.runtime import Inbound, Runtime
 
     runtime = Runtime(place.kafka, DatabaseSettings(url=place.url_of(database)))
     await runtime.start()
-    flow = Flow("Runtime.process in-process")
+    flow = Flow("Runtime.process in-process" if batch == 1 else "Runtime.process_batch in-process")
     try:
         topic = place.topics.reports
-        for offset, report in enumerate(reports):
-            flow.sent[report.case_id] = time.perf_counter()
-            await runtime.process(topic, report.encoded.value, report.encoded.key, 0, offset)
-            flow.done[report.case_id] = (time.perf_counter(), "processed")
+        for start in range(0, len(reports), batch):
+            chunk = reports[start : start + batch]
+            for report in chunk:
+                flow.sent[report.case_id] = time.perf_counter()
+            if batch == 1:
+                await runtime.process(topic, chunk[0].encoded.value, chunk[0].encoded.key, 0, start)
+            else:
+                messages = [Inbound(topic, r.encoded.value, r.encoded.key, 0, start + i) for i, r in enumerate(chunk)]
+                await runtime.process_batch(messages)
+                await runtime.published()
+            for report in chunk:
+                flow.done[report.case_id] = (time.perf_counter(), "processed")
         return flow
     finally:
         await runtime.stop()
@@ -651,8 +662,10 @@ class StatementTimer(common.StatementTimer):
 
 async def profile(place: Place, n: int) -> None:
     """Where Runtime.process spends its time: phases, statements, then cProfile of a separate pass."""
-    import services.dispatch.runtime as runtime_module
+    import services.dispatch.runtime
     from services.dispatch.runtime import Runtime
+
+    runtime_module: Any = services.dispatch.runtime  # its apply_batch is timed in place
 
     # the outbox module Runtime.process publishes through, wherever it lives (it moved to shared/ once)
     outbox: Any = getattr(runtime_module, "outbox")  # noqa: B009 - not re-exported, so mypy needs getattr
@@ -676,14 +689,14 @@ async def profile(place: Place, n: int) -> None:
         await run(make_reports(50, f"{place.kafka.topic_prefix[-8:]}-pw", rnd))  # warm-up
 
         phases: defaultdict[str, float] = defaultdict(float)
-        original_tx, original_publish = runtime._transaction, outbox.publish
+        original_tx, original_publish = runtime_module.apply_batch, outbox.publish
 
-        async def timed_tx(*args: Any) -> list[int]:
+        async def timed_tx(*args: Any) -> Any:
             started = time.perf_counter()
             try:
                 return await original_tx(*args)
             finally:
-                phases["transaction (claim, route, writes, commit)"] += time.perf_counter() - started
+                phases["apply_batch (claim, load, route, commands, writes, commit)"] += time.perf_counter() - started
 
         async def timed_publish(*args: Any, **kwargs: Any) -> outbox.Published:
             started = time.perf_counter()
@@ -693,14 +706,14 @@ async def profile(place: Place, n: int) -> None:
                 phases["publish from the outbox after commit"] += time.perf_counter() - started
 
         statements = StatementTimer()
-        runtime._transaction = timed_tx  # type: ignore[method-assign,assignment]
+        runtime_module.apply_batch = timed_tx
         outbox.publish = timed_publish
         statements.install()
         try:
             seconds = await run(make_reports(n, f"{place.kafka.topic_prefix[-8:]}-pi", rnd))
         finally:
             statements.remove()
-            runtime._transaction = original_tx  # type: ignore[method-assign]
+            runtime_module.apply_batch = original_tx
             outbox.publish = original_publish
         per = seconds / n * 1000
         print(f"\nRuntime.process in-process, {n:,} reports one after another: {n / seconds:,.0f}/s, {per:.2f} ms each")
@@ -970,6 +983,7 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
     reports = make_reports(n, f"{tag}-f", rnd)
     reports2 = make_reports(n, f"{tag}-2", rnd)
     inproc_reports = make_reports(min(n, IN_PROCESS_MAX), f"{tag}-i", rnd)
+    batched_reports = make_reports(n, f"{tag}-b", rnd)
     spy = make_reports(n, f"{tag}-s", rnd) if py_spy else None
     warm_rounds = iter(range(100))
     database2, database_in = await asyncio.gather(place.new_database("workers2"), place.new_database("inproc"))
@@ -1003,6 +1017,10 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
         inproc = await in_process(place, database_in, inproc_reports)
         await ledger_in.workers_gone()  # the runtime's pool, closed
         in_stretch = Stretch.between(in_before, await ledger_in.mark(this_process()), inproc.count)
+        in_before = await ledger_in.mark(this_process())
+        in_batches = await in_process(place, database_in, batched_reports, IN_PROCESS_BATCH)
+        await ledger_in.workers_gone()
+        batched_stretch = Stretch.between(in_before, await ledger_in.mark(this_process()), in_batches.count)
     finally:
         for w in pair:
             await w.child.stop()
@@ -1058,6 +1076,16 @@ async def dispatch_run(place: Place, n: int, pace_n: int, py_spy: bool) -> None:
             per_report,
             f"{inproc.count:,} in {inproc.whole()[1]:.1f}s, latency = one call; load {load1()}",
             in_stretch,
+        )
+    )
+    rows.append(
+        Row(
+            f"Runtime.process_batch in-process, {IN_PROCESS_BATCH} a batch",
+            in_batches.whole()[0],
+            in_batches.steady(),
+            in_batches.latencies_ms(),
+            f"{in_batches.count:,} in {in_batches.whole()[1]:.1f}s, latency = its batch; load {load1()}",
+            batched_stretch,
         )
     )
 

@@ -1,5 +1,7 @@
 """Cases in and out of PostgreSQL, many at a time: what a batch touches is loaded in a few statements and
-written back in a few more (multi-row `jsonb_populate_recordset` statements), inside the caller's transaction.
+written back in a few more, inside the caller's transaction. This module maps rows to the case aggregate and
+back; the statements are the table modules' (shared/queries/: cases, case_events, deadlines, pending_actions,
+processed_events, submissions).
 
 Rows travel as one JSON document per statement: a table's own row type turns it into columns (arrays, jsonb,
 timestamps and uuids included), so a batch of any size is one round trip per table.
@@ -21,6 +23,8 @@ from shared.domain.case import Case, CaseDeadline, DeadlineStatus, Entry
 from shared.domain.case.nearby import box
 from shared.domain.lifecycle import MERGE_TARGETS, DueKind, State
 from shared.errors import InvalidInput
+from shared.queries import case_events, deadlines, pending_actions, processed_events, submissions
+from shared.queries import cases as cases_table
 from shared.queries.states import values
 
 CONSUMER = "dispatch"
@@ -144,18 +148,13 @@ def _deadline(row: asyncpg.Record) -> CaseDeadline:
 
 
 async def claim(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
-    """Record the events as processed; returns those not processed before (the others are redeliveries).
-    Claimed in id order, so two workers claiming the same events wait for each other rather than deadlock."""
-    if not event_ids:
-        return set()
-    rows = await conn.fetch(
-        """INSERT INTO processed_events (consumer, event_id)
-           SELECT $1, id FROM unnest($2::text[]) AS id ORDER BY id
-           ON CONFLICT DO NOTHING RETURNING event_id""",
-        CONSUMER,
-        sorted(set(event_ids)),
-    )
-    return {r["event_id"] for r in rows}
+    """Record the events as processed; returns those not processed before (the others are redeliveries)."""
+    return await processed_events.claim_many(conn, CONSUMER, event_ids)
+
+
+async def unclaim(conn: asyncpg.Connection, event_ids: Sequence[str]) -> None:
+    """Forget that these events were processed (dead-lettered ones: a redelivery dead-letters them again)."""
+    await processed_events.unclaim(conn, CONSUMER, event_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,28 +173,8 @@ async def nearby(conn: asyncpg.Connection, probes: Sequence[Probe]) -> set[uuid.
     since its `since`: candidates only, checked again in memory once locked (shared.domain.case.nearby)."""
     if not probes:
         return set()
-    boxes = [box(p.lat, p.radius_m) for p in probes]
-    rows = await conn.fetch(
-        """SELECT DISTINCT near.case_id
-           FROM unnest($1::text[], $2::float8[], $3::float8[], $4::timestamptz[], $5::float8[], $6::float8[])
-                AS p(matter, lon, lat, since, dlon, dlat)
-           CROSS JOIN LATERAL (
-               SELECT c.case_id FROM cases c
-               WHERE c.matter_code = p.matter AND c.state = ANY($7::text[]) AND c.received_at >= p.since
-                 AND c.lon BETWEEN p.lon - p.dlon AND p.lon + p.dlon AND c.lat BETWEEN p.lat - p.dlat AND p.lat + p.dlat
-               ORDER BY power(c.lat - p.lat, 2) + power((c.lon - p.lon) * cos(radians(p.lat)), 2)
-               LIMIT $8
-           ) AS near""",
-        [p.matter for p in probes],
-        [p.lon for p in probes],
-        [p.lat for p in probes],
-        [p.since for p in probes],
-        [b[0] for b in boxes],
-        [b[1] for b in boxes],
-        values(MERGE_TARGETS),
-        NEARBY_PER_REPORT,
-    )
-    return {r["case_id"] for r in rows}
+    near = [(p.matter, p.lon, p.lat, p.since, *box(p.lat, p.radius_m)) for p in probes]
+    return await cases_table.near(conn, near, values(MERGE_TARGETS), NEARBY_PER_REPORT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,25 +196,12 @@ async def lock_cases(
     ids = sorted(set(case_ids))
     if not ids:
         return {}
-    rows = await conn.fetch(
-        """SELECT c.*, (SELECT coalesce(max(e.seq), 0) FROM case_events e WHERE e.case_id = c.case_id) AS last_seq
-           FROM cases c WHERE c.case_id = ANY($1::uuid[]) ORDER BY c.case_id FOR UPDATE OF c""",
-        ids,
-    )
+    rows = await cases_table.lock_with_seq(conn, ids)
     if not rows:
         return {}
     found = [r["case_id"] for r in rows]
-    deadline_rows = await conn.fetch(
-        """SELECT * FROM deadlines d
-           WHERE d.case_id = ANY($1::uuid[])
-             AND (d.status = 'open' OR d.deadline_id = ANY($2::uuid[])
-                  OR (d.case_id, d.kind, d.party) IN (SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[])))""",
-        found,
-        [r.deadline_id for r in refs if r.deadline_id is not None],
-        [r.case_id for r in refs],
-        [r.kind for r in refs],
-        [r.party for r in refs],
-    )
+    named = [r.deadline_id for r in refs if r.deadline_id is not None]
+    deadline_rows = await deadlines.of_cases(conn, found, named, [(r.case_id, r.kind, r.party) for r in refs])
     by_case: dict[uuid.UUID, list[CaseDeadline]] = {}
     for d in deadline_rows:
         by_case.setdefault(d["case_id"], []).append(_deadline(d))
@@ -245,24 +211,14 @@ async def lock_cases(
 async def submitted(conn: asyncpg.Connection, case_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """Those of the cases intake has accepted a report for (an action on one waits for its report)."""
     ids = sorted(set(case_ids))
-    if not ids:
-        return set()
-    rows = await conn.fetch("SELECT case_id FROM submissions WHERE case_id = ANY($1::uuid[])", ids)
-    return {r["case_id"] for r in rows}
+    return await submissions.recorded(conn, ids) if ids else set()
 
 
 async def pending(conn: asyncpg.Connection, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, bytes]]]:
     """The actions (event id, bytes) that overtook these cases' reports, each case's in arrival order, locked."""
     ids = sorted(set(case_ids))
-    if not ids:
-        return {}
-    rows = await conn.fetch(
-        """SELECT case_id, event_id, value FROM pending_actions WHERE case_id = ANY($1::uuid[])
-           ORDER BY received_at, event_id FOR UPDATE""",
-        ids,
-    )
     waiting: dict[uuid.UUID, list[tuple[str, bytes]]] = {}
-    for r in rows:
+    for r in await pending_actions.waiting(conn, ids) if ids else []:
         waiting.setdefault(r["case_id"], []).append((r["event_id"], r["value"]))
     return waiting
 
@@ -273,47 +229,30 @@ async def pending(conn: asyncpg.Connection, case_ids: Iterable[uuid.UUID]) -> di
 async def park(conn: asyncpg.Connection, waiting: Sequence[tuple[str, uuid.UUID, bytes]]) -> None:
     """Actions (event id, case id, bytes) whose case's report has not arrived yet: they wait for it."""
     if waiting:
-        await conn.execute(
-            """INSERT INTO pending_actions (event_id, case_id, value)
-               SELECT * FROM unnest($1::text[], $2::uuid[], $3::bytea[]) ON CONFLICT DO NOTHING""",
-            [w[0] for w in waiting],
-            [w[1] for w in waiting],
-            [w[2] for w in waiting],
-        )
+        await pending_actions.park(conn, waiting)
 
 
 async def stop_waiting(conn: asyncpg.Connection, event_ids: Sequence[str]) -> None:
     """Waiting actions applied now that their case exists."""
     if event_ids:
-        await conn.execute("DELETE FROM pending_actions WHERE event_id = ANY($1::text[])", list(event_ids))
+        await pending_actions.stop_waiting(conn, event_ids)
 
 
-async def insert_cases(conn: asyncpg.Connection, cases: Sequence[Case]) -> None:
-    if not cases:
+async def insert_cases(conn: asyncpg.Connection, stored: Sequence[Case]) -> None:
+    if not stored:
         return
-    columns = ", ".join(INSERTED)
     try:
-        await conn.execute(
-            f"""INSERT INTO cases ({columns})
-                SELECT {columns} FROM jsonb_populate_recordset(NULL::cases, $1::jsonb)""",
-            _document(_row(c, INSERTED) for c in cases),
-        )
+        await cases_table.insert_rows(conn, INSERTED, _document(_row(c, INSERTED) for c in stored))
     except asyncpg.UniqueViolationError as exc:  # intake never reuses a number: the report came from elsewhere
-        numbers = ", ".join(c.case_number for c in cases)
+        numbers = ", ".join(c.case_number for c in stored)
         raise InvalidInput(
             f"case number {numbers} already belongs to another case", reason="duplicate_case_number"
         ) from exc
 
 
-async def update_cases(conn: asyncpg.Connection, cases: Sequence[Case]) -> None:
-    if not cases:
-        return
-    sets = ", ".join(f"{c} = u.{c}" for c in UPDATED)
-    await conn.execute(
-        f"""UPDATE cases SET {sets}, updated_at = now()
-            FROM jsonb_populate_recordset(NULL::cases, $1::jsonb) AS u WHERE cases.case_id = u.case_id""",
-        _document(_row(c, UPDATED) for c in cases),
-    )
+async def update_cases(conn: asyncpg.Connection, stored: Sequence[Case]) -> None:
+    if stored:
+        await cases_table.update_rows(conn, UPDATED, _document(_row(c, UPDATED) for c in stored))
 
 
 async def append_history(conn: asyncpg.Connection, entries: Sequence[Entry]) -> None:
@@ -333,12 +272,7 @@ async def append_history(conn: asyncpg.Connection, entries: Sequence[Entry]) -> 
         }
         for e in entries
     )
-    await conn.execute(
-        """INSERT INTO case_events (case_id, seq, event_id, action, from_state, to_state, actor, detail, at)
-           SELECT case_id, seq, event_id, action, from_state, to_state, actor, detail, at
-           FROM jsonb_populate_recordset(NULL::case_events, $1::jsonb)""",
-        _document(rows),
-    )
+    await case_events.append_rows(conn, _document(rows))
 
 
 async def insert_deadlines(conn: asyncpg.Connection, opened: Sequence[tuple[uuid.UUID, CaseDeadline]]) -> None:
@@ -359,24 +293,11 @@ async def insert_deadlines(conn: asyncpg.Connection, opened: Sequence[tuple[uuid
         }
         for case_id, d in opened
     )
-    await conn.execute(
-        """INSERT INTO deadlines (deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at,
-                                  status, closed_at)
-           SELECT deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at, status,
-                  CASE WHEN status = 'open' THEN NULL ELSE now() END
-           FROM jsonb_populate_recordset(NULL::deadlines, $1::jsonb)""",
-        _document(rows),
-    )
+    await deadlines.insert_rows(conn, _document(rows))
 
 
 async def close_deadlines(conn: asyncpg.Connection, closed: Sequence[CaseDeadline]) -> None:
     """Stored deadlines the batch met or voided."""
     if not closed:
         return
-    await conn.execute(
-        """UPDATE deadlines SET status = u.status, closed_at = now()
-           FROM unnest($1::uuid[], $2::text[]) AS u(deadline_id, status)
-           WHERE deadlines.deadline_id = u.deadline_id AND deadlines.status = 'open'""",
-        [d.deadline_id for d in closed],
-        [d.status.value for d in closed],
-    )
+    await deadlines.close(conn, [d.deadline_id for d in closed], [d.status.value for d in closed])

@@ -83,12 +83,7 @@ class UnitOfWork:
 
     async def unclaim(self, event_ids: Sequence[str]) -> None:
         """Forget that these events were processed (dead-lettered ones: a redelivery dead-letters them again)."""
-        if event_ids:
-            await self.conn.execute(
-                "DELETE FROM processed_events WHERE consumer = $1 AND event_id = ANY($2::text[])",
-                repository.CONSUMER,
-                list(event_ids),
-            )
+        await repository.unclaim(self.conn, event_ids)
 
     async def lock(self, case_ids: Iterable[uuid.UUID], refs: Sequence[repository.DeadlineRef] = ()) -> None:
         wanted = set(case_ids) - set(self._cases)

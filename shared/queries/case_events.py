@@ -1,6 +1,6 @@
 """SQL on `case_events`, every case's append-only history, and the filters on its actions reads share.
 
-Dispatch appends the rows (services/dispatch/case_store.py); everything else reads them through here.
+Dispatch appends the rows through here (services/dispatch/repository.py); everything else reads them too.
 """
 
 from __future__ import annotations
@@ -39,4 +39,15 @@ async def terminal_details(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) 
             case_ids,
             values(TERMINAL),
         )
+    )
+
+
+async def append_rows(conn: asyncpg.Connection, document: str) -> None:
+    """History entries: `document` is a JSON array of rows (case_id, seq, event_id, action, from_state,
+    to_state, actor, detail, at); a seq or event id taken already fails the statement."""
+    await conn.execute(
+        """INSERT INTO case_events (case_id, seq, event_id, action, from_state, to_state, actor, detail, at)
+           SELECT case_id, seq, event_id, action, from_state, to_state, actor, detail, at
+           FROM jsonb_populate_recordset(NULL::case_events, $1::jsonb)""",
+        document,
     )

@@ -1,6 +1,6 @@
 """SQL on `cases` that more than one place reads, and the filters every read of it shares.
 
-Dispatch writes the rows (services/dispatch/case_store.py); everything else reads them through here. The named
+Dispatch writes the rows through here too (services/dispatch/repository.py maps them to the case aggregate). The named
 sets of states come from shared.domain.lifecycle, never retyped.
 """
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -123,3 +125,65 @@ async def newest_case(conn: asyncpg.Connection) -> uuid.UUID | None:
     """The case received last."""
     found: uuid.UUID | None = await conn.fetchval("SELECT case_id FROM cases ORDER BY received_at DESC LIMIT 1")
     return found
+
+
+# ---- dispatch's writer: many rows a statement, as one JSON document (the row type turns it into columns) ----
+
+
+async def lock_with_seq(conn: asyncpg.Connection, case_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    """The cases, locked in id order (two transactions never wait on each other in a circle), each with the
+    sequence number of its last history entry (`last_seq`)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT c.*, (SELECT coalesce(max(e.seq), 0) FROM case_events e WHERE e.case_id = c.case_id) AS last_seq
+           FROM cases c WHERE c.case_id = ANY($1::uuid[]) ORDER BY c.case_id FOR UPDATE OF c""",
+        sorted(set(case_ids)),
+    )
+    return rows
+
+
+async def near(
+    conn: asyncpg.Connection,
+    probes: Sequence[tuple[str, float, float, datetime, float, float]],
+    states: Sequence[str],
+    per_probe: int,
+) -> set[uuid.UUID]:
+    """Of each probe (matter, lon, lat, since, half-width and half-height of its box in degrees), the ids of the
+    `per_probe` cases nearest to it in its box, of its matter, in `states`, received since `since`."""
+    if not probes:
+        return set()
+    columns = list(zip(*probes, strict=True))
+    rows = await conn.fetch(
+        """SELECT DISTINCT near.case_id
+           FROM unnest($1::text[], $2::float8[], $3::float8[], $4::timestamptz[], $5::float8[], $6::float8[])
+                AS p(matter, lon, lat, since, dlon, dlat)
+           CROSS JOIN LATERAL (
+               SELECT c.case_id FROM cases c
+               WHERE c.matter_code = p.matter AND c.state = ANY($7::text[]) AND c.received_at >= p.since
+                 AND c.lon BETWEEN p.lon - p.dlon AND p.lon + p.dlon AND c.lat BETWEEN p.lat - p.dlat AND p.lat + p.dlat
+               ORDER BY power(c.lat - p.lat, 2) + power((c.lon - p.lon) * cos(radians(p.lat)), 2)
+               LIMIT $8
+           ) AS near""",
+        *[list(c) for c in columns],
+        list(states),
+        per_probe,
+    )
+    return {r["case_id"] for r in rows}
+
+
+async def insert_rows(conn: asyncpg.Connection, columns: Sequence[str], document: str) -> None:
+    """New cases: `document` is a JSON array of objects holding `columns`."""
+    names = ", ".join(columns)
+    await conn.execute(
+        f"INSERT INTO cases ({names}) SELECT {names} FROM jsonb_populate_recordset(NULL::cases, $1::jsonb)",
+        document,
+    )
+
+
+async def update_rows(conn: asyncpg.Connection, columns: Sequence[str], document: str) -> None:
+    """Stored cases: `document` is a JSON array of objects holding `case_id` and `columns`."""
+    sets = ", ".join(f"{c} = u.{c}" for c in columns)
+    await conn.execute(
+        f"""UPDATE cases SET {sets}, updated_at = now()
+            FROM jsonb_populate_recordset(NULL::cases, $1::jsonb) AS u WHERE cases.case_id = u.case_id""",
+        document,
+    )

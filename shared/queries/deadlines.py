@@ -1,13 +1,14 @@
 """SQL on `deadlines` that more than one place needs, and the filters on it reads share.
 
-Dispatch opens and closes the rows (services/dispatch/case_store.py); escalation claims and fires them through
-here; intake, the gauges, the simulation summary, chaos and the benchmarks read them through here.
+Dispatch opens and closes the rows through here (services/dispatch/repository.py); escalation claims and
+fires them through here; intake, the gauges, the simulation summary, chaos and the benchmarks read them through here.
 A row is `open` until it is `met` or `void`; `fired` counts its tiers fired (warnings, then overdue).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -125,3 +126,48 @@ async def fall_due_now(conn: asyncpg.Connection, case_ids: list[uuid.UUID], kind
         kind,
     )
     await conn.execute("SELECT pg_notify($1, extract(epoch FROM now())::text)", NOTIFY_CHANNEL)
+
+
+async def of_cases(
+    conn: asyncpg.Connection,
+    case_ids: Sequence[uuid.UUID],
+    named: Sequence[uuid.UUID],
+    latest_of: Sequence[tuple[uuid.UUID, str, str]],
+) -> list[asyncpg.Record]:
+    """The open deadlines of the cases, those `named`, and every one of each (case, kind, party) in `latest_of`."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM deadlines d
+           WHERE d.case_id = ANY($1::uuid[])
+             AND (d.status = 'open' OR d.deadline_id = ANY($2::uuid[])
+                  OR (d.case_id, d.kind, d.party) IN (SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[])))""",
+        list(case_ids),
+        list(named),
+        [r[0] for r in latest_of],
+        [r[1] for r in latest_of],
+        [r[2] for r in latest_of],
+    )
+    return rows
+
+
+async def insert_rows(conn: asyncpg.Connection, document: str) -> None:
+    """New deadlines: `document` is a JSON array of rows (deadline_id, case_id, kind, party, starts_at, due_at,
+    warn_times, next_fire_at, status); one stored closed gets its closed_at now."""
+    await conn.execute(
+        """INSERT INTO deadlines (deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at,
+                                  status, closed_at)
+           SELECT deadline_id, case_id, kind, party, starts_at, due_at, warn_times, next_fire_at, status,
+                  CASE WHEN status = 'open' THEN NULL ELSE now() END
+           FROM jsonb_populate_recordset(NULL::deadlines, $1::jsonb)""",
+        document,
+    )
+
+
+async def close(conn: asyncpg.Connection, deadline_ids: Sequence[uuid.UUID], statuses: Sequence[str]) -> None:
+    """Open deadlines met or voided (each its status)."""
+    await conn.execute(
+        """UPDATE deadlines SET status = u.status, closed_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS u(deadline_id, status)
+           WHERE deadlines.deadline_id = u.deadline_id AND deadlines.status = 'open'""",
+        list(deadline_ids),
+        list(statuses),
+    )

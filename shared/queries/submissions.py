@@ -117,3 +117,9 @@ async def case_ids_of_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> 
 
 async def count(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM submissions"))
+
+
+async def recorded(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the cases intake has accepted a report for."""
+    rows = await conn.fetch("SELECT case_id FROM submissions WHERE case_id = ANY($1::uuid[])", case_ids)
+    return {r["case_id"] for r in rows}
