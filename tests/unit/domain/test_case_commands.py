@@ -811,3 +811,9 @@ def test_the_same_action_from_the_same_case_gives_the_same_facts(
     second = run(case, action, actor, 2, "same-1", **asked)
     assert first.facts == second.facts
     assert without_ids(first.case) == without_ids(second.case)
+
+
+def test_the_district_is_not_chased_for_an_accept_by_it_met_when_the_fired_id_is_unknown() -> None:
+    case = accepted("collective_dispute")  # the district command centre leads it and has accepted it
+    missed = Fired(str(uuid.uuid4()), ACCEPT, Tier.ESCALATE, h(0.5), DISTRICT)  # its latest accept-by stands in
+    assert fire(case, missed, RULES, h(3), cause="fired-1") is None  # no fresh accept-by on an accepted case
