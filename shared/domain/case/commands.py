@@ -572,6 +572,8 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         return work.done()
     # The district command centre missed its deadline: nowhere to climb. It keeps the case, no escalation is
     # counted; history records a `realert` and the missed deadline gives way to a fresh one of the same length.
+    if fired.kind not in live_deadlines(case.state):
+        return None  # accepted (or reopened) since: no deadline of that kind is owed to re-open
     window = named or case.latest_deadline(fired.kind, fired.assignee)
     if window is None:
         return None  # no deadline of that kind was ever set for it here: nothing to chase
