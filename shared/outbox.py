@@ -1,9 +1,10 @@
 """The transactional outbox: events are staged in the same transaction as the change, published after commit.
 
-One row per (event, topic). Publishing locks the rows it sends (`FOR UPDATE SKIP LOCKED`, so a sweeper never
-sends a row that a publish is sending) and marks published exactly the rows the broker acknowledged: a topic
-that refuses a row (not created yet, say) leaves that row alone for the next sweep, never the rows of other
-topics, which are not sent again. Every failed row is logged with its topic, event id and cause, and counted.
+One row per (event, topic). The publish right after a commit sends the rows it staged from memory
+(`publish_staged`); the sweeper takes only rows older than its grace period and locks what it sends (`FOR
+UPDATE SKIP LOCKED`, so two sweepers never send the same row). Either marks published exactly the rows the
+broker acknowledged: a topic that refuses a row (not created yet, say) leaves that row alone for the next
+sweep, never the rows of other topics, which are not sent again. Every failed row is logged with its topic, event id and cause, and counted.
 Whatever a crash leaves unpublished is swept up later (several workers may sweep at once: SKIP LOCKED gives
 each its own rows). Event ids never change, so a republished event is recognised by every consumer.
 """
@@ -37,6 +38,23 @@ CreateTopic = Callable[[str], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One staged (event, topic), as stored: what a publish sends."""
+
+    id: int
+    event_id: str
+    topic: str
+    key: str
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+    @classmethod
+    def of(cls, record: asyncpg.Record) -> OutboxRow:
+        headers = tuple((k, v.encode()) for k, v in json.loads(record["headers"]))
+        return cls(record["id"], record["event_id"], record["topic"], record["key"], record["value"], headers)
+
+
+@dataclass(frozen=True, slots=True)
 class Published:
     """What one publish or sweep did: rows acknowledged and marked, rows left unpublished."""
 
@@ -59,75 +77,78 @@ async def stage(conn: asyncpg.Connection, topic: str, event: CloudEvent[Any]) ->
     return row_id
 
 
-async def stage_many(conn: asyncpg.Connection, items: list[tuple[str, CloudEvent[Any]]]) -> list[int]:
-    """Stage many (topic, event) pairs in one statement; returns the outbox ids of those not staged before."""
+async def stage_many(conn: asyncpg.Connection, items: list[tuple[str, CloudEvent[Any]]]) -> list[OutboxRow]:
+    """Stage many (topic, event) pairs in one statement; returns the rows of those not staged before, in the
+    order given (the publish that follows the commit sends them from here, without reading them back)."""
     if not items:
         return []
     encoded = [(topic, event, encode(event)) for topic, event in items]
     rows = await conn.fetch(
         """INSERT INTO outbox (event_id, topic, key, value, headers)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
-           ON CONFLICT (event_id, topic) DO NOTHING RETURNING id""",
+           ON CONFLICT (event_id, topic) DO NOTHING RETURNING id, event_id, topic""",
         [e.id for _, e, _ in encoded],
         [t for t, _, _ in encoded],
         [e.subject for _, e, _ in encoded],
         [x.value for _, _, x in encoded],
         [json.dumps([[k, v.decode()] for k, v in x.headers]) for _, _, x in encoded],
     )
-    return sorted(r["id"] for r in rows)
+    ids = {(r["event_id"], r["topic"]): r["id"] for r in rows}
+    staged = [
+        OutboxRow(ids[(e.id, t)], e.id, t, e.subject, x.value, tuple(x.headers))
+        for t, e, x in encoded
+        if (e.id, t) in ids
+    ]
+    return sorted(staged, key=lambda r: r.id)
 
 
-def _failed(row: asyncpg.Record, exc: BaseException) -> None:
+def _failed(row: OutboxRow, exc: BaseException) -> None:
     reason = type(exc).__name__
-    PUBLISH_FAILURES.labels(topic_kind(row["topic"]), reason).inc()
+    PUBLISH_FAILURES.labels(topic_kind(row.topic), reason).inc()
     log.warning(
         "outbox_publish_failed",
-        topic=row["topic"],
-        event_id=row["event_id"],
-        case_id=row["key"],
+        topic=row.topic,
+        event_id=row.event_id,
+        case_id=row.key,
         reason=reason,
         error=str(exc) or reason,
         message="left unpublished for the next sweep; the other topics' rows are not sent again",
     )
 
 
-async def _enqueue(
-    producer: AIOKafkaProducer, row: asyncpg.Record, create_topic: CreateTopic | None
-) -> asyncio.Future[Any]:
-    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
-
+async def _enqueue(producer: AIOKafkaProducer, row: OutboxRow, create_topic: CreateTopic | None) -> asyncio.Future[Any]:
     async def send() -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = await producer.send(
-            row["topic"], row["value"], key=row["key"].encode(), headers=headers
+            row.topic, row.value, key=row.key.encode(), headers=list(row.headers)
         )
         return future
 
     try:
         return await send()
     except UnknownTopicOrPartitionError:
-        if create_topic is None or not await create_topic(row["topic"]):
+        if create_topic is None or not await create_topic(row.topic):
             raise
         return await send()  # created just now: the metadata wait finds it
 
 
 async def _send(
-    producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record], create_topic: CreateTopic | None
+    producer: AIOKafkaProducer, rows: Sequence[OutboxRow], create_topic: CreateTopic | None
 ) -> tuple[list[int], int]:
     """Send rows in id order (one case's events leave in the order they were written); the ids acknowledged.
 
     After a row fails, the later rows of its topic are held back this time, so each topic keeps its order."""
-    pending: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+    pending: list[tuple[OutboxRow, asyncio.Future[Any]]] = []
     blocked: set[str] = set()
     failed = 0
     for row in rows:
-        if row["topic"] in blocked:
+        if row.topic in blocked:
             failed += 1
             continue
         try:
             pending.append((row, await _enqueue(producer, row, create_topic)))
         except KafkaError as exc:
             _failed(row, exc)
-            blocked.add(row["topic"])
+            blocked.add(row.topic)
             failed += 1
     done: list[int] = []
     for row, future in pending:
@@ -137,8 +158,8 @@ async def _send(
             _failed(row, exc)
             failed += 1
             continue
-        EVENTS_PUBLISHED.labels(row["topic"], "outbox").inc()
-        done.append(row["id"])
+        EVENTS_PUBLISHED.labels(row.topic, "outbox").inc()
+        done.append(row.id)
     return done, failed
 
 
@@ -162,8 +183,28 @@ async def publish(
                FOR UPDATE SKIP LOCKED""",
             ids,
         )
-        done, failed = await _send(producer, rows, create_topic)
+        done, failed = await _send(producer, [OutboxRow.of(r) for r in rows], create_topic)
         await _mark(conn, done)
+    return Published(len(done), failed)
+
+
+async def publish_staged(
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    rows: Sequence[OutboxRow],
+    *,
+    create_topic: CreateTopic | None = None,
+) -> Published:
+    """Publish rows just committed, as `stage_many` returned them (not read back, not locked: the sweeper only
+    takes rows older than its grace period, and a row it sends again keeps its event id), then mark the ones
+    the broker took."""
+    if not rows:
+        return Published()
+    done, failed = await _send(producer, rows, create_topic)
+    if done:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")  # a lost mark: sent again, same id
+            await _mark(conn, done)
     return Published(len(done), failed)
 
 
@@ -188,7 +229,7 @@ async def sweep(
         )
         if not rows:
             return Published()
-        done, failed = await _send(producer, rows, create_topic)
+        done, failed = await _send(producer, [OutboxRow.of(r) for r in rows], create_topic)
         await _mark(conn, done)
     return Published(len(done), failed)
 

@@ -27,6 +27,7 @@ from shared.events import CloudEvent, EventType, decode
 from shared.events.facts import report_facts
 from shared.events.types import ActionRequested, DeadlineFired, ReportSubmitted
 from shared.logging import bind_context, get_logger
+from shared.outbox import OutboxRow
 
 log = get_logger(__name__)
 
@@ -52,7 +53,7 @@ class Result:
     """Per event of the batch, in order: "applied", "no_change" (seen before, or nothing to do), or Dead."""
 
     outcomes: tuple[str | Dead, ...]
-    outbox_ids: tuple[int, ...]
+    staged: tuple[OutboxRow, ...]  # the outbox rows to publish once committed
 
 
 def dead_of(exc: BaseException) -> Dead:

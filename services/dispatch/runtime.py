@@ -97,7 +97,7 @@ class Runtime:
         self.topics = Topics(kafka.topic_prefix)
         self.ready = asyncio.Event()
         # outbox ids of committed batches, published in commit order while the next batch is applied
-        self._committed: asyncio.Queue[list[int]] = asyncio.Queue(maxsize=PUBLISH_AHEAD)
+        self._committed: asyncio.Queue[list[outbox.OutboxRow]] = asyncio.Queue(maxsize=PUBLISH_AHEAD)
         self._stack = AsyncExitStack()
         self.pool: asyncpg.Pool
         self.producer: AIOKafkaProducer
@@ -219,16 +219,16 @@ class Runtime:
                     await self.dead_letter(msg, outcome.reason, outcome.detail)
             else:
                 EVENTS_CONSUMED.labels(msg.topic, item.event.type.value, outcome).inc()
-        if result.outbox_ids:  # published while the next batch is applied, in commit order
-            await self._committed.put(list(result.outbox_ids))
+        if result.staged:  # published while the next batch is applied, in commit order
+            await self._committed.put(list(result.staged))
 
     async def _publish_committed(self) -> None:
         """The outbox rows of each committed batch, in order. A row the broker refuses is logged, counted and
         left to the sweeper, the others are not resent; an outage leaves them all to it (they are committed)."""
         while True:
-            ids = await self._committed.get()
+            rows = await self._committed.get()
             try:
-                await outbox.publish(self.pool, self.producer, ids, create_topic=self.create_topic)
+                await outbox.publish_staged(self.pool, self.producer, rows, create_topic=self.create_topic)
             except RETRIABLE_PUBLISHING as exc:
                 log.warning("publish_deferred", error=str(exc))
             finally:

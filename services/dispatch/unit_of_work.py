@@ -28,7 +28,7 @@ from services.dispatch.announce import announcements
 from services.dispatch.context import Context
 from shared.domain.case import Case, CaseDeadline, Changed, Entry, Fact, Refusal
 from shared.events import CloudEvent
-from shared.outbox import stage_many
+from shared.outbox import OutboxRow, stage_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +150,8 @@ class UnitOfWork:
 
     # ---- writing ---------------------------------------------------------------------------------------------
 
-    async def commit(self) -> list[int]:
-        """Write every change of the batch, stage every announcement, commit; returns the outbox ids staged."""
+    async def commit(self) -> list[OutboxRow]:
+        """Write every change of the batch, stage every announcement, commit; returns the outbox rows staged."""
         conn = self.conn
         created = [c for i, c in self._cases.items() if i in self._created]
         changed = [c for i, c in self._cases.items() if i not in self._created and c != self._stored.get(i)]
@@ -174,8 +174,8 @@ class UnitOfWork:
         staged: list[tuple[str, CloudEvent[Any]]] = []
         for fact in self._facts:
             staged.extend(announcements(fact, self.ctx.topics, self.ctx.rules.registry))
-        ids = await stage_many(conn, staged)
+        rows = await stage_many(conn, staged)
         assert self._tx is not None
         await self._tx.commit()
         self._tx = None
-        return ids
+        return rows

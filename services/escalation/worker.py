@@ -89,7 +89,7 @@ class DeadlineWorker:
             staged = await outbox.stage_many(conn, events)  # one round trip for the whole batch
             await deadlines.set_fired(conn, updates)
         TICK.observe(time.perf_counter() - started)
-        await outbox.publish(self.pool, self.producer, staged)
+        await outbox.publish_staged(self.pool, self.producer, staged)
         return len(rows)
 
     def _event(self, row: asyncpg.Record, firing: Firing) -> CloudEvent[DeadlineFired]:

@@ -55,7 +55,7 @@ def _assignment(department: str) -> CloudEvent[CaseAssigned]:
 
 async def _stage(pool: asyncpg.Pool, event: CloudEvent[CaseAssigned], names: list[str]) -> list[int]:
     async with pool.acquire() as conn, conn.transaction():
-        return await outbox.stage_many(conn, [(name, event) for name in names])
+        return [row.id for row in await outbox.stage_many(conn, [(name, event) for name in names])]
 
 
 def _failures(reason: str) -> float:
