@@ -56,7 +56,6 @@ class ScenarioSettings:
     load: LoadSettings = field(default_factory=LoadSettings)
     drain_timeout_s: float = 300.0
     flood: int = 200  # reports sent at once (kill9 kills dispatch amid them; poison lands amid them); 0: none
-    flood_in_flight: int = 10  # kill9 kills once this many of the flood are accepted and not yet applied
     poison_rounds: int = 3  # of chaos.poison.poison_round (nine messages each), spread over `during_s`
 
 
@@ -102,31 +101,35 @@ async def without_case(conn: asyncpg.Connection, case_ids: set[str]) -> int:
 async def kill_in_flood(
     h: Harness, sup: Supervisor, victims: list[ServiceProcess], s: ScenarioSettings, timeout_s: float = 90.0
 ) -> dict[str, int]:
-    """kill -9 `victims` while they work through a flood of `s.flood` reports: once their consumed counter has
-    moved since the flood began, part of the flood has its case, and `s.flood_in_flight` accepted reports are
-    still without one (or at least one, once 80 % of the flood is accepted); at the latest after `timeout_s`.
+    """kill -9 `victims` in the middle of a batch: they are held (SIGSTOP) while intake accepts a flood of
+    `s.flood` reports, so a backlog waits for them on Kafka; let go (SIGCONT), they take it in batches, and are
+    killed as soon as their consumed counter has moved (a batch is through, the next one is being applied);
+    at the latest after `timeout_s`.
 
     Returns the figures: `in_flight`, the flood's accepted reports still without a case just after the kill
     (on Kafka, or taken by the worker and not committed); `flood_accepted`, the flood's 202s before the kill;
-    `consumed_moved`, how far the victims' consumed counter moved from the flood's start to the kill;
+    `consumed_moved`, how far the victims' consumed counter moved from their release to the kill;
     `kill_after_ms`, from the flood's start to the kill (part of the fault's heal time)."""
     conn = await asyncpg.connect(h.target.db_url, timeout=10)
     try:
         before = await consumed(victims)
+        for proc in victims:
+            sup.pause(proc)
         flood = h.load.burst(s.flood)
         began = time.monotonic()
         give_up_at = began + timeout_s
+        while time.monotonic() < give_up_at:
+            if flood.done or len(flood.accepted) >= 0.9 * s.flood:
+                break
+            await asyncio.sleep(0.05)
+        for proc in victims:
+            sup.resume(proc)
         moved = 0
         while time.monotonic() < give_up_at:
-            accepted = set(flood.accepted)
-            waiting = await without_case(conn, accepted)
             moved = await consumed(victims) - before
-            late = len(accepted) >= 0.8 * s.flood or flood.done
-            if moved > 0 and len(accepted) > waiting and (waiting >= s.flood_in_flight or (late and waiting > 0)):
+            if moved > 0:
                 break
-            if flood.done and waiting == 0:
-                break  # drained as fast as it came: killed anyway, in_flight says 0
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         at_kill = set(flood.accepted)
         for proc in victims:
             sup.kill(proc)

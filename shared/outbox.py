@@ -1,12 +1,12 @@
 """The transactional outbox: events are staged in the same transaction as the change, published after commit.
 
 One row per (event, topic). The publish right after a commit sends the rows it staged from memory
-(`publish_staged`); the sweeper takes only rows older than its grace period and locks what it sends (`FOR
-UPDATE SKIP LOCKED`, so two sweepers never send the same row). Either marks published exactly the rows the
-broker acknowledged: a topic that refuses a row (not created yet, say) leaves that row alone for the next
-sweep, never the rows of other topics, which are not sent again. Every failed row is logged with its topic, event id and cause, and counted.
-Whatever a crash leaves unpublished is swept up later (several workers may sweep at once: SKIP LOCKED gives
-each its own rows). Event ids never change, so a republished event is recognised by every consumer.
+(`publish_staged`); the sweeper takes only rows older than its grace period and locks what it sends (`FOR UPDATE
+SKIP LOCKED`, so two sweepers never send the same row). Either marks published exactly the rows the broker
+acknowledged: a topic that refuses a row (not created yet, say) leaves that row alone for the next sweep, never the
+rows of other topics, which are not sent again. Every failed row is logged with its topic, event id and cause, and
+counted. Whatever a crash leaves unpublished is swept up later (several workers may sweep at once: SKIP LOCKED
+gives each its own rows). Event ids never change, so a republished event is recognised by every consumer.
 """
 
 from __future__ import annotations

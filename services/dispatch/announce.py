@@ -7,12 +7,14 @@ work yields the same ids and every consumer can drop what it has already seen.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.domain.case import SYSTEM as SYSTEM_WHO
 from shared.domain.case import Entry, Fact, Notice, Refusal, Who, derived_id
 from shared.domain.registry import Registry
-from shared.events import CloudEvent, new_event
+from shared.events import CloudEvent
+from shared.events.envelope import trusted_event
 from shared.events.types import ActionRejected, Actor, CaseAssigned, CaseChanged
 from shared.topics import Topics
 
@@ -21,10 +23,12 @@ __all__ = ["SOURCE", "SYSTEM", "announcements", "department_of", "derived_id"]
 
 
 def _actor(who: Who) -> Actor:
-    return Actor(id=who.id, role=who.role, unit=who.unit)
+    return Actor.model_construct(id=who.id, role=who.role, unit=who.unit)
 
 
-SYSTEM = _actor(SYSTEM_WHO)  # dispatch itself, as the contracts name it
+SYSTEM = Actor(
+    id=SYSTEM_WHO.id, role=SYSTEM_WHO.role, unit=SYSTEM_WHO.unit
+)  # dispatch itself, as the contracts name it
 
 
 def department_of(registry: Registry, assignee: str) -> str | None:
@@ -34,12 +38,13 @@ def department_of(registry: Registry, assignee: str) -> str | None:
     return code if kind == "department" else None
 
 
-def announcements(fact: Fact, topics: Topics, registry: Registry) -> list[tuple[str, CloudEvent[Any]]]:
-    """The (topic, event) pairs that tell the world about one fact."""
+def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) -> list[tuple[str, CloudEvent[Any]]]:
+    """The (topic, event) pairs that tell the world about one fact (a history entry's at its own time, the
+    others at `at`). Built from values the aggregate has checked: not validated again."""
     if isinstance(fact, Entry):
         if not fact.announced:
             return []
-        changed = CaseChanged(
+        changed = CaseChanged.model_construct(
             case_id=str(fact.case_id),
             seq=fact.seq,
             action=fact.action,
@@ -50,10 +55,12 @@ def announcements(fact: Fact, topics: Topics, registry: Registry) -> list[tuple[
             assisting=fact.assisting,
             detail=fact.detail,
         )
-        event = new_event(changed, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id)
+        event = trusted_event(
+            changed, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=fact.at
+        )
         return [(topics.case_events, event)]
     if isinstance(fact, Notice):
-        assigned = CaseAssigned(
+        assigned = CaseAssigned.model_construct(
             case_id=str(fact.case_id),
             case_number=fact.case_number,
             assignee=fact.assignee,
@@ -64,14 +71,16 @@ def announcements(fact: Fact, topics: Topics, registry: Registry) -> list[tuple[
             resolve_by=fact.resolve_by,
             title=fact.title,
         )
-        notice = new_event(assigned, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id)
+        notice = trusted_event(
+            assigned, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=at
+        )
         pairs: list[tuple[str, CloudEvent[Any]]] = [(topics.assignments, notice)]
         department = department_of(registry, fact.assignee)
         if department is not None:
             pairs.append((topics.department_assignments(department), notice))
         return pairs
     assert isinstance(fact, Refusal)
-    rejected = ActionRejected(
+    rejected = ActionRejected.model_construct(
         case_id=fact.case_id,
         action_event_id=fact.action_event_id,
         action=fact.action,
@@ -80,6 +89,5 @@ def announcements(fact: Fact, topics: Topics, registry: Registry) -> list[tuple[
         code=fact.code,
         reason=fact.reason,
     )
-    return [
-        (topics.case_events, new_event(rejected, source=SOURCE, subject=fact.case_id, event_id=fact.announcement_id))
-    ]
+    refused = trusted_event(rejected, source=SOURCE, subject=fact.case_id, event_id=fact.announcement_id, time=at)
+    return [(topics.case_events, refused)]

@@ -172,8 +172,9 @@ class UnitOfWork:
         await repository.stop_waiting(conn, self._consumed)
         await repository.park(conn, [p for p in self._parked if p[1] in self._waiting])
         staged: list[tuple[str, CloudEvent[Any]]] = []
+        now = self.ctx.now()
         for fact in self._facts:
-            staged.extend(announcements(fact, self.ctx.topics, self.ctx.rules.registry))
+            staged.extend(announcements(fact, self.ctx.topics, self.ctx.rules.registry, now))
         rows = await stage_many(conn, staged)
         assert self._tx is not None
         await self._tx.commit()

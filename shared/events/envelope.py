@@ -74,6 +74,16 @@ def new_event(
     return event
 
 
+def trusted_event(data: D, *, source: str, subject: str, event_id: str, time: datetime) -> CloudEvent[D]:
+    """`new_event` for data a service built itself from values it has already checked (dispatch's announcements):
+    the same envelope, without validating it again (a third of what announcing a case cost)."""
+    model: Any = envelope_of(type(data))
+    event: CloudEvent[D] = model.model_construct(
+        id=event_id, source=source, type=_type_of(data), subject=subject, time=time, data=data
+    )
+    return event
+
+
 def encode(event: CloudEvent[Any]) -> EncodedEvent:
     return EncodedEvent(
         key=event.subject.encode(),
