@@ -59,6 +59,7 @@ from bench.common import Place, describe_stack, infrastructure, ms, percentile, 
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import DeadlineWorker
 from shared.db import create_pool
+from shared.domain.lifecycle import DueKind
 from shared.events import decode
 from shared.kafka import kafka_producer
 from shared.logging import configure_logging
@@ -67,7 +68,7 @@ from shared.queries.deadlines import CLAIM, NEXT_FIRE_AT
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, LogSettings
 
 SEED = 20261122
-KINDS = ("accept", "resolve", "report_in", "verify", "follow_up")
+KINDS = tuple(kind.value for kind in DueKind)
 PARTIES = ("unit:610199004001", "unit:610199004", "branch:610199", "department:cgj", "department:hbj")
 DEADLINE_COLUMNS = [
     "deadline_id", "case_id", "kind", "party", "starts_at", "due_at", "warn_times", "next_fire_at", "fired",
@@ -363,9 +364,9 @@ def stream_rows(n: int, case_ids: list[uuid.UUID], rnd: random.Random) -> list[t
 def stream_record(deadline_id: uuid.UUID, case_id: uuid.UUID, warning: bool, at: datetime) -> Record:
     if warning:  # its first warning is due at `at`; the deadline is two days away
         starts, due = at - timedelta(days=1), at + timedelta(days=2)
-        return (deadline_id, case_id, "resolve", PARTIES[0], starts, due, [at], at, 0)
+        return (deadline_id, case_id, DueKind.RESOLVE.value, PARTIES[0], starts, due, [at], at, 0)
     warn = [at - timedelta(hours=1), at - timedelta(minutes=24)]  # both warnings fired: due itself at `at`
-    return (deadline_id, case_id, "accept", PARTIES[0], at - timedelta(hours=2), at, warn, at, 2)
+    return (deadline_id, case_id, DueKind.ACCEPT.value, PARTIES[0], at - timedelta(hours=2), at, warn, at, 2)
 
 
 async def feed(url: str, rows: list[tuple[uuid.UUID, uuid.UUID, bool]], t0: datetime, rate: float) -> int:
