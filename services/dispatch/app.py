@@ -8,6 +8,7 @@ publish in the outbox (a crash before publishing is made good by the sweeper).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -19,7 +20,7 @@ from prometheus_client import Gauge
 
 from griddispatch import __version__
 from services.dispatch.batching import BatchQueue
-from services.dispatch.runtime import MAX_BACKOFF_S, Inbound, Runtime
+from services.dispatch.runtime import MAX_BACKOFF_S, Inbound, Prepared, Runtime
 from shared.errors import InfrastructureUnavailable
 from shared.health import liveness, run_checks, standard_checks, tasks_part
 from shared.kafka_lag import LagProbe
@@ -55,22 +56,28 @@ def announce_deadline_scale(scale: float) -> None:
         log.info("deadline_scale", deadline_scale=scale)
 
 
-async def process_until_done(runtime: Runtime, messages: Sequence[Inbound]) -> None:
+async def process_until_done(runtime: Runtime, messages: Sequence[Inbound], prepared: Prepared | None = None) -> None:
     """A batch of messages, retried in place until it is processed: what escapes `runtime.process_batch` (it
     dead-letters what can never be processed) is logged, counted and shown on /readyz as the task
     "dispatch-agent", and the partitions wait; a retry of what was committed changes nothing (the event ids are
-    recorded)."""
+    recorded). `prepared` (decoded and routed ahead) serves the first attempt; a retry prepares again."""
     delay = 0.5
     while True:
-        done = await runtime.supervisor.run_once("dispatch-agent", lambda: _processed(runtime, messages))
+        done = await runtime.supervisor.run_once(
+            "dispatch-agent", functools.partial(_processed, runtime, messages, prepared)
+        )
         if done:
             return
+        prepared = None
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_BACKOFF_S)
 
 
-async def _processed(runtime: Runtime, messages: Sequence[Inbound]) -> bool:
-    await runtime.process_batch(messages)
+async def _processed(runtime: Runtime, messages: Sequence[Inbound], prepared: Prepared | None) -> bool:
+    if prepared is None:
+        await runtime.process_batch(messages)
+    else:
+        await runtime.apply_prepared(prepared)
     return True
 
 
@@ -111,7 +118,12 @@ def create_app(
             await runtime.start()
             await lag.start()
             runtime.supervisor.start(
-                "batch-loop", lambda: batches.run(lambda messages: process_until_done(runtime, messages), runtime.ready)
+                "batch-loop",
+                lambda: batches.run(
+                    runtime.prepare_batch,
+                    lambda messages, prepared: process_until_done(runtime, messages, prepared),
+                    runtime.ready,
+                ),
             )
             log.info("dispatch_ready", worker_id=settings.worker_id)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import traceback
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from services.dispatch import repository
@@ -38,6 +38,8 @@ class Item:
 
     event: CloudEvent[Any]
     raw: bytes
+    decision: Decision | None = None  # a report's routing, when done ahead (`prepared`)
+    refused: Dead | None = None  # why routing refused it, when done ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,15 @@ def _case_id(event: CloudEvent[Any]) -> uuid.UUID:
     return uuid.UUID(event.data.case_id)
 
 
+def prepared(ctx: Context, item: Item) -> Item:
+    """The item with its routing done (pure CPU: the worker does it for the next batch while the database
+    writes the current one), or with why it was refused."""
+    try:
+        return replace(item, decision=_decide(ctx, item.event))
+    except Exception as exc:  # noqa: BLE001 - routing refused it: dead, the rest goes on
+        return replace(item, refused=dead_of(exc))
+
+
 async def apply_batch(uow: UnitOfWork, ctx: Context, items: Sequence[Item]) -> Result:
     """Apply the batch and commit it; raises only what the database or the broker raise (the caller retries,
     or splits the batch to find the event the database refuses)."""
@@ -82,13 +93,13 @@ async def apply_batch(uow: UnitOfWork, ctx: Context, items: Sequence[Item]) -> R
             todo.append(n)
     decisions: dict[int, Decision] = {}
     for n in todo:
-        try:
-            decision = _decide(ctx, items[n].event)
-        except Exception as exc:  # noqa: BLE001 - routing refused it: dead, the rest goes on
-            outcomes[n] = dead_of(exc)
-            continue
-        if decision is not None:
-            decisions[n] = decision
+        item = items[n]
+        if item.decision is None and item.refused is None:
+            item = prepared(ctx, item)
+        if item.refused is not None:
+            outcomes[n] = item.refused
+        elif item.decision is not None:
+            decisions[n] = item.decision
     todo = [n for n in todo if not isinstance(outcomes[n], Dead)]
     await _load(uow, ctx, [items[n] for n in todo], [decisions[n] for n in todo if n in decisions])
     for n in todo:

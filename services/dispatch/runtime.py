@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
 from services.dispatch.batch import Dead, Item, apply_batch, dead_of
+from services.dispatch.batch import prepared as prepared_item
 from services.dispatch.context import Context, DuplicatePolicy
 from services.dispatch.registry_holder import RegistryHolder
 from services.dispatch.unit_of_work import UnitOfWork
@@ -71,6 +72,15 @@ def district_policy(district: DistrictSettings) -> Policy:
             ) from exc
         local = parse_local_days(text, str(district.local_days_file))
     return replace(DEFAULT_POLICY, tz=district.timezone, local_days=local)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch decoded and routed, ready for its transaction (with the rules it was routed by)."""
+
+    ctx: Context
+    items: list[tuple[Inbound, Item]]
+    undecodable: list[tuple[Inbound, Dead]]
 
 
 class Runtime:
@@ -177,22 +187,35 @@ class Runtime:
     async def process_batch(self, messages: Sequence[Inbound]) -> None:
         """Messages in arrival order: applied in one transaction, published after it. What cannot be decoded or
         applied goes to the dead-letter topic with its reason; the rest of the batch is not held up by it."""
-        items: list[tuple[Inbound, Item]] = []
+        await self.apply_prepared(self.prepare_batch(messages))
+
+    def prepare_batch(self, messages: Sequence[Inbound]) -> Prepared:
+        """What needs no database (decoding, routing), done ahead: pure CPU, so the batch loop does it for the
+        next batch while the database writes the current one."""
+        ctx = self.context()
+        prepared = Prepared(ctx, [], [])
         for msg in messages:
             try:
-                items.append((msg, Item(decode(msg.value), msg.value or b"")))
+                event = decode(msg.value)
             except InvalidInput as exc:
-                await self.dead_letter(msg, str(exc.detail.get("reason")), exc.message)
-        if items:
-            await self._apply(items)
+                prepared.undecodable.append((msg, Dead(str(exc.detail.get("reason")), exc.message)))
+                continue
+            prepared.items.append((msg, prepared_item(ctx, Item(event, msg.value or b""))))
+        return prepared
 
-    async def _apply(self, items: Sequence[tuple[Inbound, Item]]) -> None:
+    async def apply_prepared(self, prepared: Prepared) -> None:
+        for msg, dead in prepared.undecodable:
+            await self.dead_letter(msg, dead.reason, dead.detail)
+        if prepared.items:
+            await self._apply(prepared.items, prepared.ctx)
+
+    async def _apply(self, items: Sequence[tuple[Inbound, Item]], ctx: Context) -> None:
         """Retry in place while the database or the broker is away; when the database refuses the batch's
         writes, halve it until the event it refuses is alone, and dead-letter that one."""
         delay = 0.5
         while True:
             try:
-                async with UnitOfWork(self.pool, self.context()) as uow:
+                async with UnitOfWork(self.pool, ctx) as uow:
                     result = await apply_batch(uow, uow.ctx, [item for _, item in items])
                 break
             except Exception as exc:  # noqa: BLE001 - a bug must not stall the partition: park it, keep its bytes
@@ -204,8 +227,8 @@ class Runtime:
                 if len(items) > 1:
                     half = len(items) // 2
                     log.warning("batch_split", error=repr(exc), events=len(items))
-                    await self._apply(items[:half])
-                    await self._apply(items[half:])
+                    await self._apply(items[:half], ctx)
+                    await self._apply(items[half:], ctx)
                     return
                 msg, item = items[0]
                 dead = dead_of(exc)
