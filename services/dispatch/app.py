@@ -187,14 +187,15 @@ def create_app(
     @app.page("/readyz")
     class Readyz(View):
         async def get(self, request: Request) -> Response:
+            started = runtime.ready.is_set()  # before the checks: "started" means they ran on a started runtime
             results = await run_checks(checks)
             tasks_ok, tasks = tasks_part(supervisor)
-            ready = all(r.ok for r in results.values()) and runtime.ready.is_set() and tasks_ok
+            ready = all(r.ok for r in results.values()) and started and tasks_ok
             body: dict[str, Any] = {
                 "status": "ready" if ready else "not_ready",
                 "checks": {k: asdict(v) for k, v in results.items()},
                 "tasks": tasks,  # the registry listener, the agent's messages, the timers (shared/supervisor.py)
-                "runtime": "started" if runtime.ready.is_set() else "starting",
+                "runtime": "started" if started else "starting",
                 "deadline_scale": runtime.deadline_scale,  # a replay checks it matches its speed-up
             }
             return self.json(body, status=200 if ready else 503)
