@@ -96,11 +96,11 @@ from shared.events import EncodedEvent, encode, new_event
 from shared.events.types import EventType, Location, ReportSubmitted
 from shared.kafka import ensure_topics, kafka_producer
 from shared.registry_files.load import load_directory
-from shared.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, LocalInfraSettings
+from shared.settings import PROJECT_ROOT, DatabaseSettings, DispatchSettings, KafkaSettings, LocalInfraSettings
 from shared.topics import Topics, TopicSpec
 
 SEED = 20261122
-IN_PROCESS_BATCH = 200  # the worker's default GRIDDISPATCH_DISPATCH_BATCH_MAX
+IN_PROCESS_BATCH = DispatchSettings.model_fields["batch_max"].default  # the worker's default batch
 IN_PROCESS_MAX = 1000  # reports through Runtime.process in-process: enough for a steady rate
 STALL_S = 60.0  # give up on a flow when no result has arrived for this long
 # Dispatch's tables: every row a report writes lands in one of these.

@@ -132,7 +132,7 @@ class DispatchSettings(BaseSettings):
     # Micro-batches: the worker takes the events waiting, up to `batch_max` (and with `batch_wait_ms` waits
     # that long for more once the first is there), applies them in order in one transaction and publishes
     # what they caused at once (services/dispatch/batching.py).
-    batch_max: int = Field(200, ge=1, le=5000)
+    batch_max: int = Field(500, ge=1, le=5000)
     batch_wait_ms: float = Field(0.0, ge=0, le=1000)
 
 
