@@ -168,26 +168,6 @@ async def _mark(conn: asyncpg.Connection, ids: list[int]) -> None:
         await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1)", ids)
 
 
-async def publish(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, ids: list[int], *, create_topic: CreateTopic | None = None
-) -> Published:
-    """Publish the rows just committed, then mark the ones the broker took."""
-    if not ids:
-        return Published()
-    async with pool.acquire() as conn, conn.transaction():
-        # The mark need not survive a crash: a lost one only makes the sweeper publish an event again, under
-        # the id its consumers have already seen. Not waiting for the WAL flush saves a durable commit.
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        rows = await conn.fetch(
-            """SELECT * FROM outbox WHERE id = ANY($1) AND published_at IS NULL ORDER BY id
-               FOR UPDATE SKIP LOCKED""",
-            ids,
-        )
-        done, failed = await _send(producer, [OutboxRow.of(r) for r in rows], create_topic)
-        await _mark(conn, done)
-    return Published(len(done), failed)
-
-
 async def publish_staged(
     pool: asyncpg.Pool,
     producer: AIOKafkaProducer,

@@ -160,7 +160,8 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 
 
 def _apply(uow: UnitOfWork, ctx: Context, item: Item, decision: Decision | None) -> bool:
-    """One event's command; True when it changed something without a fact to show for it (an action parked)."""
+    """One event's command; True when it changed something without a fact to show for it (an action parked).
+    Its type is one dispatch consumes: `_decide` refused the others."""
     event = item.event
     if event.type is EventType.REPORT_SUBMITTED:
         assert decision is not None
@@ -168,10 +169,8 @@ def _apply(uow: UnitOfWork, ctx: Context, item: Item, decision: Decision | None)
         return False
     if event.type is EventType.ACTION_REQUESTED:
         return _action(uow, ctx, event, item.raw)
-    if event.type is EventType.DEADLINE_FIRED:
-        _deadline(uow, ctx, event)
-        return False
-    raise InvalidInput(f"dispatch does not consume {event.type.value}", reason="unexpected_type")
+    _deadline(uow, ctx, event)
+    return False
 
 
 def _report(uow: UnitOfWork, ctx: Context, event: CloudEvent[ReportSubmitted], decision: Decision) -> None:

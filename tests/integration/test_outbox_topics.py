@@ -53,9 +53,9 @@ def _assignment(department: str) -> CloudEvent[CaseAssigned]:
     return new_event(data, source="/tests", subject=case_id)
 
 
-async def _stage(pool: asyncpg.Pool, event: CloudEvent[CaseAssigned], names: list[str]) -> list[int]:
+async def _stage(pool: asyncpg.Pool, event: CloudEvent[CaseAssigned], names: list[str]) -> list[outbox.OutboxRow]:
     async with pool.acquire() as conn, conn.transaction():
-        return [row.id for row in await outbox.stage_many(conn, [(name, event) for name in names])]
+        return await outbox.stage_many(conn, [(name, event) for name in names])
 
 
 def _failures(reason: str) -> float:
@@ -69,12 +69,13 @@ async def test_a_topic_not_created_yet_delays_only_its_own_copy_and_every_topic_
     department = f"new{uuid.uuid4().hex[:6]}"
     event = _assignment(department)
     missing = topics.department_assignments(department)
-    ids = await _stage(db_pool, event, [topics.assignments, missing])
+    staged = await _stage(db_pool, event, [topics.assignments, missing])
+    ids = [row.id for row in staged]
     before = _failures("UnknownTopicOrPartitionError")
     mine = [outbox.like_exactly(topics.prefix) + ".%"]
 
     with capture_logs() as logs:
-        first = await outbox.publish(db_pool, producer, ids)
+        first = await outbox.publish_staged(db_pool, producer, staged)
         swept = [await outbox.sweep(db_pool, producer, older_than_s=0, topics=mine) for _ in range(2)]
     assert first == outbox.Published(sent=1, failed=1)
     assert swept == [outbox.Published(sent=0, failed=1)] * 2  # only the refused row is tried again
@@ -101,7 +102,7 @@ async def test_a_missing_topic_the_publisher_can_create_is_created_and_sent_at_o
     department = f"new{uuid.uuid4().hex[:6]}"
     event = _assignment(department)
     missing = topics.department_assignments(department)
-    ids = await _stage(db_pool, event, [topics.assignments, missing])
+    staged = await _stage(db_pool, event, [topics.assignments, missing])
     asked: list[str] = []
 
     async def create(topic: str) -> bool:
@@ -109,21 +110,22 @@ async def test_a_missing_topic_the_publisher_can_create_is_created_and_sent_at_o
         await ensure_topics(kafka_settings, [topics.department_spec(department)])
         return True
 
-    assert await outbox.publish(db_pool, producer, ids, create_topic=create) == outbox.Published(sent=2)
+    assert await outbox.publish_staged(db_pool, producer, staged, create_topic=create) == outbox.Published(sent=2)
     assert asked == [missing]
     assert [e.id for e in await events_for(kafka_settings, missing, event.subject)] == [event.id]
     assert [e.id for e in await events_for(kafka_settings, topics.assignments, event.subject)] == [event.id]
 
 
-async def test_a_sweep_while_a_publish_holds_the_rows_sends_nothing_twice(
+async def test_a_sweep_while_another_holds_the_rows_sends_nothing_twice(
     db_pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_settings: KafkaSettings, topics: Topics
 ) -> None:
     event = _assignment("city_management")
-    ids = await _stage(db_pool, event, [topics.assignments])
+    staged = await _stage(db_pool, event, [topics.assignments])
+    ids = [row.id for row in staged]
     mine = [outbox.like_exactly(topics.prefix) + ".%"]
-    async with db_pool.acquire() as conn, conn.transaction():  # as a publish in flight holds them
+    async with db_pool.acquire() as conn, conn.transaction():  # as another sweep in flight holds them
         await conn.fetch("SELECT id FROM outbox WHERE id = ANY($1) FOR UPDATE", ids)
         assert await outbox.sweep(db_pool, producer, older_than_s=0, topics=mine) == outbox.Published()
-    assert await outbox.publish(db_pool, producer, ids) == outbox.Published(sent=1)
+    assert await outbox.publish_staged(db_pool, producer, staged) == outbox.Published(sent=1)
     assert await outbox.sweep(db_pool, producer, older_than_s=0, topics=mine) == outbox.Published()
     assert [e.id for e in await events_for(kafka_settings, topics.assignments, event.subject)] == [event.id]
