@@ -13,10 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from shared.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from shared.people.model import Person
 
 KEY_PREFIX = "gdk_"
 _UNIT = re.compile(r"^(\*|(unit|branch|department):[A-Za-z0-9_.\-]{1,64})$")
@@ -42,6 +46,7 @@ class ApiClient:
     rate_per_min: int
     created_at: datetime
     revoked_at: datetime | None = None
+    person: Person | None = None  # set when a signed-in person, not a system, is calling (shared/people)
 
     def has(self, scope: Scope) -> bool:
         return scope.value in self.scopes
