@@ -29,7 +29,7 @@ import httpx
 from playwright.async_api import Page, async_playwright
 
 from shared.settings import PROJECT_ROOT
-from tests.e2e.console_stack import SAMPLE, ConsoleStack, console_stack
+from tests.e2e.console_stack import SAMPLE, ConsoleStack, console_stack, sign_in_with_key
 
 OUT = PROJECT_ROOT / "docs" / "console"
 CHROMIUM = "/usr/bin/chromium"
@@ -178,9 +178,7 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
         try:
             context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
             page: Page = await context.new_page()
-            await page.goto(stack.console_url)
-            await page.fill("#api-key", stack.keys["district"])
-            await page.click("#sign-in button[type=submit]")
+            await sign_in_with_key(page, stack.console_url, stack.keys["district"])
             await page.wait_for_selector("svg.district-map path.grid")
             await page.wait_for_selector('#live-indicator[data-state="live"]')
             await page.click('svg.district-map path.grid[data-code="610199004001001"]')

@@ -23,10 +23,16 @@ DISTRICT = "610199"
 STREET = "610199004"
 
 
-async def test_config_names_notify_the_district_and_its_clock(intake: IntakeUnderTest) -> None:
+async def test_config_names_notify_the_district_its_clock_and_the_ways_to_sign_in(intake: IntakeUnderTest) -> None:
     response = await intake.http.get("/console/config.json")
     assert response.status_code == 200
-    assert response.json() == {"notify_url": "http://127.0.0.1:8003", "district": DISTRICT, "timezone": "Asia/Shanghai"}
+    assert response.json() == {
+        "notify_url": "http://127.0.0.1:8003",
+        "district": DISTRICT,
+        "timezone": "Asia/Shanghai",
+        # No single sign-on provider is configured here: the sign-in page shows no 统一身份认证 button.
+        "sign_in": {"password": True, "oidc": False, "oidc_login_url": None, "api_key": True},
+    }
 
 
 async def test_the_console_page_is_served_without_a_key(intake: IntakeUnderTest) -> None:
