@@ -86,6 +86,13 @@ function departmentOnly(me) {
   return !me.sees_all && areaOf(me).length === 0;
 }
 
+/** /v1/me's `person`, with the roles the sign-in answer gave where /v1/me leaves them out. */
+function personOf(me) {
+  if (!me.person) return null;
+  const signedIn = (current() && current().person) || {};
+  return { ...signedIn, ...me.person, roles: me.person.roles || signedIn.roles || [] };
+}
+
 async function buildContext(me) {
   const all = await units();
   const byCode = new Map(all.map((u) => [u.code, u]));
@@ -109,7 +116,7 @@ async function buildContext(me) {
     rootLevel: root ? root.level : "district",
     actorUnit: me.sees_all ? `unit:${config.district}` : me.units.find((u) => u.startsWith("unit:")) || me.units[0],
     departments: await departments(),
-    person: me.person || null, // set when a person (not an API key) is signed in: actions carry no actor.id
+    person: personOf(me), // set when a person (not an API key) is signed in: actions carry no actor.id
     queue: Boolean(me.person) && (await queueAvailable()),
   };
 }
@@ -129,7 +136,7 @@ function renderHeader(me) {
   const area = me.sees_all
     ? "全部区域"
     : me.area.map((a) => (a.name ? `${a.name}（${label(LEVELS, a.level)}）` : a.unit)).join("、");
-  const person = me.person;
+  const person = ctx.person;
   clear(who,
     h("span", { class: "who-name", dataset: { kind: person ? "person" : "key" } }, person ? person.name || me.name : me.name),
     person

@@ -48,7 +48,7 @@ function itemsOf(answer) {
 /** Whether intake has the queue endpoints (a 404 from the router itself, not "no such case"). */
 export async function queueAvailable() {
   try {
-    await api(`${QUEUES.mine.path}?limit=1`);
+    await api(QUEUES.mine.path);
     return true;
   } catch (err) {
     return !(err instanceof ApiError && (err.status === 404 || err.status === 405));
@@ -112,7 +112,7 @@ export async function renderQueue(main, ctx, which = "mine") {
   const load = async () => {
     let answer;
     try {
-      answer = await api(`${queue.path}?limit=200`);
+      answer = await api(queue.path);
     } catch (err) {
       clear(message, problemBox(err));
       return;
