@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.intake.routers.console import CONSOLE_DIR
+from services.intake.routers.console import CONSOLE_DIR, sign_in_methods
 from services.notify.main import create_app as create_notify_app
 from services.notify.streams import StreamHub
 from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings
@@ -334,3 +334,15 @@ async def test_departments_and_their_branches_are_named(intake: IntakeUnderTest)
     xiguan = {"code": "city_management-610199004", "name": "西关综合执法中队", "covers": ["610199004"]}
     assert xiguan in city["branches"]
     assert (await intake.http.get("/v1/departments")).status_code == 401
+
+
+def test_single_sign_on_is_offered_once_intake_has_a_provider() -> None:
+    app = FastAPI()
+    assert sign_in_methods(app)["oidc"] is False
+    app.state.oidc = object()  # what main.py keeps when GRIDDISPATCH_OIDC_ISSUER is set
+    assert sign_in_methods(app) == {
+        "password": True,
+        "oidc": True,
+        "oidc_login_url": "/v1/auth/oidc/login",
+        "api_key": True,
+    }

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from services.intake.deps import Res, Resources
+from services.intake.deps import Res
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 
@@ -19,11 +19,11 @@ router = APIRouter(tags=["console"])
 OIDC_LOGIN = "/v1/auth/oidc/login"
 
 
-def sign_in_methods(res: Resources) -> dict[str, Any]:
+def sign_in_methods(app: FastAPI) -> dict[str, Any]:
     """How the sign-in page offers to sign in: a person's password, single sign-on when intake has an OpenID
     Connect provider configured, and an API key (for system operators; a secondary option)."""
-    oidc = getattr(res, "oidc", None)  # the single sign-on settings, when intake was started with them
-    sso = bool(getattr(oidc, "enabled", False))
+    # main.py sets app.state.oidc (and registers /v1/auth/oidc/*) only when GRIDDISPATCH_OIDC_ISSUER is set.
+    sso = getattr(app.state, "oidc", None) is not None
     return {"password": True, "oidc": sso, "oidc_login_url": OIDC_LOGIN if sso else None, "api_key": True}
 
 
@@ -31,7 +31,7 @@ def sign_in_methods(res: Resources) -> dict[str, Any]:
     "/console/config.json",
     summary="The console's configuration: where notify is, the district, its clock, the ways to sign in",
 )
-async def console_config(res: Res) -> dict[str, Any]:
+async def console_config(request: Request, res: Res) -> dict[str, Any]:
     district = await res.pool.fetchval(
         """SELECT code FROM registry_units
            WHERE version_id = (SELECT version_id FROM registry_active) AND level = 'district'
@@ -41,7 +41,7 @@ async def console_config(res: Res) -> dict[str, Any]:
         "notify_url": res.notify_url,
         "district": district,
         "timezone": res.settings.district_timezone,
-        "sign_in": sign_in_methods(res),
+        "sign_in": sign_in_methods(request.app),
     }
 
 
