@@ -126,7 +126,7 @@ export function rolesText(person, names) {
   const roles = person.roles || [];
   return roles.map((r) => {
     const [role, unit] = typeof r === "string" ? r.split("@") : [r.role, r.unit];
-    const where = unit === "*" ? "全区" : names.get(unit) || unit;
+    const where = unit === "*" ? "全区" : names.get(unit) || (r && r.name) || unit;
     return `${label(PERSON_ROLES, role)}${where ? ` · ${where}` : ""}`;
   });
 }
@@ -178,7 +178,7 @@ async function signIn() {
   const me = await api("/v1/me");
   ctx = await buildContext(me);
   renderHeader(me);
-  startLive(config.notify_url, streamsOf(me), bearer());
+  startLive(config.notify_url, streamsOf(me), bearer(), { person: isPerson() });
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.replace(home());
   await route();
 }
@@ -210,7 +210,7 @@ async function start() {
   let lastToken = bearer();
   onSessionChange((session) => {
     const token = session ? session.access : null;
-    if (ctx && token && token !== lastToken) startLive(config.notify_url, streamsOf(ctx.me), token);
+    if (ctx && token && token !== lastToken) startLive(config.notify_url, streamsOf(ctx.me), token, { person: isPerson() });
     lastToken = token;
   });
   window.addEventListener("hashchange", route);

@@ -121,10 +121,15 @@ async function loadDeliveries(caseId, holder) {
  */
 export function actingUnits(ctx, c) {
   const me = ctx.me;
+  // A unit party within one of the person's units (micro-grids included: walk up the registry's parents).
   const holds = (party) => {
     if (me.sees_all || me.units.includes(party)) return true;
     const [kind, code] = party.split(":");
-    return kind === "unit" && !ctx.wholeDistrict && ctx.canSee(code);
+    if (kind !== "unit") return false;
+    for (let unit = unitByCode(code), n = 0; unit && n < 16; unit = unitByCode(unit.parent), n++) {
+      if (me.units.includes(`unit:${unit.code}`)) return true;
+    }
+    return false;
   };
   const a = c.assignment || {};
   const out = [];
