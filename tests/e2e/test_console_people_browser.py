@@ -206,19 +206,55 @@ async def _has_queue(stack: ConsoleStack, tokens: dict[str, Any]) -> bool:
     return answer.status_code != 404
 
 
-async def test_a_grid_worker_sees_their_case_in_my_queue_and_accepts_it(browser: Browser, stack: ConsoleStack) -> None:
+async def _assigned_case(stack: ConsoleStack, title: str, matter: str) -> str:
+    """A new case at the stack's POINT, led by its micro-grid (MICRO_GRID), once dispatch has assigned it."""
+    answer = await asyncio.to_thread(stack.submit, title=title, description="请网格员处理", matter_code=matter)
+    case_id = str(answer["case_id"])
+    await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned")
+    return case_id
+
+
+async def test_a_grid_worker_acts_as_themselves_and_the_history_names_them(
+    browser: Browser, stack: ConsoleStack
+) -> None:
+    login = await _person(stack, "杨秀敏", [("grid_worker", f"unit:{GRID}")])
+    case_id = await _assigned_case(stack, f"楼道堆满纸箱 {uuid.uuid4().hex[:6]}", "corridor_clutter")
+    page, errors = await _page(browser)
+    try:
+        await _sign_in(page, stack, login)
+        await expect(page.locator("#who .who-name")).to_have_text("杨秀敏")
+        await page.goto(f"{stack.console_url}#/cases/{case_id}")
+        await expect(page.locator("#case-state")).to_have_text("已派遣（待签收）")
+        await expect(page.locator("#actor-id")).to_have_count(0)  # no operator name to type for a person
+        await expect(page.locator("#acting-as")).to_contain_text("杨秀敏（网格员）")
+        # The worker holds the grid; the case is led by a micro-grid in it: that is the unit they act for.
+        await expect(page.locator("#actor-unit")).to_have_value(f"unit:{MICRO_GRID}")
+        await expect(page.locator("#actor-unit option").first).to_have_text("香米园社区邻里格6（主办）")
+        note = f"已到现场查看 {uuid.uuid4().hex[:6]}"
+        await page.fill("#action-comment textarea[name=text]", note)
+        await page.click("#action-comment button[type=submit]")
+        await expect(page.locator('#case-notice .applied[data-action="comment"]')).to_contain_text(
+            "操作已生效", timeout=LIVE_WAIT_MS
+        )
+        await expect(page.locator("#timeline")).to_contain_text(note)
+        await page.click("#action-accept button[type=submit]")
+        await expect(page.locator("#case-state")).to_have_text("已签收", timeout=LIVE_WAIT_MS)
+        accepted = page.locator('#timeline li[data-action="accept"] .actor')
+        await expect(accepted).to_have_text("杨秀敏 · 主办 · 香米园社区邻里格6")
+        case = await asyncio.to_thread(stack.case, case_id)
+        step = next(e for e in case["history"] if e["action"] == "accept")
+        assert step["actor"] == {"id": login, "name": "杨秀敏", "role": "assignee", "unit": f"unit:{MICRO_GRID}"}
+        assert errors == []
+    finally:
+        await page.context.close()
+
+
+async def test_a_grid_worker_sees_their_case_in_my_queue_on_a_phone(browser: Browser, stack: ConsoleStack) -> None:
     login = await _person(stack, "萧琳国", [("grid_worker", f"unit:{MICRO_GRID}")])
     if not await _has_queue(stack, await asyncio.to_thread(stack.sign_in, login, PASSWORD)):
         pytest.skip("GET /v1/me/queue is not on this branch (issue 15, personal assignment)")
     title = f"楼道堆放杂物 {uuid.uuid4().hex[:6]}"
-    case_id = str(
-        (
-            await asyncio.to_thread(
-                stack.submit, title=title, description="请网格员处理", matter_code="corridor_clutter"
-            )
-        )["case_id"]
-    )
-    await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned")
+    case_id = await _assigned_case(stack, title, "sanitation")
     # On a phone: the queue is a single column of cards, nothing wider than the screen.
     page, errors = await _page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
@@ -236,19 +272,7 @@ async def test_a_grid_worker_sees_their_case_in_my_queue_and_accepts_it(browser:
 
         await item.locator("a").click()
         await expect(page.locator("#case-state")).to_have_text("已派遣（待签收）")
-        await expect(page.locator("#actor-id")).to_have_count(0)  # no made-up operator name for a person
-        await expect(page.locator("#acting-as")).to_contain_text("萧琳国")
         await expect(page.locator("#actor-unit")).to_have_value(f"unit:{MICRO_GRID}")
-        await page.click("#action-accept button[type=submit]")
-        await expect(page.locator("#case-state")).to_have_text("已签收", timeout=LIVE_WAIT_MS)
-        accepted = page.locator('#timeline li[data-action="accept"] .actor')
-        await expect(accepted).to_contain_text("萧琳国")
-        await expect(accepted).to_contain_text("主办")
-        await expect(accepted).to_contain_text("香米园社区邻里格6")
-        case = await asyncio.to_thread(stack.case, case_id)
-        step = next(e for e in case["history"] if e["action"] == "accept")
-        assert step["actor"]["id"] == login and step["actor"]["name"] == "萧琳国"
-        assert step["actor"]["unit"] == f"unit:{MICRO_GRID}"
 
         # 本单位待办: the unit's open cases, this one among them while it is open.
         await page.goto(f"{stack.console_url}#/queue/unit")

@@ -497,8 +497,19 @@ export async function renderCase(main, ctx, caseId) {
   let stop = onLiveEvent((event) => {
     if (!event.data || event.data.subject !== caseId) return;
     clearTimeout(timer);
-    timer = setTimeout(() => {
+    timer = setTimeout(async () => {
       if (pending > 0) return;
+      // An event this page already shows (the step it just applied, a deadline's bookkeeping): leave it be.
+      let fresh = null;
+      try {
+        fresh = await api(`/v1/cases/${caseId}`);
+      } catch {
+        fresh = null;
+      }
+      if (disposed || pending > 0) return;
+      const same = fresh && fresh.state === c.state && (fresh.history || []).length === (c.history || []).length
+        && JSON.stringify(fresh.deadlines || null) === JSON.stringify(c.deadlines || null);
+      if (same) return;
       if (!busy()) {
         rerender();
         return;

@@ -90,10 +90,7 @@ async function post(path, body, token) {
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    const init = { method: "POST", headers };
-    if (body !== undefined) init.body = JSON.stringify(body);
-    else delete headers["Content-Type"];
-    response = await fetch(path, init);
+    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   } catch (err) {
     throw new AuthError(0, { type: "network", detail: String(err) }, null);
   }
@@ -144,7 +141,7 @@ export async function signOut() {
   save(null);
   if (!was || was.kind !== "person") return;
   try {
-    await post("/v1/auth/sign-out", undefined, was.access);
+    await post("/v1/auth/sign-out", {}, was.access); // intake takes JSON bodies only, even an empty one
   } catch {
     // Already expired or revoked, or the network is down: the tokens are gone from this tab regardless.
   }
