@@ -213,10 +213,19 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
     return shots
 
 
-async def shoot_people(stack: ConsoleStack, out: Path) -> list[Path]:
+# The grid worker of three micro-grids the seeded reports fall in (one fresh, two back-dated): their queue.
+WORKER_UNITS = ["unit:610199004001001006", "unit:610199004001001002", "unit:610199004001002001"]
+
+
+def add_worker(stack: ConsoleStack) -> str:
+    """Before the reports: dispatch names the responsible person as it assigns."""
+    roles = [("grid_worker", unit) for unit in WORKER_UNITS]
+    return stack.add_person("萧琳国", WORKER_PASSWORD, roles, username="xiao.linguo")
+
+
+async def shoot_people(stack: ConsoleStack, out: Path, worker: str) -> list[Path]:
     """The sign-in page (a desk's width) and 我的待办 of the grid's worker (a phone's), signed in by password."""
     out.mkdir(parents=True, exist_ok=True)
-    worker = stack.add_person("萧琳国", WORKER_PASSWORD, [("grid_worker", "unit:610199004001001")])
     shots = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -270,10 +279,11 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="console-shots-") as workdir,
             console_stack(Path(workdir), args.port) as stack,
         ):
+            worker = add_worker(stack) if args.people else ""
             ids = seed(stack, args.port + 4)
             asyncio.run(backdate(stack, ids))
             time.sleep(3)  # notify's worker makes its first attempts
-            taken = asyncio.run(shoot_people(stack, PEOPLE_OUT) if args.people else shoot(stack, ids, args.out))
+            taken = asyncio.run(shoot_people(stack, PEOPLE_OUT, worker) if args.people else shoot(stack, ids, args.out))
             for path in taken:
                 print(path)
             if args.serve:

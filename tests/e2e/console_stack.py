@@ -121,10 +121,18 @@ class ConsoleStack:
             time.sleep(0.3)
         raise AssertionError(f"case {case_id} never got there in {timeout_s} s; last seen: {last}")
 
-    def add_person(self, name: str, password: str, roles: list[tuple[str, str]], *, phone: str | None = None) -> str:
-        """A person who signs in with a password (a username of their own), holding `roles` [(role, unit)];
-        written as an administrator's store would. Returns the username (also the person's id)."""
-        username = f"p{uuid.uuid4().hex[:10]}"
+    def add_person(
+        self,
+        name: str,
+        password: str,
+        roles: list[tuple[str, str]],
+        *,
+        phone: str | None = None,
+        username: str | None = None,
+    ) -> str:
+        """A person who signs in with a password (a username of their own, unique unless given), holding `roles`
+        [(role, unit)]; written as an administrator's store would. Returns the username (also the person's id)."""
+        username = username or f"p{uuid.uuid4().hex[:10]}"
 
         async def insert() -> None:
             conn = await asyncpg.connect(self.db_url)

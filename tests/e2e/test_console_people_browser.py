@@ -277,6 +277,10 @@ async def test_a_grid_worker_sees_their_case_in_my_queue_on_a_phone(browser: Bro
         # 本单位待办: the unit's open cases, this one among them while it is open.
         await page.goto(f"{stack.console_url}#/queue/unit")
         await expect(page.locator(f'#queue[data-queue="unit"] li[data-case-id="{case_id}"]')).to_be_visible()
+        # Micro-grids have no outlines to draw: a worker holding only micro-grids is offered no map.
+        await expect(page.locator('#nav a[data-nav="map"]')).to_be_hidden()
+        await page.goto(f"{stack.console_url}#/map")
+        await expect(page).to_have_url(re.compile(r"#/queue$"))
         assert errors == []
     finally:
         await page.context.close()

@@ -1,7 +1,7 @@
 // The console's entry: configuration, sign-in (a person's password or single sign-on; an API key for system
 // operators), the header with who is signed in, and hash routing.
 
-import { api, departments, problemBox, resetCache, units, whenUnauthenticated } from "./api.js";
+import { api, departments, problemBox, resetCache, unitByCode, units, whenUnauthenticated } from "./api.js";
 import { renderCase } from "./case.js";
 import { renderCases } from "./cases.js";
 import { clear, h, setTimeZone } from "./dom.js";
@@ -49,7 +49,8 @@ async function route() {
   if (typeof dispose === "function") dispose();
   dispose = null;
   const { path, params } = parseHash();
-  const found = ROUTES.map((r) => ({ r, m: path.match(r.pattern) })).find((x) => x.m && (x.r.nav !== "queue" || ctx.queue));
+  const offered = (r) => (r.nav !== "queue" || ctx.queue) && (r.nav !== "map" || !ctx.noMap);
+  const found = ROUTES.map((r) => ({ r, m: path.match(r.pattern) })).find((x) => x.m && offered(x.r));
   if (!found) {
     location.replace(home());
     return;
@@ -73,7 +74,8 @@ async function route() {
 
 /** Where a signed-in person starts: their queue when intake has one, else the map. */
 function home() {
-  return ctx && ctx.queue ? "#/queue" : "#/map";
+  if (ctx && ctx.queue) return "#/queue";
+  return ctx && ctx.noMap ? "#/cases" : "#/map";
 }
 
 function areaOf(me) {
@@ -118,6 +120,8 @@ async function buildContext(me) {
     departments: await departments(),
     person: personOf(me), // set when a person (not an API key) is signed in: actions carry no actor.id
     queue: Boolean(me.person) && (await queueAvailable()),
+    // Micro-grids have no outlines to draw: a person who holds only micro-grids works from lists.
+    noMap: areaCodes.length > 0 && areaCodes.every((code) => (unitByCode(code) || {}).level === "micro_grid"),
   };
 }
 
@@ -145,6 +149,7 @@ function renderHeader(me) {
     h("button", { type: "button", id: "sign-out", onclick: signOut }, "退出"),
   );
   nav.querySelector('[data-nav="queue"]').hidden = !ctx.queue;
+  nav.querySelector('[data-nav="map"]').hidden = ctx.noMap;
   nav.hidden = false;
 }
 

@@ -17,7 +17,7 @@ const ORDER = { red: 0, yellow: 1, blue: 2, none: 3 };
 /** The deadline an item is due by: the queue's own `due_at` (and `due_kind`), else the case's next one. */
 export function dueOf(item) {
   const d = item.deadlines || {};
-  const due = item.due_at || item.due || d.due_at || (item.state && ["accepted", "in_progress", "reopened"].includes(item.state)
+  const due = item.due_next || item.due_at || d.due_at || (item.state && ["accepted", "in_progress", "reopened"].includes(item.state)
     ? d.resolve_by
     : d.accept_by || d.resolve_by);
   const kind = item.due_kind || item.kind || (due && due === d.accept_by ? "accept" : due ? "resolve" : null);
@@ -55,12 +55,20 @@ export async function queueAvailable() {
   }
 }
 
-function card(item, catalog, depts) {
+/** Who answers for the case (本单位待办): 我, a colleague's id, or nobody on duty (flagged). */
+function responsibleText(item, me) {
+  const r = item.responsible;
+  if (!r || typeof r !== "object") return null;
+  if (r.unstaffed) return "无人值守（无责任人）";
+  if (!r.lead) return null;
+  return r.lead === me ? "责任人：我" : `责任人：${r.lead_name || r.lead}`;
+}
+
+function card(item, catalog, depts, me, which) {
   const { due, kind } = dueOf(item);
   const colour = warningOf(item);
   const caseId = item.case_id || item.id;
   const lead = item.lead || (item.assignment && item.assignment.lead);
-  const responsible = item.responsible || item.responsible_person || null;
   return h("li", { class: `queue-item warn-${colour}`, dataset: { caseId, warning: colour } },
     h("a", { href: `#/cases/${caseId}`, class: "queue-link" },
       h("div", { class: "queue-top" },
@@ -78,7 +86,7 @@ function card(item, catalog, depts) {
         [
           item.matter_code ? matterName(catalog, item.matter_code) : null,
           lead ? `主办：${partyName(lead, depts)}` : null,
-          responsible ? `责任人：${responsible.name || responsible.id || responsible}` : null,
+          which === "unit" ? responsibleText(item, me) : null,
         ].filter(Boolean).join(" · "),
       ),
     ),
@@ -120,7 +128,7 @@ export async function renderQueue(main, ctx, which = "mine") {
     clear(message);
     const items = sortQueue(itemsOf(answer));
     clear(list,
-      items.length === 0 ? h("li", { class: "queue-empty muted" }, queue.empty) : items.map((x) => card(x, catalog, ctx.departments || [])),
+      items.length === 0 ? h("li", { class: "queue-empty muted" }, queue.empty) : items.map((x) => card(x, catalog, ctx.departments || [], ctx.person && ctx.person.id, which)),
     );
     updated.textContent = `共 ${items.length} 件 · 更新于 ${fmtTime(new Date().toISOString())}`;
   };
