@@ -200,6 +200,37 @@ async def test_the_access_token_is_refreshed_before_it_expires(browser: Browser,
         await page.context.close()
 
 
+async def test_two_tabs_of_one_session_refresh_it_once(browser: Browser, stack: ConsoleStack) -> None:
+    """A tab opened from another shares its session (sessionStorage is copied): one refresh serves both, or
+    the second would spend a spent refresh token and so revoke the session."""
+    login = await _person(stack, "姜丽", [("duty_officer", f"unit:{STREET}")])
+    page, errors = await _page(browser)
+    try:
+        await _sign_in(page, stack, login)
+        await expect(page.locator("#who .who-name")).to_have_text("姜丽")
+        async with page.context.expect_page() as opened:
+            await page.evaluate("() => window.open(location.href)")
+        second = await opened.value
+        await expect(second.locator("#who .who-name")).to_have_text("姜丽")
+        first = (await _stored(page))["session"]
+        assert (await _stored(second))["session"]["refresh"] == first["refresh"]
+        changed = (
+            "old => (JSON.parse(sessionStorage.getItem('griddispatch.console.session') || '{}').access || old) !== old"
+        )
+        for tab in (page, second):
+            await tab.wait_for_function(changed, arg=first["access"], timeout=(ACCESS_SECONDS + 30) * 1000)
+        one, two = (await _stored(page))["session"], (await _stored(second))["session"]
+        assert one["refresh"] == two["refresh"] != first["refresh"]  # one new pair, taken by both tabs
+        assert (await _me(stack, one["access"])).status_code == 200  # the session lives on
+        for tab in (page, second):
+            await tab.click("nav >> text=案件列表")
+            await expect(tab.locator("#case-table tbody tr").first).to_be_visible()
+            await expect(tab.locator("#who .who-name")).to_have_text("姜丽")
+        assert errors == []
+    finally:
+        await page.context.close()
+
+
 async def _has_queue(stack: ConsoleStack, tokens: dict[str, Any]) -> bool:
     async with httpx.AsyncClient(base_url=stack.intake_url, timeout=30) as http:
         answer = await http.get("/v1/me/queue", headers={"Authorization": f"Bearer {tokens['access_token']}"})

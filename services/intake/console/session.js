@@ -112,25 +112,47 @@ export async function signInWithPassword(login, password) {
   return session;
 }
 
-/** A new token pair; null (signed out) when the refresh token is refused. One at a time. */
+// Tabs that share a session (one opened from another copies its sessionStorage) must not both spend the same
+// refresh token: a spent one coming back revokes the whole session. So a refresh runs under a lock held across
+// the console's tabs, and its result is told to the others, which take the new pair instead of refreshing.
+const LOCK = "griddispatch.console.refresh";
+const channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("griddispatch.console.session");
+if (channel) {
+  channel.onmessage = (event) => {
+    const m = event.data || {};
+    if (m.type === "refreshed" && session && session.kind === "person" && session.refresh === m.spent) save(m.session);
+  };
+}
+
+function exclusive(fn) {
+  if (typeof navigator !== "undefined" && navigator.locks) return navigator.locks.request(LOCK, fn);
+  return fn();
+}
+
+/** A new token pair; null (signed out) when the refresh token is refused. One at a time, across tabs. */
 export function refresh() {
   if (!session || session.kind !== "person" || !session.refresh) return Promise.resolve(null);
   if (!refreshing) {
     const token = session.refresh;
-    refreshing = post("/v1/auth/refresh", { refresh_token: token })
-      .then((tokens) => {
-        // Only if nobody signed out or in meanwhile.
-        if (session && session.refresh === token) save(fromTokens(tokens));
+    refreshing = exclusive(async () => {
+      // Let a message another tab sent while it held the lock arrive first.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (!session || session.refresh !== token) return session; // refreshed by another tab, or signed out
+      try {
+        const tokens = await post("/v1/auth/refresh", { refresh_token: token });
+        if (session && session.refresh === token) {
+          save(fromTokens(tokens));
+          if (channel) channel.postMessage({ type: "refreshed", spent: token, session });
+        }
         return session;
-      })
-      .catch((err) => {
+      } catch (err) {
         if (err.status === 0) throw err; // the network: keep the session and try again later
         if (session && session.refresh === token) save(null);
         return null;
-      })
-      .finally(() => {
-        refreshing = null;
-      });
+      }
+    }).finally(() => {
+      refreshing = null;
+    });
   }
   return refreshing;
 }
