@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -157,8 +157,9 @@ def _record(row: asyncpg.Record, held: Sequence[HeldRole]) -> PersonRecord:
     )
 
 
-async def get_record(conn: asyncpg.Connection, person_id: str) -> PersonRecord | None:
-    row = await conn.fetchrow("SELECT * FROM persons WHERE id = $1", person_id)
+async def get_record(conn: asyncpg.Connection, person_id: str, *, lock: bool = False) -> PersonRecord | None:
+    """The person as an administrator sees them; `lock`: FOR UPDATE, to check and change in one transaction."""
+    row = await conn.fetchrow(f"SELECT * FROM persons WHERE id = $1{' FOR UPDATE' if lock else ''}", person_id)
     if row is None:
         return None
     return _record(row, (await _held(conn, [person_id])).get(person_id, []))
@@ -196,7 +197,7 @@ async def list_persons(
     role: str | None = None,
     status: str | None = None,
     query: str | None = None,
-    within: Sequence[str] | None = None,
+    within: Collection[str] | None = None,
     limit: int = 50,
     after: str | None = None,
 ) -> tuple[list[PersonRecord], str | None]:
@@ -255,6 +256,7 @@ async def record_audit(conn: asyncpg.Connection, person_id: str | None, event: s
         json.dumps(detail, ensure_ascii=False),
     )
     CHANGES.labels(event).inc()
+    log.info("person_audited", person_id=person_id, audit_event=event, actor=actor)
 
 
 async def _locked(conn: asyncpg.Connection, person_id: str) -> asyncpg.Record:
