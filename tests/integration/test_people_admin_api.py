@@ -159,6 +159,11 @@ async def test_patch_disables_and_listing_filters_and_pages(intake: IntakeUnderT
     events = [a["event"] for a in (await intake.http.get(f"{url}/audit", headers=admin.headers)).json()["items"]]
     assert events[:2] == ["disabled", "updated"]
     assert (await intake.http.patch(url, json={"status": "gone"}, headers=admin.headers)).status_code == 422
+    cleared = await intake.http.patch(url, json={"name": None}, headers=admin.headers)
+    assert cleared.status_code == 422 and cleared.json()["field"] == "name"
+    other = await _add(intake, admin, username=f"u{uuid.uuid4().hex[:8]}")
+    taken = await intake.http.patch(url, json={"username": other["username"].upper()}, headers=admin.headers)
+    _problem(taken, 409, "username_taken")
 
     seen: list[str] = []
     cursor = None

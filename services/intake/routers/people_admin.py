@@ -30,7 +30,7 @@ from services.intake.people_schemas import (
 )
 from services.intake.schemas import problems
 from shared.api_clients import ApiClient, Scope
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.people import reach, store
 from shared.people.admin import UnknownRole, check_units_known, grant_of
 from shared.people.fields import actor_of
@@ -159,11 +159,13 @@ async def patch_person(person_id: PersonId, body: PersonPatch, client: Client, r
     actor = actor_of(client)
     async with res.pool.acquire() as conn, conn.transaction():
         await _managed(conn, await _within(conn, client), person_id)
+        if "name" in sent and body.name is None:
+            raise InvalidInput("a name cannot be cleared", field="name")
+        if "status" in sent and body.status is None:
+            raise InvalidInput("a status is active or disabled", field="status")
         fields = {k: getattr(body, k) for k in ("name", "username", "phone") if k in sent}
-        if fields.get("name", "") is None:
-            fields.pop("name")  # a name cannot be cleared
         record = await store.update_person(conn, person_id, actor=actor, **fields)
-        if "status" in sent and body.status is not None:
+        if body.status is not None:
             record = await store.set_status(conn, person_id, PersonStatus(body.status), actor)
     return person_out(record, client)
 
