@@ -4,7 +4,7 @@ An import validates the whole directory first (nothing is written if any file ha
 the version, its source files and its rows in one transaction. Importing content that is already stored
 creates no second copy. Activation is a single-row UPDATE plus a NOTIFY on `griddispatch_registry`, so
 running services can reload; in the same transaction the people the version lists become persons with its
-roles (shared/people/store.py `sync_registry`).
+roles (shared/people/registry_sync.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from shapely.geometry import mapping
 
 from shared.domain.model import MatterType
 from shared.errors import NotFound
-from shared.people import store as people
+from shared.people import registry_sync as people
 from shared.people.from_registry import listed_people
 from shared.people.metrics import REGISTRY_IMPORT_SECONDS
 from shared.registry_files.load import LoadedRegistry, load_directory
