@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.schemas import Strict
 from shared.api_clients import ApiClient, Scope
@@ -82,6 +82,8 @@ class RolesIn(Strict):
 
 
 class PasswordIn(Strict):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # a password is taken as typed
+
     password: str = Field(
         min_length=1,
         max_length=128,

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import schemathesis
 
+from shared.people.passwords import verify
 from tests.intake_fixtures import Caller, IntakeUnderTest
 from tests.integration.test_intake_fuzz import BASE_URL, CONFIG, Fuzzer, _operations, _session
 
@@ -95,10 +96,18 @@ async def test_bad_roles_units_and_passwords_are_refused_with_their_codes(intake
     assert (
         await intake.http.post(url, json={"password": "violet-Harbour-42"}, headers=admin.headers)
     ).status_code == 204
+    async with intake.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT password_hash FROM persons WHERE id = $1", person["id"])
+    assert verify(stored, "violet-Harbour-42") and not verify(stored, "violet-Harbour-42 ")
+    spaced = await intake.http.post(url, json={"password": "  spaces kept 7 "}, headers=admin.headers)
+    assert spaced.status_code == 204
+    async with intake.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT password_hash FROM persons WHERE id = $1", person["id"])
+    assert verify(stored, "  spaces kept 7 ")  # taken as typed, never stripped
     after = (await intake.http.get(f"{PEOPLE}/{person['id']}", headers=admin.headers)).json()
     assert after["has_password"] is True and after["password_changed_at"] is not None
     audit = await intake.http.get(f"{PEOPLE}/{person['id']}/audit", headers=admin.headers)
-    assert [a["event"] for a in audit.json()["items"]] == ["password_set", "created"]
+    assert [a["event"] for a in audit.json()["items"]] == ["password_set", "password_set", "created"]
     assert "violet" not in audit.text
 
 
