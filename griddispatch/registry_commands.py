@@ -151,13 +151,15 @@ def activate_version(
     version: Annotated[str, typer.Argument(help="a version from `griddispatch registry versions`")],
     by: Annotated[str, typer.Option(help="who switches")] = "cli",
 ) -> None:
-    """Switch the active version (atomically; running services are told by NOTIFY)."""
+    """Switch the active version (atomically; running services are told by NOTIFY); its people become persons."""
+    from shared.db import migrate
     from shared.db.pool import connect
     from shared.registry_store import activate
 
     async def go() -> Any:
         conn = await connect(DatabaseSettings())
         try:
+            await migrate(conn)  # the persons tables the activation writes
             return await activate(conn, version, switched_by=by)
         finally:
             await conn.close()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import asyncpg
 
@@ -103,3 +104,30 @@ def _os_user() -> str:
     from shared.people.fields import cli_actor
 
     return cli_actor().removeprefix("cli:")
+
+
+def test_activating_another_version_switches_the_registry_roles(
+    empty_database: DatabaseSettings, tmp_path: Any
+) -> None:
+    from shared.registry_files.generate import DistrictSpec, build_district, generate
+
+    env = {"GRIDDISPATCH_DB_URL": empty_database.url}
+    first = griddispatch("registry", "import", str(SAMPLE), env=env)
+    assert first.returncode == 0, first.stderr
+    sample_version = first.stdout.split()[2]
+    spec = DistrictSpec(streets=1, communities=1, grids=1, micro_grids=2, district_code="5101")
+    other, n = generate(tmp_path / "other", spec), sum(len(u.people) for u in build_district(spec).units)
+    second = griddispatch("registry", "import", str(other), env=env)
+    assert second.returncode == 0, second.stderr
+    assert f"people: {n} listed, {n} new, 0 updated, {n} roles granted, 362 revoked" in second.stdout
+
+    back = griddispatch("registry", "activate", sample_version, env=env)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.splitlines() == [
+        f"active: {sample_version}",
+        f"  people: 362 listed, 0 new, 0 updated, 362 roles granted, {n} revoked",
+    ]
+    grid_heads = json.loads(
+        griddispatch("people", "list", "--role", "grid_head", "--limit", "1000", "--json", env=env).stdout
+    )
+    assert len(grid_heads["items"]) == 48
