@@ -442,16 +442,26 @@ async def revoke_role(conn: asyncpg.Connection, person_id: str, grant: RoleGrant
         return await _must_record(conn, person_id)
 
 
-async def set_roles(conn: asyncpg.Connection, person_id: str, grants: Iterable[RoleGrant], actor: str) -> PersonRecord:
-    """Make the person's manual roles exactly `grants`: the missing ones granted, the others revoked (each
-    audited). Registry and single sign-on roles stay; a grant they already give is not added twice."""
+async def set_roles(
+    conn: asyncpg.Connection,
+    person_id: str,
+    grants: Iterable[RoleGrant],
+    actor: str,
+    *,
+    source: Source = Source.MANUAL,
+) -> PersonRecord:
+    """Make the person's roles of one source (manual; or oidc, from a token's claims) exactly `grants`: the
+    missing ones granted, the others revoked (each audited). Roles of the other sources stay; a grant they
+    already give is not added twice. The registry's roles are set by registry_sync.py only."""
+    if source is Source.REGISTRY:
+        raise ValueError("registry roles are set by shared/people/registry_sync.py")
     wanted = set(grants)
     async with conn.transaction():
         await _locked(conn, person_id)
         rows = await conn.fetch("SELECT role, unit, source FROM person_roles WHERE person_id = $1", person_id)
-        manual = {RoleGrant(RoleName(r["role"]), r["unit"]) for r in rows if r["source"] == Source.MANUAL.value}
-        for grant in sorted(manual - wanted):
+        held = {RoleGrant(RoleName(r["role"]), r["unit"]) for r in rows if r["source"] == source.value}
+        for grant in sorted(held - wanted):
             await _revoke(conn, person_id, grant, actor)
-        for grant in sorted(wanted - manual):
-            await _grant(conn, person_id, grant, actor, Source.MANUAL)
+        for grant in sorted(wanted - held):
+            await _grant(conn, person_id, grant, actor, source)
         return await _must_record(conn, person_id)

@@ -214,3 +214,17 @@ async def test_listing_filters_and_pages(conn: asyncpg.Connection) -> None:
     assert [p.person.id for p in inside] == [p.person.id for p in one]
     none, _ = await store.list_persons(conn, status="disabled")
     assert none == []
+
+
+async def test_roles_of_one_source_are_set_without_touching_the_others(conn: asyncpg.Connection) -> None:
+    pid = f"t-{uuid.uuid4().hex[:8]}"
+    manual = RoleGrant(RoleName.GRID_WORKER, "unit:610199004001001")
+    from_token = RoleGrant(RoleName.DUTY_OFFICER, "unit:610199004")
+    await store.add_person(conn, person_id=pid, name="单点", actor=ADMIN, source=Source.OIDC)
+    await store.grant_role(conn, pid, manual, ADMIN)
+    record = await store.set_roles(conn, pid, [from_token], "system", source=Source.OIDC)
+    assert {(h.role, h.source) for h in record.held} == {("grid_worker", "manual"), ("duty_officer", "oidc")}
+    record = await store.set_roles(conn, pid, [], ADMIN)  # the manual set only
+    assert [(h.role, h.source) for h in record.held] == [("duty_officer", "oidc")]
+    with pytest.raises(ValueError, match="registry_sync"):
+        await store.set_roles(conn, pid, [], ADMIN, source=Source.REGISTRY)
