@@ -79,13 +79,20 @@ def after_failure(failed_before: int, now: datetime, *, lock_after: int, lock_fo
     return AfterFailure(failed, None)
 
 
-async def record_failure(conn: asyncpg.Connection, person_id: str, outcome: AfterFailure) -> None:
-    await conn.execute(
-        """UPDATE persons SET failed_sign_ins = $2, locked_until = coalesce($3, locked_until) WHERE id = $1""",
-        person_id,
-        outcome.failed_sign_ins,
-        outcome.locked_until,
-    )
+async def record_failure(
+    conn: asyncpg.Connection, person_id: str, now: datetime, *, lock_after: int, lock_for: timedelta
+) -> AfterFailure:
+    """Count a failed sign-in (concurrent failures counted one after the other); the lockout it may start."""
+    async with conn.transaction():
+        failed = await conn.fetchval("SELECT failed_sign_ins FROM persons WHERE id = $1 FOR UPDATE", person_id)
+        outcome = after_failure(failed or 0, now, lock_after=lock_after, lock_for=lock_for)
+        await conn.execute(
+            "UPDATE persons SET failed_sign_ins = $2, locked_until = coalesce($3, locked_until) WHERE id = $1",
+            person_id,
+            outcome.failed_sign_ins,
+            outcome.locked_until,
+        )
+    return outcome
 
 
 async def record_success(conn: asyncpg.Connection, person_id: str, new_hash: str | None) -> None:
