@@ -78,11 +78,6 @@ def issue(key: TokenKey, person_id: str, session_id: uuid.UUID, *, now: datetime
     return jwt.encode(claims, key.secret, algorithm=ALGORITHM)
 
 
-def looks_like_jwt(token: str) -> bool:
-    """Three dot-separated parts, the first a JSON header ("eyJ"): worth checking as an access token."""
-    return token.startswith("eyJ") and token.count(".") == 2
-
-
 def read(key: TokenKey, token: str, *, now: datetime) -> AccessClaims:
     """The claims of a token we signed, for us, not expired at `now`; else the specific refusal."""
     try:
