@@ -34,3 +34,9 @@ CREATE TABLE token_signing_key (
     secret     bytea       NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- A signed-in person reports and acts as a principal of their own (shared/people/principal.py: a uuid derived
+-- from the person's id), not as a row of api_clients: `client_id` of these two ledgers names the caller, an API
+-- client or a person's principal, so it no longer references api_clients. (Subscriptions stay with API clients.)
+ALTER TABLE submissions DROP CONSTRAINT submissions_client_id_fkey;
+ALTER TABLE action_requests DROP CONSTRAINT action_requests_client_id_fkey;
