@@ -27,7 +27,7 @@ from shared.people.sign_in_metrics import REFRESHES, SIGN_INS
 from shared.people.tokens import PersonDisabled
 
 log = get_logger(__name__)
-router = APIRouter(prefix="/v1", tags=["sign-in"])
+router = APIRouter(prefix="/v1", tags=["sign-in"], responses=problems(401, 403, 422, 429))
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -149,7 +149,7 @@ async def _refuse_wrong_password(res: Resources, found: credentials.Credentials 
         "GRIDDISPATCH_AUTH_LOCKOUT_MINUTES: 429 `account_locked` with Retry-After. Too many attempts for one "
         "login name from one address: 429 `rate_limited`. 401 `person_disabled` for a disabled person."
     ),
-    responses=problems(401, 422, 429),
+    responses=problems(400, 413, 415),
 )
 async def sign_in(body: SignInIn, request: Request, response: Response, res: Res) -> TokensOut:
     ip = _ip(request)
@@ -209,7 +209,7 @@ async def sign_in(body: SignInIn, request: Request, response: Response, res: Res
         "Each refresh token works once. One already spent that comes back revokes its whole session "
         "(401 `token_revoked`): somebody holds a copy. 401 `token_invalid` for an unknown one."
     ),
-    responses=problems(401, 422, 429),
+    responses=problems(400, 413, 415),
 )
 async def refresh(body: RefreshIn, request: Request, response: Response, res: Res) -> TokensOut:
     res.limiter.take(f"refresh:{_ip(request)}", max(60, res.auth.sign_in_rate_per_min))
@@ -237,7 +237,7 @@ def _signed_in(identity: Identity) -> tuple[Person, uuid.UUID]:
     "/auth/sign-out",
     status_code=204,
     summary="End the session of this access token (its refresh token stops working too)",
-    responses=problems(401, 403),
+    responses=problems(400, 413, 415),
 )
 async def sign_out(identity: Caller, res: Res) -> Response:
     person, session_id = _signed_in(identity)
@@ -269,7 +269,6 @@ def _session_view(view: sessions.SessionView, current: uuid.UUID, now: datetime,
 @router.get(
     "/auth/sessions",
     summary="My sessions, newest first (at most 50): live, expired or revoked, and which one is this",
-    responses=problems(401, 403),
 )
 async def my_sessions(identity: Caller, res: Res) -> dict[str, Any]:
     person, session_id = _signed_in(identity)
@@ -282,7 +281,7 @@ async def my_sessions(identity: Caller, res: Res) -> dict[str, Any]:
     "/auth/sessions/{session_id}",
     status_code=204,
     summary="End one of my sessions (a phone left behind)",
-    responses=problems(401, 403, 404),
+    responses=problems(404),
 )
 async def end_my_session(session_id: uuid.UUID, identity: Caller, res: Res) -> Response:
     person, current = _signed_in(identity)
@@ -305,7 +304,7 @@ PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
     "/admin/people/{person_id}/sessions",
     summary="Administrators: end every live session of a person (their tokens stop working at the next request)",
     tags=["admin"],
-    responses=problems(401, 403, 404),
+    responses=problems(404),
 )
 async def end_sessions_of(person_id: PersonId, identity: Caller, res: Res) -> dict[str, Any]:
     client = identity.client
