@@ -93,7 +93,8 @@ def _ip(request: Request) -> str | None:
 
 async def _tokens_out(res: Resources, pair: sessions.TokenPair, now: datetime, response: Response) -> TokensOut:
     assert res.token_key is not None
-    signed_in = await person_of_token(res.pool, res.token_key, pair.access_token, now=now, rate_per_min=1)
+    rate = res.auth.person_rate_per_min
+    signed_in = await person_of_token(res.pool, res.token_key, pair.access_token, now=now, rate_per_min=rate)
     response.headers.update(NO_STORE)
     return TokensOut(
         access_token=pair.access_token,
