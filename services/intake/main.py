@@ -13,7 +13,17 @@ from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
 from services.intake.routers import auth as auth_routes
-from services.intake.routers import cases, console, district_map, me, open311, registry, reports, stats
+from services.intake.routers import (
+    cases,
+    console,
+    district_map,
+    me,
+    open311,
+    people_admin,
+    registry,
+    reports,
+    stats,
+)
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
@@ -95,5 +105,6 @@ def create_app(
     app.include_router(auth_routes.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    app.include_router(people_admin.router)
     console.mount_console(app)
     return app
