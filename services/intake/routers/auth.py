@@ -117,9 +117,7 @@ def _take_attempt(res: Resources, login: str, ip: str | None) -> None:
 async def _refuse_wrong_password(res: Resources, found: credentials.Credentials | None, now: datetime) -> None:
     async with res.pool.acquire() as conn:
         if found is None:
-            await credentials.audit_record(
-                conn, "sign_in_failed", None, "anonymous", {"reason": "unknown_login"}, at=now
-            )
+            await credentials.audit_record(conn, "sign_in_failed", None, "system", {"reason": "unknown_login"})
         else:
             outcome = await credentials.record_failure(
                 conn,
@@ -130,10 +128,10 @@ async def _refuse_wrong_password(res: Resources, found: credentials.Credentials 
             )
             actor = f"person:{found.person_id}"
             detail = {"reason": "wrong_password", "failed_sign_ins": outcome.failed_sign_ins}
-            await credentials.audit_record(conn, "sign_in_failed", found.person_id, actor, detail, at=now)
+            await credentials.audit_record(conn, "sign_in_failed", found.person_id, actor, detail)
             if outcome.locked_until is not None:
                 until = {"until": outcome.locked_until.isoformat(), "after": res.auth.lockout_after}
-                await credentials.audit_record(conn, "locked", found.person_id, "system", until, at=now)
+                await credentials.audit_record(conn, "locked", found.person_id, "system", until)
                 log.warning("sign_in_locked", person_id=found.person_id, minutes=res.auth.lockout_minutes)
     SIGN_INS.labels("password", "invalid_credentials").inc()
     log.info("sign_in_failed", person_id=found.person_id if found else None)
@@ -177,9 +175,7 @@ async def sign_in(body: SignInIn, request: Request, response: Response, res: Res
     if not found.active:
         async with res.pool.acquire() as conn:
             actor = f"person:{found.person_id}"
-            await credentials.audit_record(
-                conn, "sign_in_failed", found.person_id, actor, {"reason": "disabled"}, at=now
-            )
+            await credentials.audit_record(conn, "sign_in_failed", found.person_id, actor, {"reason": "disabled"})
         SIGN_INS.labels("password", "disabled").inc()
         raise PersonDisabled("this person is disabled: ask an administrator")
     rehash = None
@@ -246,7 +242,7 @@ async def sign_out(identity: Caller, res: Res) -> Response:
     async with res.pool.acquire() as conn, conn.transaction():
         await sessions.revoke(conn, session_id, reason="signed_out", now=now)
         detail = {"session_id": str(session_id)}
-        await credentials.audit_record(conn, "signed_out", person.id, f"person:{person.id}", detail, at=now)
+        await credentials.audit_record(conn, "signed_out", person.id, f"person:{person.id}", detail)
     log.info("signed_out", person_id=person.id, session_id=str(session_id))
     return Response(status_code=204)
 
@@ -293,7 +289,7 @@ async def end_my_session(session_id: uuid.UUID, identity: Caller, res: Res) -> R
             raise NotFound(f"no session {session_id} of yours", session_id=str(session_id))
         await sessions.revoke(conn, session_id, reason="revoked", now=now)
         detail = {"session_id": str(session_id), "own": True}
-        await credentials.audit_record(conn, "session_revoked", person.id, f"person:{person.id}", detail, at=now)
+        await credentials.audit_record(conn, "session_revoked", person.id, f"person:{person.id}", detail)
     log.info("session_revoked", person_id=person.id, session_id=str(session_id), current=session_id == current)
     return Response(status_code=204)
 
@@ -316,6 +312,6 @@ async def end_sessions_of(person_id: PersonId, identity: Caller, res: Res) -> di
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)", person_id):
             raise NotFound(f"no person {person_id!r}", person_id=person_id)
         count = await sessions.revoke_all(conn, person_id, reason="revoked_by_admin", now=now)
-        await credentials.audit_record(conn, "session_revoked", person_id, actor, {"all": True, "count": count}, at=now)
+        await credentials.audit_record(conn, "session_revoked", person_id, actor, {"all": True, "count": count})
     log.info("sessions_revoked", person_id=person_id, count=count, actor=actor)
     return {"person_id": person_id, "revoked": count}
