@@ -11,7 +11,18 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, console, district_map, me, open311, registry, reports, stats
+from services.intake.routers import (
+    cases,
+    console,
+    district_map,
+    me,
+    open311,
+    queues,
+    registry,
+    reports,
+    rosters,
+    stats,
+)
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
@@ -77,7 +88,9 @@ def create_app(
     app.add_middleware(ContentChecks)  # outermost: a wrong type is refused before any of the body is read
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
+    app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id
     app.include_router(cases.router)
+    app.include_router(rosters.router)
     app.include_router(registry.router)
     app.include_router(open311.router)
     app.include_router(me.router)

@@ -102,3 +102,26 @@ async def role_rows(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
     """(person, role, unit) of every role held."""
     rows = await conn.fetch("SELECT person_id, role, unit FROM person_roles")
     return [(r["person_id"], r["role"], r["unit"]) for r in rows]
+
+
+async def unit_staff(conn: asyncpg.Connection, unit: str) -> list[asyncpg.Record]:
+    """(person_id, role, name, status) of everyone holding a role in the unit."""
+    return list(
+        await conn.fetch(
+            """SELECT r.person_id, r.role, p.name, p.status FROM person_roles r JOIN persons p ON p.id = r.person_id
+               WHERE r.unit = $1 ORDER BY r.person_id, r.role""",
+            unit,
+        )
+    )
+
+
+async def unit_level(conn: asyncpg.Connection, unit: str) -> str | None:
+    """The level of a unit:<code> in the active registry (None for a department or branch)."""
+    kind, _, code = unit.partition(":")
+    if kind != "unit":
+        return None
+    level: str | None = await conn.fetchval(
+        "SELECT level FROM registry_units WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1",
+        code,
+    )
+    return level
