@@ -209,3 +209,18 @@ async def test_nobody_on_duty_falls_back_to_the_head_and_without_a_head_the_case
             dispatch, grid_case, "assign", "supervisor", "unit:610199004", text="改派网格", payload={"lead": GRID}
         )
     assert (await dispatch.case(grid_case))["lead_person"] == head  # nobody on duty on the grid: its head
+
+
+async def test_a_disabled_person_stops_getting_cases_once_dispatch_hears_of_it(
+    dispatch: DispatchUnderTest, people: People
+) -> None:
+    worker = await people.add("gw", ("grid_worker", MG))
+    await seen(dispatch, worker)
+    first = await dispatch.case(await reported(dispatch))
+    assert first["lead_person"] is not None
+    leaving = first["lead_person"]
+    await dispatch.pool.execute("UPDATE persons SET status = 'disabled' WHERE id = $1", leaving)
+    await until_snapshot(lambda: dispatch.runtime.people.snapshot, lambda s: leaving not in s.active)
+    second = await dispatch.case(await reported(dispatch))
+    assert second["lead"] == MG and second["lead_person"] != leaving
+    await dispatch.pool.execute("UPDATE persons SET status = 'active' WHERE id = $1", leaving)

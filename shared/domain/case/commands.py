@@ -33,6 +33,7 @@ from shared.domain.case.model import (
     derived_id,
     evolve,
 )
+from shared.domain.case.persons import Named, persons_by_party, who_takes_over
 from shared.domain.case.visibility import scope_keys
 from shared.domain.lifecycle import (
     ENDED,
@@ -66,7 +67,7 @@ from shared.domain.routing import (
 from shared.domain.routing.deadlines import deadlines
 from shared.domain.routing.values import Trace
 from shared.domain.timescale import scale_deadline
-from shared.errors import Conflict, Forbidden, GridDispatchError, InvalidInput
+from shared.errors import GridDispatchError
 from shared.people.duty import responsible_for
 
 DEFAULT_WARN_AT = (0.5, 0.8)
@@ -337,7 +338,7 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
     try:
         action, before = Action(request.action), case.progress
         outcome, summons = _step(case, request, rules, now)
-        named = _personal(case, request, action, rules) if action in PERSONAL_ACTIONS else None
+        named = who_takes_over(case, request, action, rules) if action in PERSONAL_ACTIONS else None
     except (GridDispatchError, ValueError) as exc:
         _refuse(work, request, cause, exc)
         return work.done()
@@ -512,63 +513,7 @@ class _UnknownUnit(GridDispatchError):
 # ---- the responsible person of a part: claim, hand over, reassign ------------------------------------------
 
 
-class NotInUnit(Forbidden):
-    code = "not_in_unit"
-
-
-class NotResponsible(Forbidden):
-    code = "not_responsible"
-
-
-class NotUnitHead(Forbidden):
-    code = "not_unit_head"
-
-
-class AlreadyResponsible(Conflict):
-    code = "already_responsible"
-
-
-class PersonRequired(InvalidInput):
-    code = "person_required"
-
-
-@dataclass(frozen=True, slots=True)
-class _Named:
-    party: str  # the lead or the assisting party whose person changes
-    person: str
-    before: str | None
-
-
-def _personal(case: Case, request: Request, action: Action, rules: Rules) -> _Named:
-    """Who becomes responsible for which part, or why not: a claim names the actor, a hand-over (by the responsible
-    person) and a reassignment (by the unit's head or a command centre) name a colleague of the same unit."""
-    actor, people = request.actor, rules.people
-    role = Role(actor.role)
-    if role is Role.SUPERVISOR:
-        party = str(request.payload.get("party") or case.lead or "")
-        if party != case.lead and party not in case.assisting:
-            raise NotInUnit(f"{party!r} is not the lead or an assisting party of this case")
-    else:
-        party = actor.unit or ""
-    before = case.person_of(party)
-    if action is Action.CLAIM:
-        person = actor.id
-    else:
-        person = str(request.payload.get("person") or "")
-        if not person:
-            raise PersonRequired(f"{action.value} needs the person who takes the case over")
-    if not people.holds(person, party):
-        raise NotInUnit(f"{person!r} is not an active person of {party} (a case stays within its unit)")
-    if person == before:
-        raise AlreadyResponsible(f"{person!r} is already responsible for {party}'s part of this case")
-    if action is Action.HAND_OVER and actor.id != before:
-        raise NotResponsible(f"only the responsible person ({before or 'nobody'}) hands {party}'s part over")
-    if action is Action.REASSIGN and role is not Role.SUPERVISOR and not people.is_head(actor.id, party):
-        raise NotUnitHead(f"{actor.id!r} is not a head of {party}: only the head or a command centre reassigns")
-    return _Named(party, person, before)
-
-
-def _name_person(work: _Work, request: Request, action: Action, named: _Named, cause: str) -> None:
+def _name_person(work: _Work, request: Request, action: Action, named: Named, cause: str) -> None:
     if named.party == work.case.lead:
         work.set(lead_person=named.person)
     else:
@@ -587,7 +532,7 @@ def _assign(
 ) -> None:
     """Give the case a lead (and assisting units): lifecycle, deadlines, row, history, notices."""
     lead, before = assignment.lead, work.get("progress")
-    had = _persons_by_party(work.case)
+    had = persons_by_party(work.case)
     new = apply(before, Action.ASSIGN, Role(actor.role), actor.id, lead=lead, parties=assignment.assisting).progress
     policy = work.rules.policy
     work.close_deadlines(DeadlineStatus.VOID)  # whatever the previous assignee owed is void now
@@ -617,14 +562,6 @@ def _assign(
     work.notice(lead, "lead", cause)
     for party in sorted(new.assisting):
         work.notice(party, "assisting", cause)
-
-
-def _persons_by_party(case: Case) -> dict[str, str]:
-    """party -> responsible person, of the lead and the assisting parts (an escalated lead keeps its person)."""
-    had = dict(case.part_persons)
-    if case.lead and case.lead_person:
-        had[case.lead] = case.lead_person
-    return had
 
 
 def _close(work: _Work, reason: str, cause: str) -> None:
