@@ -234,3 +234,35 @@ def test_the_snapshot_knows_who_belongs_to_a_unit_and_who_heads_it() -> None:
     assert PEOPLE.holds("day-1", UNIT) and not PEOPLE.holds("day-1", MG)
     assert PEOPLE.is_head("head-1", UNIT) and not PEOPLE.is_head("day-1", UNIT)
     assert not PEOPLE.holds("retired", "unit:elsewhere")
+
+
+person_ids = st.sampled_from(["a", "b", "c", "d", "e"])
+role_names = st.sampled_from(["grid_worker", "micro_grid_head", "grid_head", "duty_officer", "department_head"])
+
+
+@given(
+    active=st.sets(person_ids),
+    roles=st.lists(st.tuples(person_ids, role_names), max_size=8),
+    on_shift=st.lists(person_ids, min_size=1, max_size=3),
+    level=st.sampled_from(["micro_grid", "grid", "community", None]),
+    moment=moments,
+)
+def test_the_responsible_person_is_active_and_on_duty_or_of_the_unit(
+    active: set[str], roles: list[tuple[str, str]], on_shift: list[str], level: str | None, moment: datetime
+) -> None:
+    roster = Roster(UNIT, (Shift(time(8), time(20), tuple(on_shift)),))
+    snapshot = build_snapshot(active, [(p, r, UNIT) for p, r in roles], [roster], tz=TZ)
+    who = responsible_for(UNIT, moment, snapshot, level=level)
+    on = [p for p in on_duty(roster, moment, tz=TZ) if p in active]
+    if on:
+        assert who == on[0]  # whoever is on duty comes first
+        return
+    held = {p for p, _ in roles if p in active}
+    heads = sorted(p for p, r in roles if p in active and r in ("micro_grid_head", "grid_head", "department_head"))
+    workers = sorted(p for p, r in roles if p in active and r in ("grid_worker", "micro_grid_head"))
+    if level == "micro_grid" and workers:
+        assert who in held and who in workers
+    elif heads:
+        assert who == heads[0]
+    else:
+        assert who is None
