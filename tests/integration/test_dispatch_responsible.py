@@ -224,3 +224,28 @@ async def test_a_disabled_person_stops_getting_cases_once_dispatch_hears_of_it(
     second = await dispatch.case(await reported(dispatch))
     assert second["lead"] == MG and second["lead_person"] != leaving
     await dispatch.pool.execute("UPDATE persons SET status = 'active' WHERE id = $1", leaving)
+
+
+async def test_a_swap_puts_the_substitute_on_the_night_shift(dispatch: DispatchUnderTest, people: People) -> None:
+    day = await people.add("day", ("duty_officer", COMMUNITY))
+    night = await people.add("night", ("duty_officer", COMMUNITY))
+    spare = await people.add("spare", ("duty_officer", COMMUNITY))
+    await people.roster(COMMUNITY, (time(8), time(20), [day]), (time(20), time(8), [night]))
+    await dispatch.pool.execute(
+        """INSERT INTO roster_swaps (unit, first_day, last_day, replaced, by_person, reason, created_by)
+           VALUES ($1, '2026-03-04', '2026-03-04', $2, $3, '病假', 'tests')""",
+        COMMUNITY,
+        night,
+        spare,
+    )
+    await seen(dispatch, day, night, spare, roster=COMMUNITY)
+    await until_snapshot(lambda: dispatch.runtime.people.snapshot, lambda s: bool(s.rosters[COMMUNITY].swaps))
+    got = {}
+    for label, moment in (
+        ("night of the 3rd", datetime(2026, 3, 4, 3, 0, tzinfo=CST)),
+        ("night of the 4th", datetime(2026, 3, 5, 3, 0, tzinfo=CST)),
+    ):
+        with clock_at(dispatch, moment):
+            case_id = await reported(dispatch, matter_code="hardship_help", title="困难群众帮扶", received_at=moment)
+        got[label] = (await dispatch.case(case_id))["lead_person"]
+    assert got == {"night of the 3rd": night, "night of the 4th": spare}
