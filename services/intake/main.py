@@ -17,6 +17,7 @@ from services.intake.routers import (
     district_map,
     me,
     open311,
+    people_admin,
     queues,
     registry,
     reports,
@@ -96,5 +97,6 @@ def create_app(
     app.include_router(me.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    app.include_router(people_admin.router)
     console.mount_console(app)
     return app
