@@ -20,8 +20,10 @@ from services.intake.routers import (
     me,
     open311,
     people_admin,
+    queues,
     registry,
     reports,
+    rosters,
     stats,
 )
 from shared.body_limit import BodyLimit
@@ -98,7 +100,9 @@ def create_app(
     app.add_middleware(ContentChecks)  # outermost: a wrong type is refused before any of the body is read
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
+    app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id
     app.include_router(cases.router)
+    app.include_router(rosters.router)
     app.include_router(registry.router)
     app.include_router(open311.router)
     app.include_router(me.router)
