@@ -11,14 +11,16 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, console, district_map, me, open311, registry, reports, stats
+from services.intake.routers import cases, console, district_map, me, oidc, open311, registry, reports, stats
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
+from shared.errors import ConfigurationError
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
+from shared.people.oidc_client import RelyingParty
+from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, OidcSettings, ServiceSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
@@ -37,16 +39,23 @@ and the offending `field`.
 """
 
 
+async def start_session(*_args: object, **_kwargs: object) -> oidc.TokenPair:
+    # Until shared.people.sessions lands (wt-signin): single sign-on checks and maps, then cannot start a session.
+    raise ConfigurationError("sessions are not built yet")
+
+
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
     intake: IntakeSettings | None = None,
+    single_sign_on: OidcSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
     intake = intake or IntakeSettings()
+    sso = single_sign_on or OidcSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,11 +71,17 @@ def create_app(
                 topics = Topics(kafka.topic_prefix)
                 notify_url = intake.console_notify_url or f"http://{service.host}:{service.notify_port}"
                 app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url, notify_url)
-                log.info("started", port=service.intake_port)
+                rp = None
+                if sso.enabled:
+                    rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
+                    app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, None)
+                log.info("started", port=service.intake_port, single_sign_on=sso.issuer)
                 try:
                     yield
                 finally:
                     await supervisor.stop()
+                    if rp is not None:
+                        await rp.aclose()
         finally:
             await pool.close()
             log.info("stopped")
@@ -83,5 +98,7 @@ def create_app(
     app.include_router(me.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    if sso.enabled:
+        app.include_router(oidc.router)
     console.mount_console(app)
     return app
