@@ -27,7 +27,7 @@ CALLBACK = f"{INTAKE_BASE}/v1/auth/oidc/callback"
 START_TIMEOUT_S = 30.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -53,7 +53,7 @@ class OidcProvider:
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
     subprocess.run(["bash", str(PROJECT_ROOT / "deploy" / "local" / "install-oidc-provider.sh")], check=True)
-    port = int(os.environ.get("GRIDDISPATCH_TEST_OIDC_PORT") or _free_port())
+    port = int(os.environ.get("GRIDDISPATCH_TEST_OIDC_PORT") or free_port())
     directory = tmp_path_factory.mktemp("oidc-provider")
     provider = OidcProvider(
         issuer=f"http://127.0.0.1:{port}",

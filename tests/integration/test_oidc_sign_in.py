@@ -23,12 +23,14 @@ from joserfc.jwk import RSAKey
 
 from services.intake.main import create_app
 from shared.kafka import ensure_topics
-from shared.people.oidc_client import OidcRefused, RelyingParty
+from shared.people import oidc_store
+from shared.people.oidc_claims import Identity, subject_key
+from shared.people.oidc_client import OidcProviderUnavailable, OidcRefused, RelyingParty
 from shared.registry_store import import_directory
 from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, OidcSettings, ServiceSettings
 from shared.topics import Topics
 from tests.intake_fixtures import SAMPLE
-from tests.oidc_fixtures import CALLBACK, INTAKE_BASE, OidcProvider, sign_in
+from tests.oidc_fixtures import CALLBACK, INTAKE_BASE, OidcProvider, free_port, sign_in
 
 pytestmark = pytest.mark.infra
 
@@ -364,3 +366,29 @@ async def test_an_id_token_signed_by_another_key_is_refused(oidc_provider: OidcP
         assert refused.value.code == "oidc_id_token_invalid"
     finally:
         await rp.aclose()
+
+
+async def test_a_provider_that_does_not_answer_is_a_503_not_a_500() -> None:
+    issuer = f"http://127.0.0.1:{free_port()}"
+    rp = RelyingParty(OidcSettings(issuer=issuer, client_secret="s", http_timeout_s=2), CALLBACK)
+    try:
+        with pytest.raises(OidcProviderUnavailable):
+            await rp.authorization_url(state="s", nonce="n", code_verifier="v" * 43)
+    finally:
+        await rp.aclose()
+
+
+async def test_accounts_are_linked_by_subject_then_username_and_created_only_when_allowed(intake_sso: Intake) -> None:
+    username = f"new-{_id()}"
+    identity = Identity(subject_key("http://idp.test", f"s-{username}"), username, "新人", "13900139000")
+    async with intake_sso.pool.acquire() as conn, conn.transaction():
+        assert await oidc_store.find_or_link_person(conn, identity, create=False) is None
+        created = await oidc_store.find_or_link_person(conn, identity, create=True)
+        assert created is not None and created.how == "created"
+        again = await oidc_store.find_or_link_person(conn, identity, create=True)
+        assert again is not None and (again.id, again.how) == (created.id, "linked")
+        row = await conn.fetchrow("SELECT source, name, username, phone FROM persons WHERE id = $1", created.id)
+        assert dict(row) == {"source": "oidc", "name": "新人", "username": username, "phone": "13900139000"}
+        # Another account with the same username does not take over the person already linked.
+        other = Identity(subject_key("http://idp.test", f"other-{username}"), username, None, None)
+        assert await oidc_store.find_or_link_person(conn, other, create=True) is None

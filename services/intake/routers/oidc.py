@@ -36,6 +36,7 @@ ROLES_IGNORED = Counter(
     "griddispatch_oidc_roles_ignored_total", "Role entries of ID tokens left out (unknown, untrusted, malformed)"
 )
 BROWSER_COOKIE = "griddispatch_oidc"
+RATE_PER_MIN = 120  # sign-in steps a minute from one address: unauthenticated, and each writes a row
 COOKIE_PATH = "/v1/auth/oidc"
 
 
@@ -66,7 +67,7 @@ def single_sign_on(request: Request) -> SingleSignOn:
 
 Sso = Annotated[SingleSignOn, Depends(single_sign_on)]
 
-router = APIRouter(prefix="/v1/auth/oidc", tags=["sign-in"], responses=problems(401, 403, 503))
+router = APIRouter(prefix="/v1/auth/oidc", tags=["sign-in"], responses=problems(401, 403, 429, 503))
 
 
 _refused = OidcRefused
@@ -79,13 +80,18 @@ class Attempt:
     person_id: str | None = None
 
 
+def _limit(request: Request, res: Res) -> None:
+    res.limiter.take(f"oidc:{request.client.host if request.client else '-'}", RATE_PER_MIN)
+
+
 @router.get(
     "/login",
     summary="Sign in through the district's single sign-on: a redirect to the OpenID Connect provider",
     status_code=303,
     response_class=RedirectResponse,
 )
-async def login(res: Res, sso: Sso) -> RedirectResponse:
+async def login(request: Request, res: Res, sso: Sso) -> RedirectResponse:
+    _limit(request, res)
     state, nonce, verifier, binding = new_secret(), new_secret(), new_code_verifier(), new_secret()
     url = await sso.rp.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
     async with res.pool.acquire() as conn:
@@ -128,6 +134,7 @@ async def callback(
     error: Annotated[str | None, Query(max_length=256)] = None,
     iss: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> RedirectResponse:
+    _limit(request, res)
     attempt = Attempt()
     try:
         redirect = await _sign_in(request, res, sso, attempt, state=state, code=code, error=error, iss=iss)
