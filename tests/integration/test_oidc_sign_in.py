@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from prometheus_client import REGISTRY
 
 from services.intake.main import create_app
 from shared.kafka import ensure_topics
@@ -158,9 +159,13 @@ async def test_a_person_signs_in_at_the_provider_and_lands_in_the_console_with_t
         "administrator@*",  # not trusted from tokens by default
     ]
     password = _account(oidc_provider, login, roles, phone_number="13800138000")
+    signed_in_before = REGISTRY.get_sample_value("griddispatch_oidc_sign_ins_total", {"outcome": "signed_in"}) or 0
     async with intake_sso.browser() as browser:
         trail = await sign_in(browser, login, password)
     assert trail.final.status_code == 303
+    assert (
+        REGISTRY.get_sample_value("griddispatch_oidc_sign_ins_total", {"outcome": "signed_in"}) == signed_in_before + 1
+    )
     tokens = _fragment(trail.final.headers["location"])
     assert tokens["access_token"] and tokens["refresh_token"] and int(tokens["expires_in"]) > 0
     assert trail.final.headers["cache-control"] == "no-store"
@@ -294,6 +299,24 @@ async def test_an_expired_sign_in_is_refused(intake_sso: Intake, oidc_provider: 
         refused = await browser.get(trail.callback_url)
     assert refused.status_code == 401
     assert refused.json()["type"].endswith("/oidc_state_expired")
+
+
+async def test_an_id_token_with_another_sign_ins_nonce_is_refused(
+    intake_sso: Intake, oidc_provider: OidcProvider
+) -> None:
+    """The provider's real ID token carries the nonce this sign-in sent; the one kept is made another's."""
+    login = f"nonce-{_id()}"
+    person_id = await _person(intake_sso.pool, login)
+    password = _account(oidc_provider, login, [f"grid_worker@{GRID}"])
+    async with intake_sso.browser() as browser:
+        trail = await sign_in(browser, login, password, stop_at_callback=True)
+        assert trail.callback_url is not None
+        state = parse_qs(urlsplit(trail.callback_url).query)["state"][0]
+        await intake_sso.pool.execute("UPDATE oidc_logins SET nonce = 'another' WHERE state = $1", state)
+        refused = await browser.get(trail.callback_url)
+    assert refused.status_code == 401
+    assert refused.json()["type"].endswith("/oidc_nonce_mismatch")
+    assert await _roles(intake_sso.pool, person_id) == set()
 
 
 async def test_a_sign_in_cancelled_at_the_provider_is_refused(intake_sso: Intake, oidc_provider: OidcProvider) -> None:
