@@ -11,7 +11,18 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, console, district_map, me, oidc, open311, registry, reports, stats
+from services.intake.routers import (
+    cases,
+    console,
+    district_map,
+    me,
+    oidc,
+    open311,
+    people_admin,
+    registry,
+    reports,
+    stats,
+)
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.errors import ConfigurationError
@@ -98,6 +109,7 @@ def create_app(
     app.include_router(me.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    app.include_router(people_admin.router)
     if sso.enabled:
         app.include_router(oidc.router)
     console.mount_console(app)
