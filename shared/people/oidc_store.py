@@ -120,7 +120,7 @@ async def find_or_link_person(conn: asyncpg.Connection, identity: Identity, *, c
     )
     if row is None:  # the username belongs to a person linked to another account: not this one
         return None
-    await audit(conn, row["id"], "person_created", {"source": Source.OIDC.value, "subject": identity.subject})
+    await audit(conn, row["id"], "created", {"source": Source.OIDC.value, "subject": identity.subject})
     return _linked(row, "created")
 
 
@@ -133,7 +133,8 @@ async def replace_oidc_roles(
     conn: asyncpg.Connection, person_id: str, from_token: frozenset[RoleGrant]
 ) -> tuple[list[RoleGrant], list[RoleGrant]]:
     """The roles earlier sign-ins brought become the token's; each grant and revocation audited (actor oidc). A
-    role the person already holds from elsewhere (registry, an administrator) stays as it is."""
+    role the person already holds from elsewhere (registry, an administrator) stays as it is. (store.set_roles with
+    source oidc does the same, but its actor check refuses the actor `oidc` the audit of single sign-on names.)"""
     change = role_change(await oidc_roles(conn, person_id), from_token)
     revoked = sorted(change.revoke)
     for grant in revoked:
