@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
@@ -11,6 +12,7 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
+from services.intake.routers import auth as auth_routes
 from services.intake.routers import (
     cases,
     console,
@@ -25,13 +27,13 @@ from services.intake.routers import (
 )
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
-from shared.errors import ConfigurationError
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
 from shared.people.oidc_client import RelyingParty
-from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, OidcSettings, ServiceSettings
+from shared.people.sessions import signing_key, start_session
+from shared.settings import AuthSettings, DatabaseSettings, IntakeSettings, KafkaSettings, OidcSettings, ServiceSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
@@ -44,15 +46,11 @@ DESCRIPTION = """
 The front door of griddispatch for hotline systems (8890 / 12345), grid-worker apps, cameras and
 department systems: reports in, actions in, cases out.
 
-Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`); keys are issued with
-`griddispatch clients create`. Errors are `application/problem+json` (RFC 9457) with a specific `type`
+Systems authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`); keys are issued with
+`griddispatch clients create`. People sign in (`POST /v1/auth/sign-in`) and send their access token as
+`Authorization: Bearer <token>`. Errors are `application/problem+json` (RFC 9457) with a specific `type`
 and the offending `field`.
 """
-
-
-async def start_session(*_args: object, **_kwargs: object) -> oidc.TokenPair:
-    # Until shared.people.sessions lands (wt-signin): single sign-on checks and maps, then cannot start a session.
-    raise ConfigurationError("sessions are not built yet")
 
 
 def create_app(
@@ -60,12 +58,16 @@ def create_app(
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
     intake: IntakeSettings | None = None,
+    auth: AuthSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
     single_sign_on: OidcSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
     intake = intake or IntakeSettings()
+    auth = auth or AuthSettings()
+    now = clock or (lambda: datetime.now(UTC))
     sso = single_sign_on or OidcSettings()
 
     @asynccontextmanager
@@ -81,11 +83,14 @@ def create_app(
                 public_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
                 topics = Topics(kafka.topic_prefix)
                 notify_url = intake.console_notify_url or f"http://{service.host}:{service.notify_port}"
-                app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url, notify_url)
+                token_key = await signing_key(pool, auth)
+                app.state.resources = Resources(
+                    pool, producer, topics, intake, RateLimiter(), public_url, notify_url, auth, token_key, now
+                )
                 rp = None
                 if sso.enabled:
                     rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
-                    app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, None)
+                    app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, auth)
                 log.info("started", port=service.intake_port, single_sign_on=sso.issuer)
                 try:
                     yield
@@ -107,10 +112,11 @@ def create_app(
     app.include_router(registry.router)
     app.include_router(open311.router)
     app.include_router(me.router)
+    app.include_router(auth_routes.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
-    app.include_router(people_admin.router)
     if sso.enabled:
         app.include_router(oidc.router)
+    app.include_router(people_admin.router)
     console.mount_console(app)
     return app

@@ -3,10 +3,7 @@ signs in at the provider's form and lands in the console with the roles the toke
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
 import json
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -35,28 +32,15 @@ from tests.oidc_fixtures import CALLBACK, INTAKE_BASE, OidcProvider, free_port, 
 
 pytestmark = pytest.mark.infra
 
+SIGNED_IN = "griddispatch_sign_ins_total"
+
 GRID = "unit:610199001001001"
 COMMUNITY = "unit:610199001001"
 STREET = "unit:610199001"
 
 
-SESSIONS = importlib.util.find_spec("shared.people.sessions") is not None
-
-
-@dataclass
-class _Pair:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-
-
-async def _interim_session(*_args: object, **_kwargs: object) -> _Pair:
-    return _Pair(secrets.token_urlsafe(16), secrets.token_urlsafe(16), 900)
-
-
-async def _me(intake: Intake, tokens: dict[str, str]) -> dict[str, Any] | None:
-    if not SESSIONS:
-        return None
+async def _me(intake: Intake, tokens: dict[str, str]) -> dict[str, Any]:
+    """GET /v1/me with the access token the console was handed."""
     async with intake.browser() as browser:
         me = await browser.get(f"{INTAKE_BASE}/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.status_code == 200, me.text
@@ -86,10 +70,10 @@ async def intake_sso(
         client_secret=oidc_provider.client_secret,
         redirect_uri=CALLBACK,
     )
-    app = create_app(kafka, database_settings, ServiceSettings(), IntakeSettings(public_url=INTAKE_BASE), sso)
+    app = create_app(
+        kafka, database_settings, ServiceSettings(), IntakeSettings(public_url=INTAKE_BASE), single_sign_on=sso
+    )
     async with app.router.lifespan_context(app):
-        if not SESSIONS:  # until shared.people.sessions lands: the checks and the mapping, without a session
-            app.state.oidc = dataclasses.replace(app.state.oidc, start_session=_interim_session)
         pool = app.state.resources.pool
         async with pool.acquire() as conn:
             await import_directory(conn, SAMPLE, imported_by="tests")
@@ -159,13 +143,11 @@ async def test_a_person_signs_in_at_the_provider_and_lands_in_the_console_with_t
         "administrator@*",  # not trusted from tokens by default
     ]
     password = _account(oidc_provider, login, roles, phone_number="13800138000")
-    signed_in_before = REGISTRY.get_sample_value("griddispatch_oidc_sign_ins_total", {"outcome": "signed_in"}) or 0
+    signed_in_before = REGISTRY.get_sample_value(SIGNED_IN, {"method": "oidc", "outcome": "ok"}) or 0
     async with intake_sso.browser() as browser:
         trail = await sign_in(browser, login, password)
     assert trail.final.status_code == 303
-    assert (
-        REGISTRY.get_sample_value("griddispatch_oidc_sign_ins_total", {"outcome": "signed_in"}) == signed_in_before + 1
-    )
+    assert REGISTRY.get_sample_value(SIGNED_IN, {"method": "oidc", "outcome": "ok"}) == signed_in_before + 1
     tokens = _fragment(trail.final.headers["location"])
     assert tokens["access_token"] and tokens["refresh_token"] and int(tokens["expires_in"]) > 0
     assert trail.final.headers["cache-control"] == "no-store"
@@ -176,14 +158,17 @@ async def test_a_person_signs_in_at_the_provider_and_lands_in_the_console_with_t
     audit = await _audit(intake_sso.pool, person_id)
     granted = sorted(f"{r['detail']['role']}@{r['detail']['unit']}" for r in audit if r["event"] == "role_granted")
     assert granted == [f"duty_officer@{COMMUNITY}", f"grid_worker@{GRID}"]
-    assert all(r["actor"] == "oidc" for r in audit)
+    assert all(r["actor"] == "oidc" for r in audit if r["event"] in ("role_granted", "oidc_linked"))
     assert "oidc_linked" in [r["event"] for r in audit]
 
     body = await _me(intake_sso, tokens)
-    if body is not None:
-        assert body["name"] == f"Person {login}"
-        assert set(body["units"]) == {GRID, COMMUNITY}
-        assert "supervise" in body["scopes"] and "admin" not in body["scopes"]
+    assert body["name"] == f"Person {login}"
+    assert set(body["units"]) == {GRID, COMMUNITY}
+    assert "supervise" in body["scopes"] and "admin" not in body["scopes"]
+    sign_in_row = await intake_sso.pool.fetchrow(
+        "SELECT * FROM people_audit WHERE person_id = $1 AND event = 'sign_in'", person_id
+    )
+    assert json.loads(sign_in_row["detail"])["method"] == "oidc"
 
 
 async def test_a_second_sign_in_replaces_the_roles_the_first_brought_and_keeps_the_others(
@@ -220,8 +205,7 @@ async def test_a_second_sign_in_replaces_the_roles_the_first_brought_and_keeps_t
     ]
 
     body = await _me(intake_sso, _fragment(trail.final.headers["location"]))
-    if body is not None:
-        assert set(body["units"]) == {GRID, STREET}
+    assert set(body["units"]) == {GRID, STREET}
 
 
 async def test_a_state_used_once_is_refused_the_second_time(intake_sso: Intake, oidc_provider: OidcProvider) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,25 +25,18 @@ from shared.people import oidc_store
 from shared.people.model import PersonStatus
 from shared.people.oidc_claims import identity_of, roles_of
 from shared.people.oidc_client import OidcForbidden, OidcRefused, RelyingParty, new_code_verifier, new_secret
-from shared.settings import OidcSettings
+from shared.people.sessions import TokenPair
+from shared.people.sign_in_metrics import SIGN_INS
+from shared.settings import AuthSettings, OidcSettings
 
 log = get_logger(__name__)
 
-SIGN_INS = Counter(
-    "griddispatch_oidc_sign_ins_total", "Single sign-on attempts that reached the callback, by outcome", ["outcome"]
-)
 ROLES_IGNORED = Counter(
     "griddispatch_oidc_roles_ignored_total", "Role entries of ID tokens left out (unknown, untrusted, malformed)"
 )
 BROWSER_COOKIE = "griddispatch_oidc"
 RATE_PER_MIN = 120  # sign-in steps a minute from one address: unauthenticated, and each writes a row
 COOKIE_PATH = "/v1/auth/oidc"
-
-
-class TokenPair(Protocol):
-    access_token: str
-    refresh_token: str
-    expires_in: int
 
 
 StartSession = Callable[..., Awaitable[TokenPair]]
@@ -57,7 +50,7 @@ class SingleSignOn:
     rp: RelyingParty
     settings: OidcSettings
     start_session: StartSession
-    session_settings: Any
+    session_settings: AuthSettings
 
 
 def single_sign_on(request: Request) -> SingleSignOn:
@@ -139,12 +132,11 @@ async def callback(
     try:
         redirect = await _sign_in(request, res, sso, attempt, state=state, code=code, error=error, iss=iss)
     except GridDispatchError as exc:
-        SIGN_INS.labels(exc.code).inc()
+        SIGN_INS.labels("oidc", exc.code).inc()  # a success is counted by start_session (outcome ok)
         log.warning("oidc_sign_in_failed", reason=exc.code, person_id=attempt.person_id)
         detail = {"method": "oidc", "reason": exc.code}
         await oidc_store.audit(res.pool, attempt.person_id, "sign_in_failed", detail)
         raise
-    SIGN_INS.labels("signed_in").inc()
     return redirect
 
 
