@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, InvalidKeyIdError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 from prometheus_client import Histogram
 
@@ -53,9 +53,6 @@ class OidcForbidden(Forbidden):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-_refused = OidcRefused
 
 
 def new_secret() -> str:
@@ -131,7 +128,14 @@ class RelyingParty:
     async def _key_set(self, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
             provider = await self.provider()
-            self._keys = KeySet.import_key_set(await self._get_json("jwks", provider.jwks_uri))  # type: ignore[arg-type]
+            keys = (await self._get_json("jwks", provider.jwks_uri)).get("keys")
+            if not isinstance(keys, list):
+                raise OidcProviderUnavailable("the sign-on provider's JWKS has no list of keys")
+            try:
+                self._keys = KeySet.import_key_set({"keys": keys})
+            except (JoseError, ValueError, TypeError, KeyError) as exc:
+                log.error("oidc_jwks_unreadable", error=type(exc).__name__)
+                raise OidcProviderUnavailable("the sign-on provider's JWKS holds a key that cannot be read") from None
         return self._keys
 
     async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
@@ -181,7 +185,7 @@ class RelyingParty:
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("id_token"):
             error = str(body.get("error", "")) if isinstance(body, dict) else ""
             log.warning("oidc_code_refused", status=response.status_code, error=error[:64])
-            raise _refused("oidc_code_refused", "the sign-on provider refused the authorization code")
+            raise OidcRefused("oidc_code_refused", "the sign-on provider refused the authorization code")
         return body
 
     async def id_token_claims(self, id_token: str, *, nonce: str) -> dict[str, Any]:
@@ -189,14 +193,12 @@ class RelyingParty:
         try:
             try:
                 token = jwt.decode(id_token, await self._key_set(), algorithms=ALGORITHMS)
-            except JoseError as exc:
-                if "key" not in type(exc).__name__.lower() and "kid" not in str(exc).lower():
-                    raise
+            except InvalidKeyIdError:
                 # The provider may have rotated its keys since they were fetched: once more with fresh ones.
                 token = jwt.decode(id_token, await self._key_set(refresh=True), algorithms=ALGORITHMS)
         except (JoseError, ValueError) as exc:
             log.warning("oidc_id_token_invalid", error=type(exc).__name__)
-            raise _refused("oidc_id_token_invalid", "the ID token's signature does not verify") from None
+            raise OidcRefused("oidc_id_token_invalid", "the ID token's signature does not verify") from None
         claims: dict[str, Any] = dict(token.claims)
         check_claims(
             claims,
@@ -211,21 +213,23 @@ class RelyingParty:
 def check_claims(claims: dict[str, Any], *, issuer: str, client_id: str, nonce: str, leeway: int) -> None:
     """OpenID Connect Core 3.1.3.7 on a verified token's claims; each failure has its own problem code."""
     if claims.get("iss") != issuer:
-        raise _refused("oidc_issuer_mismatch", "the ID token comes from another issuer")
+        raise OidcRefused("oidc_issuer_mismatch", "the ID token comes from another issuer")
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
     if client_id not in audiences:
-        raise _refused("oidc_audience_mismatch", "the ID token is meant for another client")
+        raise OidcRefused("oidc_audience_mismatch", "the ID token is meant for another client")
     if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise _refused("oidc_audience_mismatch", "the ID token names other audiences and no azp of this client")
+        raise OidcRefused("oidc_audience_mismatch", "the ID token names other audiences and no azp of this client")
     if not isinstance(claims.get("nonce"), str) or not secrets.compare_digest(claims["nonce"], nonce):
-        raise _refused("oidc_nonce_mismatch", "the ID token's nonce is not the one this sign-in sent")
+        raise OidcRefused("oidc_nonce_mismatch", "the ID token's nonce is not the one this sign-in sent")
     registry = jwt.JWTClaimsRegistry(
         leeway=leeway, exp={"essential": True}, iat={"essential": True}, sub={"essential": True}
     )
     try:
         registry.validate(claims)
     except ExpiredTokenError:
-        raise _refused("oidc_id_token_expired", "the ID token has expired") from None
+        raise OidcRefused("oidc_id_token_expired", "the ID token has expired") from None
     except (MissingClaimError, InvalidClaimError, JoseError) as exc:
-        raise _refused("oidc_id_token_invalid", f"the ID token's claims do not hold ({type(exc).__name__})") from None
+        raise OidcRefused(
+            "oidc_id_token_invalid", f"the ID token's claims do not hold ({type(exc).__name__})"
+        ) from None

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OctKey, RSAKey
 from prometheus_client import REGISTRY
 
 from services.intake.main import create_app
@@ -357,7 +357,7 @@ async def test_an_id_token_signed_by_another_key_is_refused(oidc_provider: OidcP
     )
     rp = RelyingParty(settings, CALLBACK)
     try:
-        key = RSAKey.generate_key(2048, parameters={"kid": "forged"})
+        jwks = httpx.get(f"{oidc_provider.issuer}/jwks").json()
         now = int(time.time())
         claims = {
             "iss": oidc_provider.issuer,
@@ -367,10 +367,17 @@ async def test_an_id_token_signed_by_another_key_is_refused(oidc_provider: OidcP
             "iat": now,
             "exp": now + 300,
         }
-        forged = jwt.encode({"alg": "RS256", "kid": "forged"}, claims, key)
-        with pytest.raises(OidcRefused) as refused:
-            await rp.id_token_claims(forged, nonce="n")
-        assert refused.value.code == "oidc_id_token_invalid"
+        # a kid the provider never had, then the provider's own kid on someone else's key
+        for kid in ("forged", jwks["keys"][0]["kid"]):
+            key = RSAKey.generate_key(2048, parameters={"kid": kid})
+            forged = jwt.encode({"alg": "RS256", "kid": kid}, claims, key)
+            with pytest.raises(OidcRefused) as refused:
+                await rp.id_token_claims(forged, nonce="n")
+            assert refused.value.code == "oidc_id_token_invalid"
+        # and a token signed with the client secret (HS256), as if the secret could vouch for a person
+        hs = jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(oidc_provider.client_secret.encode()))
+        with pytest.raises(OidcRefused):
+            await rp.id_token_claims(hs, nonce="n")
     finally:
         await rp.aclose()
 

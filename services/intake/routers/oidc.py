@@ -63,9 +63,6 @@ Sso = Annotated[SingleSignOn, Depends(single_sign_on)]
 router = APIRouter(prefix="/v1/auth/oidc", tags=["sign-in"], responses=problems(401, 403, 429, 503))
 
 
-_refused = OidcRefused
-
-
 @dataclass
 class Attempt:
     """What the failure audit needs to know of a sign-in that got some way."""
@@ -152,23 +149,23 @@ async def _sign_in(
     iss: str | None,
 ) -> RedirectResponse:
     if not state:
-        raise _refused("oidc_state_missing", "the callback carries no state")
+        raise OidcRefused("oidc_state_missing", "the callback carries no state")
     # Taken first, whatever follows: a state is good for one callback only.
     async with res.pool.acquire() as conn:
         pending, in_time = await oidc_store.take_login(conn, state)
     if error:
-        raise _refused("oidc_provider_error", f"the sign-on provider ended the sign-in: {error[:64]}")
+        raise OidcRefused("oidc_provider_error", f"the sign-on provider ended the sign-in: {error[:64]}")
     if pending is None:
-        raise _refused("oidc_state_unknown", "unknown or already used sign-in state; start again")
+        raise OidcRefused("oidc_state_unknown", "unknown or already used sign-in state; start again")
     if not in_time:
-        raise _refused("oidc_state_expired", "the sign-in took too long; start again")
+        raise OidcRefused("oidc_state_expired", "the sign-in took too long; start again")
     binding = request.cookies.get(BROWSER_COOKIE, "")
     if not secrets.compare_digest(oidc_store.browser_hash(binding), pending.browser_hash):
-        raise _refused("oidc_browser_mismatch", "this sign-in was started in another browser")
+        raise OidcRefused("oidc_browser_mismatch", "this sign-in was started in another browser")
     if pending.issuer != sso.rp.issuer or (iss is not None and iss != sso.rp.issuer):  # RFC 9207
-        raise _refused("oidc_issuer_mismatch", "the callback comes from another issuer")
+        raise OidcRefused("oidc_issuer_mismatch", "the callback comes from another issuer")
     if not code:
-        raise _refused("oidc_code_missing", "the callback carries no authorization code")
+        raise OidcRefused("oidc_code_missing", "the callback carries no authorization code")
 
     tokens = await sso.rp.exchange_code(code, pending.code_verifier)
     claims = await sso.rp.id_token_claims(str(tokens["id_token"]), nonce=pending.nonce)
