@@ -7,6 +7,7 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from shared.errors import InvalidInput
 from shared.people.model import RoleGrant, RoleName
@@ -130,3 +131,9 @@ def test_pkce_challenge_is_rfc7636_s256() -> None:
     assert (
         code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     )
+
+
+def test_an_issuer_without_a_client_secret_is_a_configuration_error_naming_both() -> None:
+    with pytest.raises(ValidationError, match="GRIDDISPATCH_OIDC_CLIENT_SECRET"):
+        OidcSettings(issuer=ISSUER)
+    assert not OidcSettings().enabled  # off by default: the endpoints are not routed
