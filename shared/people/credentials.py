@@ -1,17 +1,19 @@
 """What password sign-in reads and writes on persons (columns of migration 0009): the person a login name
-stands for, the count of consecutive failures and the lockout they lead to, a rehash; and its audit rows.
+stands for (through the people store), the count of consecutive failures and the lockout they lead to, which
+sign-in owns, a rehash; and its audit rows.
 
 The lockout rule itself (`after_failure`) is pure, so it is tested without a clock or a database.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+
+from shared.people import store
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,36 +33,24 @@ class Credentials:
 
 
 def normalise_login(login: str) -> str:
-    """A username is matched in lower case; a phone number without spaces or dashes."""
+    """The form a login name is counted in by the sign-in rate limit."""
     return login.strip().lower()
 
 
-def _phone_form(login: str) -> str:
-    return login.strip().replace(" ", "").replace("-", "")
-
-
-_BY_LOGIN = """
-    SELECT id, name, password_hash, status, failed_sign_ins, locked_until, username = $1 AS by_username
-    FROM persons WHERE username = $1 OR phone = $2
-    ORDER BY by_username DESC LIMIT 2"""
-
-
 async def find_login(conn: asyncpg.Connection, login: str) -> Credentials | None:
-    """The person whose username (or, failing that, whose phone number) this is. A phone number two persons
-    share names neither: they sign in with a username."""
-    rows = await conn.fetch(_BY_LOGIN, normalise_login(login), _phone_form(login))
-    if not rows:
+    """The person a login name names (shared.people.store.find_by_login: a username, or a phone number only
+    one person has), with what a password sign-in needs."""
+    found = await store.find_by_login(conn, login)
+    if not found:
         return None
-    if not rows[0]["by_username"] and len(rows) > 1:
-        return None
-    row = rows[0]
+    (candidate,) = found
     return Credentials(
-        person_id=row["id"],
-        name=row["name"],
-        password_hash=row["password_hash"],
-        active=row["status"] == "active",
-        failed_sign_ins=row["failed_sign_ins"],
-        locked_until=row["locked_until"],
+        person_id=candidate.person.id,
+        name=candidate.person.name,
+        password_hash=candidate.password_hash,
+        active=candidate.person.active,
+        failed_sign_ins=candidate.failed_sign_ins,
+        locked_until=candidate.locked_until,
     )
 
 
@@ -108,20 +98,8 @@ async def record_success(conn: asyncpg.Connection, person_id: str, new_hash: str
 
 
 async def audit_record(
-    conn: asyncpg.Connection,
-    event: str,
-    person_id: str | None,
-    actor: str,
-    detail: dict[str, Any] | None = None,
-    *,
-    at: datetime | None = None,
+    conn: asyncpg.Connection, event: str, person_id: str | None, actor: str, detail: dict[str, Any] | None = None
 ) -> None:
-    """One row of people_audit: sign_in, sign_in_failed, locked, signed_out, session_revoked, refresh_reuse."""
-    await conn.execute(
-        "INSERT INTO people_audit (at, person_id, event, actor, detail) VALUES (coalesce($1, now()), $2, $3, $4, $5)",
-        at,
-        person_id,
-        event,
-        actor,
-        json.dumps(detail or {}, ensure_ascii=False),
-    )
+    """One row of people_audit (sign_in, sign_in_failed, locked, signed_out, session_revoked, refresh_reuse),
+    written by the people store as every audit row is."""
+    await store.record_audit(conn, person_id, event, actor, **(detail or {}))

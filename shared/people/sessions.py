@@ -101,7 +101,7 @@ async def start_session(
         ip,
     )
     await audit_record(
-        conn, "sign_in", person_id, f"person:{person_id}", {"method": method, "session_id": str(session_id)}, at=at
+        conn, "sign_in", person_id, f"person:{person_id}", {"method": method, "session_id": str(session_id)}
     )
     SIGN_INS.labels(method, "ok").inc()
     return _pair(await signing_key(conn, settings), settings, person_id, session_id, refresh, at)
@@ -155,7 +155,7 @@ async def _refusal(
         if spent is None:
             return TokenInvalid("unknown refresh token")
         person_id = await revoke(conn, spent, reason="refresh_reuse", now=at)
-        await audit_record(conn, "refresh_reuse", person_id, "system", {"session_id": str(spent)}, at=at)
+        await audit_record(conn, "refresh_reuse", person_id, "system", {"session_id": str(spent)})
         return TokenRevoked("this refresh token was already used: the session is revoked, sign in again")
     if row["revoked_at"] is not None:
         return TokenRevoked("the session was signed out or revoked: sign in again")

@@ -10,14 +10,13 @@ import asyncio
 import math
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.intake.deps import Caller, Identity, Res, Resources, require
+from services.intake.deps import Caller, Identity, Res, Resources
 from services.intake.schemas import no_nul, problems
-from shared.api_clients import Scope
 from shared.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from shared.logging import get_logger
 from shared.people import credentials, passwords, sessions
@@ -27,7 +26,7 @@ from shared.people.sign_in_metrics import REFRESHES, SIGN_INS
 from shared.people.tokens import PersonDisabled
 
 log = get_logger(__name__)
-router = APIRouter(prefix="/v1", tags=["sign-in"])
+router = APIRouter(prefix="/v1", tags=["sign-in"], responses=problems(401, 403, 422, 429))
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -93,7 +92,8 @@ def _ip(request: Request) -> str | None:
 
 async def _tokens_out(res: Resources, pair: sessions.TokenPair, now: datetime, response: Response) -> TokensOut:
     assert res.token_key is not None
-    signed_in = await person_of_token(res.pool, res.token_key, pair.access_token, now=now, rate_per_min=1)
+    rate = res.auth.person_rate_per_min
+    signed_in = await person_of_token(res.pool, res.token_key, pair.access_token, now=now, rate_per_min=rate)
     response.headers.update(NO_STORE)
     return TokensOut(
         access_token=pair.access_token,
@@ -116,9 +116,7 @@ def _take_attempt(res: Resources, login: str, ip: str | None) -> None:
 async def _refuse_wrong_password(res: Resources, found: credentials.Credentials | None, now: datetime) -> None:
     async with res.pool.acquire() as conn:
         if found is None:
-            await credentials.audit_record(
-                conn, "sign_in_failed", None, "anonymous", {"reason": "unknown_login"}, at=now
-            )
+            await credentials.audit_record(conn, "sign_in_failed", None, "system", {"reason": "unknown_login"})
         else:
             outcome = await credentials.record_failure(
                 conn,
@@ -129,10 +127,10 @@ async def _refuse_wrong_password(res: Resources, found: credentials.Credentials 
             )
             actor = f"person:{found.person_id}"
             detail = {"reason": "wrong_password", "failed_sign_ins": outcome.failed_sign_ins}
-            await credentials.audit_record(conn, "sign_in_failed", found.person_id, actor, detail, at=now)
+            await credentials.audit_record(conn, "sign_in_failed", found.person_id, actor, detail)
             if outcome.locked_until is not None:
                 until = {"until": outcome.locked_until.isoformat(), "after": res.auth.lockout_after}
-                await credentials.audit_record(conn, "locked", found.person_id, "system", until, at=now)
+                await credentials.audit_record(conn, "locked", found.person_id, "system", until)
                 log.warning("sign_in_locked", person_id=found.person_id, minutes=res.auth.lockout_minutes)
     SIGN_INS.labels("password", "invalid_credentials").inc()
     log.info("sign_in_failed", person_id=found.person_id if found else None)
@@ -149,7 +147,7 @@ async def _refuse_wrong_password(res: Resources, found: credentials.Credentials 
         "GRIDDISPATCH_AUTH_LOCKOUT_MINUTES: 429 `account_locked` with Retry-After. Too many attempts for one "
         "login name from one address: 429 `rate_limited`. 401 `person_disabled` for a disabled person."
     ),
-    responses=problems(401, 422, 429),
+    responses=problems(400, 413, 415),
 )
 async def sign_in(body: SignInIn, request: Request, response: Response, res: Res) -> TokensOut:
     ip = _ip(request)
@@ -176,9 +174,7 @@ async def sign_in(body: SignInIn, request: Request, response: Response, res: Res
     if not found.active:
         async with res.pool.acquire() as conn:
             actor = f"person:{found.person_id}"
-            await credentials.audit_record(
-                conn, "sign_in_failed", found.person_id, actor, {"reason": "disabled"}, at=now
-            )
+            await credentials.audit_record(conn, "sign_in_failed", found.person_id, actor, {"reason": "disabled"})
         SIGN_INS.labels("password", "disabled").inc()
         raise PersonDisabled("this person is disabled: ask an administrator")
     rehash = None
@@ -209,7 +205,7 @@ async def sign_in(body: SignInIn, request: Request, response: Response, res: Res
         "Each refresh token works once. One already spent that comes back revokes its whole session "
         "(401 `token_revoked`): somebody holds a copy. 401 `token_invalid` for an unknown one."
     ),
-    responses=problems(401, 422, 429),
+    responses=problems(400, 413, 415),
 )
 async def refresh(body: RefreshIn, request: Request, response: Response, res: Res) -> TokensOut:
     res.limiter.take(f"refresh:{_ip(request)}", max(60, res.auth.sign_in_rate_per_min))
@@ -237,7 +233,7 @@ def _signed_in(identity: Identity) -> tuple[Person, uuid.UUID]:
     "/auth/sign-out",
     status_code=204,
     summary="End the session of this access token (its refresh token stops working too)",
-    responses=problems(401, 403),
+    responses=problems(400, 413, 415),
 )
 async def sign_out(identity: Caller, res: Res) -> Response:
     person, session_id = _signed_in(identity)
@@ -245,7 +241,7 @@ async def sign_out(identity: Caller, res: Res) -> Response:
     async with res.pool.acquire() as conn, conn.transaction():
         await sessions.revoke(conn, session_id, reason="signed_out", now=now)
         detail = {"session_id": str(session_id)}
-        await credentials.audit_record(conn, "signed_out", person.id, f"person:{person.id}", detail, at=now)
+        await credentials.audit_record(conn, "signed_out", person.id, f"person:{person.id}", detail)
     log.info("signed_out", person_id=person.id, session_id=str(session_id))
     return Response(status_code=204)
 
@@ -269,7 +265,6 @@ def _session_view(view: sessions.SessionView, current: uuid.UUID, now: datetime,
 @router.get(
     "/auth/sessions",
     summary="My sessions, newest first (at most 50): live, expired or revoked, and which one is this",
-    responses=problems(401, 403),
 )
 async def my_sessions(identity: Caller, res: Res) -> dict[str, Any]:
     person, session_id = _signed_in(identity)
@@ -282,7 +277,7 @@ async def my_sessions(identity: Caller, res: Res) -> dict[str, Any]:
     "/auth/sessions/{session_id}",
     status_code=204,
     summary="End one of my sessions (a phone left behind)",
-    responses=problems(401, 403, 404),
+    responses=problems(404),
 )
 async def end_my_session(session_id: uuid.UUID, identity: Caller, res: Res) -> Response:
     person, current = _signed_in(identity)
@@ -293,29 +288,6 @@ async def end_my_session(session_id: uuid.UUID, identity: Caller, res: Res) -> R
             raise NotFound(f"no session {session_id} of yours", session_id=str(session_id))
         await sessions.revoke(conn, session_id, reason="revoked", now=now)
         detail = {"session_id": str(session_id), "own": True}
-        await credentials.audit_record(conn, "session_revoked", person.id, f"person:{person.id}", detail, at=now)
+        await credentials.audit_record(conn, "session_revoked", person.id, f"person:{person.id}", detail)
     log.info("session_revoked", person_id=person.id, session_id=str(session_id), current=session_id == current)
     return Response(status_code=204)
-
-
-PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
-
-
-@router.delete(
-    "/admin/people/{person_id}/sessions",
-    summary="Administrators: end every live session of a person (their tokens stop working at the next request)",
-    tags=["admin"],
-    responses=problems(401, 403, 404),
-)
-async def end_sessions_of(person_id: PersonId, identity: Caller, res: Res) -> dict[str, Any]:
-    client = identity.client
-    require(client, Scope.ADMIN)
-    actor = f"person:{client.person.id}" if client.person is not None else f"client:{client.id}"
-    now = res.clock()
-    async with res.pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)", person_id):
-            raise NotFound(f"no person {person_id!r}", person_id=person_id)
-        count = await sessions.revoke_all(conn, person_id, reason="revoked_by_admin", now=now)
-        await credentials.audit_record(conn, "session_revoked", person_id, actor, {"all": True, "count": count}, at=now)
-    log.info("sessions_revoked", person_id=person_id, count=count, actor=actor)
-    return {"person_id": person_id, "revoked": count}
