@@ -8,6 +8,7 @@ The stack runs with short access tokens (30 s) and an early lockout (3 failures)
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from shared.settings import LocalInfraSettings
-from tests.e2e.console_stack import STREET, ConsoleStack, console_stack
+from tests.e2e.console_stack import SAMPLE, STREET, ConsoleStack, console_stack
 
 pytestmark = pytest.mark.timeout(600)  # the module's stack starts within the first test's limit
 
@@ -275,6 +276,49 @@ async def test_a_grid_worker_acts_as_themselves_and_the_history_names_them(
         case = await asyncio.to_thread(stack.case, case_id)
         step = next(e for e in case["history"] if e["action"] == "accept")
         assert step["actor"] == {"id": login, "name": "杨秀敏", "role": "assignee", "unit": f"unit:{MICRO_GRID}"}
+        assert errors == []
+    finally:
+        await page.context.close()
+
+
+def _inside(micro_grid: str) -> dict[str, float]:
+    """A point inside a micro-grid of the sample district (its cells are simple polygons)."""
+    for feature in json.loads((SAMPLE / "units.geojson").read_text())["features"]:
+        if feature["properties"]["code"] == micro_grid:
+            ring = feature["geometry"]["coordinates"][0][:-1]
+            return {"lon": sum(p[0] for p in ring) / len(ring), "lat": sum(p[1] for p in ring) / len(ring)}
+    raise AssertionError(f"no micro-grid {micro_grid} in the sample district")
+
+
+async def test_a_colleague_of_the_unit_claims_the_case(browser: Browser, stack: ConsoleStack) -> None:
+    unit = "610199004001001002"  # a micro-grid of its own: the other tests' workers answer for MICRO_GRID
+    worker = await _person(stack, "崔晨", [("grid_worker", f"unit:{unit}")])  # the one a new case goes to
+    head = await _person(stack, "崔晨丽", [("micro_grid_head", f"unit:{unit}")])
+    report = {
+        "title": f"小区垃圾没人清运 {uuid.uuid4().hex[:6]}",
+        "description": "垃圾桶满溢",
+        "location": _inside(unit),
+    }
+    answer = await asyncio.to_thread(lambda: stack.submit(matter_code="sanitation", **report))
+    case_id = str(answer["case_id"])
+    case = await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned")
+    assert case["assignment"]["lead"] == f"unit:{unit}" and case["responsible"]["lead"] == worker
+    page, errors = await _page(browser)
+    try:
+        await _sign_in(page, stack, head)
+        await page.goto(f"{stack.console_url}#/cases/{case_id}")
+        await expect(page.locator("#responsible")).to_have_text(worker)
+        await page.click("#action-claim button[type=submit]")
+        await expect(page.locator('#case-notice .applied[data-action="claim"]')).to_contain_text(
+            "操作已生效", timeout=LIVE_WAIT_MS
+        )
+        await expect(page.locator("#responsible")).to_have_text("我")
+        claimed = page.locator('#timeline li[data-action="claim"]')
+        await expect(claimed.locator(".actor")).to_contain_text("崔晨丽")
+        await expect(claimed).to_contain_text(f"责任人：{worker} → {head}")
+        await expect(page.locator("#action-claim")).to_have_count(0)  # nothing left to claim
+        case = await asyncio.to_thread(stack.case, case_id)
+        assert case["responsible"]["lead"] == head
         assert errors == []
     finally:
         await page.context.close()

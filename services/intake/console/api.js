@@ -107,6 +107,16 @@ export function problemText(err) {
       const allowed = (p.allowed || []).map((a) => label(ACTIONS, a)).join("、") || "无";
       return `案件当前状态为“${label(STATES, p.current_state)}”，不允许此操作。当前可执行：${allowed}。`;
     }
+    case "not_in_unit":
+      return "您不是所选代表单位的人员，不能认领或接手这部分。";
+    case "already_responsible":
+      return "您已经是这部分的责任人。";
+    case "not_responsible":
+      return "只有责任人才能转交。";
+    case "forged_actor":
+      return "操作人必须是您本人。";
+    case "unit_not_yours":
+      return "您在所选代表单位没有角色。";
     case "idempotency_conflict":
       return "同一幂等键已用于另一操作，请刷新后重试。";
     case "invalid_input":

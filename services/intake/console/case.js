@@ -58,6 +58,14 @@ export function actorText(actor, depts = []) {
   return parts.join(" · ") || "—";
 }
 
+/** The lead's responsible person (派单到人): 我, their id, or nobody on duty; null without the field. */
+function responsibleText(r, person) {
+  if (!r) return null;
+  if (r.unstaffed) return h("span", { class: "badge badge-red", id: "responsible" }, "无人值守（无责任人）");
+  if (!r.lead) return null;
+  return h("span", { id: "responsible", dataset: { person: r.lead } }, person && r.lead === person.id ? "我" : r.lead);
+}
+
 function noteOf(event) {
   const d = event.detail || {};
   const parts = [];
@@ -70,6 +78,7 @@ function noteOf(event) {
   if (d.unit) parts.push(`派往：${partyName(d.unit)}`);
   if (d.lead) parts.push(`主办：${partyName(d.lead)}`);
   if (d.into_case_number) parts.push(`合并到 ${d.into_case_number}`);
+  if (d.person && ["claim", "hand_over", "reassign"].includes(event.action)) parts.push(`责任人：${d.from || "无"} → ${d.person}`);
   if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${d.departments.join("、")}`);
   if (d.tier) parts.push(`时限提醒：${d.tier}`);
   if (d.score) parts.push(`评分：${d.score}`);
@@ -346,8 +355,19 @@ export async function renderCase(main, ctx, caseId) {
     }),
   ].filter(Boolean) : [];
 
+  // 认领: a person of a party's very unit becomes responsible for its part (派单到人; dispatch checks who).
+  const responsible = c.responsible || {};
+  const personOfPart = (party) => (party === (c.assignment || {}).lead ? responsible.lead : (responsible.parts || {})[party]);
+  const claimable = ctx.person && canAct && ["assigned", "accepted", "in_progress", "reopened"].includes(c.state)
+    && acting.some((o) => o.role !== "supervisor" && ctx.me.units.includes(o.unit) && personOfPart(o.unit) !== ctx.person.id);
+  const claim = claimable && actionForm({
+    id: "action-claim", title: "认领", ctx, caseId, onDone: awaitApplied, fields: [],
+    hint: "成为所选代表单位这部分的责任人（本案将进入您的待办）。", build: () => ({ action: "claim" }),
+  });
+
   const forms = c.state === "received" ? [] : [
     ...own,
+    claim,
     actionForm({
       id: "action-comment", title: "评论", ctx, caseId, onDone: awaitApplied,
       fields: h("label", {}, "内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
@@ -431,6 +451,7 @@ export async function renderCase(main, ctx, caseId) {
             dl([
               ["主办", partyName(c.assignment.lead, depts)],
               ["协办", (c.assignment.assisting || []).map((p) => partyName(p, depts)).join("、") || "无"],
+              ["责任人", responsibleText(c.responsible, ctx.person)],
             ]),
           ) : null,
           rows.length ? section("时限",
