@@ -11,7 +11,7 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import cases, console, district_map, me, open311, registry, reports, stats
+from services.intake.routers import assessment, cases, console, district_map, me, open311, registry, reports, stats
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
@@ -83,5 +83,6 @@ def create_app(
     app.include_router(me.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    app.include_router(assessment.router)
     console.mount_console(app)
     return app

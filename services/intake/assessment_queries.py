@@ -1,0 +1,225 @@
+"""The SQL behind assessment (考核): one statement per table asked for, whatever the number of units.
+
+The cases counted are the period's cohort, as for statistics: received in [start, end) on the district's
+clock, not merged, visible to the caller. What each figure reads is in docs/people.md#assessment-考核:
+
+* units, departments and branches, from `deadlines` (the party that owed the accept-by, resolve-by or
+  report-in) and `case_events` (who escalated from, who returned, who resolved before a rating); a street or
+  community is the roll-up of every unit below it, each case counted once;
+* persons, from the actions they took (`case_events.actor.id` of accept, resolve and return as the lead).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+from services.intake.area import ACTIVE
+from services.intake.stats_queries import AREA, HANDLING_KINDS
+from shared.domain.assessment import Figures, Subject
+from shared.domain.lifecycle import Action, DueKind, State
+from shared.queries.case_events import RATINGS, SATISFIED
+from shared.queries.deadlines import fell_due, met_in_time
+from shared.queries.visibility import visible
+
+Level = Literal["street", "community", "grid", "department", "branch", "person"]
+TERRITORIAL = ("street", "community", "grid")
+URGE = "urge"  # the reason_code of a comment that urges the case on (催办)
+
+# Which party strings count for which row: the bucket is the row's code.
+_PARTIES = {
+    "territorial": "SELECT 'unit:' || code, bucket FROM tree WHERE bucket IS NOT NULL",
+    "department": f"""SELECT 'department:' || code, code FROM registry_departments WHERE version_id = {ACTIVE}
+        UNION ALL SELECT 'branch:' || code, department FROM registry_branches WHERE version_id = {ACTIVE}""",
+    "branch": f"SELECT 'branch:' || code, code FROM registry_branches WHERE version_id = {ACTIVE}",
+    # a person is counted for what they did for any unit of the area (departments too, over a whole district)
+    "person": f"""SELECT DISTINCT 'unit:' || code, code FROM tree
+        UNION ALL SELECT 'department:' || code, code FROM registry_departments
+                  WHERE version_id = {ACTIVE} AND EXISTS (SELECT 1 FROM tree WHERE level = 'district')
+        UNION ALL SELECT 'branch:' || code, code FROM registry_branches
+                  WHERE version_id = {ACTIVE} AND EXISTS (SELECT 1 FROM tree WHERE level = 'district')""",
+}
+
+_COHORT = f""",
+    parties (party, bucket) AS ({{parties}}),
+    cohort AS (
+        SELECT c.case_id FROM cases c
+        WHERE c.received_at >= $3 AND c.received_at < $4 AND c.state <> '{State.MERGED}'
+          AND {visible("$5", "c.scope_keys")}
+    )"""
+
+_WRONGLY_RETURNED = f"""EXISTS (
+    SELECT 1 FROM case_events a WHERE a.case_id = {{e}}.case_id AND a.seq > {{e}}.seq AND a.action = '{Action.ASSIGN}'
+      AND a.detail->>'by_hand' = 'true' AND a.detail->>'to' = {{unit}})"""
+
+_LAST_RESOLVE = f"""(SELECT s.actor FROM case_events s
+    WHERE s.case_id = r.case_id AND s.seq < r.seq AND s.action = '{Action.RESOLVE}' ORDER BY s.seq DESC LIMIT 1)"""
+
+UNIT_FIGURES = f"""{AREA}{_COHORT},
+    dl AS MATERIALIZED (
+        SELECT p.bucket, d.case_id, d.kind, d.status, d.starts_at, d.due_at, d.closed_at
+        FROM deadlines d JOIN cohort USING (case_id) JOIN parties p ON p.party = d.party
+        WHERE d.kind = ANY($6::text[])
+    ),
+    ev AS MATERIALIZED (
+        SELECT e.case_id, e.seq, e.action, e.actor, e.detail, e.at FROM case_events e JOIN cohort USING (case_id)
+        WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.COMMENT}')
+           OR e.action IN {RATINGS}
+    ),
+    f_dl AS (
+        SELECT bucket,
+            count(DISTINCT case_id) FILTER (WHERE kind = '{DueKind.ACCEPT}') AS received,
+            count(DISTINCT case_id) FILTER (WHERE kind = '{DueKind.ACCEPT}' AND {met_in_time("dl")})
+                AS accepted_on_time,
+            count(DISTINCT case_id) FILTER (WHERE kind = '{DueKind.RESOLVE}' AND {met_in_time("dl")})
+                AS resolved_on_time,
+            count(DISTINCT case_id) FILTER (WHERE {fell_due("dl")}) AS overdue,
+            coalesce(sum(extract(epoch FROM closed_at - starts_at))
+                     FILTER (WHERE kind = '{DueKind.ACCEPT}' AND status = 'met'), 0) AS accept_seconds_total,
+            count(*) FILTER (WHERE kind = '{DueKind.ACCEPT}' AND status = 'met') AS accepts_timed,
+            coalesce(sum(extract(epoch FROM closed_at - starts_at))
+                     FILTER (WHERE kind = '{DueKind.RESOLVE}' AND status = 'met'), 0) AS resolve_seconds_total,
+            count(*) FILTER (WHERE kind = '{DueKind.RESOLVE}' AND status = 'met') AS resolves_timed
+        FROM dl GROUP BY bucket
+    ),
+    f_esc AS (
+        SELECT p.bucket, count(DISTINCT e.case_id) AS escalated
+        FROM ev e JOIN parties p ON p.party = e.detail->>'from' WHERE e.action = '{Action.ESCALATE}' GROUP BY 1
+    ),
+    f_ret AS (
+        SELECT p.bucket, count(DISTINCT e.case_id) AS returned,
+            count(DISTINCT e.case_id) FILTER (WHERE {_WRONGLY_RETURNED.format(e="e", unit="e.actor->>'unit'")})
+                AS wrongly_returned
+        FROM ev e JOIN parties p ON p.party = e.actor->>'unit' WHERE e.action = '{Action.RETURN}' GROUP BY 1
+    ),
+    f_urge AS (
+        SELECT d.bucket, count(DISTINCT e.case_id::text || ':' || e.seq) AS urged
+        FROM ev e JOIN dl d ON d.case_id = e.case_id AND d.starts_at <= e.at
+                           AND (d.closed_at IS NULL OR d.closed_at > e.at)
+        WHERE e.action = '{Action.COMMENT}' AND e.detail->>'reason_code' = '{URGE}' GROUP BY 1
+    ),
+    f_rate AS (
+        SELECT p.bucket, count(*) AS rated, count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
+        FROM ev r JOIN parties p ON p.party = {_LAST_RESOLVE}->>'unit'
+        WHERE r.action IN {RATINGS} GROUP BY 1
+    )
+    SELECT b.bucket,
+        coalesce(received, 0) AS received, coalesce(accepted_on_time, 0) AS accepted_on_time,
+        coalesce(resolved_on_time, 0) AS resolved_on_time, coalesce(overdue, 0) AS overdue,
+        coalesce(escalated, 0) AS escalated, coalesce(returned, 0) AS returned,
+        coalesce(wrongly_returned, 0) AS wrongly_returned, coalesce(urged, 0) AS urged,
+        coalesce(rated, 0) AS rated, coalesce(satisfied, 0) AS satisfied,
+        coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
+        coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
+        coalesce(resolves_timed, 0) AS resolves_timed
+    FROM (SELECT bucket FROM f_dl UNION SELECT bucket FROM f_esc UNION SELECT bucket FROM f_ret
+          UNION SELECT bucket FROM f_urge UNION SELECT bucket FROM f_rate) b
+    LEFT JOIN f_dl USING (bucket) LEFT JOIN f_esc USING (bucket) LEFT JOIN f_ret USING (bucket)
+    LEFT JOIN f_urge USING (bucket) LEFT JOIN f_rate USING (bucket)"""
+
+PERSON_FIGURES = f"""{AREA}{_COHORT},
+    acts AS MATERIALIZED (
+        SELECT e.case_id, e.seq, e.action, e.actor->>'id' AS person, e.actor->>'unit' AS unit, e.at,
+               d.starts_at, d.due_at
+        FROM case_events e JOIN cohort USING (case_id) JOIN parties p ON p.party = e.actor->>'unit'
+        LEFT JOIN LATERAL (
+            SELECT d.starts_at, d.due_at FROM deadlines d
+            WHERE d.case_id = e.case_id AND d.party = e.actor->>'unit' AND d.kind = e.action AND d.starts_at <= e.at
+            ORDER BY d.starts_at DESC LIMIT 1
+        ) d ON true
+        WHERE e.action IN ('{Action.ACCEPT}', '{Action.RESOLVE}', '{Action.RETURN}')
+          AND e.actor->>'role' = 'assignee' AND coalesce(e.actor->>'id', '') <> ''
+    ),
+    f_act AS (
+        SELECT person,
+            count(DISTINCT case_id) FILTER (WHERE action IN ('{Action.ACCEPT}', '{Action.RESOLVE}')) AS received,
+            count(DISTINCT case_id) FILTER (WHERE action = '{Action.ACCEPT}' AND at <= due_at) AS accepted_on_time,
+            count(DISTINCT case_id) FILTER (WHERE action = '{Action.RESOLVE}' AND at <= due_at) AS resolved_on_time,
+            count(DISTINCT case_id) FILTER (WHERE action IN ('{Action.ACCEPT}', '{Action.RESOLVE}') AND at > due_at)
+                AS overdue,
+            count(DISTINCT case_id) FILTER (WHERE action = '{Action.ACCEPT}' AND EXISTS (
+                SELECT 1 FROM case_events x WHERE x.case_id = acts.case_id AND x.seq > acts.seq
+                  AND x.action = '{Action.ESCALATE}' AND x.detail->>'from' = acts.unit)) AS escalated,
+            count(DISTINCT case_id) FILTER (WHERE action = '{Action.RETURN}') AS returned,
+            count(DISTINCT case_id) FILTER (WHERE action = '{Action.RETURN}'
+                AND {_WRONGLY_RETURNED.format(e="acts", unit="acts.unit")}) AS wrongly_returned,
+            coalesce(sum(extract(epoch FROM at - starts_at)) FILTER (WHERE action = '{Action.ACCEPT}'), 0)
+                AS accept_seconds_total,
+            count(starts_at) FILTER (WHERE action = '{Action.ACCEPT}') AS accepts_timed,
+            coalesce(sum(extract(epoch FROM at - starts_at)) FILTER (WHERE action = '{Action.RESOLVE}'), 0)
+                AS resolve_seconds_total,
+            count(starts_at) FILTER (WHERE action = '{Action.RESOLVE}') AS resolves_timed,
+            array_agg(DISTINCT unit ORDER BY unit) AS units
+        FROM acts GROUP BY person
+    ),
+    f_urge AS (
+        SELECT a.person, count(DISTINCT u.case_id::text || ':' || u.seq) AS urged
+        FROM acts a JOIN case_events u ON u.case_id = a.case_id AND u.seq > a.seq AND u.action = '{Action.COMMENT}'
+                                       AND u.detail->>'reason_code' = '{URGE}'
+        WHERE a.action = '{Action.ACCEPT}' GROUP BY 1
+    ),
+    f_rate AS (
+        SELECT s.actor->>'id' AS person, count(*) AS rated,
+               count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
+        FROM case_events r JOIN cohort USING (case_id)
+        CROSS JOIN LATERAL (SELECT {_LAST_RESOLVE} AS actor) s
+        JOIN parties p ON p.party = s.actor->>'unit'
+        WHERE r.action IN {RATINGS} AND s.actor->>'role' = 'assignee' GROUP BY 1
+    )
+    SELECT b.person, (SELECT name FROM persons WHERE id = b.person) AS name,
+        coalesce(f_act.units, ARRAY[]::text[]) AS units,
+        coalesce(received, 0) AS received, coalesce(accepted_on_time, 0) AS accepted_on_time,
+        coalesce(resolved_on_time, 0) AS resolved_on_time, coalesce(overdue, 0) AS overdue,
+        coalesce(escalated, 0) AS escalated, coalesce(returned, 0) AS returned,
+        coalesce(wrongly_returned, 0) AS wrongly_returned, coalesce(urged, 0) AS urged,
+        coalesce(rated, 0) AS rated, coalesce(satisfied, 0) AS satisfied,
+        coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
+        coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
+        coalesce(resolves_timed, 0) AS resolves_timed
+    FROM (SELECT person FROM f_act UNION SELECT person FROM f_rate) b
+    LEFT JOIN f_act USING (person) LEFT JOIN f_urge USING (person) LEFT JOIN f_rate USING (person)
+    ORDER BY b.person"""
+
+_COUNTS = tuple(f for f in Figures.__dataclass_fields__)
+
+
+def _figures(row: asyncpg.Record) -> Figures:
+    return Figures(**{name: row[name] for name in _COUNTS})
+
+
+def _parties_key(level: Level) -> str:
+    return "territorial" if level in TERRITORIAL else level
+
+
+async def rows_of(conn: asyncpg.Connection, roots: list[str], level: Level) -> list[tuple[str, str]]:
+    """Every row of the table, quiet ones too (code, name): the units of the level in the area, every
+    department or branch. Persons are listed by what they did (`figures`)."""
+    if level == "department":
+        sql = f"SELECT code, name FROM registry_departments WHERE version_id = {ACTIVE} ORDER BY code"
+        return [(r["code"], r["name"]) for r in await conn.fetch(sql)]
+    if level == "branch":
+        sql = f"SELECT code, name FROM registry_branches WHERE version_id = {ACTIVE} ORDER BY code"
+        return [(r["code"], r["name"]) for r in await conn.fetch(sql)]
+    rows = await conn.fetch(f"{AREA} SELECT DISTINCT code, name FROM tree WHERE level = $2 ORDER BY code", roots, level)
+    return [(r["code"], r["name"]) for r in rows]
+
+
+async def figures(
+    conn: asyncpg.Connection,
+    roots: list[str],
+    level: Level,
+    start: datetime,
+    end: datetime,
+    visibility: list[str] | None,
+) -> list[Subject]:
+    """The subjects of the table with their figures for the cases received in [start, end)."""
+    tree_level = level if level in TERRITORIAL else "district"
+    sql = (PERSON_FIGURES if level == "person" else UNIT_FIGURES).format(parties=_PARTIES[_parties_key(level)])
+    args = [roots, tree_level, start, end, visibility, *([] if level == "person" else [HANDLING_KINDS])]
+    found = await conn.fetch(sql, *args)
+    if level == "person":
+        return [Subject(r["person"], r["name"] or r["person"], _figures(r), {"units": list(r["units"])}) for r in found]
+    by_bucket = {r["bucket"]: _figures(r) for r in found}
+    return [Subject(code, name, by_bucket.get(code, Figures())) for code, name in await rows_of(conn, roots, level)]
