@@ -281,10 +281,10 @@ async def test_the_assessment_page_sorts_and_gives_its_reports(
     await expect(page.locator("#assessment-weights")).to_contain_text("按时办结 0.4")
     names = table.locator("tbody th")
     await page.click("table.assessment button[data-key=name]")  # by name, then the other way round
-    await expect(table.locator("th[aria-sort=descending] button[data-key=name]")).to_be_visible()
+    await expect(table.locator("th[aria-sort=ascending] button[data-key=name]")).to_be_visible()
     first = await names.first.text_content()
     await page.click("table.assessment button[data-key=name]")
-    await expect(table.locator("th[aria-sort=ascending] button[data-key=name]")).to_be_visible()
+    await expect(table.locator("th[aria-sort=descending] button[data-key=name]")).to_be_visible()
     assert await names.last.text_content() == first
     async with page.expect_download() as download_info:
         await page.click("#assessment-csv")
