@@ -299,6 +299,36 @@ async def test_the_assessment_page_sorts_and_gives_its_reports(
     assert errors == []
 
 
+async def test_an_urge_from_the_case_page_counts_in_the_assessment(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    elsewhere = {"lon": 108.9367465, "lat": 34.2718625}  # micro-grid 610199004002001001: merges with no other case
+    answer = await asyncio.to_thread(
+        stack.submit, title="楼道堆放杂物无人清理", matter_code="corridor_clutter", location=elsewhere
+    )
+    case_id = str(answer["case_id"])
+    await _case_page(page, stack, case_id)
+    await page.fill("#action-urge textarea[name=text]", "请今天内签收处理")
+    await page.click("#action-urge button[type=submit]")
+    case = await asyncio.to_thread(
+        stack.wait_case,
+        case_id,
+        lambda c: any(e["detail"].get("reason_code") == "urge" for e in c["history"] if e["action"] == "comment"),
+        60,
+    )
+    assert case["assignment"]["lead"].startswith(f"unit:{STREET}")
+
+    def street_row() -> dict[str, Any]:
+        with stack.client("district") as http:
+            body = http.get("/v1/assessment", params={"level": "street"}).json()
+        return next(r for r in body["rows"] if r["code"] == STREET)
+
+    row = await asyncio.to_thread(street_row)
+    assert row["urged"] >= 1 and row["received"] >= 1
+    assert errors == []
+
+
 async def test_the_case_list_filters(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
     page, errors = district
     case_id = await _small_case(stack, "楼道里堆了旧沙发")  # a kind of matter no other case here has
