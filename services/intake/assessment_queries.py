@@ -120,17 +120,22 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
     LEFT JOIN f_urge USING (bucket) LEFT JOIN f_rate USING (bucket)"""
 
 PERSON_FIGURES = f"""{AREA}{_COHORT},
-    acts AS MATERIALIZED (
-        SELECT e.case_id, e.seq, e.action, e.actor->>'id' AS person, e.actor->>'unit' AS unit, e.at,
-               d.starts_at, d.due_at
+    dl AS MATERIALIZED (
+        SELECT d.case_id, d.party, d.kind, d.starts_at, d.due_at FROM deadlines d JOIN cohort USING (case_id)
+        WHERE d.kind IN ('{DueKind.ACCEPT}', '{DueKind.RESOLVE}')
+    ),
+    done AS MATERIALIZED (
+        SELECT e.case_id, e.seq, e.action, e.actor->>'id' AS person, e.actor->>'unit' AS unit, e.at
         FROM case_events e JOIN cohort USING (case_id) JOIN parties p ON p.party = e.actor->>'unit'
-        LEFT JOIN LATERAL (
-            SELECT d.starts_at, d.due_at FROM deadlines d
-            WHERE d.case_id = e.case_id AND d.party = e.actor->>'unit' AND d.kind = e.action AND d.starts_at <= e.at
-            ORDER BY d.starts_at DESC LIMIT 1
-        ) d ON true
         WHERE e.action IN ('{Action.ACCEPT}', '{Action.RESOLVE}', '{Action.RETURN}')
           AND e.actor->>'role' = 'assignee' AND coalesce(e.actor->>'id', '') <> ''
+    ),
+    -- each action with the deadline of its kind its unit owed then (the latest started by then), joined by hash
+    acts AS MATERIALIZED (
+        SELECT DISTINCT ON (a.case_id, a.seq) a.*, d.starts_at, d.due_at
+        FROM done a LEFT JOIN dl d ON d.case_id = a.case_id AND d.party = a.unit AND d.kind = a.action
+                                   AND d.starts_at <= a.at
+        ORDER BY a.case_id, a.seq, d.starts_at DESC NULLS LAST
     ),
     f_act AS (
         SELECT person,
