@@ -54,8 +54,15 @@ _WRONGLY_RETURNED = f"""EXISTS (
     SELECT 1 FROM case_events a WHERE a.case_id = {{e}}.case_id AND a.seq > {{e}}.seq AND a.action = '{Action.ASSIGN}'
       AND a.detail->>'by_hand' = 'true' AND a.detail->>'to' = {{unit}})"""
 
-_LAST_RESOLVE = f"""(SELECT s.actor FROM case_events s
-    WHERE s.case_id = r.case_id AND s.seq < r.seq AND s.action = '{Action.RESOLVE}' ORDER BY s.seq DESC LIMIT 1)"""
+# Each rating of the cohort with the actor of the case's latest resolve before it: one join, by hash
+_RATED_BY = f"""
+    rated_by AS MATERIALIZED (
+        SELECT DISTINCT ON (r.case_id, r.seq) r.case_id, r.seq, r.action, s.actor
+        FROM case_events r JOIN cohort USING (case_id)
+        JOIN case_events s ON s.case_id = r.case_id AND s.seq < r.seq AND s.action = '{Action.RESOLVE}'
+        WHERE r.action IN {RATINGS}
+        ORDER BY r.case_id, r.seq, s.seq DESC
+    )"""
 
 UNIT_FIGURES = f"""{AREA}{_COHORT},
     dl AS MATERIALIZED (
@@ -66,7 +73,6 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
     ev AS MATERIALIZED (
         SELECT e.case_id, e.seq, e.action, e.actor, e.detail, e.at FROM case_events e JOIN cohort USING (case_id)
         WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.COMMENT}')
-           OR e.action IN {RATINGS}
     ),
     f_dl AS (
         SELECT bucket,
@@ -100,10 +106,10 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
                            AND (d.closed_at IS NULL OR d.closed_at > e.at)
         WHERE e.action = '{Action.COMMENT}' AND e.detail->>'reason_code' = '{URGE}' GROUP BY 1
     ),
+{_RATED_BY},
     f_rate AS (
         SELECT p.bucket, count(*) AS rated, count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
-        FROM ev r JOIN parties p ON p.party = {_LAST_RESOLVE}->>'unit'
-        WHERE r.action IN {RATINGS} GROUP BY 1
+        FROM rated_by r JOIN parties p ON p.party = r.actor->>'unit' GROUP BY 1
     )
     SELECT b.bucket,
         coalesce(received, 0) AS received, coalesce(accepted_on_time, 0) AS accepted_on_time,
@@ -137,44 +143,55 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
                                    AND d.starts_at <= a.at
         ORDER BY a.case_id, a.seq, d.starts_at DESC NULLS LAST
     ),
-    f_act AS (
-        SELECT person,
-            count(DISTINCT case_id) FILTER (WHERE action IN ('{Action.ACCEPT}', '{Action.RESOLVE}')) AS received,
-            count(DISTINCT case_id) FILTER (WHERE action = '{Action.ACCEPT}' AND at <= due_at) AS accepted_on_time,
-            count(DISTINCT case_id) FILTER (WHERE action = '{Action.RESOLVE}' AND at <= due_at) AS resolved_on_time,
-            count(DISTINCT case_id) FILTER (WHERE action IN ('{Action.ACCEPT}', '{Action.RESOLVE}') AND at > due_at)
-                AS overdue,
-            count(DISTINCT case_id) FILTER (WHERE action = '{Action.ACCEPT}' AND EXISTS (
+    -- what each person did per case (booleans), then per person: no count(DISTINCT) over every action
+    per_case AS (
+        SELECT person, case_id,
+            bool_or(action IN ('{Action.ACCEPT}', '{Action.RESOLVE}')) AS received,
+            bool_or(action = '{Action.ACCEPT}' AND at <= due_at) AS accepted_on_time,
+            bool_or(action = '{Action.RESOLVE}' AND at <= due_at) AS resolved_on_time,
+            bool_or(action IN ('{Action.ACCEPT}', '{Action.RESOLVE}') AND at > due_at) AS overdue,
+            bool_or(action = '{Action.ACCEPT}' AND EXISTS (
                 SELECT 1 FROM case_events x WHERE x.case_id = acts.case_id AND x.seq > acts.seq
                   AND x.action = '{Action.ESCALATE}' AND x.detail->>'from' = acts.unit)) AS escalated,
-            count(DISTINCT case_id) FILTER (WHERE action = '{Action.RETURN}') AS returned,
-            count(DISTINCT case_id) FILTER (WHERE action = '{Action.RETURN}'
-                AND {_WRONGLY_RETURNED.format(e="acts", unit="acts.unit")}) AS wrongly_returned,
-            coalesce(sum(extract(epoch FROM at - starts_at)) FILTER (WHERE action = '{Action.ACCEPT}'), 0)
-                AS accept_seconds_total,
+            bool_or(action = '{Action.RETURN}') AS returned,
+            bool_or(action = '{Action.RETURN}' AND {_WRONGLY_RETURNED.format(e="acts", unit="acts.unit")})
+                AS wrongly_returned,
+            sum(extract(epoch FROM at - starts_at)) FILTER (WHERE action = '{Action.ACCEPT}') AS accept_seconds,
             count(starts_at) FILTER (WHERE action = '{Action.ACCEPT}') AS accepts_timed,
-            coalesce(sum(extract(epoch FROM at - starts_at)) FILTER (WHERE action = '{Action.RESOLVE}'), 0)
-                AS resolve_seconds_total,
-            count(starts_at) FILTER (WHERE action = '{Action.RESOLVE}') AS resolves_timed,
-            array_agg(DISTINCT unit ORDER BY unit) AS units
-        FROM acts GROUP BY person
+            sum(extract(epoch FROM at - starts_at)) FILTER (WHERE action = '{Action.RESOLVE}') AS resolve_seconds,
+            count(starts_at) FILTER (WHERE action = '{Action.RESOLVE}') AS resolves_timed
+        FROM acts GROUP BY person, case_id
     ),
+    f_act AS (
+        SELECT person,
+            count(*) FILTER (WHERE received) AS received,
+            count(*) FILTER (WHERE accepted_on_time) AS accepted_on_time,
+            count(*) FILTER (WHERE resolved_on_time) AS resolved_on_time,
+            count(*) FILTER (WHERE overdue) AS overdue,
+            count(*) FILTER (WHERE escalated) AS escalated,
+            count(*) FILTER (WHERE returned) AS returned,
+            count(*) FILTER (WHERE wrongly_returned) AS wrongly_returned,
+            coalesce(sum(accept_seconds), 0) AS accept_seconds_total, sum(accepts_timed)::bigint AS accepts_timed,
+            coalesce(sum(resolve_seconds), 0) AS resolve_seconds_total,
+            sum(resolves_timed)::bigint AS resolves_timed
+        FROM per_case GROUP BY person
+    ),
+    f_units AS (SELECT person, array_agg(DISTINCT unit ORDER BY unit) AS units FROM acts GROUP BY person),
     f_urge AS (
         SELECT a.person, count(DISTINCT u.case_id::text || ':' || u.seq) AS urged
         FROM acts a JOIN case_events u ON u.case_id = a.case_id AND u.seq > a.seq AND u.action = '{Action.COMMENT}'
                                        AND u.detail->>'reason_code' = '{URGE}'
         WHERE a.action = '{Action.ACCEPT}' GROUP BY 1
     ),
+{_RATED_BY},
     f_rate AS (
-        SELECT s.actor->>'id' AS person, count(*) AS rated,
+        SELECT r.actor->>'id' AS person, count(*) AS rated,
                count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
-        FROM case_events r JOIN cohort USING (case_id)
-        CROSS JOIN LATERAL (SELECT {_LAST_RESOLVE} AS actor) s
-        JOIN parties p ON p.party = s.actor->>'unit'
-        WHERE r.action IN {RATINGS} AND s.actor->>'role' = 'assignee' GROUP BY 1
+        FROM rated_by r JOIN parties p ON p.party = r.actor->>'unit'
+        WHERE r.actor->>'role' = 'assignee' GROUP BY 1
     )
     SELECT b.person, (SELECT name FROM persons WHERE id = b.person) AS name,
-        coalesce(f_act.units, ARRAY[]::text[]) AS units,
+        coalesce(f_units.units, ARRAY[]::text[]) AS units,
         coalesce(received, 0) AS received, coalesce(accepted_on_time, 0) AS accepted_on_time,
         coalesce(resolved_on_time, 0) AS resolved_on_time, coalesce(overdue, 0) AS overdue,
         coalesce(escalated, 0) AS escalated, coalesce(returned, 0) AS returned,
@@ -184,7 +201,8 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
         coalesce(resolves_timed, 0) AS resolves_timed
     FROM (SELECT person FROM f_act UNION SELECT person FROM f_rate) b
-    LEFT JOIN f_act USING (person) LEFT JOIN f_urge USING (person) LEFT JOIN f_rate USING (person)
+    LEFT JOIN f_act USING (person) LEFT JOIN f_units USING (person) LEFT JOIN f_urge USING (person)
+    LEFT JOIN f_rate USING (person)
     ORDER BY b.person"""
 
 _COUNTS = tuple(f for f in Figures.__dataclass_fields__)
