@@ -110,6 +110,15 @@ def import_(
     state = "imported" if result.created else "already stored"
     typer.echo(f"{state}: version {result.version}{' (active)' if result.active else ''}")
     typer.echo(f"  {json.dumps(result.counts, ensure_ascii=False)}")
+    if result.people is not None:
+        _people_line(result.people)
+
+
+def _people_line(synced: Any) -> None:
+    typer.echo(
+        f"  people: {synced.listed} listed, {synced.created} new, {synced.updated} updated, "
+        f"{synced.granted} roles granted, {synced.revoked} revoked"
+    )
 
 
 @registry_app.command("versions")
@@ -142,19 +151,22 @@ def activate_version(
     version: Annotated[str, typer.Argument(help="a version from `griddispatch registry versions`")],
     by: Annotated[str, typer.Option(help="who switches")] = "cli",
 ) -> None:
-    """Switch the active version (atomically; running services are told by NOTIFY)."""
+    """Switch the active version (atomically; running services are told by NOTIFY); its people become persons."""
+    from shared.db import migrate
     from shared.db.pool import connect
     from shared.registry_store import activate
 
-    async def go() -> None:
+    async def go() -> Any:
         conn = await connect(DatabaseSettings())
         try:
-            await activate(conn, version, switched_by=by)
+            await migrate(conn)  # the persons tables the activation writes
+            return await activate(conn, version, switched_by=by)
         finally:
             await conn.close()
 
-    asyncio.run(go())
+    synced = asyncio.run(go())
     typer.echo(f"active: {version}")
+    _people_line(synced)
 
 
 def route(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +110,25 @@ class IntakeSettings(BaseSettings):
     default_rate_per_min: int = 600
     open311_jurisdiction_id: str = "griddispatch.local"
     console_notify_url: str | None = None  # where the console's browser reaches notify; default: notify's address
+
+
+class AuthSettings(BaseSettings):
+    """Sign-in of people and their tokens (GRIDDISPATCH_AUTH_*); docs/people.md, "Signing in"."""
+
+    model_config = _config("AUTH_")
+
+    # HMAC key of the access tokens (HS256), at least 32 characters, the same for intake and notify. Unset: a
+    # random key generated once and kept in the database (token_signing_key), shared by every process on it.
+    token_secret: SecretStr | None = Field(None, min_length=32)
+    issuer: str = "griddispatch"
+    audience: str = "griddispatch"
+    access_minutes: float = Field(15.0, gt=0, le=24 * 60)  # an access token's life
+    session_hours: float = Field(12.0, gt=0)  # a session's absolute life, however often it is refreshed
+    idle_minutes: float = Field(60.0, gt=0)  # a session unused (no request, no refresh) this long ends
+    lockout_after: int = Field(5, ge=1)  # consecutive failed sign-ins that lock the account
+    lockout_minutes: float = Field(15.0, gt=0)
+    sign_in_rate_per_min: int = Field(10, ge=1)  # sign-in attempts per login name and address
+    person_rate_per_min: int = Field(600, ge=1)  # requests a minute of a signed-in person
 
 
 class DistrictSettings(BaseSettings):

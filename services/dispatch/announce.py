@@ -23,7 +23,7 @@ __all__ = ["SOURCE", "SYSTEM", "announcements", "department_of", "derived_id"]
 
 
 def _actor(who: Who) -> Actor:
-    return Actor.model_construct(id=who.id, role=who.role, unit=who.unit)
+    return Actor.model_construct(id=who.id, role=who.role, unit=who.unit, name=who.name)
 
 
 SYSTEM = Actor(

@@ -198,7 +198,7 @@ def _report(uow: UnitOfWork, ctx: Context, event: CloudEvent[ReportSubmitted], d
 
 
 def _request(data: ActionRequested) -> Request:
-    actor = Who(data.actor.id, data.actor.role, data.actor.unit)
+    actor = Who(data.actor.id, data.actor.role, data.actor.unit, data.actor.name)
     return Request(data.action, actor, data.text, data.reason_code, dict(data.payload))
 
 

@@ -55,6 +55,18 @@ class UnknownUnit(InvalidInput):
     code = "unknown_unit"
 
 
+class ForgedActor(Forbidden):
+    """A signed-in person's action naming somebody else as its actor."""
+
+    code = "forged_actor"
+
+
+class NotYourUnit(Forbidden):
+    """A signed-in person acting for a unit they hold no role in (nor in any unit above it)."""
+
+    code = "unit_not_yours"
+
+
 @dataclass(frozen=True, slots=True)
 class ActionReceipt:
     event_id: uuid.UUID
@@ -143,6 +155,27 @@ def choose_role(
     return prefer if prefer in roles else roles[0]
 
 
+async def with_actor(conn: asyncpg.Connection, client: ApiClient, body: ActionIn) -> ActionIn:
+    """The action with its actor settled. A system's client names the person acting (`actor.id`, required); a
+    signed-in person is the actor, whatever the body says: naming anyone else is refused, and the unit acted
+    for must be one of theirs or below one (omitted, it is their only unit when they hold roles in one)."""
+    person = client.person
+    if person is None:
+        if body.actor.id is None:
+            raise InvalidInput("actor.id: name the person acting", field="actor.id")
+        return body
+    if body.actor.id is not None and body.actor.id != person.id:
+        raise ForgedActor(
+            "a signed-in person acts as themselves: actor.id must be omitted or be your own id", field="actor.id"
+        )
+    unit = body.actor.unit
+    if unit is None and len(person.units) == 1 and not client.sees_all:
+        (unit,) = person.units
+    if unit is not None and not client.sees_all and not (await unit_chain(conn, unit)) & client.units:
+        raise NotYourUnit(f"you hold no role in {unit} nor in a unit above it", field="actor.unit")
+    return body.model_copy(update={"actor": body.actor.model_copy(update={"id": person.id, "unit": unit})})
+
+
 ACTIVE = "(SELECT version_id FROM registry_active)"
 _KNOWN = {
     "unit": f"SELECT 1 FROM registry_units WHERE version_id = {ACTIVE} AND code = $1",
@@ -218,10 +251,12 @@ async def record_and_publish(
     key: str | None,
 ) -> ActionReceipt:
     action = lifecycle_action(body)
+    assert body.actor.id is not None  # settled by with_actor
+    name = client.person.name if client.person is not None else None
     data = ActionRequested(
         case_id=str(case_id),
         action=action.value,
-        actor=Actor(id=body.actor.id, role=role.value, unit=body.actor.unit),
+        actor=Actor(id=body.actor.id, role=role.value, unit=body.actor.unit, name=name),
         reason_code=body.reason_code,
         text=body.text,
         payload=_payload(body, client),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
@@ -11,14 +12,27 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import assessment, cases, console, district_map, me, open311, registry, reports, stats
+from services.intake.routers import (
+    assessment,
+    cases,
+    console,
+    district_map,
+    me,
+    open311,
+    people_admin,
+    registry,
+    reports,
+    stats,
+)
+from services.intake.routers import auth as auth_routes
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
+from shared.people.sessions import signing_key
+from shared.settings import AuthSettings, DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
@@ -31,8 +45,9 @@ DESCRIPTION = """
 The front door of griddispatch for hotline systems (8890 / 12345), grid-worker apps, cameras and
 department systems: reports in, actions in, cases out.
 
-Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`); keys are issued with
-`griddispatch clients create`. Errors are `application/problem+json` (RFC 9457) with a specific `type`
+Systems authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`); keys are issued with
+`griddispatch clients create`. People sign in (`POST /v1/auth/sign-in`) and send their access token as
+`Authorization: Bearer <token>`. Errors are `application/problem+json` (RFC 9457) with a specific `type`
 and the offending `field`.
 """
 
@@ -42,11 +57,15 @@ def create_app(
     database: DatabaseSettings | None = None,
     service: ServiceSettings | None = None,
     intake: IntakeSettings | None = None,
+    auth: AuthSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
     intake = intake or IntakeSettings()
+    auth = auth or AuthSettings()
+    now = clock or (lambda: datetime.now(UTC))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +80,10 @@ def create_app(
                 public_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
                 topics = Topics(kafka.topic_prefix)
                 notify_url = intake.console_notify_url or f"http://{service.host}:{service.notify_port}"
-                app.state.resources = Resources(pool, producer, topics, intake, RateLimiter(), public_url, notify_url)
+                token_key = await signing_key(pool, auth)
+                app.state.resources = Resources(
+                    pool, producer, topics, intake, RateLimiter(), public_url, notify_url, auth, token_key, now
+                )
                 log.info("started", port=service.intake_port)
                 try:
                     yield
@@ -81,8 +103,10 @@ def create_app(
     app.include_router(registry.router)
     app.include_router(open311.router)
     app.include_router(me.router)
+    app.include_router(auth_routes.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    app.include_router(people_admin.router)
     app.include_router(assessment.router)
     console.mount_console(app)
     return app

@@ -130,7 +130,14 @@ class Accepted(BaseModel):
 
 
 class ActorIn(Strict):
-    id: str = Field(min_length=1, max_length=64, description="the person acting", examples=["worker-0042"])
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="the person acting: required with an API key; with a person's token it is the token's person "
+        "(omit it, or name yourself: naming anyone else is refused with 403 `forged_actor`)",
+        examples=["worker-0042"],
+    )
     unit: str | None = Field(
         None,
         max_length=80,
@@ -193,8 +200,8 @@ class ActionAccepted(BaseModel):
 
 PROBLEMS: dict[int, str] = {
     400: "the body could not be read (not UTF-8)",
-    401: "no API key, or an unknown or revoked one",
-    403: "this API key lacks the scope for this",
+    401: "no API key or person token, or an unknown, revoked or expired one (`type` says which)",
+    403: "this API key (or this person's roles) lacks the scope for this",
     404: "no such case that this client may see",
     409: "contradicts what is recorded",
     413: "request body too large",

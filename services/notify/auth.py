@@ -1,13 +1,18 @@
-"""Who is calling notify: the API client whose key the request carries, as intake authenticates it."""
+"""Who is calling notify: the API client whose key the request carries, or the signed-in person whose access
+token it carries, checked as intake checks them (shared.api_clients, shared.people.access)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import asyncpg
 from fastapi import Request
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPBearer
 
-from shared.api_clients import ApiClient, Scope, authenticate
+from shared.api_clients import KEY_PREFIX, ApiClient, Scope, authenticate
 from shared.errors import Forbidden, Unauthenticated
+from shared.people.access import person_of_token
+from shared.people.tokens import TokenKey
 
 _ANCESTOR_IN = """
     WITH RECURSIVE up (code, parent, depth) AS (
@@ -20,10 +25,14 @@ _ANCESTOR_IN = """
     SELECT EXISTS (SELECT 1 FROM up WHERE depth > 0 AND code = ANY($2::text[]))"""
 
 # For the OpenAPI document only (as `dependencies=[Security(...)]`): the key itself is read by key_of.
-bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+bearer = HTTPBearer(
+    auto_error=False, description="Authorization: Bearer <API key (gdk_...) or a signed-in person's access token>"
+)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key, as an alternative")
 api_key_query = APIKeyQuery(
-    name="api_key", auto_error=False, description="the API key, for live streams only (EventSource cannot set headers)"
+    name="api_key",
+    auto_error=False,
+    description="the API key or a person's access token, for live streams only (EventSource cannot set headers)",
 )
 
 
@@ -35,15 +44,26 @@ def key_of(request: Request, *, allow_query: bool = False) -> str | None:
     header = request.headers.get("x-api-key", "").strip()
     if header:
         return header
-    # Only where a browser cannot send headers: a key in a URL ends up in access logs and histories.
-    return (request.query_params.get("api_key") or None) if allow_query else None
+    # Only where a browser cannot send headers: a key in a URL ends up in access logs and histories (a person's
+    # token there lives minutes; `access_token` is the name OAuth gives it in a query).
+    if not allow_query:
+        return None
+    return request.query_params.get("api_key") or request.query_params.get("access_token") or None
 
 
 async def authenticate_request(request: Request, pool: asyncpg.Pool, *, allow_query: bool = False) -> ApiClient:
-    """The live client holding the request's key; 401 problem without a key or with an unknown or revoked one."""
+    """The live client holding the request's key, or the signed-in person of its access token; 401 problem
+    without either, or with an unknown, revoked or expired one (a person token's refusal has its own code)."""
     key = key_of(request, allow_query=allow_query)
     if not key:
         raise Unauthenticated("send your API key: Authorization: Bearer <key> (or X-API-Key)")
+    if not key.startswith(KEY_PREFIX) and request.headers.get("x-api-key", "").strip() != key:
+        token_key: TokenKey | None = getattr(request.app.state, "token_key", None)
+        if token_key is None:
+            raise Unauthenticated("this service does not accept people's tokens")
+        rate = request.app.state.auth.person_rate_per_min
+        signed_in = await person_of_token(pool, token_key, key, now=datetime.now(UTC), rate_per_min=rate)
+        return signed_in.client
     client = await authenticate(pool, key)
     if client is None:
         raise Unauthenticated("unknown or revoked API key")

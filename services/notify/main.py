@@ -24,7 +24,15 @@ from shared.db import create_pool
 from shared.health import standard_checks
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings, ServiceSettings, SupervisorSettings
+from shared.people.sessions import signing_key
+from shared.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    KafkaSettings,
+    NotifySettings,
+    ServiceSettings,
+    SupervisorSettings,
+)
 from shared.supervisor import Supervisor
 from shared.web import health_router, install_problem_handlers
 
@@ -50,17 +58,21 @@ def create_app(
     service: ServiceSettings | None = None,
     notify: NotifySettings | None = None,
     supervision: SupervisorSettings | None = None,
+    auth: AuthSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
     notify = notify or NotifySettings()
+    auth = auth or AuthSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_service("notify", service.worker_id, __version__)
         pool = await create_pool(database)
         app.state.pool = pool
+        app.state.auth = auth
+        app.state.token_key = await signing_key(pool, auth)  # people's access tokens, as intake signs them
         hub = StreamHub(pool)
         supervisor = app.state.supervisor = Supervisor("notify", supervision)
         stop = supervisor.stopping

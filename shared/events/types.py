@@ -85,9 +85,10 @@ class ReportSubmitted(Contract):
 
 
 class Actor(Contract):
-    id: str
+    id: str  # a signed-in person's id (from their token), or what a system's client names
     role: str  # assignee, assisting, supervisor, resident, system
     unit: str | None = None
+    name: str | None = None  # the signed-in person's name; None for systems and actors named by a client
 
 
 class ActionRequested(Contract):

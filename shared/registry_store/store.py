@@ -3,7 +3,8 @@
 An import validates the whole directory first (nothing is written if any file has a problem), then writes
 the version, its source files and its rows in one transaction. Importing content that is already stored
 creates no second copy. Activation is a single-row UPDATE plus a NOTIFY on `griddispatch_registry`, so
-running services can reload.
+running services can reload; in the same transaction the people the version lists become persons with its
+roles (shared/people/registry_sync.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from shapely.geometry import mapping
 
 from shared.domain.model import MatterType
 from shared.errors import NotFound
+from shared.people import registry_sync as people
+from shared.people.from_registry import listed_people
+from shared.people.metrics import REGISTRY_IMPORT_SECONDS
 from shared.registry_files.load import LoadedRegistry, load_directory
 
 NOTIFY_CHANNEL = "griddispatch_registry"
@@ -53,6 +57,7 @@ class ImportResult:
     created: bool  # False: the same content was already stored
     active: bool
     counts: dict[str, Any]
+    people: people.RegistrySync | None = None  # what activating changed among persons and roles
 
 
 def counts_of(loaded: LoadedRegistry) -> dict[str, Any]:
@@ -87,13 +92,16 @@ async def import_directory(
         created = version_id is not None
         if created:
             await _write_rows(conn, version_id, loaded, files)
-        if activate_it:
-            await activate(conn, loaded.version, switched_by=imported_by)
-    return ImportResult(loaded.version, created, activate_it, counts)
+        synced = await activate(conn, loaded.version, switched_by=imported_by, loaded=loaded) if activate_it else None
+    return ImportResult(loaded.version, created, activate_it, counts, synced)
 
 
-async def activate(conn: asyncpg.Connection, version: str, *, switched_by: str) -> None:
-    """Make a stored version the active one, atomically, and tell listening services."""
+async def activate(
+    conn: asyncpg.Connection, version: str, *, switched_by: str, loaded: LoadedRegistry | None = None
+) -> people.RegistrySync:
+    """Make a stored version the active one, atomically, bring persons and their registry roles in line with
+    the people it lists, and tell listening services. `loaded`: the version already read (else it is rebuilt
+    from its stored files)."""
     async with conn.transaction():
         version_id = await conn.fetchval("SELECT id FROM registry_versions WHERE version = $1", version)
         if version_id is None:
@@ -105,7 +113,12 @@ async def activate(conn: asyncpg.Connection, version: str, *, switched_by: str) 
             version_id,
             switched_by,
         )
+        if loaded is None or loaded.version != version:
+            loaded = await load_active(conn, version)
+        with REGISTRY_IMPORT_SECONDS.time():
+            synced = await people.sync_registry(conn, listed_people(loaded.registry), version=version)
         await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, version)
+    return synced
 
 
 async def active_version(conn: asyncpg.Connection) -> str | None:

@@ -25,7 +25,9 @@ def inbound(topic: str, event: CloudEvent[Any], offset: int = 0) -> Inbound:
 
 async def test_a_batch_does_what_its_events_did_one_at_a_time(dispatch: DispatchUnderTest) -> None:
     d, topics = dispatch, dispatch.runtime.topics
-    reports = [await d.report(title="垃圾没人清运", description=f"第{i}处垃圾", matter_code="sanitation") for i in range(6)]
+    reports = [
+        await d.report(title="垃圾没人清运", description=f"第{i}处垃圾", matter_code="sanitation") for i in range(6)
+    ]
     first, late = reports[0], reports[5]
     messages = [inbound(topics.reports, r) for r in reports[:5]]
     # an action on a case whose report comes later in the same batch: it waits for it, then applies
@@ -47,10 +49,10 @@ async def test_a_batch_does_what_its_events_did_one_at_a_time(dispatch: Dispatch
     assert await d.history(first.subject) == ["report", "assign", "accept", "start"]
     assert (await d.deadlines(first.subject))[("accept", lead)] == "met"
     assert await d.history(late.subject) == ["report", "assign", "comment"]
-    assert await d.pool.fetchval("SELECT count(*) FROM pending_actions WHERE case_id = $1", uuid.UUID(late.subject)) == 0
-    seqs = await d.pool.fetch(
-        "SELECT seq FROM case_events WHERE case_id = $1 ORDER BY seq", uuid.UUID(first.subject)
+    assert (
+        await d.pool.fetchval("SELECT count(*) FROM pending_actions WHERE case_id = $1", uuid.UUID(late.subject)) == 0
     )
+    seqs = await d.pool.fetch("SELECT seq FROM case_events WHERE case_id = $1 ORDER BY seq", uuid.UUID(first.subject))
     assert [r["seq"] for r in seqs] == [1, 2, 3, 4]
 
 

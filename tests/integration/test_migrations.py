@@ -59,7 +59,9 @@ async def test_a_changed_applied_migration_is_refused(empty_database: DatabaseSe
         await conn.close()
 
 
-async def test_a_failing_migration_leaves_nothing_half_applied(empty_database: DatabaseSettings, tmp_path: Path) -> None:
+async def test_a_failing_migration_leaves_nothing_half_applied(
+    empty_database: DatabaseSettings, tmp_path: Path
+) -> None:
     (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT no_such_function();")
     conn = await asyncpg.connect(empty_database.url)

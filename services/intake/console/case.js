@@ -62,6 +62,12 @@ function noteOf(event) {
   return parts.join("；");
 }
 
+// Who acted: a signed-in person by name (with their id), a system's actor by the id its client gave.
+function actorName(actor) {
+  if (!actor || !actor.id) return "";
+  return actor.name ? ` · ${actor.name}（${actor.id}）` : ` · ${actor.id}`;
+}
+
 function dl(pairs) {
   return h("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
@@ -385,7 +391,7 @@ export async function renderCase(main, ctx, caseId) {
                   h("strong", {}, label(ACTIONS, e.action)),
                   e.to_state && e.to_state !== e.from_state ? h("span", { class: "muted" }, ` ${label(STATES, e.from_state)} → ${label(STATES, e.to_state)}`) : null,
                   h("div", { class: "small" },
-                    `${label(ROLES, e.actor && e.actor.role)}${e.actor && e.actor.unit ? ` · ${partyName(e.actor.unit, depts)}` : ""}${e.actor && e.actor.id ? ` · ${e.actor.id}` : ""}`,
+                    `${label(ROLES, e.actor && e.actor.role)}${e.actor && e.actor.unit ? ` · ${partyName(e.actor.unit, depts)}` : ""}${actorName(e.actor)}`,
                   ),
                   noteOf(e) ? h("div", { class: "note" }, noteOf(e)) : null,
                 ),

@@ -141,7 +141,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
         503,
         _409="not allowed in the case's current state (`current_state` and `allowed` say what is), "
         "or the Idempotency-Key was used for a different action",
-        _403="this client is not a party to the case in that role",
+        _403="this client is not a party to the case in that role; for a signed-in person also `forged_actor` "
+        "(actor.id names someone else) and `unit_not_yours` (actor.unit is not one of theirs)",
     ),
 )
 async def post_action(
@@ -151,6 +152,7 @@ async def post_action(
     event_id = act.action_event_id(client, idempotency_key)
     status_url = f"{res.public_url}/v1/cases/{case_id}"
     async with res.pool.acquire() as conn:
+        body = await act.with_actor(conn, client, body)
         earlier = await act.earlier_action(conn, event_id, body)
         if earlier is None:
             row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)

@@ -66,8 +66,14 @@ def pool_of(request: Request) -> asyncpg.Pool:
 Pool = Annotated[asyncpg.Pool, Depends(pool_of)]
 
 
+class ApiKeyRequired(Forbidden):
+    code = "api_key_required"
+
+
 async def caller(request: Request, pool: Pool) -> ApiClient:
     client = await authenticate_request(request, pool)
+    if client.person is not None:  # a person follows the live stream; what is pushed out belongs to a system
+        raise ApiKeyRequired("subscriptions and deliveries are managed with a system's API key, not a person's token")
     if not (client.has(Scope.READ) or client.has(Scope.ADMIN)):
         raise Forbidden("managing subscriptions needs the read scope", scope="read")
     return client

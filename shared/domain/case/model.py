@@ -35,9 +35,11 @@ class Who:
     id: str
     role: str
     unit: str | None = None
+    name: str | None = None  # a signed-in person's name, as their token gave it
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role, "unit": self.unit}
+        named = {"name": self.name} if self.name is not None else {}
+        return {"id": self.id, "role": self.role, "unit": self.unit, **named}
 
 
 SYSTEM = Who("dispatch", "system")
