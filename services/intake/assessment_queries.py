@@ -203,6 +203,7 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
     FROM (SELECT person FROM f_act UNION SELECT person FROM f_rate) b
     LEFT JOIN f_act USING (person) LEFT JOIN f_units USING (person) LEFT JOIN f_urge USING (person)
     LEFT JOIN f_rate USING (person)
+    WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM person_roles pr WHERE pr.person_id = b.person AND pr.role = $6)
     ORDER BY b.person"""
 
 _COUNTS = tuple(f for f in Figures.__dataclass_fields__)
@@ -236,11 +237,13 @@ async def figures(
     start: datetime,
     end: datetime,
     visibility: list[str] | None,
+    role: str | None = None,
 ) -> list[Subject]:
-    """The subjects of the table with their figures for the cases received in [start, end)."""
+    """The subjects of the table with their figures for the cases received in [start, end); persons only those
+    holding `role` somewhere (e.g. grid_worker: the 网格员 ranking) when given."""
     tree_level = level if level in TERRITORIAL else "district"
     sql = (PERSON_FIGURES if level == "person" else UNIT_FIGURES).format(parties=_PARTIES[_parties_key(level)])
-    args = [roots, tree_level, start, end, visibility, *([] if level == "person" else [HANDLING_KINDS])]
+    args = [roots, tree_level, start, end, visibility, role if level == "person" else HANDLING_KINDS]
     found = await conn.fetch(sql, *args)
     if level == "person":
         return [Subject(r["person"], r["name"] or r["person"], _figures(r), {"units": list(r["units"])}) for r in found]

@@ -22,6 +22,7 @@ LEVEL_NAMES = {
     "department": "部门",
     "branch": "部门分支",
     "person": "人员",
+    "grid_worker": "网格员",  # level=person&role=grid_worker
 }
 WEIGHT_NAMES = {
     "accepted_on_time": "按时签收率",

@@ -88,6 +88,15 @@ async def story(conn: asyncpg.Connection, place: str, at: datetime, **fields: An
 async def quarter(intake: IntakeUnderTest) -> None:
     """Q2 2025 in the street: April, May and June cases in both communities, and some that must not count."""
     async with intake.pool.acquire() as conn:
+        for person, name, role, unit in (("p-wang", "王网格", "grid_worker", G1), ("p-zhao", "赵网格", "grid_worker", G2),
+                                         ("p-li", "李组长", "grid_head", G1)):  # fmt: skip
+            await conn.execute("INSERT INTO persons (id, name) VALUES ($1, $2)", person, name)
+            await conn.execute(
+                "INSERT INTO person_roles (person_id, role, unit, granted_by) VALUES ($1, $2, $3, 'tests')",
+                person,
+                role,
+                f"unit:{unit}",
+            )
         # A: accepted and resolved in time by p-wang, rated satisfied
         a = await story(conn, PLACE_1, APRIL)
         await a.deadline("accept", f"unit:{G1}", 0, 2, 1)
@@ -241,6 +250,17 @@ async def test_persons_are_assessed_by_what_they_did(intake: IntakeUnderTest, qu
         datetime(2025, 7, 1, tzinfo=TZ),
     )
     assert wang["received"] == accepted
+    assert wang["name"] == "王网格"  # from persons
+
+    workers = (await get(intake, "/v1/assessment", centre.headers, period="2025-Q2", level="person",
+                         role="grid_worker")).json()  # fmt: skip
+    assert [r["code"] for r in workers["rows"]] == ["p-wang", "p-zhao"]  # the 网格员 ranking: not the grid head
+    report = await get(intake, "/v1/assessment/report", centre.headers, period="2025-Q2", level="person",
+                       role="grid_worker")  # fmt: skip
+    assert "网格员考核排名" in report.text and "赵网格" in report.text
+    wrong = await intake.http.get("/v1/assessment", params={"level": "grid", "role": "grid_worker"},
+                                  headers=centre.headers)  # fmt: skip
+    assert wrong.status_code == 422 and wrong.json()["field"] == "role"
 
 
 async def test_the_report_as_csv_matches_the_json_and_prints(intake: IntakeUnderTest, quarter: None) -> None:

@@ -5,7 +5,7 @@ import { api, problemBox, query, units } from "./api.js";
 import { clear, h, localDate } from "./dom.js";
 import { LEVELS, label } from "./labels.js";
 
-const BY = { street: "街道", community: "社区", grid: "网格", department: "部门", person: "网格员及人员" };
+const BY = { street: "街道", community: "社区", grid: "网格", department: "部门", grid_worker: "网格员", person: "全部人员" };
 const rate = (v) => (v === null || v === undefined ? "—" : `${(100 * v).toFixed(1)}%`);
 const num = (v) => (v === null || v === undefined ? "—" : String(v));
 const COLUMNS = [
@@ -83,7 +83,8 @@ export async function renderAssessment(main, ctx, params) {
   const period = params.get("period") || localDate().slice(0, 7);
   const unit = params.get("unit") || (ctx.areaCodes[0] && !ctx.wholeDistrict ? `unit:${ctx.areaCodes[0]}` : "");
   const level = params.get("level") || (ctx.rootLevel === "district" ? "street" : ctx.rootLevel === "street" ? "community" : "grid");
-  const asked = { period, unit, level };
+  // 网格员: the persons holding the grid_worker role
+  const asked = level === "grid_worker" ? { period, unit, level: "person", role: "grid_worker" } : { period, unit, level };
 
   const form = h("form", { class: "filters", id: "assessment-form", "aria-label": "考核条件" },
     h("label", {}, "单位", h("select", { name: "unit" },

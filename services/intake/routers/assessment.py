@@ -24,6 +24,7 @@ from shared.api_clients import ApiClient, Scope
 from shared.domain.assessment import Period, Ranked, Weights, parse_period, rank, total
 from shared.errors import InvalidInput
 from shared.logging import get_logger
+from shared.people.model import RoleName
 from shared.queries import assessment_weights
 from shared.queries.visibility import visibility_of
 
@@ -55,6 +56,10 @@ PeriodParam = Annotated[
     str | None, Query(max_length=16, description="YYYY-MM (2026-11) or YYYY-Qn (2026-Q4); default: this month")
 ]
 LevelParam = Annotated[Level | None, Query(description="rows per: default, the level below the unit")]
+RoleParam = Annotated[
+    RoleName | None,
+    Query(description="level=person only: persons holding this role (grid_worker: the 网格员 ranking)"),
+]
 UnitParam = Annotated[
     str | None,
     Query(max_length=80, pattern=r"^(unit:)?[A-Za-z0-9_.\-]{1,64}$", description="default: the caller's area"),
@@ -96,17 +101,21 @@ class Table(BaseModel):
 
 
 async def _table(
-    res: Res, client: ApiClient, text: str | None, level: Level | None, unit: str | None
+    res: Res, client: ApiClient, text: str | None, level: Level | None, unit: str | None, role: RoleName | None
 ) -> tuple[Period, Level, list[str], str, Weights, list[Ranked], dict[str, Any]]:
     require(client, Scope.READ)
     period = _period(res, text)
+    if role is not None and level != "person":
+        raise InvalidInput("role narrows the persons: use it with level=person", field="role")
     async with res.pool.acquire() as conn:
         roots = await area_roots(conn, client, unit)
         levels, area = await _area(conn, roots)
         chosen = _level(levels, level)
         weights, _ = await assessment_weights.current(conn)
         with CONSOLE_QUERY_SECONDS.labels("assessment").time():
-            subjects = await figures(conn, roots, chosen, period.start, period.end, visibility_of(client))
+            subjects = await figures(
+                conn, roots, chosen, period.start, period.end, visibility_of(client), role.value if role else None
+            )
     ranked = rank(subjects, weights)
     totals = total(subjects).as_dict()
     log.info("assessment_read", period=period.text, level=chosen, units=roots, rows=len(ranked))
@@ -121,9 +130,14 @@ async def _table(
     response_model=Table,
 )
 async def get_assessment(
-    client: Client, res: Res, period: PeriodParam = None, level: LevelParam = None, unit: UnitParam = None
+    client: Client,
+    res: Res,
+    period: PeriodParam = None,
+    level: LevelParam = None,
+    unit: UnitParam = None,
+    role: RoleParam = None,
 ) -> Table:
-    found, chosen, roots, area, weights, ranked, totals = await _table(res, client, period, level, unit)
+    found, chosen, roots, area, weights, ranked, totals = await _table(res, client, period, level, unit, role)
     return Table(
         period=found.text,
         start=found.start,
@@ -145,15 +159,21 @@ async def get_assessment(
     responses={200: {"content": {"text/csv": {}}, "description": "the report, as an attachment"}},
 )
 async def get_assessment_csv(
-    client: Client, res: Res, period: PeriodParam = None, level: LevelParam = None, unit: UnitParam = None
+    client: Client,
+    res: Res,
+    period: PeriodParam = None,
+    level: LevelParam = None,
+    unit: UnitParam = None,
+    role: RoleParam = None,
 ) -> Response:
-    found, chosen, roots, area, _, ranked, _ = await _table(res, client, period, level, unit)
+    found, chosen, roots, area, _, ranked, _ = await _table(res, client, period, level, unit, role)
+    named = role.value if role else chosen
     ASSESSMENT_REPORTS.labels("csv").inc()
     log.info("assessment_report_exported", format="csv", period=found.text, level=chosen, units=roots)
     return Response(
         report_csv(ranked).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": attachment(found, chosen, "+".join(roots), area)},
+        headers={"Content-Disposition": attachment(found, named, "+".join(roots), area)},
     )
 
 
@@ -165,9 +185,14 @@ async def get_assessment_csv(
     responses={200: {"content": {"text/html": {}}, "description": "the page"}},
 )
 async def get_assessment_report(
-    client: Client, res: Res, period: PeriodParam = None, level: LevelParam = None, unit: UnitParam = None
+    client: Client,
+    res: Res,
+    period: PeriodParam = None,
+    level: LevelParam = None,
+    unit: UnitParam = None,
+    role: RoleParam = None,
 ) -> HTMLResponse:
-    found, chosen, roots, area, weights, ranked, _ = await _table(res, client, period, level, unit)
+    found, chosen, roots, area, weights, ranked, _ = await _table(res, client, period, level, unit, role)
     _, row = await assessment_weights.current(res.pool)
     tz = ZoneInfo(res.settings.district_timezone)
     weights_set = (
@@ -180,7 +205,7 @@ async def get_assessment_report(
     page = report_html(
         ranked,
         period=found,
-        level=chosen,
+        level=role.value if role else chosen,
         area=area or LEVEL_NAMES.get(chosen, chosen),
         weights=weights,
         weights_set=weights_set,
