@@ -296,6 +296,10 @@ async def test_the_assessment_page_sorts_and_gives_its_reports(
     await expect(printable.locator("h1")).to_contain_text("街道考核排名")
     await expect(printable.locator("table.weights")).to_contain_text("错误退单率")
     await printable.close()
+    await page.select_option("#assessment-form select[name=level]", "grid_worker")  # the 网格员 ranking
+    await page.click("#assessment-form button[type=submit]")
+    await expect(page.locator("#assessment-table table.assessment")).to_be_visible()
+    assert "level=grid_worker" in page.url
     assert errors == []
 
 
