@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps test unit lint infra-up infra-down up down status demo bench chaos lock clean
+.PHONY: help install system-deps oidc-provider test unit lint infra-up infra-down up down status demo bench chaos lock clean
 
 help:
 	@echo "make test        install what is missing, start Kafka + PostgreSQL, run every test, stop them"
@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml constraints.txt
 system-deps:
 	@bash deploy/local/install-system-deps.sh
 
-install: system-deps $(STAMP)
+# The local OpenID Connect provider the single sign-on tests start (npm ci, only when its lock changed).
+oidc-provider: system-deps
+	@bash deploy/local/install-oidc-provider.sh
+
+install: system-deps oidc-provider $(STAMP)
 
 # The session fixture in tests/conftest.py starts Kafka and PostgreSQL unless they already run,
 # and stops at the end exactly what it started.

@@ -170,6 +170,7 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
         actor=SYSTEM,
         lead=lead,
         assisting=assisting,
+        responsible="msa-610199002-zhao",
         detail={
             "lead": lead,
             "assisting": sorted(assisting),
@@ -177,6 +178,7 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
             "matter": "unlicensed_business",
             "triage": False,
             "rules": ["locate.point_in_polygon", "classify.keywords", "level.base", "units.lead_branch"],
+            "responsible": "msa-610199002-zhao",
         },
     )
     assigned = CaseAssigned(
@@ -189,6 +191,7 @@ def example_events() -> dict[EventType, CloudEvent[Any]]:
         accept_by=accept_by,
         resolve_by=resolve_by,
         title=title,
+        person="msa-610199002-zhao",
     )
     branch_officer = Actor(id="msa-610199002-zhao", role="assignee", unit=lead)
     client = {"client_id": "a3e1c5b7-9d2f-4b6a-8c0e-1f3a5b7d9e2c"}

@@ -24,6 +24,7 @@ from griddispatch.params import host as host_name
 from griddispatch.params import port as port_number
 from griddispatch.people_commands import people_app
 from griddispatch.registry_commands import registry_app, route
+from griddispatch.roster_commands import rosters_app
 from griddispatch.simulate_commands import demo_app, simulate
 from shared.settings import (
     SERVICE_NAMES,
@@ -44,6 +45,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
 app.add_typer(people_app, name="people")
+app.add_typer(rosters_app, name="rosters")
 app.add_typer(contracts_app, name="contracts")
 app.command("route")(friendly(route))
 app.add_typer(demo_app, name="demo")

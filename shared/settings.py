@@ -112,6 +112,45 @@ class IntakeSettings(BaseSettings):
     console_notify_url: str | None = None  # where the console's browser reaches notify; default: notify's address
 
 
+class OidcSettings(BaseSettings):
+    """Single sign-on through OpenID Connect (GRIDDISPATCH_OIDC_*); off while `issuer` is unset. docs/people.md."""
+
+    model_config = _config("OIDC_")
+
+    issuer: str | None = None  # e.g. https://sso.example.gov.cn/realms/district; its discovery document is read
+    client_id: str = "griddispatch"
+    client_secret: str | None = None
+    redirect_uri: str | None = None  # registered at the provider; default: <intake's public URL>/v1/auth/oidc/callback
+    scopes: str = "openid profile phone griddispatch"
+    roles_claim: str = "griddispatch_roles"  # a list of "<role>@<unit>" (grid_worker@unit:110105001001)
+    # The roles a token may bring, comma-separated; administrator stays with the people admin unless listed.
+    trusted_roles: str = (
+        "grid_worker,micro_grid_head,grid_head,duty_officer,department_handler,department_head,district_supervisor"
+    )
+    username_claim: str = "preferred_username"  # matched to persons.username when no person is linked yet
+    name_claim: str = "name"
+    phone_claim: str = "phone_number"
+    create_persons: bool = False  # an unknown account becomes a person (source 'oidc'); off: it is refused
+    login_ttl_s: float = Field(600.0, gt=0, le=3600)  # from the redirect to the provider until the callback
+    http_timeout_s: float = Field(10.0, gt=0)
+    clock_skew_s: int = Field(60, ge=0, le=600)  # leeway on the ID token's exp and iat
+    console_path: str = "/console/"  # where a signed-in person lands (tokens in the fragment)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+    @property
+    def trusted_role_list(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.trusted_roles.split(",") if r.strip())
+
+    @model_validator(mode="after")
+    def _complete(self) -> OidcSettings:
+        if self.issuer and not self.client_secret:
+            raise ValueError("GRIDDISPATCH_OIDC_ISSUER is set but GRIDDISPATCH_OIDC_CLIENT_SECRET is not")
+        return self
+
+
 class AuthSettings(BaseSettings):
     """Sign-in of people and their tokens (GRIDDISPATCH_AUTH_*); docs/people.md, "Signing in"."""
 

@@ -24,7 +24,7 @@ from shared.kafka import delete_topics_with_prefix
 from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
 
 # Fixtures of the services under test, available to every test module.
-pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures", "tests.e2e.loop_fixtures"]
+pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures", "tests.e2e.loop_fixtures", "tests.oidc_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) 
             lead=fact.lead,
             assisting=fact.assisting,
             detail=fact.detail,
+            responsible=fact.responsible,
         )
         event = trusted_event(
             changed, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=fact.at
@@ -70,6 +71,7 @@ def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) 
             accept_by=fact.accept_by,
             resolve_by=fact.resolve_by,
             title=fact.title,
+            person=fact.person,
         )
         notice = trusted_event(
             assigned, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=at

@@ -33,12 +33,12 @@ INSERTED = (
     "case_id", "case_number", "state", "source", "source_ref", "matter_code", "level", "lead", "assisting", "place",
     "title", "description", "location", "lon", "lat", "urgency", "households", "reporter", "attachments",
     "observed_at", "received_at", "accept_by", "resolve_by", "merged_into", "duplicates", "registry_version",
-    "decision", "progress", "scope_keys",
+    "decision", "progress", "scope_keys", "lead_person", "part_persons", "persons",
 )  # fmt: skip
 # What a command can change on a stored case.
 UPDATED = (
     "state", "lead", "assisting", "accept_by", "resolve_by", "merged_into", "duplicates", "level", "decision",
-    "progress", "scope_keys",
+    "progress", "scope_keys", "lead_person", "part_persons", "persons",
 )  # fmt: skip
 
 
@@ -85,6 +85,9 @@ def _row(case: Case, columns: Sequence[str]) -> dict[str, Any]:
         "decision": case.decision,
         "progress": progress_column.as_json(case.progress),
         "scope_keys": list(case.scope_keys),
+        "lead_person": case.lead_person,
+        "part_persons": dict(case.part_persons),
+        "persons": list(case.persons),
     }
     return {"case_id": case.case_id, **{c: full[c] for c in columns}}
 
@@ -126,6 +129,8 @@ def _case(row: asyncpg.Record, deadlines: Sequence[CaseDeadline]) -> Case:
         registry_version=row["registry_version"],
         decision=_loads(row["decision"]),
         scope_keys=tuple(row["scope_keys"]),
+        lead_person=row["lead_person"],
+        part_persons=tuple(sorted((_loads(row["part_persons"]) or {}).items())),
         seq=row["last_seq"],
         deadlines=tuple(deadlines),
     )

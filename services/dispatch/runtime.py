@@ -8,9 +8,10 @@ reason and the original bytes, and the partition moves on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -20,6 +21,7 @@ from prometheus_client import Histogram
 from services.dispatch.batch import Dead, Item, apply_batch, dead_of
 from services.dispatch.batch import prepared as prepared_item
 from services.dispatch.context import Context, DuplicatePolicy
+from services.dispatch.people_holder import PeopleHolder
 from services.dispatch.registry_holder import RegistryHolder
 from services.dispatch.unit_of_work import UnitOfWork
 from shared import outbox
@@ -32,6 +34,7 @@ from shared.events import decode
 from shared.kafka import ensure_topics, kafka_producer
 from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from shared.people.duty import PeopleSnapshot
 from shared.registry_files.load import LoadedRegistry
 from shared.retriable import RETRIABLE_PUBLISHING, is_retriable
 from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings, SupervisorSettings
@@ -47,6 +50,10 @@ BATCH_SIZE = Histogram(
     "Events per dispatch transaction (a micro-batch; 1 when nothing is queued)",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,7 @@ class Runtime:
         district: DistrictSettings | None = None,
         dispatch: DispatchSettings | None = None,
         supervision: SupervisorSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.kafka = kafka
         # the registry listener runs here; faust's agent and timers report each run to it (app.py)
@@ -104,6 +112,7 @@ class Runtime:
         self.policy = district_policy(district or DistrictSettings())
         self.duplicates = duplicates or DuplicatePolicy()
         self.database = database
+        self.clock = clock or _utc_now  # what "now" is for every command (tests move it across a shift boundary)
         self.topics = Topics(kafka.topic_prefix)
         self.ready = asyncio.Event()
         # outbox ids of committed batches, published in commit order while the next batch is applied
@@ -112,6 +121,7 @@ class Runtime:
         self.pool: asyncpg.Pool
         self.producer: AIOKafkaProducer
         self.registry: RegistryHolder
+        self.people: PeopleHolder
 
     async def start(self) -> None:
         self.pool = await create_pool(self.database)
@@ -121,6 +131,10 @@ class Runtime:
         await self.registry.start()
         self._stack.push_async_callback(self.registry.stop)
         self.supervisor.start("registry-listener", self.registry.run)
+        self.people = PeopleHolder(self.pool, PeopleSnapshot(calendar=self.policy.local_days, tz=self.policy.tz))
+        await self.people.start()
+        self._stack.push_async_callback(self.people.stop)
+        self.supervisor.start("people-listener", self.people.run)
         self.supervisor.start("outbox-publisher", self._publish_committed)
         self._stack.push_async_callback(self.supervisor.stop, 0)  # its only loop waits: nothing to finish
         self.ready.set()
@@ -172,8 +186,9 @@ class Runtime:
             policy=self.policy,
             duplicates=self.duplicates,
             deadline_scale=self.deadline_scale,
+            people=self.people.snapshot,
         )
-        return Context(rules, self.topics)
+        return Context(rules, self.topics, clock=self.clock)
 
     async def process(self, topic: str, value: bytes | None, key: bytes | None, partition: int, offset: int) -> None:
         """One message: a batch of one, and what it caused published (or deferred to the sweeper) on return."""

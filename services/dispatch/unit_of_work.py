@@ -22,13 +22,20 @@ from typing import Any
 
 import asyncpg
 from asyncpg.transaction import Transaction
+from prometheus_client import Counter
 
 from services.dispatch import repository
 from services.dispatch.announce import announcements
 from services.dispatch.context import Context
-from shared.domain.case import Case, CaseDeadline, Changed, Entry, Fact, Refusal
+from shared.domain.case import Case, CaseDeadline, Changed, Entry, Fact, Notice, Refusal
 from shared.events import CloudEvent
 from shared.outbox import OutboxRow, stage_many
+
+ASSIGNED_TO_PERSON = Counter(
+    "griddispatch_dispatch_responsible_total",
+    "Assignments by whether the assignee had a responsible person (person) or nobody on duty and no head (nobody)",
+    ["role", "outcome"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,4 +186,7 @@ class UnitOfWork:
         assert self._tx is not None
         await self._tx.commit()
         self._tx = None
+        for fact in self._facts:
+            if isinstance(fact, Notice):
+                ASSIGNED_TO_PERSON.labels(fact.role, "person" if fact.person else "nobody").inc()
         return rows

@@ -35,6 +35,9 @@ _DIRECT = {
     "cancel": Action.CANCEL,
     "comment": Action.COMMENT,
     "redispatch": Action.ASSIGN,  # a command centre re-dispatches by hand
+    "claim": Action.CLAIM,  # the responsible person of a part (dispatch checks who: shared/domain/case/commands.py)
+    "hand_over": Action.HAND_OVER,
+    "reassign": Action.REASSIGN,
 }
 _API_NAME = {
     **{v: k for k, v in _DIRECT.items()},
@@ -215,6 +218,8 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
         "score": body.score,
         "departments": body.departments or None,
         "lead": body.unit if body.action == "redispatch" else None,
+        "person": body.person,
+        "party": body.unit if body.action == "reassign" else None,
         "client_id": str(client.id),
     }
     return {k: v for k, v in values.items() if v is not None}

@@ -41,3 +41,19 @@ async def area_roots(conn: asyncpg.Connection, client: ApiClient, unit: str | No
         # The same answer for a unit that does not exist and one outside the client's area.
         raise NotFound(f"no unit {code!r} in this client's area", field="unit")
     return [code]
+
+
+async def holds_unit(conn: asyncpg.Connection, client: ApiClient, unit: str) -> bool:
+    """Whether `unit` (unit:, department: or branch:<code>) lies in the client's area: one of its units, below one
+    of them, or a branch of one of its departments."""
+    if client.sees_all or unit in client.units:
+        return True
+    kind, _, code = unit.partition(":")
+    if kind == "unit":
+        return bool(await unit_chain(conn, unit) & client.units)
+    if kind == "branch":
+        department = await conn.fetchval(
+            f"SELECT department FROM registry_branches WHERE version_id = {ACTIVE} AND code = $1", code
+        )
+        return department is not None and f"department:{department}" in client.units
+    return False

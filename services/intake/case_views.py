@@ -12,10 +12,12 @@ import asyncpg
 
 from services.intake.warning_colour import Colour, colour, worst
 from shared.api_clients import ApiClient, Scope
+from shared.domain.lifecycle import ENDED
 from shared.privacy import mask_name, mask_phone, mask_reporter
 from shared.queries.deliveries import Delivery
 
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+_ENDED = frozenset(s.value for s in ENDED)
 
 
 def _json(value: Any) -> Any:
@@ -33,6 +35,13 @@ def _local(value: Any, tz: ZoneInfo) -> str | None:
 def deadline_colour(d: asyncpg.Record, now: datetime) -> Colour:
     running = d.get("status", "open") == "open"
     return colour(d["due_at"], now, warn_times=d["warn_times"], starts_at=d["starts_at"], running=running)
+
+
+def responsible_view(row: asyncpg.Record) -> dict[str, Any]:
+    """The responsible persons (派单到人): of the lead (null: nobody on duty and no head) and of each assisting part."""
+    parts = _json(row["part_persons"]) or {}
+    unstaffed = row["lead"] is not None and row["lead_person"] is None and row["state"] not in _ENDED
+    return {"lead": row["lead_person"], "parts": parts, "unstaffed": unstaffed}
 
 
 def case_summary(
@@ -64,6 +73,7 @@ def case_summary(
         "received_at": _time(row["received_at"]),
         "updated_at": _time(row["updated_at"]),
         "assignment": {"lead": row["lead"], "assisting": list(row["assisting"]), "place": row["place"]},
+        "responsible": responsible_view(row),
         "deadlines": {
             "accept_by": _time(row["accept_by"]),
             "resolve_by": _time(row["resolve_by"]),

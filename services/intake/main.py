@@ -18,10 +18,13 @@ from services.intake.routers import (
     console,
     district_map,
     me,
+    oidc,
     open311,
     people_admin,
+    queues,
     registry,
     reports,
+    rosters,
     stats,
 )
 from services.intake.routers import auth as auth_routes
@@ -31,8 +34,9 @@ from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
-from shared.people.sessions import signing_key
-from shared.settings import AuthSettings, DatabaseSettings, IntakeSettings, KafkaSettings, ServiceSettings
+from shared.people.oidc_client import RelyingParty
+from shared.people.sessions import signing_key, start_session
+from shared.settings import AuthSettings, DatabaseSettings, IntakeSettings, KafkaSettings, OidcSettings, ServiceSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
@@ -59,6 +63,7 @@ def create_app(
     intake: IntakeSettings | None = None,
     auth: AuthSettings | None = None,
     clock: Callable[[], datetime] | None = None,
+    single_sign_on: OidcSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -66,6 +71,7 @@ def create_app(
     intake = intake or IntakeSettings()
     auth = auth or AuthSettings()
     now = clock or (lambda: datetime.now(UTC))
+    sso = single_sign_on or OidcSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,11 +90,17 @@ def create_app(
                 app.state.resources = Resources(
                     pool, producer, topics, intake, RateLimiter(), public_url, notify_url, auth, token_key, now
                 )
-                log.info("started", port=service.intake_port)
+                rp = None
+                if sso.enabled:
+                    rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
+                    app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, auth)
+                log.info("started", port=service.intake_port, single_sign_on=sso.issuer)
                 try:
                     yield
                 finally:
                     await supervisor.stop()
+                    if rp is not None:
+                        await rp.aclose()
         finally:
             await pool.close()
             log.info("stopped")
@@ -99,13 +111,17 @@ def create_app(
     app.add_middleware(ContentChecks)  # outermost: a wrong type is refused before any of the body is read
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
+    app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id
     app.include_router(cases.router)
+    app.include_router(rosters.router)
     app.include_router(registry.router)
     app.include_router(open311.router)
     app.include_router(me.router)
     app.include_router(auth_routes.router)
     app.include_router(district_map.router)
     app.include_router(stats.router)
+    if sso.enabled:
+        app.include_router(oidc.router)
     app.include_router(people_admin.router)
     app.include_router(assessment.router)
     console.mount_console(app)

@@ -26,6 +26,9 @@ ApiAction = Literal[
     "cancel",
     "comment",
     "redispatch",
+    "claim",
+    "hand_over",
+    "reassign",
 ]
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -164,8 +167,18 @@ class ActionIn(Strict):
         None,
         max_length=80,
         pattern=r"^((unit|branch|department):)?[A-Za-z0-9_.\-]{1,64}$",
-        description="redispatch: the new lead, a unit code (or unit:<code>), department:<code> or branch:<code>",
+        description="redispatch: the new lead, a unit code (or unit:<code>), department:<code> or branch:<code>; "
+        "reassign by a command centre: the part (the lead, or an assisting party) whose person changes",
         examples=["unit:610199004001001", "department:city_management"],
+    )
+
+    person: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+        description="hand_over, reassign: the person of the same unit who becomes responsible",
+        examples=["610199001001003-p1"],
     )
 
     @field_validator("unit")
@@ -187,6 +200,10 @@ class ActionIn(Strict):
             raise ValueError("summon needs departments")
         if self.action == "redispatch" and not (self.unit and self.text):
             raise ValueError("redispatch needs the new unit and a text saying why")
+        if self.action in ("hand_over", "reassign") and not self.person:
+            raise ValueError(f"{self.action} needs the person who takes the case over")
+        if self.action == "hand_over" and not self.text:
+            raise ValueError("hand_over needs a text saying why")
         return self
 
 

@@ -93,6 +93,9 @@ ACTION_NAMES = {
     "close": "结案",
     "cancel": "撤销",
     "comment": "备注",
+    "claim": "认领",  # a person of the unit takes the case on (派单到人)
+    "hand_over": "转交",  # to a colleague of the same unit
+    "reassign": "改派经办人",  # the unit's head names another person
 }
 DEADLINE_NAMES: dict[str, str] = {
     DueKind.ACCEPT: "签收",

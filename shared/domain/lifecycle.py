@@ -51,6 +51,10 @@ class Action(StrEnum):
     CLOSE = "close"
     CANCEL = "cancel"
     COMMENT = "comment"
+    # the responsible person of a part (派单到人): no state changes (shared/domain/case/commands.py checks who)
+    CLAIM = "claim"  # a person of the unit takes the case on
+    HAND_OVER = "hand_over"  # the responsible person hands it to a colleague of the same unit, with a reason
+    REASSIGN = "reassign"  # the unit's head (or a command centre) names another person of the unit
 
 
 class Role(StrEnum):
@@ -169,7 +173,12 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.CANCEL, {S.REPORTED, S.ASSIGNED}, {R.RESIDENT}, S.CANCELLED),
     _rule(A.CANCEL, UNRESOLVED, {R.SUPERVISOR}, S.CANCELLED),
     _rule(A.COMMENT, NOT_TERMINAL, frozenset(Role), STAY),
+    _rule(A.CLAIM, IN_HANDLING, {R.ASSIGNEE, R.ASSISTING}, STAY),
+    _rule(A.HAND_OVER, IN_HANDLING, {R.ASSIGNEE, R.ASSISTING}, STAY),
+    _rule(A.REASSIGN, IN_HANDLING, {R.ASSIGNEE, R.ASSISTING, R.SUPERVISOR}, STAY),
 )
+# the actions that name a part's responsible person and change nothing else
+PERSONAL_ACTIONS: frozenset[Action] = frozenset({A.CLAIM, A.HAND_OVER, A.REASSIGN})
 
 _INDEX: dict[tuple[State, Action, Role], Rule] = {}
 for _row in TABLE:
@@ -444,6 +453,7 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.MERGE: _merge,
     A.PROGRESS: _needs_note,
     A.COMMENT: _needs_note,
+    A.HAND_OVER: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
 _NOTE_CONSUMED = frozenset(

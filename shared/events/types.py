@@ -126,6 +126,7 @@ class CaseChanged(Contract):
     lead: str | None = None
     assisting: tuple[str, ...] = ()
     detail: dict[str, object] = Field(default_factory=dict)
+    responsible: str | None = None  # the lead's responsible person (派单到人) after this entry; None: nobody
 
 
 class CaseAssigned(Contract):
@@ -140,6 +141,7 @@ class CaseAssigned(Contract):
     accept_by: datetime | None = None
     resolve_by: datetime | None = None
     title: str
+    person: str | None = None  # the assignee's responsible person for this case; None: nobody on duty, no head
 
 
 class ActionRejected(Contract):

@@ -187,3 +187,35 @@ async def update_rows(conn: asyncpg.Connection, columns: Sequence[str], document
             FROM jsonb_populate_recordset(NULL::cases, $1::jsonb) AS u WHERE cases.case_id = u.case_id""",
         document,
     )
+
+
+# ---- queues: the cases a person answers for, and their units' --------------------------------------------------
+
+# The due time of the step a case waits on: accept-by until it is accepted, then resolve-by.
+DUE_NEXT = f"(CASE WHEN state IN {sql_list(AWAITING_ACCEPT)} THEN accept_by ELSE resolve_by END)"
+_QUEUE = f"""SELECT *, {OVERDUE} AS overdue, {DUE_NEXT} AS due_next FROM cases
+    WHERE state = ANY($1::text[]) AND {{where}} AND {visible("$2")}
+    ORDER BY {DUE_NEXT} NULLS LAST, received_at, case_id LIMIT $3"""
+
+
+async def person_queue(
+    conn: asyncpg.Connection, person: str, visibility: list[str] | None, states: Sequence[str], limit: int
+) -> list[asyncpg.Record]:
+    """Cases in `states` the person is responsible for (the lead's part or an assisting one), due soonest first."""
+    return list(await conn.fetch(_QUEUE.format(where="persons @> ARRAY[$4::text]"), states, visibility, limit, person))
+
+
+async def units_queue(
+    conn: asyncpg.Connection, units: Sequence[str], visibility: list[str] | None, states: Sequence[str], limit: int
+) -> list[asyncpg.Record]:
+    """Cases in `states` led or assisted by one of `units`, due soonest first."""
+    where = "(lead = ANY($4::text[]) OR assisting && $4::text[])"
+    return list(await conn.fetch(_QUEUE.format(where=where), states, visibility, limit, list(units)))
+
+
+async def unstaffed(
+    conn: asyncpg.Connection, visibility: list[str] | None, states: Sequence[str], limit: int
+) -> list[asyncpg.Record]:
+    """Cases in `states` with a lead but no responsible person (nobody on duty and no head): flagged on the console."""
+    where = "lead IS NOT NULL AND lead_person IS NULL"
+    return list(await conn.fetch(_QUEUE.format(where=where), states, visibility, limit))

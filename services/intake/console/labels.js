@@ -70,6 +70,9 @@ export const ACTIONS = {
   rejected: "操作被拒绝",
   escalate_part: "报到超时上报",
   realert: "超时再次提醒",
+  claim: "认领",
+  hand_over: "转交",
+  reassign: "改派经办人",
   deadline: "时限",
 };
 

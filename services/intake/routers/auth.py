@@ -10,14 +10,13 @@ import asyncio
 import math
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.intake.deps import Caller, Identity, Res, Resources, require
+from services.intake.deps import Caller, Identity, Res, Resources
 from services.intake.schemas import no_nul, problems
-from shared.api_clients import Scope
 from shared.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from shared.logging import get_logger
 from shared.people import credentials, passwords, sessions
@@ -292,26 +291,3 @@ async def end_my_session(session_id: uuid.UUID, identity: Caller, res: Res) -> R
         await credentials.audit_record(conn, "session_revoked", person.id, f"person:{person.id}", detail)
     log.info("session_revoked", person_id=person.id, session_id=str(session_id), current=session_id == current)
     return Response(status_code=204)
-
-
-PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
-
-
-@router.delete(
-    "/admin/people/{person_id}/sessions",
-    summary="Administrators: end every live session of a person (their tokens stop working at the next request)",
-    tags=["admin"],
-    responses=problems(404),
-)
-async def end_sessions_of(person_id: PersonId, identity: Caller, res: Res) -> dict[str, Any]:
-    client = identity.client
-    require(client, Scope.ADMIN)
-    actor = f"person:{client.person.id}" if client.person is not None else f"client:{client.id}"
-    now = res.clock()
-    async with res.pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)", person_id):
-            raise NotFound(f"no person {person_id!r}", person_id=person_id)
-        count = await sessions.revoke_all(conn, person_id, reason="revoked_by_admin", now=now)
-        await credentials.audit_record(conn, "session_revoked", person_id, actor, {"all": True, "count": count})
-    log.info("sessions_revoked", person_id=person_id, count=count, actor=actor)
-    return {"person_id": person_id, "revoked": count}

@@ -8,7 +8,7 @@ there (403 `outside_area`); shared/people/reach.py says why.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Path, Query, Response
@@ -31,11 +31,14 @@ from services.intake.people_schemas import (
 from services.intake.schemas import problems
 from shared.api_clients import ApiClient, Scope
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.people import reach, store
+from shared.logging import get_logger
+from shared.people import reach, sessions, store
 from shared.people.admin import UnknownRole, check_units_known, grant_of
 from shared.people.fields import actor_of
 from shared.people.model import PersonStatus, RoleGrant, RoleName
 from shared.registry_store.reach import keys_within
+
+log = get_logger(__name__)
 
 router = APIRouter(
     prefix="/v1/admin/people",
@@ -215,6 +218,21 @@ async def revoke_role(
         await _managed(conn, await _within(conn, client), person_id)
         record = await store.revoke_role(conn, person_id, grant, actor_of(client))
     return person_out(record, client)
+
+
+@router.delete(
+    "/{person_id}/sessions",
+    summary="End every live session of a person (their tokens stop working at the next request)",
+    responses=NOT_SEEN,
+)
+async def end_sessions_of(person_id: PersonId, client: Client, res: Res) -> dict[str, Any]:
+    actor = actor_of(client)
+    async with res.pool.acquire() as conn, conn.transaction():
+        await _managed(conn, await _within(conn, client), person_id)
+        count = await sessions.revoke_all(conn, person_id, reason="revoked_by_admin", now=res.clock())
+        await store.record_audit(conn, person_id, "session_revoked", actor, all=True, count=count)
+    log.info("sessions_revoked", person_id=person_id, count=count, actor=actor)
+    return {"person_id": person_id, "revoked": count}
 
 
 @router.post(

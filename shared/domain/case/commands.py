@@ -33,10 +33,12 @@ from shared.domain.case.model import (
     derived_id,
     evolve,
 )
+from shared.domain.case.persons import Named, persons_by_party, who_takes_over
 from shared.domain.case.visibility import scope_keys
 from shared.domain.lifecycle import (
     ENDED,
     IN_HANDLING,
+    PERSONAL_ACTIONS,
     Action,
     CaseProgress,
     DueKind,
@@ -66,6 +68,7 @@ from shared.domain.routing.deadlines import deadlines
 from shared.domain.routing.values import Trace
 from shared.domain.timescale import scale_deadline
 from shared.errors import GridDispatchError
+from shared.people.duty import responsible_for
 
 DEFAULT_WARN_AT = (0.5, 0.8)
 # The deadlines an action meets (closes as met); the rest of what the new state no longer owes is void.
@@ -180,7 +183,7 @@ class _Work:
         self.facts.append(
             Entry(
                 c.case_id, seq, event_id, action, from_state, c.state, actor, detail, self.now, cause, c.lead,
-                c.assisting, announced,
+                c.assisting, announced, c.lead_person,
             )
         )  # fmt: skip
         self.set(seq=seq)
@@ -190,7 +193,7 @@ class _Work:
         self.facts.append(
             Notice(
                 c.case_id, c.case_number, assignee, role, c.matter_code, c.level or "", c.accept_by, c.resolve_by,
-                c.title, cause,
+                c.title, cause, c.person_of(assignee),
             )
         )  # fmt: skip
 
@@ -240,6 +243,30 @@ class _Work:
                 for d in self.get("deadlines")
             )
         )
+
+    def responsible(self, party: str) -> str | None:
+        """Who answers for `party`'s part now: its person on duty, its worker (micro-grid) or head, else None."""
+        kind, _, code = party.partition(":")
+        unit = self.rules.registry.units.get(code) if kind == "unit" else None
+        return responsible_for(party, self.now, self.rules.people, level=unit.level if unit else None)
+
+    def kept_or_responsible(self, party: str, before: Mapping[str, str]) -> str | None:
+        """The person who had the party's part before, while they still belong to it; else who answers now."""
+        kept = before.get(party)
+        if kept is not None and self.rules.people.holds(kept, party):
+            return kept
+        return self.responsible(party)
+
+    def give_parts(self, parties: Iterable[str], before: Mapping[str, str] | None = None) -> None:
+        """Name the responsible person of each newly owed assisting party (a party nobody answers for: none)."""
+        persons = dict(self.get("part_persons"))
+        for party in parties:
+            person = self.kept_or_responsible(party, before or {})
+            if person is None:
+                persons.pop(party, None)
+            else:
+                persons[party] = person
+        self.set(part_persons=tuple(sorted(persons.items())))
 
     def keys_with(self, parties: Iterable[str | None]) -> tuple[str, ...]:
         extra = scope_keys(self.rules.registry, [p for p in parties if p], None, None)
@@ -311,8 +338,12 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
     try:
         action, before = Action(request.action), case.progress
         outcome, summons = _step(case, request, rules, now)
+        named = who_takes_over(case, request, action, rules) if action in PERSONAL_ACTIONS else None
     except (GridDispatchError, ValueError) as exc:
         _refuse(work, request, cause, exc)
+        return work.done()
+    if named is not None:
+        _name_person(work, request, action, named, cause)
         return work.done()
     new = outcome.progress
     kinds = {f.kind for f in outcome.facts}
@@ -327,6 +358,7 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
             party = str(call.assignee)
             if party in fresh:
                 work.open_deadline(DueKind.REPORT_IN, party, now, call.report_in_by)
+                work.give_parts([party])
                 work.notice(party, "summoned", cause)
     if FactKind.REOPENED in kinds:
         _reopened(work)
@@ -478,6 +510,20 @@ class _UnknownUnit(GridDispatchError):
     code = "unknown_unit"
 
 
+# ---- the responsible person of a part: claim, hand over, reassign ------------------------------------------
+
+
+def _name_person(work: _Work, request: Request, action: Action, named: Named, cause: str) -> None:
+    if named.party == work.case.lead:
+        work.set(lead_person=named.person)
+    else:
+        work.set(part_persons=tuple(sorted({**dict(work.get("part_persons")), named.party: named.person}.items())))
+    detail: dict[str, Any] = {"party": named.party, "person": named.person, "from": named.before}
+    if request.text:
+        detail["reason"] = request.text
+    work.entry(action.value, work.case.state, request.actor, detail, cause=cause, event_id=cause)
+
+
 # ---- the steps several commands take -------------------------------------------------------------------------
 
 
@@ -486,6 +532,7 @@ def _assign(
 ) -> None:
     """Give the case a lead (and assisting units): lifecycle, deadlines, row, history, notices."""
     lead, before = assignment.lead, work.get("progress")
+    had = persons_by_party(work.case)
     new = apply(before, Action.ASSIGN, Role(actor.role), actor.id, lead=lead, parties=assignment.assisting).progress
     policy = work.rules.policy
     work.close_deadlines(DeadlineStatus.VOID)  # whatever the previous assignee owed is void now
@@ -505,7 +552,12 @@ def _assign(
         accept_by=due[DueKind.ACCEPT],
         resolve_by=due[DueKind.RESOLVE],
         scope_keys=tuple(sorted({*keys, *clients})),
+        lead_person=work.kept_or_responsible(lead, had),
+        part_persons=(),
     )
+    work.give_parts(sorted(new.assisting), had)
+    if work.get("lead_person") is not None:  # the history names the person too (the row and the event always do)
+        detail = {**detail, "responsible": work.get("lead_person")}
     work.entry("assign", before.state, actor, detail, cause=cause, event_id=derived_id(cause, "assign"))
     work.notice(lead, "lead", cause)
     for party in sorted(new.assisting):
@@ -638,5 +690,6 @@ def _escalate_missed_part(case: Case, fired: Fired, rules: Rules, now: datetime,
         event_id=derived_id(cause, "escalate_part"),
     )  # fmt: skip
     if fresh:
+        work.give_parts([target])
         work.notice(target, "summoned", cause)
     return work.done()

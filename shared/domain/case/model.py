@@ -19,6 +19,8 @@ from shared.domain.lifecycle import CaseProgress, DueKind, State
 from shared.domain.model import MatterType
 from shared.domain.registry import Registry
 from shared.domain.routing import DEFAULT_POLICY, Policy, ReportFacts, Urgency
+from shared.people.duty import EMPTY as NO_PEOPLE
+from shared.people.duty import PeopleSnapshot
 
 _NAMESPACE = uuid.UUID("0f3c2a53-2f1e-4d7b-8a63-5b2d6c1e9f40")
 
@@ -90,6 +92,7 @@ class Entry:
     lead: str | None  # the case's lead and assisting parties once the entry is made
     assisting: tuple[str, ...]
     announced: bool = True  # a `rejected` entry is told through its Refusal instead
+    responsible: str | None = None  # the lead's responsible person once the entry is made
 
     @property
     def announcement_id(self) -> str:
@@ -110,6 +113,7 @@ class Notice:
     resolve_by: datetime | None
     title: str
     cause: str
+    person: str | None = None  # the assignee's responsible person for this case (None: nobody on duty)
 
     @property
     def announcement_id(self) -> str:
@@ -168,6 +172,8 @@ class Case:
     decision: dict[str, Any] | None = None
     scope_keys: tuple[str, ...] = ()
     submitted_by: str | None = None  # the API client that submitted it (not a column: its scope key is)
+    lead_person: str | None = None  # the lead unit's responsible person (派单到人); None: nobody on duty, no head
+    part_persons: tuple[tuple[str, str], ...] = ()  # (assisting party, its responsible person), by party
     seq: int = 0  # the last history entry's sequence number
     deadlines: tuple[CaseDeadline, ...] = ()  # the open ones, and any a command or a fired event refers to
 
@@ -198,6 +204,18 @@ class Case:
             excluded=excluded,
             returns=returns,
         )
+
+    @property
+    def persons(self) -> tuple[str, ...]:
+        """Every responsible person of the case (the lead's, then the parts'): whose queue it is in."""
+        named = [self.lead_person] if self.lead_person else []
+        return tuple(dict.fromkeys([*named, *(p for _, p in self.part_persons)]))
+
+    def person_of(self, party: str) -> str | None:
+        """The responsible person of the lead or of an assisting party."""
+        if party == self.lead:
+            return self.lead_person
+        return dict(self.part_persons).get(party)
 
     def open_deadlines(self) -> tuple[CaseDeadline, ...]:
         return tuple(d for d in self.deadlines if d.is_open)
@@ -259,6 +277,7 @@ class Rules:
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     after_care: AfterCarePolicy = field(default_factory=AfterCarePolicy)
     deadline_scale: float = 1.0  # every deadline's allowance times this (GRIDDISPATCH_DISPATCH_DEADLINE_SCALE)
+    people: PeopleSnapshot = NO_PEOPLE  # persons, roles and rosters: who answers for an assigned unit
 
     def matter(self, code: str | None) -> MatterType | None:
         return self.catalog.get(code) if code is not None and code in self.catalog else None

@@ -232,10 +232,10 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
     err = info.value
     assert isinstance(err, Conflict)
     assert (err.state, err.action, err.role) == (S.ASSIGNED, A.RESOLVE, R.ASSIGNEE)
-    assert err.allowed == (A.ACCEPT, A.RETURN, A.ESCALATE, A.COMMENT)
+    assert err.allowed == (A.ACCEPT, A.RETURN, A.ESCALATE, A.COMMENT, A.CLAIM, A.HAND_OVER, A.REASSIGN)
     body = err.as_dict()
     assert body["code"] == "illegal_transition"
-    assert body["allowed"] == ["accept", "return", "escalate", "comment"]
+    assert body["allowed"] == ["accept", "return", "escalate", "comment", "claim", "hand_over", "reassign"]
     assert "assignee may not resolve a case that is assigned" in str(err)
 
 
