@@ -6,7 +6,8 @@ clock, not merged, visible to the caller. What each figure reads is in docs/peop
 * units, departments and branches, from `deadlines` (the party that owed the accept-by, resolve-by or
   report-in) and `case_events` (who escalated from, who returned, who resolved before a rating); a street or
   community is the roll-up of every unit below it, each case counted once;
-* persons, from the actions they took (`case_events.actor.id` of accept, resolve and return as the lead).
+* persons, from the actions they took (`case_events.actor.id` of accept, resolve and return as the lead) and
+  the cases they were named responsible for (assign, claim, hand_over, reassign; `cases.lead_person`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shared.queries.visibility import visible
 Level = Literal["street", "community", "grid", "department", "branch", "person"]
 TERRITORIAL = ("street", "community", "grid")
 URGE = "urge"  # the reason_code of a comment that urges the case on (催办)
+NAMED = "named"  # in the persons' statement: the person was named responsible for the case
 
 # Which party strings count for which row: the bucket is the row's code.
 _PARTIES = {
@@ -135,6 +137,18 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
         FROM case_events e JOIN cohort USING (case_id) JOIN parties p ON p.party = e.actor->>'unit'
         WHERE e.action IN ('{Action.ACCEPT}', '{Action.RESOLVE}', '{Action.RETURN}')
           AND e.actor->>'role' = 'assignee' AND coalesce(e.actor->>'id', '') <> ''
+        UNION ALL  -- named responsible (派单到人) for a case of the area: by routing's assign, claim, hand-over,
+                   -- reassignment, or as the case's lead_person now
+        SELECT e.case_id, e.seq, '{NAMED}', coalesce(e.detail->>'responsible', e.detail->>'person'),
+               coalesce(e.detail->>'party', c.lead), e.at
+        FROM case_events e JOIN cohort USING (case_id) JOIN cases c USING (case_id)
+        WHERE e.action IN ('{Action.ASSIGN}', '{Action.CLAIM}', '{Action.HAND_OVER}', '{Action.REASSIGN}')
+          AND coalesce(e.detail->>'responsible', e.detail->>'person') IS NOT NULL
+          AND c.place IN (SELECT code FROM tree)
+        UNION ALL
+        SELECT c.case_id, 0, '{NAMED}', c.lead_person, c.lead, c.received_at
+        FROM cases c JOIN cohort USING (case_id)
+        WHERE c.lead_person IS NOT NULL AND c.place IN (SELECT code FROM tree)
     ),
     -- each action with the deadline of its kind its unit owed then (the latest started by then), joined by hash
     acts AS MATERIALIZED (
@@ -146,7 +160,7 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
     -- what each person did per case (booleans), then per person: no count(DISTINCT) over every action
     per_case AS (
         SELECT person, case_id,
-            bool_or(action IN ('{Action.ACCEPT}', '{Action.RESOLVE}')) AS received,
+            bool_or(action IN ('{Action.ACCEPT}', '{Action.RESOLVE}', '{NAMED}')) AS received,
             bool_or(action = '{Action.ACCEPT}' AND at <= due_at) AS accepted_on_time,
             bool_or(action = '{Action.RESOLVE}' AND at <= due_at) AS resolved_on_time,
             bool_or(action IN ('{Action.ACCEPT}', '{Action.RESOLVE}') AND at > due_at) AS overdue,

@@ -131,6 +131,12 @@ async def quarter(intake: IntakeUnderTest) -> None:
         await d.deadline("resolve", f"unit:{G1}", 0.3, 24, 20)
         await d.event("resolve", worker("p-wang", G1), 20)
         await d.event("rate_unsatisfied", RESIDENT, 22)
+        # E, in August: routing named p-li responsible, the grid's head reassigned it to p-zhao; nobody acted yet
+        e = await story(conn, PLACE_1, datetime(2025, 8, 4, 9, 0, tzinfo=TZ), state="assigned", lead_person="p-zhao")
+        await e.deadline("accept", f"unit:{G1}", 0, 2, None)
+        await e.event("assign", {"id": "dispatch", "role": "system"}, 0, {"lead": f"unit:{G1}", "responsible": "p-li"})
+        await e.event("reassign", {"id": "head-1", "role": "assignee", "unit": f"unit:{G1}"}, 0.5,
+                      {"party": f"unit:{G1}", "person": "p-zhao", "from": "p-li"})  # fmt: skip
         # not counted: a merged duplicate, a case the street may not see, one of July (district time)
         for at, extra in (
             (APRIL, {"state": "merged"}),
@@ -261,6 +267,24 @@ async def test_persons_are_assessed_by_what_they_did(intake: IntakeUnderTest, qu
     wrong = await intake.http.get("/v1/assessment", params={"level": "grid", "role": "grid_worker"},
                                   headers=centre.headers)  # fmt: skip
     assert wrong.status_code == 422 and wrong.json()["field"] == "role"
+
+
+async def test_persons_named_responsible_have_received_the_case(intake: IntakeUnderTest, quarter: None) -> None:
+    """派单到人: whoever was named responsible (by routing, a claim, a hand-over, a reassignment) received it."""
+    centre = await intake.caller("read", units=(f"unit:{STREET}",))
+    rows = by_code((await get(intake, "/v1/assessment", centre.headers, period="2025-08", level="person")).json())
+    assert {code: (r["received"], r["accepted_on_time"], r["units"]) for code, r in rows.items()} == {
+        "p-li": (1, 0, [f"unit:{G1}"]),
+        "p-zhao": (1, 0, [f"unit:{G1}"]),
+    }
+    now_responsible = await direct(
+        intake,
+        """SELECT count(*) FROM cases WHERE lead_person = 'p-zhao' AND state <> 'merged'
+           AND received_at >= $1 AND received_at < $2""",
+        datetime(2025, 8, 1, tzinfo=TZ),
+        datetime(2025, 9, 1, tzinfo=TZ),
+    )
+    assert rows["p-zhao"]["received"] == now_responsible
 
 
 async def test_the_report_as_csv_matches_the_json_and_prints(intake: IntakeUnderTest, quarter: None) -> None:

@@ -48,7 +48,8 @@ DEFINITIONS = (
     "comments with reason_code `urge` while it owed the case; rated / satisfied = ratings after its resolve; "
     "avg_accept_hours / avg_resolve_hours from the deadline's start. Streets, communities and grids add up "
     "every unit below them (a case once). Persons: from the actions they took as the lead "
-    "(docs/people.md#assessment-考核). score = 100 × (weighted mean of the good rates − weighted sum of the bad "
+    "(docs/people.md#assessment-考核); a person received the cases they were named responsible for, "
+    "accepted or resolved. score = 100 × (weighted mean of the good rates − weighted sum of the bad "
     "rates), 0..100; rank: equal scores share a rank."
 )
 
