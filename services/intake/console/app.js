@@ -1,5 +1,6 @@
 // The console's entry: configuration, sign-in with an API key, the header and hash routing.
 
+import { renderAssessment } from "./assessment.js";
 import { api, departments, getKey, problemBox, resetCache, setKey, units, whenUnauthenticated } from "./api.js";
 import { renderCase } from "./case.js";
 import { renderCases } from "./cases.js";
@@ -30,6 +31,12 @@ const ROUTES = [
     render: (el, params, match) => renderCase(el, ctx, match[1].toLowerCase()),
   },
   { pattern: /^\/stats$/, title: "统计报表", nav: "stats", render: (el, params) => renderStats(el, ctx, params) },
+  {
+    pattern: /^\/assessment$/,
+    title: "考核排名",
+    nav: "assessment",
+    render: (el, params) => renderAssessment(el, ctx, params),
+  },
 ];
 
 function parseHash() {
