@@ -209,5 +209,20 @@ async def test_a_staffed_assignment_is_not_flagged(env: Env) -> None:
     assert "unstaffed" not in json.loads(body)
 
 
+async def test_an_assisting_partys_deadline_pages_its_own_responsible_person(env: Env) -> None:
+    department = "department:city_management"
+    duty, _ = await env.person("grid_worker", GRID)
+    handler, handler_phone = await env.person("department_handler", department)
+    async with env.pool.acquire() as conn:
+        case_id = str(
+            await insert_case(
+                conn, lead=GRID, lead_person=duty, assisting=[department],
+                part_persons=json.dumps({department: handler}), persons=[duty, handler],
+            )
+        )  # fmt: skip
+    fired = await env.emit(env.topics.deadlines, _fired(case_id, "report_in", "warning", department), case_id)
+    assert await env.fanned_out(fired) == {f"person:{handler}": handler_phone}  # not the lead's person
+
+
 async def _async(value: object) -> object:
     return value
