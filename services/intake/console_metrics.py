@@ -8,3 +8,9 @@ CONSOLE_QUERY_SECONDS = Histogram(
     "griddispatch_console_query_seconds", "Time taken by a console read in the database", ["query"]
 )
 EXPORTS = Counter("griddispatch_console_exports_total", "Monthly reports downloaded as CSV")
+ASSESSMENT_REPORTS = Counter(
+    "griddispatch_assessment_reports_total", "Assessment reports produced, by format", ["format"]
+)
+ASSESSMENT_WEIGHT_CHANGES = Counter(
+    "griddispatch_assessment_weight_changes_total", "Changes of the assessment score's weights"
+)

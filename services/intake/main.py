@@ -12,8 +12,8 @@ from griddispatch import __version__
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
-from services.intake.routers import auth as auth_routes
 from services.intake.routers import (
+    assessment,
     cases,
     console,
     district_map,
@@ -27,6 +27,7 @@ from services.intake.routers import (
     rosters,
     stats,
 )
+from services.intake.routers import auth as auth_routes
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
 from shared.health import standard_checks
@@ -122,5 +123,6 @@ def create_app(
     if sso.enabled:
         app.include_router(oidc.router)
     app.include_router(people_admin.router)
+    app.include_router(assessment.router)
     console.mount_console(app)
     return app

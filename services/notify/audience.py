@@ -4,14 +4,15 @@
   (its `unit:` scope keys: a command centre's console streams its whole area), and of the party a deadline
   concerns;
 * subscriptions whose client may see the case and whose filters (units, matter types, event types, levels) match;
-* people of the assigned unit (its grid workers and grid head) by SMS, when a case is assigned to it;
+* the persons an assignment or a fired deadline pages (services/notify/paging.py: the responsible person, then the
+  unit's heads, then the next rung's responsible person), by SMS;
 * the reporter (and the reporters of reports merged into the case) when it is accepted, resolved, and asked to rate;
   the reporter of a report merged into an open case, when it is merged (with the open case's number).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ class CaseView:
     level: str | None
     urgency: str
     reporter_phones: tuple[str, ...] = ()  # the reporter, and reporters of reports merged into this case
+    lead_person: str | None = None  # the lead's responsible person (None: nobody was on duty, no head)
+    part_persons: Mapping[str, str] = field(default_factory=dict)  # assisting party -> its responsible person
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ class Audience:
     streams: tuple[str, ...]
     recipients: tuple[Recipient, ...]
     urgent: bool
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # CloudEvents extension attributes for the stream rows
 
 
 def short_type(event_type: EventType) -> str:
@@ -99,13 +102,15 @@ def audience(
     event: CloudEvent[Any],
     case: CaseView | None,
     subscriptions: Iterable[SubscriptionView],
-    people_of: dict[str, Sequence[Person]],
+    paged: Sequence[Person] = (),
     next_rung: str | None = None,
+    *,
+    unstaffed: bool = False,
 ) -> Audience:
-    """Everyone who hears of `event`; `people_of` maps a unit to its people with phones.
+    """Everyone who hears of `event`; `paged` are the persons its escalation policy pages, with deliverable phones.
 
-    `next_rung` is the unit above the party a fired deadline concerns: its supervisors hear of warnings,
-    overdue cases and escalations.
+    `next_rung` is the unit above the party a fired deadline concerns: its console streams warnings, overdue
+    cases and escalations. `unstaffed`: nobody answers for the party; the stream rows carry `unstaffed: true`.
     """
     streams: set[str] = set()
     recipients: list[Recipient] = []
@@ -114,14 +119,11 @@ def audience(
         # and every unit the case lies in or is assigned under: a command centre streams its whole area
         streams.update(k for k in case.scope_keys if k.startswith("unit:"))
     data = event.data
-    if event.type is EventType.CASE_ASSIGNED:
+    if event.type in (EventType.CASE_ASSIGNED, EventType.DEADLINE_FIRED):
         streams.add(data.assignee)
-        recipients += [Recipient(f"person:{p.id}", "sms", p.phone) for p in people_of.get(data.assignee, ())]
-    elif event.type is EventType.DEADLINE_FIRED:
-        streams.add(data.assignee)
-        if next_rung is not None:
+        if next_rung is not None and event.type is EventType.DEADLINE_FIRED:
             streams.add(next_rung)
-            recipients += [Recipient(f"person:{p.id}", "sms", p.phone) for p in people_of.get(next_rung, ())]
+        recipients += [Recipient(f"person:{p.id}", "sms", p.phone) for p in paged]
     elif event.type is EventType.CASE_CHANGED and data.action in REPORTER_ACTIONS and case is not None:
         recipients += [
             Recipient(f"reporter:{case.case_id}:{n}", "sms", phone) for n, phone in enumerate(case.reporter_phones)
@@ -129,4 +131,5 @@ def audience(
     for sub in subscriptions:
         if _matches(sub, event, case):
             recipients.append(Recipient(f"subscription:{sub.id}", sub.channel, sub.target, sub.id))
-    return Audience(tuple(sorted(streams)), tuple(recipients), is_urgent(event, case))
+    extra: dict[str, Any] = {"unstaffed": True} if unstaffed else {}
+    return Audience(tuple(sorted(streams)), tuple(recipients), is_urgent(event, case), extra)

@@ -21,13 +21,17 @@ from services.notify.streams import StreamHub
 from services.notify.worker import DeliveryWorker
 from shared.body_limit import BodyLimit
 from shared.db import create_pool
+from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
+from shared.errors import ConfigurationError
 from shared.health import standard_checks
 from shared.logging import get_logger
 from shared.metrics import describe_service
+from shared.people.duty import PeopleSnapshot
 from shared.people.sessions import signing_key
 from shared.settings import (
     AuthSettings,
     DatabaseSettings,
+    DistrictSettings,
     KafkaSettings,
     NotifySettings,
     ServiceSettings,
@@ -52,6 +56,20 @@ def channels_of(settings: NotifySettings, http: httpx.AsyncClient) -> dict[str, 
     return channels
 
 
+def district_calendar(district: DistrictSettings) -> PeopleSnapshot:
+    """The district's time zone and working-day calendar, which rosters follow (as in dispatch)."""
+    local = NO_LOCAL_DAYS
+    if district.local_days_file is not None:
+        try:
+            text = district.local_days_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read GRIDDISPATCH_DISTRICT_LOCAL_DAYS_FILE {district.local_days_file}: {exc}"
+            ) from exc
+        local = parse_local_days(text, str(district.local_days_file))
+    return PeopleSnapshot(calendar=local, tz=district.timezone)
+
+
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
@@ -59,12 +77,14 @@ def create_app(
     notify: NotifySettings | None = None,
     supervision: SupervisorSettings | None = None,
     auth: AuthSettings | None = None,
+    district: DistrictSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
     service = service or ServiceSettings()
     notify = notify or NotifySettings()
     auth = auth or AuthSettings()
+    calendar = district_calendar(district or DistrictSettings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +103,7 @@ def create_app(
                 channels = channels_of(notify, http)
                 worker = DeliveryWorker(pool, channels, notify)
                 app.state.worker = worker
-                fanout = FanOut(notify, set(channels))
+                fanout = FanOut(notify, set(channels), calendar)
                 supervisor.start("fan-out", lambda: consume(kafka, pool, fanout, stop, on_delivery=worker.wake.set))
                 supervisor.start("delivery-worker", lambda: worker.run(stop))
                 log.info("started", port=service.notify_port, channels=sorted(channels))

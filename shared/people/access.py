@@ -14,9 +14,9 @@ import asyncpg
 
 from shared.api_clients import ApiClient
 from shared.errors import Unauthenticated
+from shared.people.metrics import TOKEN_REFUSALS
 from shared.people.model import Person, PersonStatus, RoleGrant, RoleName, Source
 from shared.people.principal import principal_of
-from shared.people.sign_in_metrics import TOKEN_REFUSALS
 from shared.people.tokens import PersonDisabled, TokenExpired, TokenKey, TokenRevoked, read
 
 _LIVE = """

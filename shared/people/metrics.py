@@ -1,4 +1,5 @@
-"""Metrics of people administration (registered once per process, on import)."""
+"""Metrics of people: administration, signing in and their tokens (registered once per process, on import; every
+service that checks a person's token counts here)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,17 @@ CHANGES = Counter(
 )
 REGISTRY_IMPORT_SECONDS = Histogram(
     "griddispatch_people_registry_import_seconds", "Time to bring persons and roles in line with a registry version"
+)
+
+SIGN_INS = Counter(
+    "griddispatch_sign_ins_total",
+    "Sign-in attempts of people by method (password, oidc) and outcome (ok, invalid_credentials, locked, "
+    "disabled, rate_limited)",
+    ["method", "outcome"],
+)
+REFRESHES = Counter(
+    "griddispatch_token_refreshes_total", "Refresh-token exchanges by outcome (ok, or the refusal's code)", ["outcome"]
+)
+TOKEN_REFUSALS = Counter(
+    "griddispatch_person_token_refusals_total", "Requests refused for their person token, by problem code", ["code"]
 )

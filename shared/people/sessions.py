@@ -18,7 +18,7 @@ from typing import Literal
 import asyncpg
 
 from shared.people.credentials import audit_record
-from shared.people.sign_in_metrics import SIGN_INS
+from shared.people.metrics import SIGN_INS
 from shared.people.tokens import PersonDisabled, TokenInvalid, TokenKey, TokenRevoked, issue
 from shared.settings import AuthSettings
 

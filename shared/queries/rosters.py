@@ -58,6 +58,13 @@ async def all_rosters(conn: asyncpg.Connection, since: date | None = None) -> li
     return list(_rosters(shifts, swaps).values())
 
 
+async def rosters_of(conn: asyncpg.Connection, units: Sequence[str]) -> list[Roster]:
+    """The rosters of these units (those with shifts or swaps): two statements, whatever the number of units."""
+    shifts = await conn.fetch(_SHIFTS.format(where="WHERE unit = ANY($1::text[])"), list(units))
+    swaps = await conn.fetch(_SWAPS.format(where="WHERE unit = ANY($1::text[])"), list(units))
+    return list(_rosters(shifts, swaps).values())
+
+
 async def replace_shifts(conn: asyncpg.Connection, unit: str, shifts: Sequence[Shift], by: str) -> None:
     """The unit's weekly shifts become `shifts` (its swaps stay); in the caller's transaction."""
     await conn.execute("DELETE FROM roster_shifts WHERE unit = $1", unit)
@@ -102,6 +109,24 @@ async def role_rows(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
     """(person, role, unit) of every role held."""
     rows = await conn.fetch("SELECT person_id, role, unit FROM person_roles")
     return [(r["person_id"], r["role"], r["unit"]) for r in rows]
+
+
+async def contacts_of(
+    conn: asyncpg.Connection, units: Sequence[str], persons: Sequence[str] = ()
+) -> list[asyncpg.Record]:
+    """(person_id, status, phone, role, unit) of everyone holding a role in one of `units`, and (role and unit NULL)
+    of the persons named: one statement, for notify's paging (the phone is as stored: full, or masked by the
+    registry)."""
+    return list(
+        await conn.fetch(
+            """SELECT p.id AS person_id, p.status, p.phone, r.role, r.unit
+                 FROM person_roles r JOIN persons p ON p.id = r.person_id WHERE r.unit = ANY($1::text[])
+               UNION ALL
+               SELECT p.id, p.status, p.phone, NULL, NULL FROM persons p WHERE p.id = ANY($2::text[])""",
+            list(units),
+            list(persons),
+        )
+    )
 
 
 async def unit_staff(conn: asyncpg.Connection, unit: str) -> list[asyncpg.Record]:

@@ -3,7 +3,7 @@
 
 Starts a private stack (tests/e2e/console_stack.py) on the running Kafka and PostgreSQL with the sample district,
 submits a morning's worth of cases through the API, acts on a few from the district command centre, and takes
-the map, case list, case page and statistics in headless Chromium.
+the map, case list, case page, statistics and assessment in headless Chromium.
 
 To show the warning colours without waiting hours, a few of the cases are back-dated in the stack's own
 database: their received time and deadlines moved earlier together, as if reported that long ago (no
@@ -207,7 +207,20 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
             await page.goto(f"{stack.console_url}#/stats")
             await page.wait_for_selector("#stats-table table, #stats-table .notice, #stats-table .problem")
             shots.append(await _shot(page, out / "stats.png"))
+
+            await page.goto(f"{stack.console_url}#/assessment?unit=unit:610199004&level=grid")
+            await page.wait_for_selector("#assessment-table table, #assessment-table .problem")
+            await page.click("table.assessment button[data-key=received]")  # the busiest grids first
+            shots.append(await _shot(page, out / "assessment.png"))
             await context.close()
+
+            key = {"Authorization": f"Bearer {stack.keys['district']}"}  # the printable page, as the console opens it
+            printable = await browser.new_context(viewport={"width": 1123, "height": 794}, extra_http_headers=key)
+            page = await printable.new_page()
+            await page.goto(f"{stack.intake_url}/v1/assessment/report?unit=unit:610199004&level=grid")
+            await page.emulate_media(media="print")
+            shots.append(await _shot(page, out / "assessment-report.png", full_page=True))
+            await printable.close()
         finally:
             await browser.close()
     return shots

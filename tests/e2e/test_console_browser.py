@@ -266,6 +266,69 @@ async def test_the_statistics_page_and_its_monthly_csv(district: tuple[Page, lis
     assert errors == []
 
 
+async def test_the_assessment_page_sorts_and_gives_its_reports(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    await page.goto(f"{stack.console_url}#/assessment?level=street")
+    table = page.locator("table.assessment")
+    await expect(table.locator("tbody tr")).to_have_count(4)  # the sample district's streets
+    await expect(table).to_contain_text("西关街道")
+    await expect(page.locator("#assessment-weights")).to_contain_text("按时办结 0.4")
+    names = table.locator("tbody th")
+    await page.click("table.assessment button[data-key=name]")  # by name, then the other way round
+    await expect(table.locator("th[aria-sort=ascending] button[data-key=name]")).to_be_visible()
+    first = await names.first.text_content()
+    await page.click("table.assessment button[data-key=name]")
+    await expect(table.locator("th[aria-sort=descending] button[data-key=name]")).to_be_visible()
+    assert await names.last.text_content() == first
+    async with page.expect_download() as download_info:
+        await page.click("#assessment-csv")
+    raw = Path(await (await download_info.value).path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "得分" in raw[3:].decode("utf-8").splitlines()[0]
+    async with page.context.expect_page() as popup_info:
+        await page.click("#assessment-print")
+    printable = await popup_info.value
+    await expect(printable.locator("h1")).to_contain_text("街道考核排名")
+    await expect(printable.locator("table.weights")).to_contain_text("错误退单率")
+    await printable.close()
+    await page.select_option("#assessment-form select[name=level]", "grid_worker")  # the 网格员 ranking
+    await page.click("#assessment-form button[type=submit]")
+    await expect(page.locator("#assessment-table table.assessment")).to_be_visible()
+    assert "level=grid_worker" in page.url
+    assert errors == []
+
+
+async def test_an_urge_from_the_case_page_counts_in_the_assessment(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    elsewhere = {"lon": 108.9367465, "lat": 34.2718625}  # micro-grid 610199004002001001: merges with no other case
+    answer = await asyncio.to_thread(
+        stack.submit, title="楼道堆放杂物无人清理", matter_code="corridor_clutter", location=elsewhere
+    )
+    case_id = str(answer["case_id"])
+    await _case_page(page, stack, case_id)
+    await page.fill("#action-urge textarea[name=text]", "请今天内签收处理")
+    await page.click("#action-urge button[type=submit]")
+    case = await asyncio.to_thread(
+        stack.wait_case,
+        case_id,
+        lambda c: any(e["detail"].get("reason_code") == "urge" for e in c["history"] if e["action"] == "comment"),
+        60,
+    )
+    assert case["assignment"]["lead"].startswith(f"unit:{STREET}")
+
+    def street_row() -> dict[str, Any]:
+        with stack.client("district") as http:
+            body = http.get("/v1/assessment", params={"level": "street"}).json()
+        return next(r for r in body["rows"] if r["code"] == STREET)
+
+    row = await asyncio.to_thread(street_row)
+    assert row["urged"] >= 1 and row["received"] >= 1
+    assert errors == []
+
+
 async def test_the_case_list_filters(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
     page, errors = district
     case_id = await _small_case(stack, "楼道里堆了旧沙发")  # a kind of matter no other case here has

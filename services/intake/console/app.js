@@ -1,6 +1,7 @@
 // The console's entry: configuration, sign-in (a person's password or single sign-on; an API key for system
 // operators), the header with who is signed in, and hash routing.
 
+import { renderAssessment } from "./assessment.js";
 import { api, departments, problemBox, resetCache, unitByCode, units, whenUnauthenticated } from "./api.js";
 import { renderCase } from "./case.js";
 import { renderCases } from "./cases.js";
@@ -36,6 +37,12 @@ const ROUTES = [
   { pattern: /^\/stats$/, title: "统计报表", nav: "stats", render: (el, params) => renderStats(el, ctx, params) },
   { pattern: /^\/queue$/, title: "我的待办", nav: "queue", render: (el) => renderQueue(el, ctx, "mine") },
   { pattern: /^\/queue\/unit$/, title: "本单位待办", nav: "queue", render: (el) => renderQueue(el, ctx, "unit") },
+  {
+    pattern: /^\/assessment$/,
+    title: "考核排名",
+    nav: "assessment",
+    render: (el, params) => renderAssessment(el, ctx, params),
+  },
 ];
 
 function parseHash() {

@@ -1,5 +1,5 @@
 // 案件详情: summary, deadlines with their warning colours, routing trace, timeline, deliveries, and the
-// command centre's actions (重新派遣, 召集部门, 作废, 评论).
+// command centre's actions (重新派遣, 召集部门, 作废, 评论, 催办).
 
 import { api, ApiError, matterName, matters, partyName, problemBox, units, unitByCode } from "./api.js";
 import { caseWarning, warningBadge } from "./cases.js";
@@ -372,6 +372,12 @@ export async function renderCase(main, ctx, caseId) {
       id: "action-comment", title: "评论", ctx, caseId, onDone: awaitApplied,
       fields: h("label", {}, "内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
       build: (data) => ({ action: "comment", text: String(data.get("text")).trim() }),
+    }),
+    supervise && actionForm({
+      id: "action-urge", title: "催办", ctx, caseId, onDone: awaitApplied,
+      hint: "催促承办单位尽快签收、办结：记入办理过程，计入考核的“催办”（docs/people.md）。",
+      fields: h("label", {}, "催办内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+      build: (data) => ({ action: "comment", reason_code: "urge", text: String(data.get("text")).trim() }),
     }),
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,

@@ -21,8 +21,8 @@ from shared.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from shared.logging import get_logger
 from shared.people import credentials, passwords, sessions
 from shared.people.access import person_of_token
+from shared.people.metrics import REFRESHES, SIGN_INS
 from shared.people.model import Person
-from shared.people.sign_in_metrics import REFRESHES, SIGN_INS
 from shared.people.tokens import PersonDisabled
 
 log = get_logger(__name__)

@@ -22,11 +22,11 @@ from services.intake.schemas import problems
 from shared.errors import GridDispatchError
 from shared.logging import get_logger
 from shared.people import oidc_store
+from shared.people.metrics import SIGN_INS
 from shared.people.model import PersonStatus
 from shared.people.oidc_claims import identity_of, roles_of
 from shared.people.oidc_client import OidcForbidden, OidcRefused, RelyingParty, new_code_verifier, new_secret
 from shared.people.sessions import TokenPair
-from shared.people.sign_in_metrics import SIGN_INS
 from shared.settings import AuthSettings, OidcSettings
 
 log = get_logger(__name__)

@@ -138,7 +138,10 @@ def make_stream_router(
         responses={
             200: {
                 "content": {MEDIA_TYPE: {}},
-                "description": "id: stream id, event: CloudEvent type, data: CloudEvent",
+                "description": (
+                    "id: stream id, event: CloudEvent type, data: CloudEvent (with `unstaffed: true` when nobody"
+                    " answers for the unit an alert concerns)"
+                ),
             },
             **problems(
                 401,

@@ -59,7 +59,7 @@ def test_assignment_reaches_streams_people_and_matching_subscriptions() -> None:
         _sub(id="unit-filter", units=frozenset({"unit:s1"})),
         _sub(id="unit-miss", units=frozenset({"unit:s9"})),
     ]
-    aud = audience(_assigned(), CASE, subs, {"unit:g1": [Person("w1", "13700000000")]})  # type: ignore[arg-type]
+    aud = audience(_assigned(), CASE, subs, [Person("w1", "13700000000")])  # type: ignore[arg-type]
     # the parties, and every unit the case lies in (its place's grid, street, district) for their consoles
     assert set(aud.streams) == {"branch:city-1", "unit:g1", "unit:s1", "unit:d1"}
     keys = {r.key for r in aud.recipients}
@@ -79,7 +79,7 @@ def test_reporters_hear_of_acceptance_and_resolution_only() -> None:
         data = CaseChanged(
             case_id="c1", seq=3, action=action, from_state="a", to_state="b", actor=Actor(id="x", role="assignee")
         )
-        aud = audience(new_event(data, source="/t", subject="c1"), CASE, [], {})
+        aud = audience(new_event(data, source="/t", subject="c1"), CASE, [])
         reporters = [r for r in aud.recipients if r.key.startswith("reporter:")]
         assert (len(reporters) == 2) is told  # the reporter and the one whose report was merged in
 
@@ -89,10 +89,10 @@ def test_escalation_tiers_are_urgent_warnings_are_not() -> None:
         data = DeadlineFired(
             case_id="c1", deadline_id="d", kind="accept", tier=tier, due_at=datetime.now(UTC), assignee="unit:g1"
         )
-        assert audience(new_event(data, source="/t", subject="c1"), CASE, [], {}).urgent is urgent
+        assert audience(new_event(data, source="/t", subject="c1"), CASE, []).urgent is urgent
     from dataclasses import replace
 
-    assert audience(_assigned(), replace(CASE, urgency="emergency"), [], {}).urgent is True  # type: ignore[arg-type]
+    assert audience(_assigned(), replace(CASE, urgency="emergency"), []).urgent is True  # type: ignore[arg-type]
 
 
 def test_short_type() -> None:
@@ -110,12 +110,16 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     assert backoff(3, settings, 10_000.0, rnd) == 600
 
 
-def test_the_next_rung_hears_of_a_missed_deadline() -> None:
+def test_the_next_rung_streams_a_missed_deadline_and_the_paged_persons_get_sms() -> None:
     data = DeadlineFired(
         case_id="c1", deadline_id="d", kind="accept", tier="overdue", due_at=datetime.now(UTC), assignee="unit:g1"
     )
-    aud = audience(
-        new_event(data, source="/t", subject="c1"), CASE, [], {"unit:s1": [Person("head", "13600000000")]}, "unit:s1"
-    )
+    aud = audience(new_event(data, source="/t", subject="c1"), CASE, [], [Person("duty", "13600000000")], "unit:s1")
     assert "unit:s1" in aud.streams and "unit:g1" in aud.streams
-    assert [r.key for r in aud.recipients] == ["person:head"] and aud.urgent
+    assert [(r.key, r.channel, r.target) for r in aud.recipients] == [("person:duty", "sms", "13600000000")]
+    assert aud.urgent and aud.extra == {}
+
+
+def test_an_unstaffed_alert_carries_the_flag_for_the_stream_rows() -> None:
+    aud = audience(_assigned(), CASE, [], [], unstaffed=True)  # type: ignore[arg-type]
+    assert aud.extra == {"unstaffed": True} and aud.recipients == ()
