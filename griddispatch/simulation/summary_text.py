@@ -70,7 +70,7 @@ def _until(minutes: float) -> str:
 
 def where_to_look(intake_url: str, metrics_urls: Mapping[str, str], logs_dir: str, keys_file: str) -> list[str]:
     lines = [
-        f"console       {intake_url}/console/ (sign in with the 'supervisor' key in {keys_file})",
+        f"console       {intake_url}/console/ (使用 API 密钥: the 'supervisor' key in {keys_file})",
         f"API docs      {intake_url}/docs",
     ]
     lines += [f"metrics       {name:10} {url}/metrics" for name, url in metrics_urls.items()]

@@ -1,4 +1,5 @@
-"""Screenshots of the console's main pages for docs/console/: `python -m tests.e2e.console_screenshots`.
+"""Screenshots of the console's main pages for docs/console/: `python -m tests.e2e.console_screenshots`
+(with `--people`: the sign-in page and a grid worker's queue on a phone, for docs/people/).
 
 Starts a private stack (tests/e2e/console_stack.py) on the running Kafka and PostgreSQL with the sample district,
 submits a morning's worth of cases through the API, acts on a few from the district command centre, and takes
@@ -29,9 +30,11 @@ import httpx
 from playwright.async_api import Page, async_playwright
 
 from shared.settings import PROJECT_ROOT
-from tests.e2e.console_stack import SAMPLE, ConsoleStack, console_stack
+from tests.e2e.console_stack import SAMPLE, ConsoleStack, console_stack, sign_in_with_key
 
 OUT = PROJECT_ROOT / "docs" / "console"
+PEOPLE_OUT = PROJECT_ROOT / "docs" / "people"
+WORKER_PASSWORD = "Xiguan-Grid-2026!"
 CHROMIUM = "/usr/bin/chromium"
 
 # (micro-grid, matter, title, description, back-date in hours or 0)
@@ -178,9 +181,7 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
         try:
             context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
             page: Page = await context.new_page()
-            await page.goto(stack.console_url)
-            await page.fill("#api-key", stack.keys["district"])
-            await page.click("#sign-in button[type=submit]")
+            await sign_in_with_key(page, stack.console_url, stack.keys["district"])
             await page.wait_for_selector("svg.district-map path.grid")
             await page.wait_for_selector('#live-indicator[data-state="live"]')
             await page.click('svg.district-map path.grid[data-code="610199004001001"]')
@@ -225,6 +226,52 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
     return shots
 
 
+# The grid worker of three micro-grids the seeded reports fall in (one fresh, two back-dated): their queue.
+WORKER_UNITS = ["unit:610199004001001006", "unit:610199004001001002", "unit:610199004001002001"]
+
+
+def add_worker(stack: ConsoleStack) -> str:
+    """Before the reports: dispatch names the responsible person as it assigns."""
+    roles = [("grid_worker", unit) for unit in WORKER_UNITS]
+    return stack.add_person("萧琳国", WORKER_PASSWORD, roles, username="xiao.linguo")
+
+
+async def shoot_people(stack: ConsoleStack, out: Path, worker: str) -> list[Path]:
+    """The sign-in page (a desk's width) and 我的待办 of the grid's worker (a phone's), signed in by password."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--lang=zh-CN"],
+            env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"},
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1100, "height": 720}, locale="zh-CN")
+            page: Page = await context.new_page()
+            await page.goto(stack.console_url)
+            await page.wait_for_selector("#sign-in #login")
+            await page.fill("#login", worker)
+            shots.append(await _shot(page, out / "sign-in.png"))
+            await context.close()
+
+            phone = await browser.new_context(
+                viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
+            )
+            page = await phone.new_page()
+            await page.goto(stack.console_url)
+            await page.fill("#login", worker)
+            await page.fill("#password", WORKER_PASSWORD)
+            await page.click("#sign-in button[type=submit]")
+            await page.wait_for_selector("#queue li")
+            await page.wait_for_timeout(500)
+            shots.append(await _shot(page, out / "queue-phone.png", full_page=True))
+            await phone.close()
+        finally:
+            await browser.close()
+    return shots
+
+
 async def _shot(page: Page, path: Path, *, full_page: bool = False) -> Path:
     await page.mouse.move(0, 0)  # no hover outline left where the last click was
     await page.screenshot(path=str(path), full_page=full_page)
@@ -236,6 +283,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--port", type=int, default=18385, help="first of five ports (intake, +1, +2, +3, receiver +4)")
     parser.add_argument("--serve", action="store_true", help="after the screenshots, keep the stack up (Ctrl-C)")
+    parser.add_argument("--people", action="store_true", help="the sign-in page and a worker's queue (docs/people/)")
     args = parser.parse_args()
     receiver = HTTPServer(("127.0.0.1", args.port + 4), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -244,10 +292,12 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="console-shots-") as workdir,
             console_stack(Path(workdir), args.port) as stack,
         ):
+            worker = add_worker(stack) if args.people else ""
             ids = seed(stack, args.port + 4)
             asyncio.run(backdate(stack, ids))
             time.sleep(3)  # notify's worker makes its first attempts
-            for path in asyncio.run(shoot(stack, ids, args.out)):
+            taken = asyncio.run(shoot_people(stack, PEOPLE_OUT, worker) if args.people else shoot(stack, ids, args.out))
+            for path in taken:
                 print(path)
             if args.serve:
                 print(f"console: {stack.console_url}  district key: {stack.keys['district']}")

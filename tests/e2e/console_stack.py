@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import httpx
@@ -28,7 +28,11 @@ from griddispatch.infra import postgres as local_postgres
 from shared.api_clients import create_client
 from shared.db import migrate
 from shared.kafka import delete_topics_with_prefix
+from shared.people.passwords import hash_password
 from shared.settings import PROJECT_ROOT, KafkaSettings, LocalInfraSettings
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 T = TypeVar("T")
 SAMPLE = PROJECT_ROOT / "data" / "sample-district"
@@ -117,6 +121,58 @@ class ConsoleStack:
             time.sleep(0.3)
         raise AssertionError(f"case {case_id} never got there in {timeout_s} s; last seen: {last}")
 
+    def add_person(
+        self,
+        name: str,
+        password: str,
+        roles: list[tuple[str, str]],
+        *,
+        phone: str | None = None,
+        username: str | None = None,
+    ) -> str:
+        """A person who signs in with a password (a username of their own, unique unless given), holding `roles`
+        [(role, unit)]; written as an administrator's store would. Returns the username (also the person's id)."""
+        username = username or f"p{uuid.uuid4().hex[:10]}"
+
+        async def insert() -> None:
+            conn = await asyncpg.connect(self.db_url)
+            try:
+                async with conn.transaction():
+                    await conn.execute(
+                        """INSERT INTO persons (id, name, username, phone, password_hash, password_changed_at)
+                           VALUES ($1, $2, $1, $3, $4, now())""",
+                        username,
+                        name,
+                        phone,
+                        hash_password(password),
+                    )
+                    await conn.executemany(
+                        "INSERT INTO person_roles (person_id, role, unit, granted_by) VALUES ($1, $2, $3, 'test')",
+                        [(username, role, unit) for role, unit in roles],
+                    )
+            finally:
+                await conn.close()
+
+        _run(insert)
+        return username
+
+    def sign_in(self, login: str, password: str) -> dict[str, Any]:
+        """POST /v1/auth/sign-in: the token pair (and `person`) a browser would get."""
+        answer = httpx.post(
+            f"{self.intake_url}/v1/auth/sign-in", json={"login": login, "password": password}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        tokens: dict[str, Any] = answer.json()
+        return tokens
+
+
+async def sign_in_with_key(page: Page, console_url: str, key: str) -> None:
+    """The console's secondary sign-in, for system operators: open 使用 API 密钥, paste the key, sign in."""
+    await page.goto(console_url)
+    await page.click("#key-option summary")
+    await page.fill("#api-key", key)
+    await page.click("#key-sign-in button[type=submit]")
+
 
 def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to the end from sync code, also where the caller's thread already runs an event loop."""
@@ -191,9 +247,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def console_stack(
-    workdir: Path, base_port: int = 18380, *, services: tuple[str, ...] = ("dispatch", "notify", "intake")
+    workdir: Path,
+    base_port: int = 18380,
+    *,
+    services: tuple[str, ...] = ("dispatch", "notify", "intake"),
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[ConsoleStack]:
-    """Start the stack (in `workdir`: logs, faust's data), yield it, stop what it started and drop its database."""
+    """Start the stack (in `workdir`: logs, faust's data), yield it, stop what it started and drop its database.
+    `extra_env` sets more GRIDDISPATCH_* settings for every process (short tokens, an early lockout)."""
     local = LocalInfraSettings()
     names = ("intake", "dispatch", "escalation", "notify")
     ports = {name: base_port + n for n, name in enumerate(names)}
@@ -208,6 +269,7 @@ def console_stack(
         "GRIDDISPATCH_SERVICE_DATA_DIR": str(workdir / "dispatch-data"),  # faust's local state, in the workdir
         "GRIDDISPATCH_NOTIFY_CONSOLE_ORIGINS": f"http://127.0.0.1:{ports['intake']},http://localhost:{ports['intake']}",
         **{f"GRIDDISPATCH_SERVICE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **(extra_env or {}),
     }
     (workdir / "dispatch-data").mkdir(parents=True, exist_ok=True)
     stack = ConsoleStack(ports, env, db_url=db_url)

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from shared.settings import LocalInfraSettings
-from tests.e2e.console_stack import STREET, ConsoleStack, console_stack
+from tests.e2e.console_stack import STREET, ConsoleStack, console_stack, sign_in_with_key
 
 # The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
 # stack counts against the first test's limit: 600 s here, not the suite's 300.
@@ -51,9 +51,7 @@ async def _open(browser: Browser, stack: ConsoleStack, who: str) -> tuple[Page, 
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(stack.console_url)
-    await page.fill("#api-key", stack.keys[who])
-    await page.click("#sign-in button[type=submit]")
+    await sign_in_with_key(page, stack.console_url, stack.keys[who])
     await expect(page.locator("#who .who-name")).to_be_visible()
     return page, errors
 
@@ -97,10 +95,8 @@ async def test_a_wrong_key_is_refused_in_chinese(browser: Browser, stack: Consol
     context = await browser.new_context()
     try:
         page = await context.new_page()
-        await page.goto(stack.console_url)
-        await page.fill("#api-key", "gdk_not-a-key")
-        await page.click("#sign-in button[type=submit]")
-        await expect(page.locator("#sign-in .problem")).to_contain_text("API 密钥无效")
+        await sign_in_with_key(page, stack.console_url, "gdk_not-a-key")
+        await expect(page.locator("#key-sign-in .problem")).to_contain_text("API 密钥无效")
         await expect(page.locator("#nav")).to_be_hidden()
     finally:
         await context.close()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.intake.routers.console import CONSOLE_DIR
+from services.intake.routers.console import CONSOLE_DIR, sign_in_methods
 from services.notify.main import create_app as create_notify_app
 from services.notify.streams import StreamHub
 from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings
@@ -23,10 +23,16 @@ DISTRICT = "610199"
 STREET = "610199004"
 
 
-async def test_config_names_notify_the_district_and_its_clock(intake: IntakeUnderTest) -> None:
+async def test_config_names_notify_the_district_its_clock_and_the_ways_to_sign_in(intake: IntakeUnderTest) -> None:
     response = await intake.http.get("/console/config.json")
     assert response.status_code == 200
-    assert response.json() == {"notify_url": "http://127.0.0.1:8003", "district": DISTRICT, "timezone": "Asia/Shanghai"}
+    assert response.json() == {
+        "notify_url": "http://127.0.0.1:8003",
+        "district": DISTRICT,
+        "timezone": "Asia/Shanghai",
+        # No single sign-on provider is configured here: the sign-in page shows no 统一身份认证 button.
+        "sign_in": {"password": True, "oidc": False, "oidc_login_url": None, "api_key": True},
+    }
 
 
 async def test_the_console_page_is_served_without_a_key(intake: IntakeUnderTest) -> None:
@@ -328,3 +334,15 @@ async def test_departments_and_their_branches_are_named(intake: IntakeUnderTest)
     xiguan = {"code": "city_management-610199004", "name": "西关综合执法中队", "covers": ["610199004"]}
     assert xiguan in city["branches"]
     assert (await intake.http.get("/v1/departments")).status_code == 401
+
+
+def test_single_sign_on_is_offered_once_intake_has_a_provider() -> None:
+    app = FastAPI()
+    assert sign_in_methods(app)["oidc"] is False
+    app.state.oidc = object()  # what main.py keeps when GRIDDISPATCH_OIDC_ISSUER is set
+    assert sign_in_methods(app) == {
+        "password": True,
+        "oidc": True,
+        "oidc_login_url": "/v1/auth/oidc/login",
+        "api_key": True,
+    }

@@ -1,18 +1,9 @@
-// The intake API as the console calls it: the signed-in key on every request, problems turned into Chinese.
+// The intake API as the console calls it: the signed-in person's token (or a system's API key) on every
+// request, an expired token refreshed once, problems turned into Chinese.
 
 import { h } from "./dom.js";
 import { ACTIONS, SCOPES, STATES, label } from "./labels.js";
-
-const KEY = "griddispatch.console.key";
-
-export function getKey() {
-  return sessionStorage.getItem(KEY);
-}
-
-export function setKey(key) {
-  if (key) sessionStorage.setItem(KEY, key);
-  else sessionStorage.removeItem(KEY);
-}
+import { bearer, isPerson, refresh } from "./session.js";
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -30,18 +21,24 @@ export function whenUnauthenticated(fn) {
 
 /** Call the API; JSON in and out. Throws ApiError with the problem+json body on a 4xx/5xx. */
 export async function api(path, { method = "GET", body, headers = {}, raw = false } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers } };
-  const key = getKey();
-  if (key) init.headers.Authorization = `Bearer ${key}`;
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (err) {
-    throw new ApiError(0, { type: "network", detail: String(err) });
+  const send = async () => {
+    const init = { method, headers: { Accept: "application/json", ...headers } };
+    const token = bearer();
+    if (token) init.headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    try {
+      return await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, { type: "network", detail: String(err) });
+    }
+  };
+  let response = await send();
+  // A person's access token ran out (a sleeping laptop misses the scheduled refresh): refresh, retry once.
+  if (response.status === 401 && isPerson() && (await expired(response))) {
+    if (await refresh().catch(() => null)) response = await send();
   }
   if (!response.ok) {
     let problem;
@@ -56,6 +53,15 @@ export async function api(path, { method = "GET", body, headers = {}, raw = fals
   }
   if (raw) return response;
   return response.status === 204 ? null : response.json();
+}
+
+async function expired(response) {
+  try {
+    const problem = await response.clone().json();
+    return problemType(problem) === "token_expired" || problem.code === "token_expired";
+  } catch {
+    return false;
+  }
 }
 
 /** A query string from an object, skipping empty values; arrays repeat the parameter. */
@@ -82,17 +88,35 @@ export function problemText(err) {
     case "network":
       return "无法连接服务器，请检查网络后重试。";
     case "unauthenticated":
-      return "API 密钥无效、未知或已被吊销，请重新登录。";
+      return isPerson() ? "登录已失效，请重新登录。" : "API 密钥无效、未知或已被吊销，请重新登录。";
+    case "token_expired":
+      return "登录已过期，请重新登录。";
+    case "token_revoked":
+    case "token_invalid":
+    case "token_wrong_issuer":
+      return "登录已失效（已退出或被管理员结束），请重新登录。";
+    case "person_disabled":
+      return "账号已停用，请联系管理员。";
     case "forbidden":
       return p.scope
-        ? `此密钥没有“${label(SCOPES, p.scope)}”（${p.scope}）权限，不能执行此操作。`
-        : "此密钥无权执行此操作（不是该案件的相关方或缺少权限）。";
+        ? `${isPerson() ? "您的角色" : "此密钥"}没有“${label(SCOPES, p.scope)}”（${p.scope}）权限，不能执行此操作。`
+        : `${isPerson() ? "您" : "此密钥"}无权执行此操作（不是该案件的相关方或缺少权限）。`;
     case "not_found":
       return "未找到：该案件或单位不存在，或不在本账号可见范围内。";
     case "illegal_transition": {
       const allowed = (p.allowed || []).map((a) => label(ACTIONS, a)).join("、") || "无";
       return `案件当前状态为“${label(STATES, p.current_state)}”，不允许此操作。当前可执行：${allowed}。`;
     }
+    case "not_in_unit":
+      return "您不是所选代表单位的人员，不能认领或接手这部分。";
+    case "already_responsible":
+      return "您已经是这部分的责任人。";
+    case "not_responsible":
+      return "只有责任人才能转交。";
+    case "forged_actor":
+      return "操作人必须是您本人。";
+    case "unit_not_yours":
+      return "您在所选代表单位没有角色。";
     case "idempotency_conflict":
       return "同一幂等键已用于另一操作，请刷新后重试。";
     case "invalid_input":

@@ -1,13 +1,17 @@
-// The console's entry: configuration, sign-in with an API key, the header and hash routing.
+// The console's entry: configuration, sign-in (a person's password or single sign-on; an API key for system
+// operators), the header with who is signed in, and hash routing.
 
 import { renderAssessment } from "./assessment.js";
-import { api, departments, getKey, problemBox, resetCache, setKey, units, whenUnauthenticated } from "./api.js";
+import { api, departments, problemBox, resetCache, unitByCode, units, whenUnauthenticated } from "./api.js";
 import { renderCase } from "./case.js";
 import { renderCases } from "./cases.js";
 import { clear, h, setTimeZone } from "./dom.js";
-import { LEVELS, SCOPES, label } from "./labels.js";
+import { LEVELS, PERSON_ROLES, SCOPES, label } from "./labels.js";
 import { eventsReceived, onLiveEvent, onLiveState, startLive, stopLive } from "./live.js";
 import { renderMap } from "./map.js";
+import { queueAvailable, renderQueue } from "./queue.js";
+import { bearer, current, forget, isPerson, onSessionChange, signOut as endSession, takeFragment } from "./session.js";
+import { renderSignIn } from "./signin.js";
 import { renderStats } from "./stats.js";
 
 const main = document.getElementById("main");
@@ -31,6 +35,8 @@ const ROUTES = [
     render: (el, params, match) => renderCase(el, ctx, match[1].toLowerCase()),
   },
   { pattern: /^\/stats$/, title: "统计报表", nav: "stats", render: (el, params) => renderStats(el, ctx, params) },
+  { pattern: /^\/queue$/, title: "我的待办", nav: "queue", render: (el) => renderQueue(el, ctx, "mine") },
+  { pattern: /^\/queue\/unit$/, title: "本单位待办", nav: "queue", render: (el) => renderQueue(el, ctx, "unit") },
   {
     pattern: /^\/assessment$/,
     title: "考核排名",
@@ -50,9 +56,10 @@ async function route() {
   if (typeof dispose === "function") dispose();
   dispose = null;
   const { path, params } = parseHash();
-  const found = ROUTES.map((r) => ({ r, m: path.match(r.pattern) })).find((x) => x.m);
+  const offered = (r) => (r.nav !== "queue" || ctx.queue) && (r.nav !== "map" || !ctx.noMap);
+  const found = ROUTES.map((r) => ({ r, m: path.match(r.pattern) })).find((x) => x.m && offered(x.r));
   if (!found) {
-    location.replace("#/map");
+    location.replace(home());
     return;
   }
   for (const link of nav.querySelectorAll("a")) {
@@ -72,6 +79,12 @@ async function route() {
   }
 }
 
+/** Where a signed-in person starts: their queue when intake has one, else the map. */
+function home() {
+  if (ctx && ctx.queue) return "#/queue";
+  return ctx && ctx.noMap ? "#/cases" : "#/map";
+}
+
 function areaOf(me) {
   if (me.sees_all) return [config.district].filter(Boolean);
   return me.area.filter((a) => a.kind === "unit" && a.code).map((a) => a.code);
@@ -80,6 +93,13 @@ function areaOf(me) {
 /** A key of departments or branches only has no territory: it sees its cases over the whole district. */
 function departmentOnly(me) {
   return !me.sees_all && areaOf(me).length === 0;
+}
+
+/** /v1/me's `person`, with the roles the sign-in answer gave where /v1/me leaves them out. */
+function personOf(me) {
+  if (!me.person) return null;
+  const signedIn = (current() && current().person) || {};
+  return { ...signedIn, ...me.person, roles: me.person.roles || signedIn.roles || [] };
 }
 
 async function buildContext(me) {
@@ -105,23 +125,42 @@ async function buildContext(me) {
     rootLevel: root ? root.level : "district",
     actorUnit: me.sees_all ? `unit:${config.district}` : me.units.find((u) => u.startsWith("unit:")) || me.units[0],
     departments: await departments(),
+    person: personOf(me), // set when a person (not an API key) is signed in: actions carry no actor.id
+    queue: Boolean(me.person) && (await queueAvailable()),
+    // Micro-grids have no outlines to draw: a person who holds only micro-grids works from lists.
+    noMap: areaCodes.length > 0 && areaCodes.every((code) => (unitByCode(code) || {}).level === "micro_grid"),
   };
 }
 
+/** A person's roles as 「网格员 · 西关街道第1网格」, one per grant. */
+export function rolesText(person, names) {
+  const roles = person.roles || [];
+  return roles.map((r) => {
+    const [role, unit] = typeof r === "string" ? r.split("@") : [r.role, r.unit];
+    const where = unit === "*" ? "全区" : names.get(unit) || (r && r.name) || unit;
+    return `${label(PERSON_ROLES, role)}${where ? ` · ${where}` : ""}`;
+  });
+}
+
 function renderHeader(me) {
+  const names = new Map(me.area.map((a) => [a.unit, a.name]));
   const area = me.sees_all
     ? "全部区域"
     : me.area.map((a) => (a.name ? `${a.name}（${label(LEVELS, a.level)}）` : a.unit)).join("、");
+  const person = ctx.person;
   clear(who,
-    h("span", { class: "who-name" }, me.name),
-    h("span", { class: "muted small" }, ` · ${area} · 权限：${me.scopes.map((s) => label(SCOPES, s)).join("、")}`),
+    h("span", { class: "who-name", dataset: { kind: person ? "person" : "key" } }, person ? person.name || me.name : me.name),
+    person
+      ? h("span", { class: "muted small who-roles" }, ` · ${rolesText(person, names).join("、") || area}`)
+      : h("span", { class: "muted small" }, ` · ${area} · 权限：${me.scopes.map((s) => label(SCOPES, s)).join("、")}`),
     h("button", { type: "button", id: "sign-out", onclick: signOut }, "退出"),
   );
+  nav.querySelector('[data-nav="queue"]').hidden = !ctx.queue;
+  nav.querySelector('[data-nav="map"]').hidden = ctx.noMap;
   nav.hidden = false;
 }
 
-function signOut() {
-  setKey(null);
+function leave() {
   stopLive();
   ctx = null;
   resetCache();
@@ -129,43 +168,21 @@ function signOut() {
   dispose = null;
   clear(who);
   nav.hidden = true;
+}
+
+async function signOut() {
+  leave();
+  await endSession();
   showSignIn();
 }
 
 function showSignIn(error) {
-  document.title = "登录 · 网格化管理指挥中心";
-  const input = h("input", {
-    id: "api-key",
-    name: "key",
-    type: "password",
-    autocomplete: "off",
-    required: true,
-    placeholder: "gdk_…",
-    "aria-describedby": "key-help",
-  });
-  const message = h("div", {}, error ? problemBox(error) : null);
-  const form = h("form", { class: "sign-in card", id: "sign-in" },
-    h("h2", {}, "登录指挥中心"),
-    h("label", { for: "api-key" }, "API 密钥"),
-    input,
-    h("p", { id: "key-help", class: "muted small" },
-      "使用管理员为本指挥中心签发的 API 密钥（griddispatch clients create）。密钥只保存在本浏览器标签页中，关闭即清除。"),
-    h("button", { type: "submit", class: "primary" }, "登录"),
-    message,
-  );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    setKey(input.value.trim());
-    clear(message, h("p", { class: "muted" }, "正在验证…"));
-    try {
-      await signIn();
-    } catch (err) {
-      setKey(null);
-      clear(message, problemBox(err));
-    }
-  });
-  clear(main, form);
-  input.focus();
+  renderSignIn(main, { methods: config.sign_in || {}, error, onSignedIn: signIn });
+}
+
+function streamsOf(me) {
+  const territorial = ctx.wholeDistrict ? [] : ctx.areaCodes.map((c) => `unit:${c}`);
+  return [...territorial, ...me.units.filter((u) => !u.startsWith("unit:") && u !== "*")];
 }
 
 async function signIn() {
@@ -173,10 +190,8 @@ async function signIn() {
   const me = await api("/v1/me");
   ctx = await buildContext(me);
   renderHeader(me);
-  const territorial = ctx.wholeDistrict ? [] : ctx.areaCodes.map((c) => `unit:${c}`);
-  const streams = [...territorial, ...me.units.filter((u) => !u.startsWith("unit:") && u !== "*")];
-  startLive(config.notify_url, streams, getKey());
-  if (!location.hash || location.hash === "#" || location.hash === "#/") location.replace("#/map");
+  startLive(config.notify_url, streamsOf(me), bearer(), { person: isPerson() });
+  if (!location.hash || location.hash === "#" || location.hash === "#/") location.replace(home());
   await route();
 }
 
@@ -188,6 +203,8 @@ async function start() {
     liveIndicator.title = state === "live" ? "已连接实时推送，地图与列表自动更新" : "实时推送未连接，页面每 15 秒自动刷新";
   });
   onLiveEvent(() => (liveIndicator.dataset.events = String(eventsReceived())));
+  // Single sign-on's hand-over first: the tokens leave the address bar before anything else runs.
+  const handover = takeFragment();
   try {
     config = await api("/console/config.json");
   } catch (err) {
@@ -196,19 +213,34 @@ async function start() {
   }
   setTimeZone(config.timezone);
   whenUnauthenticated((err) => {
-    signOut();
+    if (!ctx) return; // a sign-in in progress reports its own failure
+    leave();
+    forget();
     showSignIn(err);
   });
+  // A refreshed token: the live stream reconnects with it (EventSource keeps the URL it was opened with).
+  let lastToken = bearer();
+  onSessionChange((session) => {
+    const token = session ? session.access : null;
+    if (ctx && token && token !== lastToken) startLive(config.notify_url, streamsOf(ctx.me), token, { person: isPerson() });
+    lastToken = token;
+  });
   window.addEventListener("hashchange", route);
-  if (!getKey()) {
+  if (handover && handover.error) {
+    showSignIn({ sso: handover.error, detail: handover.detail });
+    return;
+  }
+  if (!current()) {
     showSignIn();
     return;
   }
   try {
     await signIn();
   } catch (err) {
-    setKey(null);
-    showSignIn(err);
+    const wasPerson = isPerson();
+    leave();
+    forget();
+    showSignIn(wasPerson ? { text: "登录已失效，请重新登录。", problem: err.problem } : err);
   }
 }
 

@@ -5,7 +5,8 @@ import { api, ApiError, matterName, matters, partyName, problemBox, units, unitB
 import { caseWarning, warningBadge } from "./cases.js";
 import { clear, fmtRemaining, fmtTime, h } from "./dom.js";
 import {
-  ACTIONS, AWAITING_ACCEPT, CHANNELS, DEADLINES, DELIVERY_STATUS, EVENT_TYPES, LEVELS, OPEN_STATES, ROLES, SOURCES, STATES, URGENCY, label,
+  ACTIONS, AWAITING_ACCEPT, CHANNELS, DEADLINES, DELIVERY_STATUS, EVENT_TYPES, LEVELS, OPEN_STATES, PERSON_ROLES, ROLES, SOURCES, STATES,
+  URGENCY, label,
 } from "./labels.js";
 import { onLiveEvent } from "./live.js";
 
@@ -44,6 +45,27 @@ export function deadlineRows(c) {
   return rows;
 }
 
+/** Who took a step: 「张伟 · 网格员 · 主办 · 西关街道第1网格」 for a person, role · unit · id for a system. */
+export function actorText(actor, depts = []) {
+  if (!actor) return "—";
+  const parts = [];
+  if (actor.name) parts.push(actor.name);
+  const personRole = actor.person_role || actor.person_roles;
+  if (personRole) parts.push([].concat(personRole).map((r) => label(PERSON_ROLES, r)).join("、"));
+  if (actor.role) parts.push(label(ROLES, actor.role));
+  if (actor.unit) parts.push(partyName(actor.unit, depts));
+  if (!actor.name && actor.id) parts.push(actor.id);
+  return parts.join(" · ") || "—";
+}
+
+/** The lead's responsible person (派单到人): 我, their id, or nobody on duty; null without the field. */
+function responsibleText(r, person) {
+  if (!r) return null;
+  if (r.unstaffed) return h("span", { class: "badge badge-red", id: "responsible" }, "无人值守（无责任人）");
+  if (!r.lead) return null;
+  return h("span", { id: "responsible", dataset: { person: r.lead } }, person && r.lead === person.id ? "我" : r.lead);
+}
+
 function noteOf(event) {
   const d = event.detail || {};
   const parts = [];
@@ -56,16 +78,11 @@ function noteOf(event) {
   if (d.unit) parts.push(`派往：${partyName(d.unit)}`);
   if (d.lead) parts.push(`主办：${partyName(d.lead)}`);
   if (d.into_case_number) parts.push(`合并到 ${d.into_case_number}`);
+  if (d.person && ["claim", "hand_over", "reassign"].includes(event.action)) parts.push(`责任人：${d.from || "无"} → ${d.person}`);
   if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${d.departments.join("、")}`);
   if (d.tier) parts.push(`时限提醒：${d.tier}`);
   if (d.score) parts.push(`评分：${d.score}`);
   return parts.join("；");
-}
-
-// Who acted: a signed-in person by name (with their id), a system's actor by the id its client gave.
-function actorName(actor) {
-  if (!actor || !actor.id) return "";
-  return actor.name ? ` · ${actor.name}（${actor.id}）` : ` · ${actor.id}`;
 }
 
 function dl(pairs) {
@@ -107,6 +124,55 @@ async function loadDeliveries(caseId, holder) {
   }
 }
 
+/**
+ * The units a signed-in person may act for on this case: the case's parties (lead, assisting) that lie in the
+ * person's units, then (to supervise) the person's own units. Each {unit, role} with the case role it gives.
+ */
+export function actingUnits(ctx, c) {
+  const me = ctx.me;
+  // A unit party within one of the person's units (micro-grids included: walk up the registry's parents).
+  const holds = (party) => {
+    if (me.sees_all || me.units.includes(party)) return true;
+    const [kind, code] = party.split(":");
+    if (kind !== "unit") return false;
+    for (let unit = unitByCode(code), n = 0; unit && n < 16; unit = unitByCode(unit.parent), n++) {
+      if (me.units.includes(`unit:${unit.code}`)) return true;
+    }
+    return false;
+  };
+  const a = c.assignment || {};
+  const out = [];
+  const seen = new Set();
+  const add = (unit, role) => {
+    if (!unit || seen.has(unit)) return;
+    seen.add(unit);
+    out.push({ unit, role });
+  };
+  if (a.lead && holds(a.lead)) add(a.lead, "assignee");
+  for (const p of a.assisting || []) if (holds(p)) add(p, "assisting");
+  for (const p of (c.progress && c.progress.owing) || []) if (holds(p)) add(p, "assisting");
+  if (me.scopes.includes("supervise")) for (const u of me.units) if (u !== "*") add(u, "supervisor");
+  if (me.sees_all && me.scopes.includes("supervise")) add(`unit:${ctx.config.district}`, "supervisor");
+  return out;
+}
+
+/** Who acts, for a person: their name and the unit they act for (the token says who; the body only which unit). */
+function personActor(ctx, options, depts) {
+  const p = ctx.person;
+  const roles = (p.roles || []).map((r) => label(PERSON_ROLES, typeof r === "string" ? r.split("@")[0] : r.role));
+  return [
+    h("p", { class: "acting-as", id: "acting-as" }, "操作人：", h("strong", {}, p.name || ctx.me.name),
+      roles.length ? h("span", { class: "muted small" }, `（${[...new Set(roles)].join("、")}）`) : null),
+    options.length
+      ? h("label", {}, "代表单位",
+          h("select", { id: "actor-unit", name: "actor_unit" },
+            options.map((o) => h("option", { value: o.unit }, `${partyName(o.unit, depts)}（${label(ROLES, o.role)}）`)),
+          ),
+        )
+      : h("p", { class: "muted small" }, "您不是此案件的相关单位。"),
+  ];
+}
+
 function actorField() {
   return h("label", {}, "操作人（值班员）",
     h("input", {
@@ -129,14 +195,16 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone }) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);
+    // A person is who the token says: no actor.id, only the unit they act for. A key names its operator.
+    const unitSelect = document.getElementById("actor-unit");
     const actorInput = document.getElementById("actor-id");
-    const actor = actorInput ? actorInput.value.trim() : "";
-    if (!actor) {
+    const actor = ctx.person ? null : actorInput ? actorInput.value.trim() : "";
+    if (!ctx.person && !actor) {
       clear(result, h("div", { class: "problem", role: "alert" }, h("strong", {}, "请先填写操作人（值班员姓名或工号）。")));
       if (actorInput) actorInput.focus();
       return;
     }
-    sessionStorage.setItem(ACTOR_KEY, actor);
+    if (actor) sessionStorage.setItem(ACTOR_KEY, actor);
     let body;
     try {
       body = build(data);
@@ -144,7 +212,9 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone }) {
       clear(result, h("div", { class: "problem", role: "alert" }, h("strong", {}, err.message)));
       return;
     }
-    body.actor = { id: actor, unit: ctx.actorUnit || undefined };
+    body.actor = ctx.person
+      ? { unit: (unitSelect && unitSelect.value) || ctx.actorUnit || undefined }
+      : { id: actor, unit: ctx.actorUnit || undefined };
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     clear(result, h("p", { class: "muted" }, "正在提交…"));
@@ -200,6 +270,9 @@ export async function renderCase(main, ctx, caseId) {
   };
 
   // After a 202: watch the case until dispatch has applied the action (its history grows), then show it.
+  const personId = ctx.person ? ctx.person.id : null;
+  const byUs = (a, actor) =>
+    Boolean(a) && (personId ? a.id === personId || a.person_id === personId || a.id === `person:${personId}` : a.id === actor);
   const awaitApplied = (receipt, result, actor, accepted) => {
     const before = (c.history || []).length;
     const stateBefore = c.state;
@@ -214,7 +287,7 @@ export async function renderCase(main, ctx, caseId) {
         return;
       }
       // Our step: a new history entry by this person (others may act on the case meanwhile).
-      const ours = (fresh.history || []).slice(before).filter((e) => e.actor && e.actor.id === actor);
+      const ours = (fresh.history || []).slice(before).filter((e) => byUs(e.actor, actor));
       const rejected = ours.find((e) => e.action === "rejected");
       if (rejected) {
         pending -= 1;
@@ -264,7 +337,37 @@ export async function renderCase(main, ctx, caseId) {
         depts.map((d) => h("label", {}, h("input", { type: "checkbox", name: "departments", value: d.code }), d.name)))
     : h("label", {}, "部门编码（逗号分隔）", h("input", { name: "departments_text", placeholder: "如 city_management, market_supervision" }));
 
+  const acting = ctx.person ? actingUnits(ctx, c) : [];
+  const party = acting.some((o) => o.role !== "supervisor");
+  const own = ctx.person && party && canAct ? [
+    AWAITING_ACCEPT.includes(c.state) && actionForm({
+      id: "action-accept", title: "签收", ctx, caseId, onDone: awaitApplied,
+      hint: "签收后开始计算办结时限。", fields: [], build: () => ({ action: "accept" }),
+    }),
+    ["accepted", "reopened"].includes(c.state) && actionForm({
+      id: "action-start", title: "开始处置", ctx, caseId, onDone: awaitApplied, fields: [],
+      build: () => ({ action: "start" }),
+    }),
+    ["accepted", "in_progress", "reopened"].includes(c.state) && actionForm({
+      id: "action-resolve", title: "办结", ctx, caseId, onDone: awaitApplied,
+      fields: h("label", {}, "处置结果", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
+      build: (data) => ({ action: "resolve", text: String(data.get("text")).trim() }),
+    }),
+  ].filter(Boolean) : [];
+
+  // 认领: a person of a party's very unit becomes responsible for its part (派单到人; dispatch checks who).
+  const responsible = c.responsible || {};
+  const personOfPart = (party) => (party === (c.assignment || {}).lead ? responsible.lead : (responsible.parts || {})[party]);
+  const claimable = ctx.person && canAct && ["assigned", "accepted", "in_progress", "reopened"].includes(c.state)
+    && acting.some((o) => o.role !== "supervisor" && ctx.me.units.includes(o.unit) && personOfPart(o.unit) !== ctx.person.id);
+  const claim = claimable && actionForm({
+    id: "action-claim", title: "认领", ctx, caseId, onDone: awaitApplied, fields: [],
+    hint: "成为所选代表单位这部分的责任人（本案将进入您的待办）。", build: () => ({ action: "claim" }),
+  });
+
   const forms = c.state === "received" ? [] : [
+    ...own,
+    claim,
     actionForm({
       id: "action-comment", title: "评论", ctx, caseId, onDone: awaitApplied,
       fields: h("label", {}, "内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
@@ -354,6 +457,7 @@ export async function renderCase(main, ctx, caseId) {
             dl([
               ["主办", partyName(c.assignment.lead, depts)],
               ["协办", (c.assignment.assisting || []).map((p) => partyName(p, depts)).join("、") || "无"],
+              ["责任人", responsibleText(c.responsible, ctx.person)],
             ]),
           ) : null,
           rows.length ? section("时限",
@@ -390,9 +494,7 @@ export async function renderCase(main, ctx, caseId) {
                   h("time", { datetime: e.at }, fmtTime(e.at)),
                   h("strong", {}, label(ACTIONS, e.action)),
                   e.to_state && e.to_state !== e.from_state ? h("span", { class: "muted" }, ` ${label(STATES, e.from_state)} → ${label(STATES, e.to_state)}`) : null,
-                  h("div", { class: "small" },
-                    `${label(ROLES, e.actor && e.actor.role)}${e.actor && e.actor.unit ? ` · ${partyName(e.actor.unit, depts)}` : ""}${actorName(e.actor)}`,
-                  ),
+                  h("div", { class: "small actor" }, actorText(e.actor, depts)),
                   noteOf(e) ? h("div", { class: "note" }, noteOf(e)) : null,
                 ),
               ),
@@ -401,8 +503,10 @@ export async function renderCase(main, ctx, caseId) {
           section("通知送达", deliveries),
         ),
         h("aside", { class: "case-actions" },
-          h("h3", {}, "指挥中心操作"),
-          !canAct ? h("p", { class: "muted" }, "此密钥只能查看，不能操作案件。") : [actorField(), forms],
+          h("h3", {}, ctx.person ? "案件办理" : "指挥中心操作"),
+          !canAct
+            ? h("p", { class: "muted" }, ctx.person ? "您的角色只能查看，不能操作案件。" : "此密钥只能查看，不能操作案件。")
+            : [ctx.person ? personActor(ctx, acting, depts) : actorField(), forms],
         ),
       ),
     ),
@@ -414,14 +518,25 @@ export async function renderCase(main, ctx, caseId) {
   const busy = () => {
     const actions = main.querySelector(".case-actions");
     if (!actions) return false;
-    if (actions.contains(document.activeElement) && document.activeElement.id !== "actor-id") return true;
+    if (actions.contains(document.activeElement) && !["actor-id", "actor-unit"].includes(document.activeElement.id)) return true;
     return [...actions.querySelectorAll("textarea, input[name=unit_text]")].some((el) => el.value.trim());
   };
   let stop = onLiveEvent((event) => {
     if (!event.data || event.data.subject !== caseId) return;
     clearTimeout(timer);
-    timer = setTimeout(() => {
+    timer = setTimeout(async () => {
       if (pending > 0) return;
+      // An event this page already shows (the step it just applied, a deadline's bookkeeping): leave it be.
+      let fresh = null;
+      try {
+        fresh = await api(`/v1/cases/${caseId}`);
+      } catch {
+        fresh = null;
+      }
+      if (disposed || pending > 0) return;
+      const same = fresh && fresh.state === c.state && (fresh.history || []).length === (c.history || []).length
+        && JSON.stringify(fresh.deadlines || null) === JSON.stringify(c.deadlines || null);
+      if (same) return;
       if (!busy()) {
         rerender();
         return;

@@ -84,6 +84,18 @@ export const ROLES = {
   system: "系统",
 };
 
+// A person's roles (shared/people/model.py RoleName; tests/unit/intake/test_console_vocabulary.py keeps them equal).
+export const PERSON_ROLES = {
+  grid_worker: "网格员",
+  micro_grid_head: "微网格长",
+  grid_head: "网格长",
+  duty_officer: "值班员",
+  department_handler: "部门承办人",
+  department_head: "部门负责人",
+  district_supervisor: "区级督办",
+  administrator: "系统管理员",
+};
+
 export const WARNINGS = {
   blue: { label: "蓝牌 · 正常", short: "正常" },
   yellow: { label: "黄牌 · 预警", short: "预警" },

@@ -1,5 +1,6 @@
 // The live stream of the signed-in area: notify's Server-Sent Events (GET /v1/streams/{unit}).
-// EventSource cannot send headers, so the key goes as ?api_key= (notify allows it for streams only).
+// EventSource cannot send headers, so the credential goes in the query (notify allows it for streams only):
+// a system's key as ?api_key=, a person's short-lived access token as ?access_token=.
 
 const EVENT_TYPES = [
   "cn.griddispatch.case.assigned.v1",
@@ -49,12 +50,12 @@ function recount() {
 }
 
 /** Open one stream per area unit (at most four: a browser keeps ~6 connections per host). */
-export function startLive(notifyUrl, units, key) {
+export function startLive(notifyUrl, units, key, { person = false } = {}) {
   stopLive();
   if (!notifyUrl || !units.length || typeof EventSource === "undefined") return;
   const base = notifyUrl.replace(/\/$/, "");
   for (const unit of units.slice(0, 4)) {
-    const url = `${base}/v1/streams/${encodeURIComponent(unit)}?api_key=${encodeURIComponent(key)}`;
+    const url = `${base}/v1/streams/${encodeURIComponent(unit)}?${person ? "access_token" : "api_key"}=${encodeURIComponent(key)}`;
     const source = new EventSource(url);
     const deliver = (message) => {
       received += 1;

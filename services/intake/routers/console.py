@@ -1,11 +1,12 @@
-"""The command-centre console: static files at /console/ and the little it needs to know at /console/config.json."""
+"""The command-centre console: static files at /console/ and the little it needs to know at /console/config.json
+(where notify is, the district, its clock, and how people may sign in)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from services.intake.deps import Res
@@ -15,14 +16,33 @@ CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 router = APIRouter(tags=["console"])
 
 
-@router.get("/console/config.json", summary="The console's configuration: where notify is, the district, its clock")
-async def console_config(res: Res) -> dict[str, Any]:
+OIDC_LOGIN = "/v1/auth/oidc/login"
+
+
+def sign_in_methods(app: FastAPI) -> dict[str, Any]:
+    """How the sign-in page offers to sign in: a person's password, single sign-on when intake has an OpenID
+    Connect provider configured, and an API key (for system operators; a secondary option)."""
+    # main.py sets app.state.oidc (and registers /v1/auth/oidc/*) only when GRIDDISPATCH_OIDC_ISSUER is set.
+    sso = getattr(app.state, "oidc", None) is not None
+    return {"password": True, "oidc": sso, "oidc_login_url": OIDC_LOGIN if sso else None, "api_key": True}
+
+
+@router.get(
+    "/console/config.json",
+    summary="The console's configuration: where notify is, the district, its clock, the ways to sign in",
+)
+async def console_config(request: Request, res: Res) -> dict[str, Any]:
     district = await res.pool.fetchval(
         """SELECT code FROM registry_units
            WHERE version_id = (SELECT version_id FROM registry_active) AND level = 'district'
            ORDER BY code LIMIT 1"""
     )
-    return {"notify_url": res.notify_url, "district": district, "timezone": res.settings.district_timezone}
+    return {
+        "notify_url": res.notify_url,
+        "district": district,
+        "timezone": res.settings.district_timezone,
+        "sign_in": sign_in_methods(request.app),
+    }
 
 
 def mount_console(app: FastAPI) -> None:

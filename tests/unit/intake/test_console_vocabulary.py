@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from shared.domain.lifecycle import AWAITING_ACCEPT, UNRESOLVED, DueKind, State
+from shared.people.model import RoleName
 
 LABELS = (Path(__file__).parents[3] / "services/intake/console/labels.js").read_text(encoding="utf-8")
 
@@ -31,3 +32,7 @@ def test_the_console_sets_are_the_domain_sets() -> None:
 def test_every_state_and_deadline_kind_has_a_chinese_name() -> None:
     assert {s.value for s in State} | {"received"} == _keys("STATES")
     assert {k.value for k in DueKind} <= _keys("DEADLINES")
+
+
+def test_every_role_of_a_person_has_a_chinese_name() -> None:
+    assert {r.value for r in RoleName} == _keys("PERSON_ROLES")
