@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,11 +37,27 @@ def deadline_colour(d: asyncpg.Record, now: datetime) -> Colour:
     return colour(d["due_at"], now, warn_times=d["warn_times"], starts_at=d["starts_at"], running=running)
 
 
-def responsible_view(row: asyncpg.Record) -> dict[str, Any]:
-    """The responsible persons (派单到人): of the lead (null: nobody on duty and no head) and of each assisting part."""
+def responsible_ids(rows: Iterable[asyncpg.Record]) -> set[str]:
+    """Every person responsible for a part of these cases: whose names a page of them shows."""
+    ids: set[str] = set()
+    for row in rows:
+        ids.update(p for p in (row["lead_person"], *(_json(row["part_persons"]) or {}).values()) if p)
+    return ids
+
+
+def responsible_view(row: asyncpg.Record, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The responsible persons (派单到人): of the lead (null: nobody on duty and no head) and of each assisting part,
+    with their names where `names` has them."""
+    names = names or {}
     parts = _json(row["part_persons"]) or {}
     unstaffed = row["lead"] is not None and row["lead_person"] is None and row["state"] not in _ENDED
-    return {"lead": row["lead_person"], "parts": parts, "unstaffed": unstaffed}
+    return {
+        "lead": row["lead_person"],
+        "lead_name": names.get(row["lead_person"]) if row["lead_person"] else None,
+        "parts": parts,
+        "part_names": {party: names[p] for party, p in parts.items() if p in names},
+        "unstaffed": unstaffed,
+    }
 
 
 def case_summary(
@@ -50,8 +66,10 @@ def case_summary(
     tz: ZoneInfo = DISTRICT_TZ,
     running: Sequence[asyncpg.Record] = (),
     now: datetime | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """`running`: the case's open deadlines, whose most pressing colour the case shows."""
+    """`running`: the case's open deadlines, whose most pressing colour the case shows; `names`: person id -> name
+    (`responsible_ids` says whose)."""
     now = now or datetime.now(UTC)
     reporter = _json(row["reporter"])
     return {
@@ -73,7 +91,7 @@ def case_summary(
         "received_at": _time(row["received_at"]),
         "updated_at": _time(row["updated_at"]),
         "assignment": {"lead": row["lead"], "assisting": list(row["assisting"]), "place": row["place"]},
-        "responsible": responsible_view(row),
+        "responsible": responsible_view(row, names),
         "deadlines": {
             "accept_by": _time(row["accept_by"]),
             "resolve_by": _time(row["resolve_by"]),
@@ -117,10 +135,11 @@ def case_detail(
     tz: ZoneInfo = DISTRICT_TZ,
     deadlines: Sequence[asyncpg.Record] = (),
     now: datetime | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     decision = _json(row["decision"]) or {}
-    summary = case_summary(row, client, tz, [d for d in deadlines if d["status"] == "open"], now)
+    summary = case_summary(row, client, tz, [d for d in deadlines if d["status"] == "open"], now, names)
     summary["deadlines"]["items"] = [deadline_view(d, now, tz) for d in deadlines]
     progress = _json(row["progress"]) or {}
     return {

@@ -159,6 +159,15 @@ async def get_person(conn: asyncpg.Connection, person_id: str) -> Person | None:
     return record.person if record else None
 
 
+async def names_of(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, str]:
+    """Person id -> name, for the ids that are persons (one query for a page of cases)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await conn.fetch("SELECT id, name FROM persons WHERE id = ANY($1::text[])", wanted)
+    return {r["id"]: r["name"] for r in rows}
+
+
 async def find_by_login(conn: asyncpg.Connection, login: str) -> list[LoginCandidate]:
     """The person a login names, as a list of at most one: a username (case-insensitive) or a full phone number
     (spaces and dashes ignored). A phone number recorded for more than one person names nobody, so a sign-in

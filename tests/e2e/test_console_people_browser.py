@@ -307,7 +307,8 @@ async def test_a_colleague_of_the_unit_claims_the_case(browser: Browser, stack: 
     try:
         await _sign_in(page, stack, head)
         await page.goto(f"{stack.console_url}#/cases/{case_id}")
-        await expect(page.locator("#responsible")).to_have_text(worker)
+        await expect(page.locator("#responsible")).to_have_text("崔晨")  # named, the id kept as data-person
+        await expect(page.locator("#responsible")).to_have_attribute("data-person", worker)
         await page.click("#action-claim button[type=submit]")
         await expect(page.locator('#case-notice .applied[data-action="claim"]')).to_contain_text(
             "操作已生效", timeout=LIVE_WAIT_MS

@@ -36,8 +36,11 @@ async def _queue(stack: SignInStack, headers: dict[str, str]) -> list[str]:
 async def test_claim_queue_hand_over_and_reassign_as_signed_in_persons(
     stack: SignInStack, dispatch: DispatchUnderTest
 ) -> None:
-    me, my_login = await stack.person(name="王小明", roles=[("grid_worker", MICRO_GRID)])
-    colleague, colleague_login = await stack.person(name="李小红", roles=[("grid_worker", MICRO_GRID)])
+    workers = [await stack.person(name="同格网格员", roles=[("grid_worker", MICRO_GRID)]) for _ in range(2)]
+    # a micro-grid's case goes to its first grid worker by id: the colleague, so that "me" has something to claim
+    (colleague, colleague_login), (me, my_login) = sorted(workers)
+    async with stack.pool.acquire() as conn:
+        await conn.execute("UPDATE persons SET name = '王小明' WHERE id = $1", me)
     stranger, _ = await stack.person(name="赵外", roles=[("grid_worker", OTHER_GRID)])
     head, head_login = await stack.person(name="周格长", roles=[("micro_grid_head", MICRO_GRID)])
     await until_snapshot(
@@ -47,6 +50,7 @@ async def test_claim_queue_hand_over_and_reassign_as_signed_in_persons(
     await dispatch.feed(report)
     case_id = report.subject
     assert (await dispatch.case(case_id))["lead"] == MICRO_GRID
+    assert (await dispatch.case(case_id))["lead_person"] == colleague
 
     mine = (await stack.signed(my_login)).headers
     theirs = (await stack.signed(colleague_login)).headers
@@ -74,6 +78,8 @@ async def test_claim_queue_hand_over_and_reassign_as_signed_in_persons(
     page = (await stack.http.get(f"/v1/cases/{case_id}", headers=heads)).json()
     trail = [(h["action"], h["actor"]["id"]) for h in page["history"]][-4:]
     assert trail == [("claim", me), ("rejected", me), ("hand_over", me), ("reassign", head)]
-    assert page["responsible"]["lead"] == me
+    assert page["responsible"]["lead"] == me and page["responsible"]["lead_name"] == "王小明"
     unit_queue = (await stack.http.get("/v1/me/unit-queue", headers=heads)).json()
     assert case_id in [i["case_id"] for i in unit_queue["items"]]
+    [listed] = [i for i in unit_queue["items"] if i["case_id"] == case_id]
+    assert listed["responsible"]["lead_name"] == "王小明"

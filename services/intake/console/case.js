@@ -58,12 +58,12 @@ export function actorText(actor, depts = []) {
   return parts.join(" · ") || "—";
 }
 
-/** The lead's responsible person (派单到人): 我, their id, or nobody on duty; null without the field. */
+/** The lead's responsible person (派单到人): 我, their name (else id), or nobody on duty; null without the field. */
 function responsibleText(r, person) {
   if (!r) return null;
   if (r.unstaffed) return h("span", { class: "badge badge-red", id: "responsible" }, "无人值守（无责任人）");
   if (!r.lead) return null;
-  return h("span", { id: "responsible", dataset: { person: r.lead } }, person && r.lead === person.id ? "我" : r.lead);
+  return h("span", { id: "responsible", dataset: { person: r.lead } }, person && r.lead === person.id ? "我" : r.lead_name || r.lead);
 }
 
 function noteOf(event) {

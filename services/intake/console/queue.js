@@ -55,7 +55,7 @@ export async function queueAvailable() {
   }
 }
 
-/** Who answers for the case (本单位待办): 我, a colleague's id, or nobody on duty (flagged). */
+/** Who answers for the case (本单位待办): 我, a colleague's name (else id), or nobody on duty (flagged). */
 function responsibleText(item, me) {
   const r = item.responsible;
   if (!r || typeof r !== "object") return null;

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Header, Query
 
 from services.intake import act
 from services.intake.case_queries import CaseFilter, list_cases
-from services.intake.case_views import case_detail, case_summary, delivery_view, received
+from services.intake.case_views import case_detail, case_summary, delivery_view, received, responsible_ids
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
 from services.intake.deps import Client, Res, require
 from services.intake.schemas import ActionAccepted, ActionIn, Page, Source, in_range, problems
 from shared.api_clients import Scope
 from shared.domain.lifecycle import State
 from shared.errors import InvalidInput, NotFound
+from shared.people import store as people_store
 from shared.queries import case_events, cases, deadlines, submissions
 from shared.queries.deliveries import deliveries_of
 from shared.queries.visibility import visibility_of
@@ -50,7 +51,8 @@ async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, An
         row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)
         if row is not None:
             events, due = await case_events.history(conn, case_id), await deadlines.of_case(conn, case_id)
-            return case_detail(row, events, client, tz, due)
+            names = await people_store.names_of(conn, responsible_ids([row]))
+            return case_detail(row, events, client, tz, due, names=names)
     if submission is not None:
         return received(submission)
     raise _not_found(case_id)
@@ -92,8 +94,9 @@ async def get_cases(
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)
         running = await deadlines.running(conn, [r["case_id"] for r in rows])
+        names = await people_store.names_of(conn, responsible_ids(rows))
     tz = ZoneInfo(res.settings.district_timezone)
-    items = [case_summary(r, client, tz, running.get(r["case_id"], [])) for r in rows]
+    items = [case_summary(r, client, tz, running.get(r["case_id"], []), names=names) for r in rows]
     return Page(items=items, next_cursor=next_cursor)
 
 

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from services.intake.case_views import case_summary
+from services.intake.case_views import case_summary, responsible_ids
 from services.intake.deps import Client, Res, require
 from services.intake.schemas import problems
 from shared.api_clients import ApiClient, Scope
 from shared.domain.lifecycle import IN_HANDLING
 from shared.errors import Forbidden
+from shared.people import store as people_store
 from shared.people.model import Person
 from shared.queries import cases, deadlines
 from shared.queries.states import values
@@ -43,9 +44,10 @@ async def _page(res: Res, client: ApiClient, rows: list[Any]) -> dict[str, Any]:
     tz = ZoneInfo(res.settings.district_timezone)
     async with res.pool.acquire() as conn:
         running = await deadlines.running(conn, [r["case_id"] for r in rows])
+        names = await people_store.names_of(conn, responsible_ids(rows))
     items = []
     for r in rows:
-        item = case_summary(r, client, tz, running.get(r["case_id"], []))
+        item = case_summary(r, client, tz, running.get(r["case_id"], []), names=names)
         item["due_next"] = r["due_next"].isoformat() if r["due_next"] else None
         items.append(item)
     return {"items": items, "count": len(items)}
