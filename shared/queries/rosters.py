@@ -150,3 +150,30 @@ async def unit_level(conn: asyncpg.Connection, unit: str) -> str | None:
         code,
     )
     return level
+
+
+async def units_to_cover(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """(unit, name, level) of every unit of the active registry above the micro-grids (a micro-grid's own worker
+    answers for it), every department and every branch: the units a roster is meant to keep staffed."""
+    return list(
+        await conn.fetch(
+            """SELECT 'unit:' || code AS unit, name, level FROM registry_units
+               WHERE version_id = (SELECT version_id FROM registry_active) AND level <> 'micro_grid'
+               UNION ALL SELECT 'department:' || code, name, 'department' FROM registry_departments
+               WHERE version_id = (SELECT version_id FROM registry_active)
+               UNION ALL SELECT 'branch:' || code, name, 'branch' FROM registry_branches
+               WHERE version_id = (SELECT version_id FROM registry_active)
+               ORDER BY 1"""
+        )
+    )
+
+
+async def staff_of(conn: asyncpg.Connection, units: Sequence[str]) -> list[asyncpg.Record]:
+    """(person_id, role, unit, name, status) of everyone holding a role in one of the units: one statement."""
+    return list(
+        await conn.fetch(
+            """SELECT r.person_id, r.role, r.unit, p.name, p.status FROM person_roles r
+               JOIN persons p ON p.id = r.person_id WHERE r.unit = ANY($1::text[]) ORDER BY r.person_id, r.role""",
+            list(units),
+        )
+    )

@@ -360,3 +360,24 @@ async def test_a_grid_worker_sees_their_case_in_my_queue_on_a_phone(browser: Bro
         assert errors == []
     finally:
         await page.context.close()
+
+
+async def test_a_duty_officer_sees_the_units_of_the_area_with_nobody_on_duty(
+    browser: Browser, stack: ConsoleStack
+) -> None:
+    community = "610199002001"  # no roster in the sample district: nobody is on duty there, nor in its grids
+    officer = await _person(stack, "卫值班", [("duty_officer", f"unit:{community}")])
+    page, errors = await _page(browser)
+    try:
+        await _sign_in(page, stack, officer)
+        await expect(page.locator("#who .who-name")).to_have_text("卫值班")
+        await page.goto(f"{stack.console_url}#/queue/unit")
+        flagged = page.locator("#uncovered")
+        await expect(flagged).to_contain_text("无人值班", timeout=LIVE_WAIT_MS)
+        listed = flagged.locator(f'li[data-unit="unit:{community}"]')
+        await expect(listed).to_have_attribute("data-why", "nobody")  # no head role exists for a community
+        assert int(await flagged.get_attribute("data-count") or 0) >= 2  # the community and its grids
+        await expect(flagged.locator('li[data-why="head"]').first).to_contain_text("负责人")  # a grid's head
+        assert errors == []
+    finally:
+        await page.context.close()

@@ -134,3 +134,58 @@ async def test_persons_must_belong_to_the_unit_and_units_must_exist(intake: Inta
         f"/v1/units/{COMMUNITY}/on-duty", params={"at": "2026-03-04T03:00"}, headers=admin.headers
     )
     assert r.status_code == 422 and r.json()["field"] == "at"
+
+
+async def test_the_units_with_nobody_on_duty_are_listed_with_who_answers_instead(
+    intake: IntakeUnderTest, people: People
+) -> None:
+    street = "unit:610199003"  # a street no other test gives rosters
+    below = await intake.pool.fetch(
+        """WITH RECURSIVE below (code, level) AS (
+               SELECT code, level FROM registry_units WHERE version_id = (SELECT version_id FROM registry_active)
+               AND code = '610199003'
+               UNION SELECT u.code, u.level FROM registry_units u JOIN below b ON u.parent = b.code
+               WHERE u.version_id = (SELECT version_id FROM registry_active))
+           SELECT 'unit:' || code AS unit FROM below WHERE level <> 'micro_grid'"""
+    )
+    expected = {r["unit"] for r in below}
+    assert len(expected) == 17  # the street, its 4 communities and 12 grids; the micro-grids never
+    centre = await intake.caller("read", "supervise", units=(street,))
+
+    async def uncovered() -> dict[str, dict[str, object]]:
+        r = await intake.http.get(
+            "/v1/duty/uncovered", params={"at": "2026-03-04T10:00:00+08:00"}, headers=centre.headers
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["count"] == len(body["items"])
+        return {i["unit"]: i for i in body["items"]}
+
+    before = await uncovered()
+    assert set(before) == expected  # no roster anywhere here yet: nobody on duty, outside the area never listed
+    grid = sorted(u for u in expected if len(u) == len("unit:610199003001001"))[0]
+    head = await intake.pool.fetchval(
+        "SELECT person_id FROM person_roles WHERE unit = $1 AND role = 'grid_head' ORDER BY person_id LIMIT 1", grid
+    )
+    assert before[grid]["why"] == "head" and before[grid]["answered_by"]["id"] == head  # the registry's grid head
+    community = sorted(u for u in expected if len(u) == len("unit:610199003001"))[0]
+    assert before[community]["why"] == "nobody" and before[community]["answered_by"] is None
+
+    officer = await people.add("officer", ("duty_officer", community))
+    put = await intake.http.put(
+        f"/v1/units/{community}/roster",
+        json={"shifts": [{"name": "day", "start": "08:00", "end": "20:00", "persons": [officer]}]},
+        headers=centre.headers,
+    )
+    assert put.status_code == 200, put.text
+    people.units.add(community)
+    after = await uncovered()
+    assert set(after) == expected - {community}  # on duty at 10:00
+    r = await intake.http.get("/v1/duty/uncovered", params={"at": "2026-03-04T22:00:00+08:00"}, headers=centre.headers)
+    assert community in {i["unit"] for i in r.json()["items"]}  # nobody on the night
+
+
+async def test_uncovered_needs_a_time_zone(intake: IntakeUnderTest) -> None:
+    reader = await intake.caller("read", units=(STREET,))
+    r = await intake.http.get("/v1/duty/uncovered", params={"at": "2026-03-04T10:00:00"}, headers=reader.headers)
+    assert r.status_code == 422 and r.json()["field"] == "at"

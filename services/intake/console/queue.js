@@ -93,12 +93,26 @@ function card(item, catalog, depts, me, which) {
   );
 }
 
+/** 无人值班: the units of my area with nobody on duty now, and who answers for their new cases instead. */
+function uncoveredBox(answer) {
+  const items = (answer && answer.items) || [];
+  if (items.length === 0) return h("p", { class: "muted small", id: "uncovered", dataset: { count: "0" } }, "本辖区需值班的单位当前均有人值班。");
+  return h("details", { class: "uncovered", id: "uncovered", dataset: { count: String(items.length) } },
+    h("summary", {}, h("span", { class: "badge badge-red" }, "无人值班"), ` 本辖区 ${items.length} 个单位当前无人值班`),
+    h("ul", { class: "small" },
+      items.map((u) => h("li", { dataset: { unit: u.unit, why: u.why } },
+        u.name || u.unit, "：",
+        u.answered_by ? `新案件由负责人 ${u.answered_by.name || u.answered_by.id} 接办` : "无负责人，新案件无人接办"))),
+  );
+}
+
 /** The queue page: `which` is "mine" or "unit". */
 export async function renderQueue(main, ctx, which = "mine") {
   const queue = QUEUES[which] || QUEUES.mine;
   const [catalog] = await Promise.all([matters(), units()]);
   const list = h("ol", { class: "queue", id: "queue", dataset: { queue: which } });
   const message = h("div", {});
+  const uncovered = h("div", {});
   const updated = h("span", { class: "muted small", id: "queue-updated" });
   clear(main,
     h("section", { class: "page queue-page" },
@@ -113,6 +127,7 @@ export async function renderQueue(main, ctx, which = "mine") {
       h("p", { class: "muted small legend-line" },
         warningBadge("red", "红牌"), " 已超时 ", warningBadge("yellow", "黄牌"), " 进入预警期 ", warningBadge("blue", "蓝牌"), " 正常；按截止时间先后排列。"),
       message,
+      which === "unit" ? uncovered : null,
       list,
     ),
   );
@@ -126,6 +141,13 @@ export async function renderQueue(main, ctx, which = "mine") {
       return;
     }
     clear(message);
+    if (which === "unit") {
+      try {
+        clear(uncovered, uncoveredBox(await api("/v1/duty/uncovered")));
+      } catch (err) {
+        clear(uncovered); // a key without the read scope: the queue still shows
+      }
+    }
     const items = sortQueue(itemsOf(answer));
     clear(list,
       items.length === 0 ? h("li", { class: "queue-empty muted" }, queue.empty) : items.map((x) => card(x, catalog, ctx.departments || [], ctx.person && ctx.person.id, which)),

@@ -129,6 +129,40 @@ function exclusive(fn) {
   return fn();
 }
 
+// The channel's message can arrive after the lock is released (a busy machine): so the tab that refreshed also
+// notes, before it lets go of the lock, a digest of the refresh token it spent. A tab holding that token then
+// waits for the new pair instead of spending the token again. Only digests are kept, never a token.
+const SPENT = "griddispatch.console.spent";
+
+async function digest(text) {
+  if (typeof crypto === "undefined" || !crypto.subtle) return null;
+  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function spentDigests() {
+  try {
+    return JSON.parse(localStorage.getItem(SPENT) || "[]");
+  } catch (err) {
+    return [];
+  }
+}
+
+function noteSpent(hash) {
+  if (!hash) return;
+  try {
+    localStorage.setItem(SPENT, JSON.stringify([hash, ...spentDigests()].slice(0, 8)));
+  } catch (err) {
+    // storage refused: the channel's message still carries the pair
+  }
+}
+
+async function until(ready, ms) {
+  for (const end = Date.now() + ms; !ready() && Date.now() < end; ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** A new token pair; null (signed out) when the refresh token is refused. One at a time, across tabs. */
 export function refresh() {
   if (!session || session.kind !== "person" || !session.refresh) return Promise.resolve(null);
@@ -138,9 +172,15 @@ export function refresh() {
       // Let a message another tab sent while it held the lock arrive first.
       await new Promise((resolve) => setTimeout(resolve, 0));
       if (!session || session.refresh !== token) return session; // refreshed by another tab, or signed out
+      const hash = await digest(token);
+      if (hash && spentDigests().includes(hash)) {
+        await until(() => !session || session.refresh !== token, 5000); // its pair is on its way
+        return session;
+      }
       try {
         const tokens = await post("/v1/auth/refresh", { refresh_token: token });
         if (session && session.refresh === token) {
+          noteSpent(hash);
           save(fromTokens(tokens));
           if (channel) channel.postMessage({ type: "refreshed", spent: token, session });
         }

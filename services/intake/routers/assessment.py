@@ -270,6 +270,7 @@ async def get_weights(client: Client, res: Res) -> WeightsSet:
 @router.put(
     "/v1/assessment/weights",
     summary="Set the score's weights (admin); every change is kept with who made it and when",
+    responses=problems(400, 413, 415),  # what a body can be refused for before it is read
     description="Unknown names, values outside 0..10, or no good figure weighted above 0: 422 `bad_weights`.",
     response_model=WeightsSet,
 )

@@ -1,4 +1,5 @@
-"""Duty rosters (值班表) of a unit: GET/PUT /v1/units/{unit}/roster, POST .../roster/swaps, GET .../on-duty.
+"""Duty rosters (值班表) of a unit: GET/PUT /v1/units/{unit}/roster, POST .../roster/swaps, GET .../on-duty; and
+GET /v1/duty/uncovered: the units of the caller's area with nobody on duty now (the console flags them).
 
 A command centre (supervise scope) or an administrator sets the rosters of the units in its area; anyone who reads
 the unit's cases reads its roster and who is on duty. A unit outside the caller's area is 404, as a case is.
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Path, Query
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.intake.area import holds_unit
 from services.intake.deps import Client, Res, require
@@ -24,9 +25,14 @@ from shared.people import roster_store
 from shared.people.duty import build_snapshot, responsible_for
 from shared.people.roster_schema import RosterIn, SwapIn, roster_out
 from shared.queries import rosters
+from shared.registry_store.reach import keys_within
 
 log = get_logger(__name__)
 ROSTER_CHANGES = Counter("griddispatch_roster_changes_total", "Roster changes through the API", ["kind"])
+UNCOVERED = Gauge(
+    "griddispatch_units_uncovered",
+    "Units (above the micro-grids, departments, branches) with nobody on duty, as last asked by a district-wide caller",
+)
 router = APIRouter(prefix="/v1", tags=["rosters"], responses=problems(401, 403, 404, 422, 429))
 UnitKey = Annotated[
     str,
@@ -60,6 +66,7 @@ async def get_roster(unit: UnitKey, client: Client, res: Res) -> dict[str, Any]:
 @router.put(
     "/units/{unit}/roster",
     summary="Set the unit's weekly shifts (they replace the ones it had; swaps stay)",
+    responses=problems(400, 413, 415),  # what a body can be refused for before it is read
     description=(
         "Each shift: `start`/`end` local times (an end not after the start runs past midnight; equal: 24 hours), "
         "`days` working / rest / every (the district's working-day calendar), `weekdays` 0 (Monday)..6 (Sunday), "
@@ -80,6 +87,7 @@ async def put_roster(unit: UnitKey, body: RosterIn, client: Client, res: Res) ->
     "/units/{unit}/roster/swaps",
     status_code=201,
     summary="A one-off swap: a person replaced by another on the shifts starting in a date range",
+    responses=problems(400, 413, 415),  # what a body can be refused for before it is read
 )
 async def post_swap(unit: UnitKey, body: SwapIn, client: Client, res: Res) -> dict[str, Any]:
     require(client, Scope.SUPERVISE, Scope.ADMIN)
@@ -133,3 +141,55 @@ async def get_on_duty(
         "responsible": {"id": who, "name": names.get(who)} if who else None,
         "why": why,
     }
+
+
+@router.get(
+    "/duty/uncovered",
+    summary="Units of my area with nobody on duty at a time (default now), and who answers for their cases instead",
+    description=(
+        "Every unit above the micro-grids, department and branch in the caller's area whose roster has nobody on "
+        "duty at `at` (a unit without a roster included). `answered_by`: the person a new case of the unit then "
+        "goes to (its head), or null; `why`: `head` or `nobody`. `count` counts them. The console flags these "
+        "units; a micro-grid is never listed (its own grid worker answers for it)."
+    ),
+)
+async def get_uncovered(
+    client: Client,
+    res: Res,
+    at: Annotated[datetime | None, Query(description="RFC 3339 with offset; default now")] = None,
+) -> dict[str, Any]:
+    require(client, Scope.READ, Scope.SUPERVISE, Scope.ADMIN)
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("at needs a time zone offset", field="at")
+    moment = at or datetime.now(UTC)
+    async with res.pool.acquire() as conn:
+        within = await keys_within(conn, client.units)
+        units = [u for u in await rosters.units_to_cover(conn) if within is None or u["unit"] in within]
+        keys = [u["unit"] for u in units]
+        staff = await rosters.staff_of(conn, keys)
+        unit_rosters = await rosters.rosters_of(conn, keys)
+    snapshot = build_snapshot(
+        {r["person_id"] for r in staff if r["status"] == "active"},
+        [(r["person_id"], r["role"], r["unit"]) for r in staff],
+        unit_rosters,
+        calendar=NO_LOCAL_DAYS,
+        tz=res.settings.district_timezone,
+    )
+    names = {r["person_id"]: r["name"] for r in staff}
+    items = []
+    for u in units:
+        if snapshot.on_duty(u["unit"], moment):
+            continue
+        who = responsible_for(u["unit"], moment, snapshot, level=u["level"])
+        items.append(
+            {
+                "unit": u["unit"],
+                "name": u["name"],
+                "level": u["level"],
+                "answered_by": {"id": who, "name": names.get(who)} if who else None,
+                "why": "head" if who else "nobody",
+            }
+        )
+    if client.sees_all:
+        UNCOVERED.set(len(items))
+    return {"at": moment.isoformat(), "items": items, "count": len(items)}
