@@ -7,6 +7,7 @@ the unit's cases reads its roster and who is on duty. A unit outside the caller'
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from shared.domain.calendar import NO_LOCAL_DAYS
 from shared.errors import InvalidInput, NotFound
 from shared.logging import get_logger
 from shared.people import roster_store
-from shared.people.duty import build_snapshot, responsible_for
+from shared.people.duty import PeopleSnapshot, Roster, build_snapshot, responsible_for
 from shared.people.roster_schema import RosterIn, SwapIn, roster_out
 from shared.queries import rosters
 from shared.registry_store.reach import keys_within
@@ -53,6 +54,25 @@ async def _in_area(conn: asyncpg.Connection, client: ApiClient, unit: str) -> No
     await roster_store.check_unit(conn, unit)
     if not await holds_unit(conn, client, unit):
         raise NotFound(f"no unit, department or branch {unit!r} in this client's area", field="unit")
+
+
+def _moment(at: datetime | None) -> datetime:
+    """The time asked about: `at` (which must say its offset), or now."""
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("at needs a time zone offset", field="at")
+    return at or datetime.now(UTC)
+
+
+def _snapshot(staff: Sequence[Mapping[str, Any]], unit_rosters: Iterable[Roster], tz: str) -> PeopleSnapshot:
+    """Who is on duty, from staff rows (person_id, role, unit, status) and rosters; the national calendar only
+    (intake does not load the district's local days)."""
+    return build_snapshot(
+        {r["person_id"] for r in staff if r["status"] == "active"},
+        [(r["person_id"], r["role"], r["unit"]) for r in staff],
+        unit_rosters,
+        calendar=NO_LOCAL_DAYS,
+        tz=tz,
+    )
 
 
 @router.get("/units/{unit}/roster", summary="The unit's duty roster: weekly shifts and swaps")
@@ -115,21 +135,13 @@ async def get_on_duty(
     at: Annotated[datetime | None, Query(description="RFC 3339 with offset; default now")] = None,
 ) -> dict[str, Any]:
     require(client, Scope.READ, Scope.SUPERVISE, Scope.ADMIN)
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput("at needs a time zone offset", field="at")
-    moment = at or datetime.now(UTC)
+    moment = _moment(at)
     async with res.pool.acquire() as conn:
         await _in_area(conn, client, unit)
         roster = await rosters.roster(conn, unit)
         staff = await rosters.unit_staff(conn, unit)
         level = await rosters.unit_level(conn, unit)
-    snapshot = build_snapshot(
-        {r["person_id"] for r in staff if r["status"] == "active"},
-        [(r["person_id"], r["role"], unit) for r in staff],
-        [roster],
-        calendar=NO_LOCAL_DAYS,
-        tz=res.settings.district_timezone,
-    )
+    snapshot = _snapshot([{**r, "unit": unit} for r in staff], [roster], res.settings.district_timezone)
     on = snapshot.on_duty(unit, moment)
     who = responsible_for(unit, moment, snapshot, level=level)
     why = "on_duty" if who in on else "nobody" if who is None else "head" if snapshot.is_head(who, unit) else "worker"
@@ -159,22 +171,14 @@ async def get_uncovered(
     at: Annotated[datetime | None, Query(description="RFC 3339 with offset; default now")] = None,
 ) -> dict[str, Any]:
     require(client, Scope.READ, Scope.SUPERVISE, Scope.ADMIN)
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput("at needs a time zone offset", field="at")
-    moment = at or datetime.now(UTC)
+    moment = _moment(at)
     async with res.pool.acquire() as conn:
         within = await keys_within(conn, client.units)
         units = [u for u in await rosters.units_to_cover(conn) if within is None or u["unit"] in within]
         keys = [u["unit"] for u in units]
         staff = await rosters.staff_of(conn, keys)
         unit_rosters = await rosters.rosters_of(conn, keys)
-    snapshot = build_snapshot(
-        {r["person_id"] for r in staff if r["status"] == "active"},
-        [(r["person_id"], r["role"], r["unit"]) for r in staff],
-        unit_rosters,
-        calendar=NO_LOCAL_DAYS,
-        tz=res.settings.district_timezone,
-    )
+    snapshot = _snapshot(staff, unit_rosters, res.settings.district_timezone)
     names = {r["person_id"]: r["name"] for r in staff}
     items = []
     for u in units:
