@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
@@ -25,6 +26,20 @@ from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
 
 # Fixtures of the services under test, available to every test module.
 pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures", "tests.e2e.loop_fixtures", "tests.oidc_fixtures"]
+
+
+def _pool_close_timeouts() -> float:
+    return REGISTRY.get_sample_value("griddispatch_db_pool_close_timeouts_total") or 0.0
+
+
+@pytest.fixture(autouse=True)
+def _every_connection_returned(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A service stopped in a test with a pool connection still out (shared.db.close_pool terminates the pool
+    after its timeout, where Pool.close alone would hang) fails that test: a leak is a bug, not a slow stop."""
+    before = _pool_close_timeouts()
+    yield
+    if request.node.get_closest_marker("leaks_a_connection") is None:
+        assert _pool_close_timeouts() == before, "a pool was closed with a connection never returned (a leak)"
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from services.dispatch.people_holder import PeopleHolder
 from services.dispatch.registry_holder import RegistryHolder
 from services.dispatch.unit_of_work import UnitOfWork
 from shared import outbox
-from shared.db import create_pool
+from shared.db import close_pool, create_pool
 from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
 from shared.domain.case import Rules
 from shared.domain.routing import DEFAULT_POLICY, Policy
@@ -125,7 +125,7 @@ class Runtime:
 
     async def start(self) -> None:
         self.pool = await create_pool(self.database)
-        self._stack.push_async_callback(self.pool.close)
+        self._stack.push_async_callback(close_pool, self.pool)
         self.producer = await self._stack.enter_async_context(kafka_producer(self.kafka))
         self.registry = RegistryHolder(self.pool, on_loaded=self.ensure_department_topics)
         await self.registry.start()

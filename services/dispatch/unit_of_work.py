@@ -66,8 +66,13 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
+        try:  # a BEGIN that fails (a backend terminated under us) must not keep the connection: __aexit__ won't run
+            self._tx = self._conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            self._tx = None
+            await self._pool.release(self._conn)
+            raise
         return self
 
     async def __aexit__(

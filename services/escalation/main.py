@@ -11,7 +11,7 @@ from griddispatch import __version__
 from services.escalation import gauges
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import DeadlineWorker
-from shared.db import create_pool
+from shared.db import close_pool, create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
@@ -58,7 +58,7 @@ def create_app(
                 finally:
                     await supervisor.stop()
         finally:
-            await pool.close()
+            await close_pool(pool)
             log.info("stopped")
 
     app = FastAPI(title="griddispatch escalation", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -29,7 +29,7 @@ from services.intake.routers import (
 )
 from services.intake.routers import auth as auth_routes
 from shared.body_limit import BodyLimit
-from shared.db import create_pool
+from shared.db import close_pool, create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
@@ -102,7 +102,7 @@ def create_app(
                     if rp is not None:
                         await rp.aclose()
         finally:
-            await pool.close()
+            await close_pool(pool)
             log.info("stopped")
 
     app = FastAPI(title="griddispatch intake", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -20,7 +20,7 @@ from services.notify.routers import streams, subscriptions
 from services.notify.streams import StreamHub
 from services.notify.worker import DeliveryWorker
 from shared.body_limit import BodyLimit
-from shared.db import create_pool
+from shared.db import close_pool, create_pool
 from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
 from shared.errors import ConfigurationError
 from shared.health import standard_checks
@@ -115,7 +115,7 @@ def create_app(
             finally:
                 await supervisor.stop()  # done already, unless the start failed half-way
                 await hub.stop()
-                await pool.close()
+                await close_pool(pool)
                 log.info("stopped")
 
     app = FastAPI(title="griddispatch notify", version=__version__, description=DESCRIPTION, lifespan=lifespan)

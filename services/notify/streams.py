@@ -227,11 +227,13 @@ class StreamHub:
         if conn is None:
             return
         # A connection lost underneath is already detached from the pool: every call on it fails, harmlessly.
-        with contextlib.suppress(*RETRIABLE_READING):
-            conn.remove_termination_listener(self._on_lost)
-            await conn.remove_listener(CHANNEL, self._on_notify)
-        with contextlib.suppress(*RETRIABLE_READING):
-            await self._pool.release(conn)
+        try:
+            with contextlib.suppress(*RETRIABLE_READING):
+                conn.remove_termination_listener(self._on_lost)
+                await conn.remove_listener(CHANNEL, self._on_notify)
+        finally:  # cancelled during the UNLISTEN, the connection still goes back: Pool.close waits for it
+            with contextlib.suppress(*RETRIABLE_READING):
+                await self._pool.release(conn)
 
     def _on_notify(self, *_: object) -> None:
         self._nudge.set()

@@ -68,12 +68,14 @@ class PoolListener:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        with contextlib.suppress(*RETRIABLE_READING):
-            if hasattr(conn, "remove_termination_listener"):
-                conn.remove_termination_listener(self._terminated)
-            await conn.remove_listener(self._channel, self._callback)
-        with contextlib.suppress(*RETRIABLE_READING):
-            await self._pool.release(conn)
+        try:
+            with contextlib.suppress(*RETRIABLE_READING):
+                if hasattr(conn, "remove_termination_listener"):
+                    conn.remove_termination_listener(self._terminated)
+                await conn.remove_listener(self._channel, self._callback)
+        finally:  # cancelled during the UNLISTEN (a stop), the connection still goes back: Pool.close waits for it
+            with contextlib.suppress(*RETRIABLE_READING):
+                await self._pool.release(conn)
 
     def _terminated(self, *_: object) -> None:
         self._lost = True

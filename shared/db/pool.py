@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from prometheus_client import Counter
 
 from shared.db.statements import CountingConnection
 from shared.errors import ConfigurationError, DatabaseUnavailable, GridDispatchError
+from shared.logging import get_logger
 from shared.settings import DatabaseSettings
 
+log = get_logger(__name__)
 _SETTING = "GRIDDISPATCH_DB_URL"
+CLOSE_TIMEOUT_S = 10.0
+POOL_CLOSE_TIMEOUTS = Counter(
+    "griddispatch_db_pool_close_timeouts_total",
+    "Pools that still had connections out at stop and were terminated after the close timeout (a connection leak)",
+)
 
 
 def describe_dsn(url: str) -> str:
@@ -70,3 +79,38 @@ async def check_database(settings: DatabaseSettings | None = None) -> None:
         await conn.fetchval("SELECT 1")
     finally:
         await conn.close()
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+    """Close gracefully: wait up to `timeout_s` for every connection to come back (Pool.close alone waits for
+    ever on one that never does), then terminate, logged as an error with how many were still out: a leak.
+    True when it closed cleanly."""
+    out_at_stop = pool.get_size() - pool.get_idle_size()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await pool.close()  # on the timeout's cancellation asyncpg terminates the pool itself
+    except TimeoutError:
+        POOL_CLOSE_TIMEOUTS.inc()
+        log.error(
+            "pool_close_timed_out", seconds=timeout_s, connections_out_at_stop=out_at_stop, tasks=_tasks_waiting()
+        )
+        pool.terminate()
+        return False
+    return True
+
+
+def _tasks_waiting() -> list[str]:
+    """Where each other task of the loop waits, along its chain of awaits: which one holds the connection."""
+    current = asyncio.current_task()
+    return sorted(f"{t.get_name()}: {_awaiting(t.get_coro())}" for t in asyncio.all_tasks() if t is not current)
+
+
+def _awaiting(coro: object, depth: int = 12) -> str:
+    steps = []
+    while coro is not None and depth > 0:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            steps.append(f"{frame.f_code.co_name}@{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        depth -= 1
+    return " > ".join(steps)
