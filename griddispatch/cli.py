@@ -189,17 +189,10 @@ def check() -> None:
 @friendly
 def db_migrate() -> None:
     """Apply pending schema migrations (safe to run from several processes at once)."""
+    from griddispatch.database import with_database
     from shared.db import migrate
-    from shared.db.pool import connect
 
-    async def go() -> list[str]:
-        conn = await connect(DatabaseSettings())
-        try:
-            return await migrate(conn)
-        finally:
-            await conn.close()
-
-    applied = run(go())
+    applied = with_database(migrate, migrated=False)
     typer.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 

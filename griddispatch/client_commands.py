@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import asyncpg
 import typer
 
 from griddispatch.console import friendly
+from griddispatch.database import with_database
 from griddispatch.params import scope_name, unit_scope, whole_in
-from shared.settings import DatabaseSettings
 
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 T = TypeVar("T")
-
-
-def _with_db(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    from shared.db import migrate
-    from shared.db.pool import connect
-
-    async def go() -> T:
-        conn = await connect(DatabaseSettings())
-        try:
-            await migrate(conn)
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
 
 
 def _describe(client: Any) -> dict[str, Any]:
@@ -64,7 +46,7 @@ def create(
     """Create a client and print its key once: store it now, it cannot be shown again."""
     from shared.api_clients import create_client
 
-    client, key = _with_db(
+    client, key = with_database(
         lambda conn: create_client(conn, name=name, scopes=scope, units=unit, source=source, rate_per_min=rate_per_min)
     )
     typer.echo(json.dumps({**_describe(client), "key": key}, ensure_ascii=False, indent=2))
@@ -76,7 +58,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every client with its scopes and units (never the key)."""
     from shared.api_clients import list_clients
 
-    clients = [_describe(c) for c in _with_db(list_clients)]
+    clients = [_describe(c) for c in with_database(list_clients)]
     if as_json:
         typer.echo(json.dumps(clients, ensure_ascii=False, indent=2))
         return
@@ -93,5 +75,5 @@ def revoke(client: Annotated[str, typer.Argument(help="client id or key prefix")
     """Revoke a client; its key stops working at once."""
     from shared.api_clients import revoke_client
 
-    revoked = _with_db(lambda conn: revoke_client(conn, client))
+    revoked = with_database(lambda conn: revoke_client(conn, client))
     typer.echo(f"revoked: {revoked.id} ({revoked.name})")

@@ -6,38 +6,21 @@ Each change is audited with the actor `cli:<os user>`. A password is read from a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
 
 from griddispatch.console import fail, friendly
+from griddispatch.database import with_database
 from griddispatch.params import whole_in
 from shared.errors import InvalidInput
-from shared.settings import DatabaseSettings
 
 people_app = typer.Typer(help="Persons (grid workers, duty officers, handlers, administrators) and their roles.",
                          no_args_is_help=True)  # fmt: skip
 T = TypeVar("T")
-
-
-def _with_db(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    from shared.db import migrate
-    from shared.db.pool import connect
-
-    async def go() -> T:
-        conn = await connect(DatabaseSettings())
-        try:
-            await migrate(conn)
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
 
 
 def grant_text(value: str) -> str:
@@ -112,7 +95,7 @@ def add(
             conn, person_id=person_id, name=name, username=username, phone=phone, roles=grants, actor=cli_actor()
         )
 
-    _print(_with_db(work), as_json)
+    _print(with_database(work), as_json)
 
 
 @people_app.command("list")
@@ -134,7 +117,7 @@ def list_(
         fail(f"--status {status!r}: choose active or disabled")
     if role is not None and role not in RoleName.__members__.values():
         fail(f"--role {role!r}: choose from {', '.join(RoleName)}")
-    records, next_after = _with_db(
+    records, next_after = with_database(
         lambda conn: store.list_persons(
             conn, unit=unit, role=role, status=status, query=query, limit=limit, after=after
         )
@@ -168,7 +151,7 @@ def show(
             raise NotFound(f"no person {person_id!r}")
         return record, await store.audit_of(conn, person_id, audit)
 
-    record, entries = _with_db(work)
+    record, entries = with_database(work)
     trail = [{"at": a.at.isoformat(), "event": a.event, "actor": a.actor, "detail": a.detail} for a in entries]
     if as_json:
         body = {**describe(record, unmasked=unmasked), "audit": trail}
@@ -186,7 +169,7 @@ def disable(person_id: IdArg) -> None:
     from shared.people import store
     from shared.people.fields import cli_actor
 
-    record = _with_db(lambda conn: store.disable(conn, person_id, cli_actor()))
+    record = with_database(lambda conn: store.disable(conn, person_id, cli_actor()))
     typer.echo(f"disabled: {record.person.id} ({record.person.name})")
 
 
@@ -197,7 +180,7 @@ def enable(person_id: IdArg) -> None:
     from shared.people import store
     from shared.people.fields import cli_actor
 
-    record = _with_db(lambda conn: store.enable(conn, person_id, cli_actor()))
+    record = with_database(lambda conn: store.enable(conn, person_id, cli_actor()))
     typer.echo(f"enabled: {record.person.id} ({record.person.name})")
 
 
@@ -217,7 +200,7 @@ def set_password(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
-    record = _with_db(lambda conn: store.set_password(conn, person_id, password, cli_actor()))
+    record = with_database(lambda conn: store.set_password(conn, person_id, password, cli_actor()))
     typer.echo(f"password set: {record.person.id} ({record.person.name})")
 
 
@@ -253,4 +236,4 @@ def roles(
             raise NotFound(f"no person {person_id!r}")
         return record
 
-    _print(_with_db(work), as_json)
+    _print(with_database(work), as_json)

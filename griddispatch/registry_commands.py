@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from dataclasses import asdict
@@ -14,9 +13,9 @@ import typer
 from pydantic import ValidationError
 
 from griddispatch.console import friendly
+from griddispatch.database import with_database
 from griddispatch.params import moment
 from shared.errors import InvalidInput
-from shared.settings import DatabaseSettings
 
 registry_app = typer.Typer(
     help="The registry (units, departments, buildings) and the matter catalog.", no_args_is_help=True
@@ -89,21 +88,11 @@ def import_(
     by: Annotated[str, typer.Option(help="who imports (recorded with the version)")] = "cli",
 ) -> None:
     """Validate and store the directory as a new version (all or nothing), and activate it."""
-    from shared.db import migrate
-    from shared.db.pool import connect
     from shared.registry_files.validate import RegistryFileError
     from shared.registry_store import import_directory
 
-    async def go() -> Any:
-        conn = await connect(DatabaseSettings())
-        try:
-            await migrate(conn)
-            return await import_directory(conn, directory, imported_by=by, activate_it=activate)
-        finally:
-            await conn.close()
-
     try:
-        result = asyncio.run(go())
+        result = with_database(lambda conn: import_directory(conn, directory, imported_by=by, activate_it=activate))
     except RegistryFileError as exc:
         _problems_exit(exc)
         return
@@ -125,17 +114,9 @@ def _people_line(synced: Any) -> None:
 @friendly
 def versions(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every stored version, oldest first; the active one is marked."""
-    from shared.db.pool import connect
     from shared.registry_store import list_versions
 
-    async def go() -> Any:
-        conn = await connect(DatabaseSettings())
-        try:
-            return await list_versions(conn)
-        finally:
-            await conn.close()
-
-    rows = asyncio.run(go())
+    rows = with_database(list_versions, migrated=False)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], default=str, ensure_ascii=False, indent=2))
         return
@@ -152,19 +133,9 @@ def activate_version(
     by: Annotated[str, typer.Option(help="who switches")] = "cli",
 ) -> None:
     """Switch the active version (atomically; running services are told by NOTIFY); its people become persons."""
-    from shared.db import migrate
-    from shared.db.pool import connect
     from shared.registry_store import activate
 
-    async def go() -> Any:
-        conn = await connect(DatabaseSettings())
-        try:
-            await migrate(conn)  # the persons tables the activation writes
-            return await activate(conn, version, switched_by=by)
-        finally:
-            await conn.close()
-
-    synced = asyncio.run(go())
+    synced = with_database(lambda conn: activate(conn, version, switched_by=by))  # migrated: the persons tables
     typer.echo(f"active: {version}")
     _people_line(synced)
 
@@ -221,14 +192,6 @@ def _load_registry(directory: Path | None) -> Any:
 
     if directory is not None:
         return load_directory(directory)
-    from shared.db.pool import connect
     from shared.registry_store import load_active
 
-    async def go() -> Any:
-        conn = await connect(DatabaseSettings())
-        try:
-            return await load_active(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+    return with_database(load_active, migrated=False)

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from griddispatch.client_commands import _with_db
 from griddispatch.console import fail, friendly
+from griddispatch.database import with_database
 
 rosters_app = typer.Typer(help="Duty rosters of units: weekly shifts and one-off swaps.", no_args_is_help=True)
 
@@ -58,7 +58,7 @@ def show(unit: UnitArg, as_json: Annotated[bool, typer.Option("--json")] = False
     from shared.people.duty import on_duty
     from shared.settings import DistrictSettings
 
-    roster = _with_db(lambda conn: roster_store.show(conn, unit))
+    roster = with_database(lambda conn: roster_store.show(conn, unit))
     _print(roster, as_json, on_duty(roster, datetime.now(UTC), tz=DistrictSettings().timezone))
 
 
@@ -81,7 +81,7 @@ def set_(
     except yaml.YAMLError as exc:
         fail(f"{file} is not JSON or YAML: {' '.join(str(exc).split())}")
     body = parse_roster(raw)
-    roster = _with_db(lambda conn: roster_store.set_roster(conn, unit, body, _by(by)))
+    roster = with_database(lambda conn: roster_store.set_roster(conn, unit, body, _by(by)))
     _print(roster, as_json)
 
 
@@ -108,5 +108,5 @@ def swap(
         body = SwapIn(first=days[0], last=days[1], replaced=replaced, by=by_person, reason=reason)
     except ValidationError as exc:
         fail(f"swap: {exc.errors()[0]['msg']}")
-    roster = _with_db(lambda conn: roster_store.add_swap(conn, unit, body, _by(by)))
+    roster = with_database(lambda conn: roster_store.add_swap(conn, unit, body, _by(by)))
     _print(roster, as_json)
