@@ -85,7 +85,7 @@ async def close_pool(pool: asyncpg.Pool, timeout_s: float = CLOSE_TIMEOUT_S) -> 
     """Close gracefully: wait up to `timeout_s` for every connection to come back (Pool.close alone waits for
     ever on one that never does), then terminate, logged as an error with how many were still out: a leak.
     True when it closed cleanly."""
-    out_at_stop = pool.get_size() - pool.get_idle_size()
+    out_at_stop = _checked_out(pool)
     try:
         async with asyncio.timeout(timeout_s):
             await pool.close()  # on the timeout's cancellation asyncpg terminates the pool itself
@@ -114,3 +114,9 @@ def _awaiting(coro: object, depth: int = 12) -> str:
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
         depth -= 1
     return " > ".join(steps)
+
+
+def _checked_out(pool: asyncpg.Pool) -> int:
+    """Connections taken and not given back, a broken one included (get_size() and get_idle_size() count only
+    connected ones: the connection a leak keeps is usually broken). asyncpg has no public count of these."""
+    return sum(1 for holder in getattr(pool, "_holders", ()) if getattr(holder, "_in_use", None) is not None)
