@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.intake.area import ACTIVE
 from shared.api_clients import ApiClient
 from shared.errors import InvalidInput
 from shared.queries.cases import OVERDUE, SELECT_WITH_OVERDUE
@@ -28,6 +29,15 @@ class CaseFilter:
     limit: int = 50
     level: str | None = None
     source: str | None = None
+    place: str | None = None  # a unit code: cases that happened in it or inside it, whoever leads them
+
+
+# The unit $12 and every unit under it, in the active registry.
+_INSIDE = f"""WITH RECURSIVE inside AS (
+        SELECT code FROM registry_units WHERE version_id = {ACTIVE} AND code = $12
+        UNION
+        SELECT u.code FROM registry_units u JOIN inside i ON u.parent = i.code WHERE u.version_id = {ACTIVE}
+    ) SELECT code FROM inside"""
 
 
 def encode_cursor(received_at: datetime, case_id: uuid.UUID) -> str:
@@ -58,6 +68,7 @@ async def list_cases(
               AND ($7::timestamptz IS NULL OR (received_at, case_id) < ($7, $8))
               AND ($10::text IS NULL OR level = $10)
               AND ($11::text IS NULL OR source = $11)
+              AND ($12::text IS NULL OR place IN ({_INSIDE}))
               {overdue_clause}
             ORDER BY received_at DESC, case_id DESC
             LIMIT $9""",
@@ -72,6 +83,7 @@ async def list_cases(
         f.limit + 1,
         f.level,
         f.source,
+        f.place,
     )
     page = list(rows[: f.limit])
     more = len(rows) > f.limit

@@ -148,6 +148,17 @@ async def test_a_case_submitted_through_the_api_appears_live(
     await grid.click()
     await expect(page.locator("#grid-detail")).to_contain_text(f"在办 {before + 1} 件")
     await expect(page.locator(f'#grid-detail a[href="#/cases/{case_id}"]')).to_be_visible()
+    # the panel lists what the grid counts (its newest 20), and the area's totals say who leads what
+    listed = page.locator('#grid-detail ol.grid-cases a[href^="#/cases/"]')
+    await expect(listed).to_have_count(min(before + 1, 20))
+    await expect(page.locator("#map-leads")).to_contain_text("件现由上级主办")
+    assert int(await page.text_content("#total-open") or 0) >= before + 1
+    # the overdue layer colours by overdue cases only: a grid without any is not red, nor blue
+    await page.check('#map-layer input[value="overdue"]')
+    overdue = int(await grid.get_attribute("data-overdue") or 0)
+    await expect(grid).to_have_class(re.compile(r"\bfill-overdue[12]\b" if overdue else r"\bfill-none\b"))
+    await page.check('#map-layer input[value="open"]')
+    await expect(grid).to_have_class(re.compile(r"\bfill-(open[123]|overdue[12])\b"))
     await page.click("nav >> text=案件列表")
     await expect(page.locator(f'#case-table tr[data-case-id="{case_id}"]')).to_be_visible()
     second = await _small_case(stack, "楼道口堆放杂物")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -14,7 +15,7 @@ from services.intake.routers.console import CONSOLE_DIR, sign_in_methods
 from services.notify.main import create_app as create_notify_app
 from services.notify.streams import StreamHub
 from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings
-from tests.case_rows import insert_case
+from tests.case_rows import append_events, insert_case
 from tests.intake_fixtures import IntakeUnderTest
 
 pytestmark = pytest.mark.infra
@@ -114,61 +115,86 @@ COMMUNITY = "610199003002"
 GRID = "610199003002003"
 
 
-async def _open_counts(intake: IntakeUnderTest, headers: dict[str, str], **params: str) -> dict[str, tuple[int, int]]:
+async def _map(intake: IntakeUnderTest, headers: dict[str, str], **params: str) -> dict[str, Any]:
     response = await intake.http.get("/v1/map", params=params, headers=headers)
     assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _open_counts(intake: IntakeUnderTest, headers: dict[str, str], **params: str) -> dict[str, tuple[int, int]]:
     return {
         f["properties"]["code"]: (f["properties"]["open"], f["properties"]["overdue"])
-        for f in response.json()["features"]
+        for f in (await _map(intake, headers, **params))["features"]
     }
 
 
-async def test_map_counts_open_and_overdue_cases_per_grid_of_the_callers_area(intake: IntakeUnderTest) -> None:
+def _grown(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+async def test_map_counts_every_open_case_where_it_lies_whoever_leads_it(intake: IntakeUnderTest) -> None:
     # The session's database holds other tests' cases too: the counts are compared with a reading before.
     seen = [f"unit:{COMMUNITY}", f"unit:{MAP_STREET}", "unit:610199"]
     past = datetime.now(UTC) - timedelta(hours=1)
     centre = await intake.caller("read", "supervise", units=(f"unit:{MAP_STREET}",))
     everyone = await intake.caller("read", units=("*",))
     before = await _open_counts(intake, centre.headers)
-    before_micro = await _open_counts(intake, centre.headers, unit=f"unit:{GRID}", level="micro_grid")
+    before_totals = (await _map(intake, centre.headers))["totals"]
+    before_micro = await _map(intake, centre.headers, unit=f"unit:{GRID}", level="micro_grid")
     before_district = await _open_counts(intake, everyone.headers)
     async with intake.pool.acquire() as conn:
         await insert_case(conn, lead=f"unit:{GRID}001", place=f"{GRID}001", scope_keys=seen)  # its micro-grid
-        await insert_case(conn, lead=f"unit:{GRID}", state="accepted", resolve_by=past, scope_keys=seen)  # overdue
-        await insert_case(conn, lead=f"unit:{GRID}", state="closed", scope_keys=seen)  # done: not counted
-        await insert_case(conn, lead=f"unit:{GRID}", scope_keys=["department:police"])  # not the street's to see
-        await insert_case(conn, lead="unit:610199001001001", scope_keys=["unit:610199001"])  # another street
-    response = await intake.http.get("/v1/map", headers=centre.headers)
-    assert response.status_code == 200, response.text
-    collection = response.json()
+        await insert_case(  # on the grid itself (no micro-grid holds the spot), overdue
+            conn, lead=f"unit:{GRID}", place=GRID, state="accepted", resolve_by=past, scope_keys=seen
+        )
+        climbed = await insert_case(  # it climbed to the street, which leads it now: it still lies on the grid
+            conn, lead=f"unit:{MAP_STREET}", place=f"{GRID}002", state="assigned", scope_keys=seen
+        )
+        await append_events(conn, climbed, "escalate")
+        await insert_case(conn, lead="department:city_management", place=f"{GRID}003", scope_keys=seen)
+        await insert_case(conn, lead=f"unit:{GRID}", place=GRID, state="closed", scope_keys=seen)  # done
+        await insert_case(conn, lead=f"unit:{GRID}", place=GRID, scope_keys=["department:police"])  # not the street's
+        await insert_case(conn, lead="unit:610199001001001", place="610199001001001", scope_keys=["unit:610199001"])
+    collection = await _map(intake, centre.headers)
     assert collection["type"] == "FeatureCollection"
     grids = {f["properties"]["code"]: f for f in collection["features"]}
     assert len(grids) == 12 and all(code.startswith(MAP_STREET) for code in grids)  # the street's 12 grids only
     ours = grids[GRID]
     assert ours["geometry"]["type"] == "Polygon"
-    assert ours["properties"] == {
-        "code": GRID,
-        "name": "友谊社区第3网格",
-        "level": "grid",
-        "parent": COMMUNITY,
-        "open": before[GRID][0] + 2,
-        "overdue": before[GRID][1] + 1,
-    }
+    assert ours["properties"]["name"] == "友谊社区第3网格" and ours["properties"]["parent"] == COMMUNITY
+    assert (ours["properties"]["open"], ours["properties"]["overdue"]) == (before[GRID][0] + 4, before[GRID][1] + 1)
     assert grids[f"{COMMUNITY}001"]["properties"]["open"] == before[f"{COMMUNITY}001"][0]
-
-    community = (await intake.http.get("/v1/map", params={"unit": COMMUNITY}, headers=centre.headers)).json()
-    assert sorted(f["properties"]["code"] for f in community["features"]) == [f"{COMMUNITY}00{i}" for i in (1, 2, 3)]
-    micro = await intake.http.get(
-        "/v1/map", params={"unit": f"unit:{GRID}", "level": "micro_grid"}, headers=centre.headers
+    # every open case of the area once, and who leads those that are not the drawn level's own
+    assert _grown(collection["totals"], before_totals) == {
+        "open": 4, "overdue": 1, "escalated": 1, "led_above_level": 1, "led_by_departments": 1,
+    }  # fmt: skip
+    assert collection["totals"]["open"] == sum(g["properties"]["open"] for g in grids.values()) + (
+        collection["totals"]["outside_units_shown"]
     )
-    counts = {f["properties"]["code"]: f["properties"]["open"] for f in micro.json()["features"]}
-    grown = {code: n - before_micro[code][0] for code, n in counts.items() if n != before_micro[code][0]}
-    assert grown == {f"{GRID}001": 1}  # the grid's own cases sit on no micro-grid
 
-    district = (await intake.http.get("/v1/map", headers=everyone.headers)).json()
-    assert len(district["features"]) == 48
-    opened = {f["id"]: f["properties"]["open"] for f in district["features"]}[GRID]
-    assert opened == before_district[GRID][0] + 3  # sees the police's too
+    # the panel lists exactly what the grid counts
+    listed = await intake.http.get(
+        "/v1/cases",
+        params={"place": f"unit:{GRID}", "state": ["reported", "assigned", "accepted", "in_progress", "returned",
+                                                   "escalated", "reopened"], "limit": "200"},
+        headers=centre.headers,
+    )  # fmt: skip
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()["items"]) == ours["properties"]["open"]
+    assert sum(1 for c in listed.json()["items"] if c["deadlines"]["overdue"]) == ours["properties"]["overdue"]
+
+    community = await _map(intake, centre.headers, unit=COMMUNITY)
+    assert sorted(f["properties"]["code"] for f in community["features"]) == [f"{COMMUNITY}00{i}" for i in (1, 2, 3)]
+    micro = await _map(intake, centre.headers, unit=f"unit:{GRID}", level="micro_grid")
+    counts = {f["properties"]["code"]: f["properties"]["open"] for f in micro["features"]}
+    earlier = {f["properties"]["code"]: f["properties"]["open"] for f in before_micro["features"]}
+    assert _grown(counts, earlier) == {f"{GRID}001": 1, f"{GRID}002": 1, f"{GRID}003": 1}
+    # the one on the grid itself lies on no micro-grid: counted in the totals as outside the units drawn
+    assert _grown(micro["totals"], before_micro["totals"])["outside_units_shown"] == 1
+
+    district = await _open_counts(intake, everyone.headers)
+    assert len(district) == 48
+    assert district[GRID][0] == before_district[GRID][0] + 5  # sees the police's too
 
 
 async def test_map_refuses_units_outside_the_area(intake: IntakeUnderTest) -> None:

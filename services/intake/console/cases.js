@@ -5,7 +5,7 @@ import { clear, debounce, fmtRemaining, fmtTime, h, startOfLocalDay } from "./do
 import { AWAITING_ACCEPT, LEVELS, OPEN_STATES, SOURCES, STATES, WARNINGS, label } from "./labels.js";
 import { onLiveEvent } from "./live.js";
 
-const FILTERS = ["unit", "level", "state", "matter", "overdue", "source", "from", "to"];
+const FILTERS = ["unit", "place", "level", "state", "matter", "overdue", "source", "from", "to"];
 
 /** The case's warning colour: the API's, else red when overdue, blue while a deadline runs. */
 export function caseWarning(c) {
@@ -46,6 +46,11 @@ export async function renderCases(main, ctx, params) {
       h("select", { name: "unit" },
         optionList(visible.map((u) => [`unit:${u.code}`, `${depth[u.level] || ""}${u.name}`]), value("unit"), "全部单位"),
         (ctx.departments || []).map((d) => h("option", { value: `department:${d.code}`, selected: value("unit") === `department:${d.code}` }, d.name)),
+      ),
+    ),
+    h("label", {}, "发生地",
+      h("select", { name: "place" },
+        optionList(visible.map((u) => [`unit:${u.code}`, `${depth[u.level] || ""}${u.name}`]), value("place"), "不限"),
       ),
     ),
     h("label", {}, "层级",
@@ -105,6 +110,7 @@ export async function renderCases(main, ctx, params) {
     const stateValue = value("state");
     return {
       unit: value("unit"),
+      place: value("place"),
       level: value("level"),
       state: stateValue === "open" ? OPEN_STATES : stateValue,
       matter: value("matter"),

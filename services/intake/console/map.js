@@ -1,4 +1,5 @@
-// 网格地图: the grids of the area drawn from the registry's polygons, coloured by open and overdue cases.
+// 网格地图: the grids of the area drawn from the registry's polygons, coloured by the open cases lying in them
+// (wherever they happened, whoever leads them now), by the overdue ones, or by those ever escalated.
 
 import { api, ApiError, partyName, problemBox, query, units } from "./api.js";
 import { clear, debounce, fmtTime, h } from "./dom.js";
@@ -8,6 +9,7 @@ import { liveState, onLiveEvent, onLiveState } from "./live.js";
 
 const POLL_LIVE_MS = 60000; // a look now and then even while the stream is open
 const POLL_FALLBACK_MS = 15000; // the stream is down, or does not carry the whole area
+const SHOWN = 20; // cases listed in a grid's panel
 
 export const LEGEND = [
   { cls: "fill-none", text: "无在办案件" },
@@ -17,6 +19,20 @@ export const LEGEND = [
   { cls: "fill-overdue1", text: "有超期案件（1–2 件）" },
   { cls: "fill-overdue2", text: "超期 3 件以上" },
 ];
+
+// The layers: what colours the grids and what the number on each says.
+export const LAYERS = [
+  { key: "open", text: "在办" },
+  { key: "overdue", text: "超期" },
+  { key: "escalated", text: "已升级" },
+];
+
+/** The fill of a grid on a layer: the open layer marks overdue cases red too; the others count one thing. */
+export function layerClass(layer, p) {
+  if (layer === "overdue") return p.overdue >= 3 ? "fill-overdue2" : p.overdue > 0 ? "fill-overdue1" : "fill-none";
+  if (layer === "escalated") return p.escalated >= 3 ? "fill-open3" : p.escalated > 0 ? "fill-open2" : "fill-none";
+  return fillClass(p.open, p.overdue);
+}
 
 export function fillClass(open, overdue) {
   if (overdue >= 3) return "fill-overdue2";
@@ -50,7 +66,7 @@ async function loadGrids(root, all, whole) {
   try {
     // A department's key has no area of its own: /v1/map then draws the district with its cases.
     const collection = await api(`/v1/map${query({ unit: whole ? "" : `unit:${root}` })}`);
-    return { features: collection.features, counted: true };
+    return { features: collection.features, counted: true, totals: collection.totals };
   } catch (err) {
     const missing = err instanceof ApiError && err.status === 404 && err.problem.detail === "Not Found";
     if (!missing) throw err;
@@ -58,9 +74,10 @@ async function loadGrids(root, all, whole) {
     return {
       features: grids.map((u) => ({
         geometry: u.boundary,
-        properties: { code: u.code, name: u.name, level: u.level, parent: u.parent, open: 0, overdue: 0 },
+        properties: { code: u.code, name: u.name, level: u.level, parent: u.parent, open: 0, overdue: 0, escalated: 0 },
       })),
       counted: false,
+      totals: null,
     };
   }
 }
@@ -96,6 +113,20 @@ export async function renderMap(main, ctx, params) {
   );
   const note = h("div", { id: "map-note" });
   const totals = h("div", { class: "totals", id: "map-totals" });
+  const whoLeads = h("p", { class: "muted small", id: "map-leads" });
+  let layer = LAYERS.some((l) => l.key === params.get("layer")) ? params.get("layer") : "open";
+  const layerChoice = h("fieldset", { class: "layers", id: "map-layer" },
+    h("legend", {}, "着色"),
+    LAYERS.map((l) =>
+      h("label", {},
+        h("input", {
+          type: "radio", name: "map-layer", value: l.key, checked: l.key === layer,
+          onchange: () => { layer = l.key; if (lastData) paint(lastData); },
+        }),
+        ` ${l.text}`,
+      ),
+    ),
+  );
   clear(
     main,
     h("section", { class: "page map-page" },
@@ -110,11 +141,13 @@ export async function renderMap(main, ctx, params) {
         svgHolder,
         h("aside", { class: "side" },
           totals,
+          whoLeads,
+          layerChoice,
           h("h3", {}, "图例"),
           h("ul", { class: "legend" },
             LEGEND.map((item) => h("li", {}, h("span", { class: `swatch ${item.cls}`, "aria-hidden": "true" }), item.text)),
           ),
-          h("p", { class: "muted small" }, "数字为该网格（含其微网格）主办的在办案件数；红色表示有超期案件。"),
+          h("p", { class: "muted small" }, "数字为发生在该网格（含其微网格）内的在办案件数，不论现由谁主办；红色表示有超期案件。"),
           detail,
         ),
       ),
@@ -125,6 +158,7 @@ export async function renderMap(main, ctx, params) {
   let paths = new Map();
   let labels = new Map();
   let features = [];
+  let lastData = null;
 
   const draw = (data) => {
     features = data.features;
@@ -187,27 +221,41 @@ export async function renderMap(main, ctx, params) {
   };
 
   const paint = (data) => {
+    lastData = data;
     features = data.features;
     let open = 0;
     let overdue = 0;
+    let escalated = 0;
     for (const f of data.features) {
       const p = f.properties;
       open += p.open;
       overdue += p.overdue;
+      escalated += p.escalated || 0;
       const path = paths.get(p.code);
       if (!path) continue;
-      path.setAttribute("class", `grid ${fillClass(p.open, p.overdue)}${p.code === selected ? " selected" : ""}`);
+      path.setAttribute("class", `grid ${layerClass(layer, p)}${p.code === selected ? " selected" : ""}`);
       path.dataset.open = p.open;
       path.dataset.overdue = p.overdue;
-      path.setAttribute("aria-label", `${p.name}：在办 ${p.open} 件，超期 ${p.overdue} 件`);
-      path.querySelector("title").textContent = `${p.name}\n在办 ${p.open} 件，超期 ${p.overdue} 件`;
+      path.dataset.escalated = p.escalated || 0;
+      const said = `在办 ${p.open} 件，超期 ${p.overdue} 件，已升级 ${p.escalated || 0} 件`;
+      path.setAttribute("aria-label", `${p.name}：${said}`);
+      path.querySelector("title").textContent = `${p.name}\n${said}`;
       const text = labels.get(p.code);
-      if (text) text.textContent = p.open > 0 ? String(p.open) : "";
+      const shown = layer === "open" ? p.open : p[layer] || 0;
+      if (text) text.textContent = shown > 0 ? String(shown) : "";
     }
+    // The area's totals count every open case once, also those lying in none of the grids drawn.
+    const t = data.totals || { open, overdue, escalated, outside_units_shown: 0, led_above_level: 0, led_by_departments: 0 };
     clear(totals,
       h("div", { class: "total" }, h("span", {}, "网格"), h("strong", { id: "total-grids" }, data.features.length)),
-      h("div", { class: "total" }, h("span", {}, "在办"), h("strong", { id: "total-open" }, open)),
-      h("div", { class: `total${overdue ? " alarm" : ""}` }, h("span", {}, "超期"), h("strong", { id: "total-overdue" }, overdue)),
+      h("div", { class: "total" }, h("span", {}, "在办"), h("strong", { id: "total-open" }, t.open)),
+      h("div", { class: `total${t.overdue ? " alarm" : ""}` }, h("span", {}, "超期"), h("strong", { id: "total-overdue" }, t.overdue)),
+      h("div", { class: "total" }, h("span", {}, "已升级"), h("strong", { id: "total-escalated" }, t.escalated)),
+    );
+    clear(whoLeads,
+      `其中 ${t.led_above_level} 件现由上级主办，${t.led_by_departments} 件由部门主办`,
+      t.outside_units_shown ? `；${t.outside_units_shown} 件发生在本区域但不在所示网格内` : "",
+      "。",
     );
     status.textContent = `更新于 ${fmtTime(new Date().toISOString())}`;
     clear(note, data.counted ? null : h("p", { class: "notice" }, "案件统计接口（/v1/map）暂不可用：地图只显示网格边界。"));
@@ -222,12 +270,14 @@ export async function renderMap(main, ctx, params) {
     const list = h("ol", { class: "grid-cases" }, h("li", { class: "muted" }, "正在加载…"));
     clear(detail,
       h("h3", {}, p.name),
-      h("p", {}, `网格编码 ${p.code} · 在办 ${p.open} 件 · 超期 ${p.overdue} 件`),
+      h("p", {}, `网格编码 ${p.code} · 在办 ${p.open} 件 · 超期 ${p.overdue} 件 · 已升级 ${p.escalated || 0} 件`),
       list,
-      h("p", {}, h("a", { href: `#/cases?unit=${encodeURIComponent(`unit:${code}`)}` }, "在案件列表中查看全部 →")),
+      p.open > SHOWN ? h("p", { class: "muted small" }, `显示最新的 ${SHOWN} 件，共 ${p.open} 件。`) : null,
+      h("p", {}, h("a", { href: `#/cases?place=${encodeURIComponent(`unit:${code}`)}&state=open` }, "在案件列表中查看全部 →")),
     );
     try {
-      const page = await api(`/v1/cases${query({ unit: `unit:${code}`, state: OPEN_STATES, limit: 20 })}`);
+      // What the grid counts: the open cases that happened in it, whoever leads them.
+      const page = await api(`/v1/cases${query({ place: `unit:${code}`, state: OPEN_STATES, limit: SHOWN })}`);
       clear(list, page.items.length === 0 ? h("li", { class: "muted" }, "该网格暂无在办案件。") : null,
         page.items.map((c) =>
           h("li", { class: c.deadlines && c.deadlines.overdue ? "overdue" : "" },

@@ -65,6 +65,15 @@ async def get_cases(
     unit: Annotated[
         str | None, Query(max_length=80, description="unit:<code>, branch:<code> or department:<code>")
     ] = None,
+    place: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            pattern=r"^(unit:)?[A-Za-z0-9_.\-]{1,64}$",
+            description="unit:<code> (or the code): cases that happened in this unit or inside it, whoever leads "
+            "them now (what the map counts on it)",
+        ),
+    ] = None,
     state: Annotated[list[str] | None, Query(description="one or more states")] = None,
     matter: Annotated[str | None, Query(max_length=64)] = None,
     level: Annotated[
@@ -90,7 +99,10 @@ async def get_cases(
             in_range(value)
         except ValueError as exc:
             raise InvalidInput(f"{name}: {exc}", field=name) from exc
-    filters = CaseFilter(unit, states, matter, overdue, received_from, received_to, cursor, limit, level, source)
+    where = place.removeprefix("unit:") if place else None
+    filters = CaseFilter(
+        unit, states, matter, overdue, received_from, received_to, cursor, limit, level, source, place=where
+    )
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)
         running = await deadlines.running(conn, [r["case_id"] for r in rows])

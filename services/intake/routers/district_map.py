@@ -19,12 +19,17 @@ router = APIRouter(prefix="/v1", tags=["console"], responses=problems(401, 403, 
 
 @router.get(
     "/map",
-    summary="GeoJSON of the grids under a unit (default: the caller's area), each with `open` and `overdue` counts",
+    summary="GeoJSON of the grids under a unit (default: the caller's area), each with the open cases lying in it",
     description=(
-        "`open`: cases not yet resolved (reported, assigned, accepted, in progress, returned, escalated, reopened) "
-        "whose lead is the grid or one of its micro-grids; `overdue`: those of them whose accept-by (before "
-        "acceptance) or resolve-by has passed. Only the cases this client may see are counted. `level=micro_grid` "
-        "draws micro-grids instead."
+        "A case lies where it happened (its micro-grid, or the smallest unit holding its place), whoever leads it "
+        "now. Per unit: `open`, cases not yet resolved (reported, assigned, accepted, in progress, returned, "
+        "escalated, reopened) lying in it or inside it; `overdue`, those whose accept-by (before acceptance) or "
+        "resolve-by has passed; `escalated`, those that were ever moved up the ladder. `totals` (a member of the "
+        "collection) counts the open cases of the whole area once: `outside_units_shown` lie in the area but in "
+        "none of the units drawn (placed only at a larger unit), `led_above_level` are led by a unit above the "
+        "level drawn, `led_by_departments` by a department or one of its branches. `GET /v1/cases?place=` lists "
+        "the cases a unit counts. Only the cases this client may see are counted. `level=micro_grid` draws "
+        "micro-grids instead."
     ),
     responses=problems(404, _404="no such unit in this client's area"),
 )
