@@ -100,6 +100,19 @@ def form_problem(body: bytes) -> Unreadable | None:
     return None
 
 
+def form_fields(body: bytes) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body's fields, raw or %-encoded bytes read as UTF-8 (as HTML forms and
+    curl send them), the last of a repeated name winning; bytes that are not UTF-8 become U+FFFD (form_problem
+    refuses them first)."""
+    fields: dict[str, str] = {}
+    for pair in body.split(b"&"):
+        if pair:
+            raw_name, _, raw_value = pair.partition(b"=")
+            name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("utf-8", errors="replace")
+            fields[name] = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8", errors="replace")
+    return fields
+
+
 def multipart_problem(body: bytes, boundary: bytes) -> Unreadable | None:
     """The first field (not file) of a multipart/form-data body that is not UTF-8 text."""
     from python_multipart.exceptions import MultipartParseError

@@ -48,6 +48,7 @@ from services.intake.submit import submit_report
 from shared.api_clients import ApiClient, Scope
 from shared.errors import InvalidInput, NotFound
 from shared.logging import bind_context
+from shared.text_checks import form_fields
 
 MAX_RESULTS = 1000  # GET requests.{fmt} answers at most this many, newest first
 MAX_IDS = 100
@@ -157,7 +158,8 @@ async def _fields(request: Request) -> dict[str, Any]:
     """The posted fields, form-encoded (as Open311 clients send them) or a JSON object, over those of the query
     string (some clients send api_key, or every field, there)."""
     fields: dict[str, Any] = dict(request.query_params)
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
         try:
             data = await request.json()
         except (ValueError, RecursionError) as exc:
@@ -165,6 +167,8 @@ async def _fields(request: Request) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InvalidInput("request body: send a JSON object of Open311 fields", field="body")
         return {**fields, **data}
+    if media == "application/x-www-form-urlencoded":  # read as UTF-8: the framework's parser takes raw bytes as Latin-1
+        return {**fields, **form_fields(await request.body())}
     async with request.form() as form:
         if any(not isinstance(v, str) for _, v in form.multi_items()):
             raise InvalidInput("media: file uploads are not accepted; send media_url", field="media")
