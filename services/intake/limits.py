@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi.routing import APIRoute
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from shared.errors import GridDispatchError, UnsupportedMediaType
 from shared.web import ErrorAnswer, problem_for
@@ -60,7 +59,8 @@ def _an_operation(scope: Scope) -> bool:
     routes = getattr(getattr(app, "router", None), "routes", None)
     if routes is None:
         return True  # not inside a Starlette app: check every request
-    return any(isinstance(r, APIRoute) and r.matches(scope)[0] is Match.FULL for r in routes)
+    # Operations only (also as included routers); a Mount (the console's files) takes no body.
+    return any(not isinstance(r, Mount) and r.matches(scope)[0] is Match.FULL for r in routes)
 
 
 def _check_type(path: str, content_type: str) -> None:
