@@ -37,9 +37,12 @@ def create(
         list[str], typer.Option(parser=scope_name, help="submit, read, act, supervise, personal_data, admin (repeat)")
     ],
     unit: Annotated[
-        list[str],
-        typer.Option(parser=unit_scope, help="what it sees: unit:<code>, branch:<code>, department:<code>, * (repeat)"),
-    ],
+        list[str] | None,
+        typer.Option(
+            parser=unit_scope,
+            help="what it sees: unit:<code>, branch:<code>, department:<code>, * (repeat); none: only what it submits",
+        ),
+    ] = None,
     source: Annotated[str | None, typer.Option(help="the report source it speaks for (hotline, grid_app, ...)")] = None,
     rate_per_min: Annotated[int, typer.Option(parser=whole_in(1), help="requests per minute before 429")] = 600,
 ) -> None:
@@ -47,7 +50,9 @@ def create(
     from shared.api_clients import create_client
 
     client, key = with_database(
-        lambda conn: create_client(conn, name=name, scopes=scope, units=unit, source=source, rate_per_min=rate_per_min)
+        lambda conn: create_client(
+            conn, name=name, scopes=scope, units=unit or [], source=source, rate_per_min=rate_per_min
+        )
     )
     typer.echo(json.dumps({**_describe(client), "key": key}, ensure_ascii=False, indent=2))
 

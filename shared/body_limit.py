@@ -14,7 +14,7 @@ from prometheus_client import Counter
 
 from shared.errors import PayloadTooLarge
 from shared.logging import get_logger
-from shared.web import problem_response
+from shared.web import ErrorAnswer, problem_for
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,12 +43,15 @@ class _ClientGone(Exception):
 class BodyLimit:
     """ASGI middleware: a request whose body exceeds `max_bytes` is answered 413 before the app sees any of it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, drain_bytes: int = DRAIN_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, drain_bytes: int = DRAIN_BYTES, answer: ErrorAnswer = problem_for
+    ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be positive")
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = drain_bytes
+        self.answer = answer  # how the refusal is worded: problem+json, or another face's own shape (Open311)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +71,7 @@ class BodyLimit:
         if body is None:
             await self._refuse(scope, receive, send, "streamed")
         else:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None as soon as it passes the limit."""
@@ -91,7 +94,7 @@ class BodyLimit:
         log.info("body_too_large", path=scope.get("path"), framing=framing, max_bytes=self.max_bytes)
         await _drain(receive, self.drain_bytes)
         problem = PayloadTooLarge(f"request body larger than {self.max_bytes} bytes", max_bytes=self.max_bytes)
-        response = problem_response(problem, instance=scope.get("path"))
+        response = self.answer(problem, scope)
         response.headers["Connection"] = "close"  # what is left of the body is not read
         await response(scope, _ended, send)
 
@@ -121,15 +124,15 @@ async def _ended() -> Message:
     return {"type": "http.disconnect"}
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """The body read above as one message, then the client's own messages (a disconnect, for a long response)."""
     sent = False
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return replay
+    return replayed

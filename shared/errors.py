@@ -93,3 +93,9 @@ class PayloadTooLarge(InvalidInput):
 
 class UnsupportedMediaType(InvalidInput):
     code = "unsupported_media_type"
+
+
+class UnreadableBody(InvalidInput):
+    """A body that cannot be read as text: not UTF-8, a NUL or a lone surrogate in a string, nested too deeply."""
+
+    code = "unreadable_body"

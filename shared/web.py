@@ -24,6 +24,7 @@ from shared.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthenticated,
+    UnreadableBody,
     UnsupportedMediaType,
 )
 from shared.health import Check, liveness, run_checks, tasks_part
@@ -40,6 +41,7 @@ PROBLEM_BASE = "https://griddispatch.dev/problems/"
 _STATUS: list[tuple[type[GridDispatchError], int]] = [
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
+    (UnreadableBody, 400),
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -141,6 +143,15 @@ def problem_response(exc: GridDispatchError, instance: str | None = None) -> JSO
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
+ErrorAnswer = Callable[[GridDispatchError, Mapping[str, Any]], Response]
+"""How an ASGI middleware words a refusal for the request in `scope` (a problem, or another face's shape)."""
+
+
+def problem_for(exc: GridDispatchError, scope: Mapping[str, Any]) -> Response:
+    """The default ErrorAnswer: the error as application/problem+json, its instance the request's path."""
+    return problem_response(exc, instance=scope.get("path"))
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     """`("body", "location", "lon")` -> `location.lon`; headers and query keep their own name."""
     parts = [str(p) for p in loc]
@@ -150,6 +161,19 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def _message(error: Mapping[str, Any]) -> str:
     """pydantic's message, without the "Value error, " it puts before what our own validators say."""
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+async def http_exception_problem(request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own errors (404 for an unknown path, 405, ...) as application/problem+json."""
+    assert isinstance(exc, StarletteHTTPException)
+    body = {
+        "type": PROBLEM_BASE + f"http_{exc.status_code}",
+        "title": HTTPStatus(exc.status_code).phrase,
+        "status": exc.status_code,
+        "detail": str(exc.detail),
+        "instance": request.url.path,
+    }
+    return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=exc.headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -168,17 +192,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, instance=request.url.path)
 
-    async def framework(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        body = {
-            "type": PROBLEM_BASE + f"http_{exc.status_code}",
-            "title": HTTPStatus(exc.status_code).phrase,
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-            "instance": request.url.path,
-        }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=exc.headers)
-
     async def passing(request: Request, exc: Exception) -> JSONResponse:
         problem = as_unavailable(exc)
         if problem is None:  # a KafkaError that is not retriable: a bug, shown as one
@@ -188,7 +201,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(GridDispatchError, ours)
     app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(StarletteHTTPException, framework)
+    app.add_exception_handler(StarletteHTTPException, http_exception_problem)
     for infrastructure in (*DATABASE_ERRORS, *BROKER_ERRORS, KafkaError, ConnectionError, TimeoutError):
         app.add_exception_handler(infrastructure, passing)  # 503 with Retry-After, never a 500
 

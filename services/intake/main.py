@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from griddispatch import __version__
+from services.intake import open311_http
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.ratelimit import RateLimiter
@@ -29,6 +31,7 @@ from services.intake.routers import (
 )
 from services.intake.routers import auth as auth_routes
 from shared.body_limit import BodyLimit
+from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -107,8 +110,12 @@ def create_app(
 
     app = FastAPI(title="griddispatch intake", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=intake.max_body_bytes)
-    app.add_middleware(ContentChecks)  # outermost: a wrong type is refused before any of the body is read
+    app.add_exception_handler(StarletteHTTPException, open311_http.framework_errors)  # Open311's shape on its paths
+    # Outermost first: a wrong type (415) before any of the body is read, then its size (413), then whether
+    # it is readable text (400); each refusal in Open311's shape on the Open311 paths.
+    app.add_middleware(TextInput, answer=open311_http.answer)
+    app.add_middleware(BodyLimit, max_bytes=intake.max_body_bytes, answer=open311_http.answer)
+    app.add_middleware(ContentChecks, answer=open311_http.answer)
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
     app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id

@@ -25,7 +25,7 @@ from shared.errors import (
     Unauthenticated,
 )
 from shared.logging import get_logger
-from shared.web import status_of
+from shared.web import http_exception_problem, problem_for, status_of
 
 log = get_logger(__name__)
 
@@ -40,6 +40,8 @@ _ITEM_TAG = {
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot carry
 
+OPEN311_PREFIX = "/open311/"
+
 # Open311 says 400 for bad fields and 403 for a missing or bad api_key; every other status is the API's own.
 OPEN311_STATUS: dict[type[GridDispatchError], int] = {InvalidInput: 400, Unauthenticated: 403}
 
@@ -51,7 +53,7 @@ class Open311Route(APIRoute):
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
-            fmt = "xml" if request.url.path.endswith(".xml") else "json"
+            fmt = _format_of(request.url.path)
             try:
                 return await handler(request)
             except GridDispatchError as exc:
@@ -62,6 +64,30 @@ class Open311Route(APIRoute):
                 return error_response(fmt, exc.status_code, str(exc.detail))
 
         return answer
+
+
+def _format_of(path: str) -> str:
+    return "xml" if path.endswith(".xml") else "json"
+
+
+def answer(exc: GridDispatchError, scope: Mapping[str, Any]) -> Response:
+    """The middlewares' refusals (413, 415, 400 unreadable) in Open311's shape on its paths, problem+json elsewhere."""
+    path = str(scope.get("path", ""))
+    if path.startswith(OPEN311_PREFIX):
+        return _error(_format_of(path), exc)
+    return problem_for(exc, scope)
+
+
+async def framework_errors(request: Request, exc: Exception) -> Response:
+    """The router's own errors (404 for a path no operation has, 405) in Open311's shape on its paths."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    if not path.startswith(OPEN311_PREFIX):
+        return await http_exception_problem(request, exc)
+    description = {404: f"{path}: no such endpoint; see {OPEN311_PREFIX}v2/discovery.json"}.get(exc.status_code)
+    if exc.status_code == 405:
+        description = f"method {request.method} not allowed here; allowed: {(exc.headers or {}).get('Allow', '')}"
+    return error_response(_format_of(path), exc.status_code, description or str(exc.detail), exc.headers)
 
 
 def _error(fmt: str, exc: GridDispatchError) -> Response:

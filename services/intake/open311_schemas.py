@@ -168,7 +168,6 @@ _ERRORS = {
 }
 _RETRY = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 _XML = {"text/xml": {"schema": {"type": "string", "description": "the same, as GeoReport v2 XML"}}}
-_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
 
 
 def responses(
@@ -183,11 +182,14 @@ def responses(
         documented[status] = {"description": _ERRORS[status], "model": list[ErrorOut], "content": _XML}
         if status in (429, 503):
             documented[status]["headers"] = _RETRY
-    # A path that matches no operation gets the API's usual problem+json, and so do the size and type limits.
-    not_found = documented.setdefault(404, {"description": "not found", "content": {}})
-    not_found["content"] = {**not_found["content"], **_PROBLEM}
+    # A path that matches no operation, a method the path does not allow, and the size, type and text limits
+    # answer in the same shape (services/intake/open311_http.py words them).
+    documented.setdefault(404, {"description": "no such endpoint", "model": list[ErrorOut], "content": _XML})
     if body:
-        documented[413] = {"description": "request body too large", "content": _PROBLEM}
-        documented[415] = {"description": "wrong Content-Type", "content": _PROBLEM}
-    documented["4XX"] = {"description": "any other client error, in Open311's shape", "model": list[ErrorOut]}
+        documented.setdefault(400, {"description": _ERRORS[400], "model": list[ErrorOut], "content": _XML})
+        documented[400]["description"] += "; or a field that is not UTF-8 text, or JSON nested too deeply"
+        documented[413] = {"description": "request body too large", "model": list[ErrorOut], "content": _XML}
+        documented[415] = {"description": "wrong Content-Type", "model": list[ErrorOut], "content": _XML}
+    other = "any other client error (405, ...), in Open311's shape"
+    documented["4XX"] = {"description": other, "model": list[ErrorOut]}
     return documented

@@ -20,6 +20,7 @@ from services.notify.routers import streams, subscriptions
 from services.notify.streams import StreamHub
 from services.notify.worker import DeliveryWorker
 from shared.body_limit import BodyLimit
+from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
 from shared.domain.calendar import NO_LOCAL_DAYS, parse_local_days
 from shared.errors import ConfigurationError
@@ -120,6 +121,7 @@ def create_app(
 
     app = FastAPI(title="griddispatch notify", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(TextInput)  # within the size limit: readable text, JSON not too deep (400)
     app.add_middleware(BodyLimit, max_bytes=notify.max_body_bytes)
     app.add_middleware(StreamCors, origins=notify.console_origin_list)
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))

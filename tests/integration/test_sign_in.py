@@ -272,8 +272,10 @@ async def test_an_old_hash_is_replaced_at_sign_in(stack: SignInStack) -> None:
 
 
 async def test_bad_sign_in_bodies_are_422(stack: SignInStack) -> None:
-    for body in ({}, {"login": "a"}, {"login": "", "password": "x"}, {"login": "a\x00b", "password": "x"}):
+    for body in ({}, {"login": "a"}, {"login": "", "password": "x"}):
         response = await stack.http.post("/v1/auth/sign-in", json=body)
         assert response.status_code == 422, (body, response.text)
+    nul = await stack.http.post("/v1/auth/sign-in", json={"login": "a\x00b", "password": "x"})
+    assert nul.status_code == 400 and nul.json()["field"] == "login", nul.text  # text PostgreSQL cannot store
     long = await stack.http.post("/v1/auth/sign-in", json={"login": "a", "password": "p" * 2000})
     assert long.status_code == 422 and "p" * 50 not in long.text

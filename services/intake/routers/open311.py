@@ -48,6 +48,7 @@ from services.intake.submit import submit_report
 from shared.api_clients import ApiClient, Scope
 from shared.errors import InvalidInput, NotFound
 from shared.logging import bind_context
+from shared.text_checks import form_fields
 
 MAX_RESULTS = 1000  # GET requests.{fmt} answers at most this many, newest first
 MAX_IDS = 100
@@ -154,19 +155,24 @@ async def post_request(fmt: Format, request: Request, res: Res, idempotency_key:
 
 
 async def _fields(request: Request) -> dict[str, Any]:
-    """The posted fields, form-encoded (as Open311 clients send them) or a JSON object."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+    """The posted fields, form-encoded (as Open311 clients send them) or a JSON object, over those of the query
+    string (some clients send api_key, or every field, there)."""
+    fields: dict[str, Any] = dict(request.query_params)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
         try:
             data = await request.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidInput("request body: not valid JSON", field="body") from exc
         if not isinstance(data, dict):
             raise InvalidInput("request body: send a JSON object of Open311 fields", field="body")
-        return data
+        return {**fields, **data}
+    if media == "application/x-www-form-urlencoded":  # read as UTF-8: the framework's parser takes raw bytes as Latin-1
+        return {**fields, **form_fields(await request.body())}
     async with request.form() as form:
         if any(not isinstance(v, str) for _, v in form.multi_items()):
             raise InvalidInput("media: file uploads are not accepted; send media_url", field="media")
-        return {k: form[k] for k in form}
+        return {**fields, **{k: form[k] for k in form}}
 
 
 def _text(value: Any) -> str | None:
