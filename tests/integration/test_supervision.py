@@ -9,7 +9,9 @@ the grid 610199004001001 leads, its community 610199004001 supervises, the stree
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -159,3 +161,36 @@ async def test_an_unanswered_order_turns_red_from_the_rung_above_then_the_case_i
     assert (await dispatch.history(case_id))[-3:] == ["order_unanswered", "escalate", "assign"]
     after = (await intake.http.get(f"/v1/cases/{case_id}/supervision", headers=reader.headers)).json()
     assert [o["state"] for o in after["orders"]] == ["escalated", "escalated"] and after["supervisor"] is None
+
+
+async def test_assessment_counts_the_orders_the_replies_in_time_and_the_urges(
+    intake: IntakeUnderTest, dispatch: DispatchUnderTest
+) -> None:
+    received = datetime(2025, 10, 14, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a month no other test uses
+    report = await dispatch.report(title="遛狗不牵绳", matter_code=SUPERVISED, received_at=received)
+    await dispatch.feed(report)
+    case_id = report.subject
+    await dispatch.feed(await _missed(dispatch, case_id, "accept", GRID), dispatch.runtime.topics.deadlines)
+    street = await intake.caller("read", "supervise", units=(STREET,))
+    grid = await intake.caller("read", "act", units=(GRID,))
+    (order,) = (await intake.http.get(f"/v1/cases/{case_id}/supervision", headers=street.headers)).json()["orders"]
+    for caller, body in (
+        (street, {"action": "urge", "text": "请尽快签收", "actor": {"id": "s-1", "unit": STREET}}),
+        (street, {"action": "supervise_order", "text": "限期处理", "actor": {"id": "s-1", "unit": STREET}}),
+        (grid, {"action": "reply_order", "order_id": order["order_id"], "text": "已处理",
+                "actor": {"id": "g-7", "unit": GRID}}),
+    ):  # fmt: skip
+        response = await _post(intake, case_id, caller.headers, **body)
+        assert response.status_code == 202, response.text
+    await _apply_actions(intake, dispatch, case_id)
+
+    params = {"period": "2025-10", "level": "grid"}
+    body = (await intake.http.get("/v1/assessment", params=params, headers=street.headers)).json()
+    row = next(r for r in body["rows"] if r["code"] == GRID.removeprefix("unit:"))
+    figures = {k: row[k] for k in ("orders_issued", "orders_answered", "orders_answered_in_time", "urged")}
+    assert figures == {"orders_issued": 2, "orders_answered": 1, "orders_answered_in_time": 1, "urged": 1}
+    people = await intake.http.get("/v1/assessment", params={**params, "level": "person"}, headers=street.headers)
+    replier = next(r for r in people.json()["rows"] if r["code"] == "g-7")
+    assert (replier["orders_answered"], replier["orders_answered_in_time"]) == (1, 1)
+    report_csv = await intake.http.get("/v1/assessment.csv", params=params, headers=street.headers)
+    assert "督办单,督办已回复,督办按时回复" in report_csv.text.splitlines()[0]
