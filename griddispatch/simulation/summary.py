@@ -18,6 +18,7 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.domain.case.supervision_commands import SUPERVISE
 from shared.domain.lifecycle import Action, DueKind
 from shared.queries.action_requests import NOT_APPLIED
 from shared.queries.case_events import RATINGS, SATISFIED
@@ -49,7 +50,8 @@ class DaySummary:
     resolved_in_time: int = 0
     warned: int = 0  # cases with at least one warning fired
     overdue: int = 0  # cases with a deadline that passed
-    escalated: int = 0
+    escalated: int = 0  # taken over (提级): the next rung leads
+    supervised: int = 0  # supervised (督办) at a missed deadline instead: the lead stayed (the catalog's policy)
     returned: int = 0
     verify_failed: int = 0
     rated: int = 0
@@ -124,7 +126,8 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
         for r in await conn.fetch(
             head
             + f"""SELECT e.action, count(DISTINCT e.case_id) AS cases FROM case_events e JOIN s USING (case_id)
-                 WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.VERIFY_FAILED}', 'rejected')
+                 WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.VERIFY_FAILED}', 'rejected',
+                                    '{SUPERVISE}')
                  GROUP BY e.action""",
             *args,
         )
@@ -159,6 +162,7 @@ async def day_summary(conn: asyncpg.Connection, scope: RunScope) -> DaySummary:
         warned=deadlines["warned"],
         overdue=deadlines["overdue"],
         escalated=events.get("escalate", 0),
+        supervised=events.get(SUPERVISE, 0),
         returned=events.get("return", 0),
         verify_failed=events.get("verify_failed", 0),
         rated=ratings["rated"],

@@ -43,7 +43,8 @@ def summary_lines(
         + "  (first assignment; departments: a department or its branch leads)",
         f"accepted      {s.accepted} cases, in time: {_of(s.accepted_in_time, s.accepted)}",
         f"resolved      {s.resolved} cases, in time: {_of(s.resolved_in_time, s.resolved)}",
-        f"warned        {s.warned} cases; overdue {s.overdue}; escalated {s.escalated}",
+        f"warned        {s.warned} cases; overdue {s.overdue}; escalated {s.escalated}"
+        + (f"; supervised {s.supervised} (督办: the lead stayed, a supervision order issued)" if s.supervised else ""),
         f"returned      {s.returned} cases (re-dispatched); failed verification {s.verify_failed}",
         f"merged        {s.merged} duplicate reports linked to an open case",
         f"rated         {s.rated} ratings"

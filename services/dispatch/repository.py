@@ -20,6 +20,7 @@ import asyncpg
 
 from services.dispatch import progress as progress_column
 from shared.domain.case import Case, CaseDeadline, DeadlineStatus, Entry
+from shared.domain.case.model import Supervision
 from shared.domain.case.nearby import box
 from shared.domain.lifecycle import MERGE_TARGETS, DueKind, State
 from shared.errors import InvalidInput
@@ -33,12 +34,12 @@ INSERTED = (
     "case_id", "case_number", "state", "source", "source_ref", "matter_code", "level", "lead", "assisting", "place",
     "title", "description", "location", "lon", "lat", "urgency", "households", "reporter", "attachments",
     "observed_at", "received_at", "accept_by", "resolve_by", "merged_into", "duplicates", "registry_version",
-    "decision", "progress", "scope_keys", "lead_person", "part_persons", "persons",
+    "decision", "progress", "scope_keys", "lead_person", "part_persons", "persons", "supervision",
 )  # fmt: skip
 # What a command can change on a stored case.
 UPDATED = (
     "state", "lead", "assisting", "accept_by", "resolve_by", "merged_into", "duplicates", "level", "decision",
-    "progress", "scope_keys", "lead_person", "part_persons", "persons",
+    "progress", "scope_keys", "lead_person", "part_persons", "persons", "supervision",
 )  # fmt: skip
 
 
@@ -88,6 +89,7 @@ def _row(case: Case, columns: Sequence[str]) -> dict[str, Any]:
         "lead_person": case.lead_person,
         "part_persons": dict(case.part_persons),
         "persons": list(case.persons),
+        "supervision": case.supervision.as_dict(),
     }
     return {"case_id": case.case_id, **{c: full[c] for c in columns}}
 
@@ -131,6 +133,7 @@ def _case(row: asyncpg.Record, deadlines: Sequence[CaseDeadline]) -> Case:
         scope_keys=tuple(row["scope_keys"]),
         lead_person=row["lead_person"],
         part_persons=tuple(sorted((_loads(row["part_persons"]) or {}).items())),
+        supervision=Supervision.of(_loads(row["supervision"])),
         seq=row["last_seq"],
         deadlines=tuple(deadlines),
     )

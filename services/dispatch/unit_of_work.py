@@ -38,6 +38,21 @@ ASSIGNED_TO_PERSON = Counter(
 )
 
 
+SUPERVISION = Counter(
+    "griddispatch_supervision_total",
+    "Supervision steps recorded (督办): urge, supervise (a missed deadline put a supervisor on the case), "
+    "supervise_order (outcome: yellow or red), reply_order (in_time or late), order_unanswered (yellow or red)",
+    ["step", "outcome"],
+)
+_SUPERVISION_STEPS = frozenset({"urge", "supervise", "supervise_order", "reply_order", "order_unanswered"})
+
+
+def supervision_outcome(entry: Entry) -> str:
+    if entry.action == "reply_order":
+        return "late" if entry.detail.get("late") else "in_time"
+    return str(entry.detail.get("colour") or "-")
+
+
 @dataclass(frozen=True, slots=True)
 class Mark:
     cases: dict[uuid.UUID, Case]
@@ -192,6 +207,8 @@ class UnitOfWork:
         await self._tx.commit()
         self._tx = None
         for fact in self._facts:
-            if isinstance(fact, Notice):
+            if isinstance(fact, Notice) and fact.role in ("lead", "assisting", "summoned"):
                 ASSIGNED_TO_PERSON.labels(fact.role, "person" if fact.person else "nobody").inc()
+            elif isinstance(fact, Entry) and fact.action in _SUPERVISION_STEPS:
+                SUPERVISION.labels(fact.action, supervision_outcome(fact)).inc()
         return rows

@@ -38,6 +38,9 @@ _DIRECT = {
     "claim": Action.CLAIM,  # the responsible person of a part (dispatch checks who: shared/domain/case/commands.py)
     "hand_over": Action.HAND_OVER,
     "reassign": Action.REASSIGN,
+    "urge": Action.URGE,  # supervision (督办): dispatch checks the supervising level (case/supervising.py)
+    "supervise_order": Action.SUPERVISE_ORDER,
+    "reply_order": Action.REPLY_ORDER,
 }
 _API_NAME = {
     **{v: k for k, v in _DIRECT.items()},
@@ -46,7 +49,7 @@ _API_NAME = {
     Action.RATE_SATISFIED: "rate",
     Action.RATE_UNSATISFIED: "rate",
 }
-_SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen", "redispatch"}
+_SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen", "redispatch", "urge", "supervise_order"}
 _RESIDENT_FIRST = {"rate"}
 
 
@@ -220,6 +223,9 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
         "lead": body.unit if body.action == "redispatch" else None,
         "person": body.person,
         "party": body.unit if body.action == "reassign" else None,
+        "colour": body.colour,
+        "reply_by": body.reply_by.isoformat() if body.reply_by else None,
+        "order_id": str(body.order_id) if body.order_id else None,
         "client_id": str(client.id),
     }
     return {k: v for k, v in values.items() if v is not None}

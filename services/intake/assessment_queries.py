@@ -30,6 +30,9 @@ TERRITORIAL = ("street", "community", "grid")
 URGE = "urge"  # the reason_code of a comment that urges the case on (催办)
 NAMED = "named"  # in the persons' statement: the person was named responsible for the case
 
+_ORDER_COLUMNS = """coalesce(orders_issued, 0) AS orders_issued, coalesce(orders_answered, 0) AS orders_answered,
+        coalesce(orders_answered_in_time, 0) AS orders_answered_in_time"""
+
 # Which party strings count for which row: the bucket is the row's code.
 _PARTIES = {
     "territorial": "SELECT 'unit:' || code, bucket FROM tree WHERE bucket IS NOT NULL",
@@ -74,7 +77,8 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
     ),
     ev AS MATERIALIZED (
         SELECT e.case_id, e.seq, e.action, e.actor, e.detail, e.at FROM case_events e JOIN cohort USING (case_id)
-        WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.COMMENT}')
+        WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.COMMENT}', '{Action.URGE}',
+                           '{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}')
     ),
     f_dl AS (
         SELECT bucket,
@@ -102,11 +106,28 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
                 AS wrongly_returned
         FROM ev e JOIN parties p ON p.party = e.actor->>'unit' WHERE e.action = '{Action.RETURN}' GROUP BY 1
     ),
-    f_urge AS (
-        SELECT d.bucket, count(DISTINCT e.case_id::text || ':' || e.seq) AS urged
-        FROM ev e JOIN dl d ON d.case_id = e.case_id AND d.starts_at <= e.at
-                           AND (d.closed_at IS NULL OR d.closed_at > e.at)
-        WHERE e.action = '{Action.COMMENT}' AND e.detail->>'reason_code' = '{URGE}' GROUP BY 1
+    f_urge AS (  -- a comment that urges: the party owing a deadline then; an urge (催办): the party it names
+        SELECT bucket, count(DISTINCT k) AS urged FROM (
+            SELECT d.bucket, e.case_id::text || ':' || e.seq AS k
+            FROM ev e JOIN dl d ON d.case_id = e.case_id AND d.starts_at <= e.at
+                               AND (d.closed_at IS NULL OR d.closed_at > e.at)
+            WHERE e.action = '{Action.COMMENT}' AND e.detail->>'reason_code' = '{URGE}'
+            UNION ALL
+            SELECT p.bucket, e.case_id::text || ':' || e.seq
+            FROM ev e JOIN parties p ON p.party = e.detail->>'to' WHERE e.action = '{Action.URGE}'
+        ) u GROUP BY 1
+    ),
+    f_ord AS (  -- supervision orders (督办单) issued to the party, and its replies (late: after the reply-by)
+        SELECT p.bucket,
+            count(DISTINCT e.case_id::text || ':' || e.seq) FILTER (WHERE e.action = '{Action.SUPERVISE_ORDER}')
+                AS orders_issued,
+            count(DISTINCT e.case_id::text || ':' || e.seq) FILTER (WHERE e.action = '{Action.REPLY_ORDER}')
+                AS orders_answered,
+            count(DISTINCT e.case_id::text || ':' || e.seq)
+                FILTER (WHERE e.action = '{Action.REPLY_ORDER}' AND e.detail->>'late' = 'false')
+                AS orders_answered_in_time
+        FROM ev e JOIN parties p ON p.party = e.detail->>'to'
+        WHERE e.action IN ('{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}') GROUP BY 1
     ),
 {_RATED_BY},
     f_rate AS (
@@ -118,14 +139,15 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
         coalesce(resolved_on_time, 0) AS resolved_on_time, coalesce(overdue, 0) AS overdue,
         coalesce(escalated, 0) AS escalated, coalesce(returned, 0) AS returned,
         coalesce(wrongly_returned, 0) AS wrongly_returned, coalesce(urged, 0) AS urged,
+        {_ORDER_COLUMNS},
         coalesce(rated, 0) AS rated, coalesce(satisfied, 0) AS satisfied,
         coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
         coalesce(resolves_timed, 0) AS resolves_timed
     FROM (SELECT bucket FROM f_dl UNION SELECT bucket FROM f_esc UNION SELECT bucket FROM f_ret
-          UNION SELECT bucket FROM f_urge UNION SELECT bucket FROM f_rate) b
+          UNION SELECT bucket FROM f_urge UNION SELECT bucket FROM f_ord UNION SELECT bucket FROM f_rate) b
     LEFT JOIN f_dl USING (bucket) LEFT JOIN f_esc USING (bucket) LEFT JOIN f_ret USING (bucket)
-    LEFT JOIN f_urge USING (bucket) LEFT JOIN f_rate USING (bucket)"""
+    LEFT JOIN f_urge USING (bucket) LEFT JOIN f_ord USING (bucket) LEFT JOIN f_rate USING (bucket)"""
 
 PERSON_FIGURES = f"""{AREA}{_COHORT},
     dl AS MATERIALIZED (
@@ -191,11 +213,31 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
         FROM per_case GROUP BY person
     ),
     f_units AS (SELECT person, array_agg(DISTINCT unit ORDER BY unit) AS units FROM acts GROUP BY person),
-    f_urge AS (
-        SELECT a.person, count(DISTINCT u.case_id::text || ':' || u.seq) AS urged
-        FROM acts a JOIN case_events u ON u.case_id = a.case_id AND u.seq > a.seq AND u.action = '{Action.COMMENT}'
-                                       AND u.detail->>'reason_code' = '{URGE}'
-        WHERE a.action = '{Action.ACCEPT}' GROUP BY 1
+    f_urge AS (  -- a comment that urges a case the person accepted; an urge (催办) naming the person
+        SELECT person, count(DISTINCT k) AS urged FROM (
+            SELECT a.person, u.case_id::text || ':' || u.seq AS k
+            FROM acts a JOIN case_events u ON u.case_id = a.case_id AND u.seq > a.seq
+                                           AND u.action = '{Action.COMMENT}' AND u.detail->>'reason_code' = '{URGE}'
+            WHERE a.action = '{Action.ACCEPT}'
+            UNION ALL
+            SELECT e.detail->>'to_person', e.case_id::text || ':' || e.seq
+            FROM case_events e JOIN cohort USING (case_id) JOIN parties p ON p.party = e.detail->>'to'
+            WHERE e.action = '{Action.URGE}' AND e.detail->>'to_person' IS NOT NULL
+        ) u GROUP BY 1
+    ),
+    f_ord AS (  -- orders issued to the person (the lead's responsible person then), and the replies they gave
+        SELECT person,
+            count(DISTINCT k) FILTER (WHERE action = '{Action.SUPERVISE_ORDER}') AS orders_issued,
+            count(DISTINCT k) FILTER (WHERE action = '{Action.REPLY_ORDER}') AS orders_answered,
+            count(DISTINCT k) FILTER (WHERE action = '{Action.REPLY_ORDER}' AND NOT late) AS orders_answered_in_time
+        FROM (
+            SELECT CASE WHEN e.action = '{Action.REPLY_ORDER}' THEN e.actor->>'id' ELSE e.detail->>'to_person' END
+                       AS person,
+                   e.action, coalesce((e.detail->>'late')::boolean, false) AS late,
+                   e.case_id::text || ':' || e.seq AS k
+            FROM case_events e JOIN cohort USING (case_id) JOIN parties p ON p.party = e.detail->>'to'
+            WHERE e.action IN ('{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}')
+        ) o WHERE person IS NOT NULL GROUP BY person
     ),
 {_RATED_BY},
     f_rate AS (
@@ -210,13 +252,14 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
         coalesce(resolved_on_time, 0) AS resolved_on_time, coalesce(overdue, 0) AS overdue,
         coalesce(escalated, 0) AS escalated, coalesce(returned, 0) AS returned,
         coalesce(wrongly_returned, 0) AS wrongly_returned, coalesce(urged, 0) AS urged,
+        {_ORDER_COLUMNS},
         coalesce(rated, 0) AS rated, coalesce(satisfied, 0) AS satisfied,
         coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
         coalesce(resolves_timed, 0) AS resolves_timed
-    FROM (SELECT person FROM f_act UNION SELECT person FROM f_rate) b
+    FROM (SELECT person FROM f_act UNION SELECT person FROM f_ord UNION SELECT person FROM f_rate) b
     LEFT JOIN f_act USING (person) LEFT JOIN f_units USING (person) LEFT JOIN f_urge USING (person)
-    LEFT JOIN f_rate USING (person)
+    LEFT JOIN f_ord USING (person) LEFT JOIN f_rate USING (person)
     WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM person_roles pr WHERE pr.person_id = b.person AND pr.role = $6)
     ORDER BY b.person"""
 

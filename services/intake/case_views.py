@@ -150,6 +150,7 @@ def case_detail(
             "reopens": progress.get("reopens", 0),
             "escalations": progress.get("escalations", 0),
         },
+        "supervision": _supervision(row),
         "routing": {
             "registry_version": row["registry_version"],
             "decision": {k: v for k, v in decision.items() if k != "trace"},
@@ -169,6 +170,16 @@ def case_detail(
             }
             for e in events
         ],
+    }
+
+
+def _supervision(row: asyncpg.Record) -> dict[str, Any]:
+    """Who supervises the case (督办) and its open orders (all of them: GET /v1/cases/{id}/supervision)."""
+    data = _json(row.get("supervision")) or {}
+    return {
+        "supervisor": data.get("supervisor"),
+        "misses": data.get("misses", 0),
+        "open_orders": data.get("orders", []),
     }
 
 

@@ -28,6 +28,7 @@ from services.intake.routers import (
     reports,
     rosters,
     stats,
+    supervision,
 )
 from services.intake.routers import auth as auth_routes
 from shared.body_limit import BodyLimit
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id
     app.include_router(cases.router)
+    app.include_router(supervision.router)
     app.include_router(rosters.router)
     app.include_router(registry.router)
     app.include_router(open311.router)

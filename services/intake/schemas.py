@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -29,6 +30,9 @@ ApiAction = Literal[
     "claim",
     "hand_over",
     "reassign",
+    "urge",
+    "supervise_order",
+    "reply_order",
 ]
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -180,6 +184,27 @@ class ActionIn(Strict):
         description="hand_over, reassign: the person of the same unit who becomes responsible",
         examples=["610199001001003-p1"],
     )
+    colour: Literal["yellow", "red"] | None = Field(
+        None, description="supervise_order: the order's colour (黄牌 yellow, the default; 红牌 red)"
+    )
+    reply_by: datetime | None = Field(
+        None,
+        description="supervise_order: when the lead must reply by (RFC 3339 with offset, later than now); "
+        "default: the catalog's reply_within_hours from now",
+    )
+    order_id: uuid.UUID | None = Field(None, description="reply_order: the supervision order answered")
+
+    @field_validator("reply_by")
+    @classmethod
+    def _reply_by(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("reply_by needs a time zone offset")
+        in_range(value)
+        if value <= datetime.now(UTC):
+            raise ValueError("reply_by must be later than now")
+        return value
 
     @field_validator("unit")
     @classmethod
@@ -204,6 +229,12 @@ class ActionIn(Strict):
             raise ValueError(f"{self.action} needs the person who takes the case over")
         if self.action == "hand_over" and not self.text:
             raise ValueError("hand_over needs a text saying why")
+        if self.action in ("urge", "supervise_order") and not self.text:
+            raise ValueError(f"{self.action} needs a text: the reason")
+        if self.action == "reply_order" and not (self.order_id and self.text):
+            raise ValueError("reply_order needs the order_id and a text saying what was done")
+        if self.action != "supervise_order" and (self.colour or self.reply_by):
+            raise ValueError("colour and reply_by are for supervise_order only")
         return self
 
 

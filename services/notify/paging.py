@@ -53,7 +53,7 @@ _TIER_STEPS: dict[Tier, Step] = {
     Tier.REALERT: Step.NEXT_RUNG,
     Tier.ESCALATE: Step.NONE,
 }
-_PAGED_KINDS = frozenset({DueKind.ACCEPT, DueKind.RESOLVE, DueKind.REPORT_IN, DueKind.VERIFY})
+_PAGED_KINDS = frozenset({DueKind.ACCEPT, DueKind.RESOLVE, DueKind.REPORT_IN, DueKind.VERIFY, DueKind.ORDER_REPLY})
 
 
 def reach(event: CloudEvent[Any]) -> Step:

@@ -96,6 +96,29 @@ ACTION_NAMES = {
     "claim": "认领",  # a person of the unit takes the case on (派单到人)
     "hand_over": "转交",  # to a colleague of the same unit
     "reassign": "改派经办人",  # the unit's head names another person
+    "urge": "催办",  # the supervising level's formal reminder
+    "supervise": "督办",  # a missed deadline put the rung above on the case as supervisor
+    "supervise_order": "督办单",  # a yellow or red supervision order to the lead
+    "reply_order": "督办回复",  # the lead's reply to a supervision order
+    "order_unanswered": "督办单逾期未回复",  # its reply-by passed: a red order or a take-over follows
+}
+# what a CaseAssigned says by the role it names (shared/domain/case/supervision_commands.py adds the supervision ones)
+ROLE_TAGS: dict[str, str] = {
+    "lead": "新派单",
+    "assisting": "协办派单",
+    "summoned": "协办派单",
+    "urged": "催办",
+    "supervisor": "督办",
+    "supervision_order_yellow": "黄牌督办",
+    "supervision_order_red": "红牌督办",
+    "order_replied": "督办回复",
+}
+SUPERVISION_ROLES: dict[str, str] = {
+    "urged": "上级催办，请尽快办理",
+    "supervisor": "本案超时，已列入你单位督办",
+    "supervision_order_yellow": "收到黄牌督办单，请按期回复办理情况",
+    "supervision_order_red": "收到红牌督办单，请立即办理并回复",
+    "order_replied": "督办单已回复，请查看",
 }
 DEADLINE_NAMES: dict[str, str] = {
     DueKind.ACCEPT: "签收",
@@ -103,6 +126,7 @@ DEADLINE_NAMES: dict[str, str] = {
     DueKind.REPORT_IN: "报到",
     DueKind.VERIFY: "核查",
     DueKind.FOLLOW_UP: "回访",
+    DueKind.ORDER_REPLY: "督办回复",
 }
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).
@@ -180,7 +204,10 @@ def case_assigned(
     """新派单 (lead) or 协办派单 (assisting): the case, its accept-by and resolve-by, where, and who reported."""
     data = event.data
     number = _number(data.case_id, case, data.case_number)
-    tag = "新派单" if data.role == "lead" else "协办派单"
+    tag = ROLE_TAGS.get(data.role, "协办派单")
+    if data.role in SUPERVISION_ROLES:  # supervision tells of the case, not of a new assignment
+        core = f"{number} {_title(data.title, case)}"
+        return _message(tag, number, core, SUPERVISION_ROLES[data.role], [])
     due = [
         f"请于{local_time(data.accept_by, tz, event.time)}前签收" if data.accept_by else "请尽快签收",
         f"{local_time(data.resolve_by, tz, event.time)}前办结" if data.resolve_by else "",

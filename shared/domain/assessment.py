@@ -123,7 +123,10 @@ class Figures:
     escalated: int = 0
     returned: int = 0
     wrongly_returned: int = 0
-    urged: int = 0
+    urged: int = 0  # urges (催办) of its cases: urge actions to it, comments with reason_code urge
+    orders_issued: int = 0  # supervision orders (督办单) issued to it (automatic and by hand)
+    orders_answered: int = 0  # of its orders, those it replied to (in time or late)
+    orders_answered_in_time: int = 0  # replied by the order's reply-by
     rated: int = 0
     satisfied: int = 0
     accept_seconds_total: float = 0.0  # sum over the acceptances timed, for averages that add up
@@ -164,6 +167,9 @@ class Figures:
             "returned": self.returned,
             "wrongly_returned": self.wrongly_returned,
             "urged": self.urged,
+            "orders_issued": self.orders_issued,
+            "orders_answered": self.orders_answered,
+            "orders_answered_in_time": self.orders_answered_in_time,
             "rated": self.rated,
             "satisfied": self.satisfied,
             "accepted_on_time_rate": r(self.rate("accepted_on_time")),

@@ -2,7 +2,9 @@
 
 Pure (no I/O). Public API (stable; routing depends on it):
 
-* ``MatterCatalog(entries)``: raises ``CatalogError`` (a ``shared.errors.InvalidInput``, also a
+* ``MatterCatalog(entries, escalation=DEFAULT_ESCALATION)``: `escalation` is the district default policy on a
+  missed deadline (a matter type's own ``escalation`` overrides it: ``escalation_of(code)``); raises
+  ``CatalogError`` (a ``shared.errors.InvalidInput``, also a
   ``ValueError``) on a duplicate code or an entry without keywords. Iteration and ``len`` follow the
   order given (the file's order).
 * ``version: str``: a content hash (16 hex digits), equal for equal content in the same order.
@@ -30,7 +32,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from shared.domain.chinese import to_simplified
-from shared.domain.model import MatterType
+from shared.domain.model import DEFAULT_ESCALATION, EscalationRule, MatterType
 from shared.errors import InvalidInput, NotFound
 
 
@@ -65,9 +67,9 @@ def normalise_text(text: str) -> str:
 class MatterCatalog:
     """Matter types by code, in catalog order."""
 
-    __slots__ = ("_by_code", "_keywords", "_version")
+    __slots__ = ("_by_code", "_escalation", "_keywords", "_version")
 
-    def __init__(self, entries: Iterable[MatterType]) -> None:
+    def __init__(self, entries: Iterable[MatterType], escalation: EscalationRule = DEFAULT_ESCALATION) -> None:
         by_code: dict[str, MatterType] = {}
         keywords: list[tuple[MatterType, tuple[tuple[str, str], ...]]] = []
         for m in entries:
@@ -80,7 +82,8 @@ class MatterCatalog:
             keywords.append((m, pairs))
         self._by_code = by_code
         self._keywords = tuple(keywords)
-        self._version = _content_hash(by_code.values())
+        self._escalation = escalation
+        self._version = _content_hash(by_code.values(), escalation)
 
     def __repr__(self) -> str:
         return f"MatterCatalog(version={self._version!r}, matter_types={len(self._by_code)})"
@@ -101,6 +104,16 @@ class MatterCatalog:
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
+
+    @property
+    def escalation(self) -> EscalationRule:
+        """The district default escalation policy."""
+        return self._escalation
+
+    def escalation_of(self, code: str | None) -> EscalationRule:
+        """The policy for a missed deadline on a case of this matter type (unknown or none: the default)."""
+        matter = self._by_code.get(code) if code is not None else None
+        return matter.escalation if matter is not None and matter.escalation is not None else self._escalation
 
     def get(self, code: str) -> MatterType:
         try:
@@ -140,10 +153,16 @@ def _drop_nested(hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _content_hash(entries: Iterable[MatterType]) -> str:
+def _rule(rule: EscalationRule | None) -> list[object] | None:
+    return None if rule is None else [rule.policy.value, rule.take_over_after, rule.reply_within_hours]
+
+
+def _content_hash(entries: Iterable[MatterType], escalation: EscalationRule) -> str:
     h = hashlib.sha256()
+    if escalation != DEFAULT_ESCALATION:  # a catalog without escalation fields keeps its version
+        h.update(json.dumps(_rule(escalation)).encode())
     for m in entries:
-        row = [
+        row: list[object] = [
             m.code,
             m.name,
             m.name_en,
@@ -158,5 +177,7 @@ def _content_hash(entries: Iterable[MatterType]) -> str:
             m.safety,
             list(m.warn_at),
         ]
+        if m.escalation is not None:
+            row.append(_rule(m.escalation))
         h.update(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode())
     return h.hexdigest()[:16]

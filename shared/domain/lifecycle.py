@@ -55,6 +55,10 @@ class Action(StrEnum):
     CLAIM = "claim"  # a person of the unit takes the case on
     HAND_OVER = "hand_over"  # the responsible person hands it to a colleague of the same unit, with a reason
     REASSIGN = "reassign"  # the unit's head (or a command centre) names another person of the unit
+    # supervision (督办) by the supervising level: no state changes (shared/domain/case/supervision_commands.py)
+    URGE = "urge"  # 催办: a formal reminder to the responsible person, with a reason
+    SUPERVISE_ORDER = "supervise_order"  # 督办单: a yellow or red supervision order the lead must reply to
+    REPLY_ORDER = "reply_order"  # the lead's reply to a supervision order: what was done
 
 
 class Role(StrEnum):
@@ -73,6 +77,7 @@ class DueKind(StrEnum):
     REPORT_IN = "report_in"
     VERIFY = "verify"
     FOLLOW_UP = "follow_up"
+    ORDER_REPLY = "order_reply"  # a supervision order's reply-by (the lead owes the reply)
 
 
 class Tier(StrEnum):
@@ -176,9 +181,15 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.CLAIM, IN_HANDLING, {R.ASSIGNEE, R.ASSISTING}, STAY),
     _rule(A.HAND_OVER, IN_HANDLING, {R.ASSIGNEE, R.ASSISTING}, STAY),
     _rule(A.REASSIGN, IN_HANDLING, {R.ASSIGNEE, R.ASSISTING, R.SUPERVISOR}, STAY),
+    # supervision (督办): the supervising level urges and issues orders (dispatch too, at a missed deadline)
+    _rule(A.URGE, IN_HANDLING, {R.SUPERVISOR}, STAY),
+    _rule(A.SUPERVISE_ORDER, IN_HANDLING, {R.SUPERVISOR, R.SYSTEM}, STAY),
+    _rule(A.REPLY_ORDER, IN_HANDLING, {R.ASSIGNEE}, STAY),
 )
 # the actions that name a part's responsible person and change nothing else
 PERSONAL_ACTIONS: frozenset[Action] = frozenset({A.CLAIM, A.HAND_OVER, A.REASSIGN})
+# the supervision actions: checked and recorded by shared/domain/case/supervision_commands.py
+SUPERVISION_ACTIONS: frozenset[Action] = frozenset({A.URGE, A.SUPERVISE_ORDER, A.REPLY_ORDER})
 
 _INDEX: dict[tuple[State, Action, Role], Rule] = {}
 for _row in TABLE:
@@ -191,11 +202,12 @@ for _row in TABLE:
 # Live deadlines per state; any other deadline of the case is void once it reaches the state (report-in
 # deadlines follow `CaseProgress.owing` instead). A routed case owes its accept-by and, counted from routing
 # too, its resolve-by; a reopened case goes back to its lead with a fresh resolve-by and nothing to accept.
+# A supervision order's reply-by lives while the case is in handling (a new lead voids it with the rest).
 LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
-    S.ASSIGNED: frozenset({DueKind.ACCEPT, DueKind.RESOLVE}),
-    S.REOPENED: frozenset({DueKind.RESOLVE}),
-    S.ACCEPTED: frozenset({DueKind.RESOLVE}),
-    S.IN_PROGRESS: frozenset({DueKind.RESOLVE}),
+    S.ASSIGNED: frozenset({DueKind.ACCEPT, DueKind.RESOLVE, DueKind.ORDER_REPLY}),
+    S.REOPENED: frozenset({DueKind.RESOLVE, DueKind.ORDER_REPLY}),
+    S.ACCEPTED: frozenset({DueKind.RESOLVE, DueKind.ORDER_REPLY}),
+    S.IN_PROGRESS: frozenset({DueKind.RESOLVE, DueKind.ORDER_REPLY}),
     S.RESOLVED: frozenset({DueKind.VERIFY}),
     S.VERIFIED: frozenset({DueKind.FOLLOW_UP}),
 }
@@ -454,6 +466,9 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.PROGRESS: _needs_note,
     A.COMMENT: _needs_note,
     A.HAND_OVER: _needs_note,
+    A.URGE: _needs_note,
+    A.SUPERVISE_ORDER: _needs_note,
+    A.REPLY_ORDER: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
 _NOTE_CONSUMED = frozenset(

@@ -105,6 +105,31 @@ class Building:
     lat: float | None = None
 
 
+class EscalationPolicy(StrEnum):
+    """What a missed accept-by or resolve-by deadline does to the case (docs/routing.md#escalation-policy)."""
+
+    SUPERVISE = "supervise"  # 督办: the next rung supervises, a supervision order is issued, the lead stays
+    TAKE_OVER = "take_over"  # 提级: the next rung leads
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRule:
+    """A matter type's escalation policy (or the district default): `supervise` puts the next rung on the case as
+    supervisor for the first misses, and the `take_over_after`-th missed deadline at the same lead takes it over;
+    `take_over` takes over at the first. `reply_within_hours`: the reply-by of a supervision order."""
+
+    policy: EscalationPolicy = EscalationPolicy.TAKE_OVER
+    take_over_after: int = 2  # with `supervise`: the miss that takes over (>= 2); `take_over` is always the 1st
+    reply_within_hours: float = 24.0
+
+    def takes_over(self, misses: int) -> bool:
+        """Whether the `misses`-th missed deadline at the same lead takes the case over."""
+        return self.policy is EscalationPolicy.TAKE_OVER or misses >= self.take_over_after
+
+
+DEFAULT_ESCALATION = EscalationRule()
+
+
 @dataclass(frozen=True, slots=True)
 class MatterType:
     """One entry of the matter catalog (事项清单)."""
@@ -122,6 +147,7 @@ class MatterType:
     returnable_by: tuple[Level, ...] = ()
     safety: bool = False  # safety matters (gas, fire, structures) are raised a level and never wait in triage
     warn_at: tuple[float, ...] = (0.5, 0.8)  # warning tiers, as fractions of the allowed time
+    escalation: EscalationRule | None = None  # None: the district default (the catalog's `escalation`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,19 @@ import shapely.errors
 import shapely.geometry
 import yaml
 
-from shared.domain.model import Branch, Building, ClockKind, Department, Level, MatterType, Person, Unit
+from shared.domain.model import (
+    DEFAULT_ESCALATION,
+    Branch,
+    Building,
+    ClockKind,
+    Department,
+    EscalationRule,
+    Level,
+    MatterType,
+    Person,
+    Unit,
+)
+from shared.registry_files import escalation
 from shared.registry_files.fields import RecordReader, is_number
 from shared.registry_files.validate import Problems
 
@@ -42,6 +54,7 @@ MATTER_FIELDS = frozenset(
         "returnable_by",
         "safety",
         "warn_at",
+        "escalation",
     }
 )
 BUILDING_COLUMNS = ("code", "address", "micro_grid", "lon", "lat")
@@ -179,23 +192,29 @@ def _parse_people(r: RecordReader, value: Any) -> tuple[Person, ...]:
 
 
 def _load_yaml_list(path: Path, key: str, problems: Problems) -> list[Any]:
+    return list(_load_yaml_doc(path, key, problems).get(key, []))
+
+
+def _load_yaml_doc(path: Path, key: str, problems: Problems, also: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The file's mapping, holding a list under `key` and maybe the keys `also` (empty when unreadable)."""
     file = path.name
     text = read_text(path, problems, "YAML")
     if text is None:
-        return []
+        return {}
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         problems.add(file, "-", "-", f"cannot read YAML: {exc}")
         problems.unreadable.add(file)
-        return []
+        return {}
     if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
         problems.add(file, "-", key, f"the file must be a mapping with a list under {key!r}")
         problems.unreadable.add(file)
-        return []
-    for extra in sorted(set(doc) - {key}, key=str):
-        problems.add(file, "-", str(extra), f"unknown top-level key; expected only {key!r}")
-    return list(doc[key])
+        return {}
+    for extra in sorted(set(doc) - {key, *also}, key=str):
+        expected = " or ".join(repr(k) for k in (key, *sorted(also)))
+        problems.add(file, "-", str(extra), f"unknown top-level key; expected only {expected}")
+    return doc
 
 
 def parse_departments(path: Path, problems: Problems) -> tuple[list[Department], list[Branch]]:
@@ -239,21 +258,26 @@ def _parse_branch(file: str, fallback: str, department: str, raw: Any, problems:
     return Branch(code=code, department=department, name=name, covers=covers, people=people)
 
 
-def parse_catalog(path: Path, problems: Problems) -> list[MatterType]:
+def parse_catalog(path: Path, problems: Problems) -> tuple[list[MatterType], EscalationRule]:
+    """The matter types, and the district default escalation policy (the top-level `escalation`)."""
     file = path.name
+    doc = _load_yaml_doc(path, "matter_types", problems, also=frozenset({escalation.KEY}))
+    default = DEFAULT_ESCALATION
+    if escalation.KEY in doc:
+        default = escalation.parse_rule(file, "-", doc[escalation.KEY], DEFAULT_ESCALATION, problems) or default
     matters: list[MatterType] = []
-    for i, item in enumerate(_load_yaml_list(path, "matter_types", problems)):
+    for i, item in enumerate(doc.get("matter_types", [])):
         record = _record_name(item, f"matter_types[{i}]")
         if not isinstance(item, dict):
             problems.add(file, record, "-", "must be a mapping")
             continue
-        matter = _parse_matter(RecordReader(file, record, item, problems, MATTER_FIELDS))
+        matter = _parse_matter(RecordReader(file, record, item, problems, MATTER_FIELDS), default)
         if matter is not None:
             matters.append(matter)
-    return matters
+    return matters, default
 
 
-def _parse_matter(r: RecordReader) -> MatterType | None:
+def _parse_matter(r: RecordReader, default_escalation: EscalationRule) -> MatterType | None:
     defaults = MatterType("", "", "", (), Level.MICRO_GRID, None)
     code, name, name_en = r.text("code"), r.text("name"), r.text("name_en")
     keywords = r.text_list("keywords", required=True, non_empty=True)
@@ -266,6 +290,10 @@ def _parse_matter(r: RecordReader) -> MatterType | None:
     returnable = r.choices("returnable_by", Level)
     safety = r.flag("safety", defaults.safety)
     warn_at = _parse_warn_at(r, defaults.warn_at)
+    rule = None
+    if escalation.KEY in r.data:
+        rule = escalation.parse_rule(r.file, r.record, r.data[escalation.KEY], default_escalation, r.problems)
+        r.ok = r.ok and rule is not None
     if not r.ok or level is None or clock is None:
         return None
     return MatterType(
@@ -282,6 +310,7 @@ def _parse_matter(r: RecordReader) -> MatterType | None:
         returnable_by=returnable,
         safety=safety,
         warn_at=warn_at,
+        escalation=rule,
     )
 
 

@@ -11,7 +11,9 @@ from typing import Any
 import shapely.geometry
 import yaml
 
-from shared.domain.model import Branch, Building, Department, MatterType, Person, Unit
+from shared.domain.catalog import MatterCatalog
+from shared.domain.model import DEFAULT_ESCALATION, Branch, Building, Department, MatterType, Person, Unit
+from shared.registry_files import escalation
 
 
 def _people(people: Iterable[Person]) -> list[dict[str, Any]]:
@@ -69,10 +71,13 @@ def write_catalog(path: Path, matters: Iterable[MatterType]) -> None:
             "returnable_by": [lv.value for lv in m.returnable_by],
             "safety": m.safety,
             "warn_at": list(m.warn_at),
+            **({"escalation": escalation.as_document(m.escalation)} if m.escalation is not None else {}),
         }
         for m in matters
     ]
-    _dump_yaml(path, {"matter_types": docs})
+    default = matters.escalation if isinstance(matters, MatterCatalog) else DEFAULT_ESCALATION
+    top = {"escalation": escalation.as_document(default)} if default != DEFAULT_ESCALATION else {}
+    _dump_yaml(path, {**top, "matter_types": docs})
 
 
 def write_buildings(path: Path, buildings: Iterable[Building]) -> None:

@@ -325,7 +325,7 @@ async def test_an_urge_from_the_case_page_counts_in_the_assessment(
     case = await asyncio.to_thread(
         stack.wait_case,
         case_id,
-        lambda c: any(e["detail"].get("reason_code") == "urge" for e in c["history"] if e["action"] == "comment"),
+        lambda c: any(e["detail"].get("reason") == "请今天内签收处理" for e in c["history"] if e["action"] == "urge"),
         60,
     )
     assert case["assignment"]["lead"].startswith(f"unit:{STREET}")
@@ -337,6 +337,17 @@ async def test_an_urge_from_the_case_page_counts_in_the_assessment(
 
     row = await asyncio.to_thread(street_row)
     assert row["urged"] >= 1 and row["received"] >= 1
+    # a supervision order (督办单) from the same page, listed on it with its state
+    await page.select_option("#action-supervise-order select[name=colour]", "red")
+    await page.fill("#action-supervise-order textarea[name=text]", "群众反映强烈，限期处理")
+    await page.click("#action-supervise-order button[type=submit]")
+    await asyncio.to_thread(
+        stack.wait_case, case_id, lambda c: any(e["action"] == "supervise_order" for e in c["history"]), 60
+    )
+    orders = page.locator("#supervision-orders tbody tr")
+    await expect(orders).to_have_count(1)
+    await expect(orders.first).to_contain_text("红牌督办")
+    await expect(orders.first).to_contain_text("待回复")
     assert errors == []
 
 

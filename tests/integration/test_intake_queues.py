@@ -75,7 +75,11 @@ async def test_my_queue_lists_my_open_cases_due_soonest_first_with_colours(intak
     assert first["deadlines"]["overdue"] is True and first["responsible"]["parts"] == {MG: me}
     assert body["items"][2]["deadlines"]["warning"] in ("blue", "none")  # no deadline rows: nothing running
     assert body["items"][1]["responsible"] == {
-        "lead": me, "lead_name": None, "parts": {}, "part_names": {}, "unstaffed": False
+        "lead": me,
+        "lead_name": None,
+        "parts": {},
+        "part_names": {},
+        "unstaffed": False,
     }  # fmt: skip  (no person rows here: no names)
 
 

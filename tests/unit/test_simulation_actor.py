@@ -222,14 +222,14 @@ def test_summary_lines_carry_every_figure() -> None:
         received=12, recorded=11, opened=9, merged=2,
         dispatched={"micro_grid": 4, "grid": 1, "department": 3, "street": 1},
         accepted=8, accepted_in_time=6, resolved=5, resolved_in_time=5, warned=3, overdue=2, escalated=1,
-        returned=1, verify_failed=1, rated=4, satisfied=3, rejected_actions=1, actions_pending=0,
+        supervised=2, returned=1, verify_failed=1, rated=4, satisfied=3, rejected_actions=1, actions_pending=0,
         open_deadlines=7, next_fire_at=now + timedelta(minutes=12), states={"accepted": 3, "closed": 2},
     )  # fmt: skip
     text = "\n".join(summary_lines(s, now, ZoneInfo("Asia/Shanghai")))
     assert "received      12 reports: 9 cases opened, 2 merged into an open case; 1 not yet recorded" in text
     assert "micro-grid 4, grid 1, community 0, street 1, district 0, department 3" in text
     assert "in time: 6 of 8 (75%)" in text and "in time: 5 of 5 (100%)" in text
-    assert "warned        3 cases; overdue 2; escalated 1" in text
+    assert "warned        3 cases; overdue 2; escalated 1; supervised 2 (督办" in text
     assert "returned      1 cases" in text and "failed verification 1" in text
     assert "rated         4 ratings, satisfied 3 of 4 (75%)" in text
     assert "fires at 20:12:00 Asia/Shanghai (in 12 min)" in text

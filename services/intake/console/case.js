@@ -1,5 +1,5 @@
 // 案件详情: summary, deadlines with their warning colours, routing trace, timeline, deliveries, and the
-// command centre's actions (重新派遣, 召集部门, 作废, 评论, 催办).
+// command centre's actions (重新派遣, 召集部门, 作废, 评论; 督办: 催办, 督办单, supervision.js).
 
 import { api, ApiError, matterName, matters, partyName, problemBox, units, unitByCode } from "./api.js";
 import { caseWarning, warningBadge } from "./cases.js";
@@ -9,6 +9,7 @@ import {
   URGENCY, label,
 } from "./labels.js";
 import { onLiveEvent } from "./live.js";
+import { supervisionPanel } from "./supervision.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -365,6 +366,8 @@ export async function renderCase(main, ctx, caseId) {
     hint: "成为所选代表单位这部分的责任人（本案将进入您的待办）。", build: () => ({ action: "claim" }),
   });
 
+  const isLead = ctx.person ? acting.some((o) => o.role === "assignee") : (c.assignment || {}).lead === ctx.actorUnit;
+  const supervision = supervisionPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
   const forms = c.state === "received" ? [] : [
     ...own,
     claim,
@@ -373,12 +376,7 @@ export async function renderCase(main, ctx, caseId) {
       fields: h("label", {}, "内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
       build: (data) => ({ action: "comment", text: String(data.get("text")).trim() }),
     }),
-    supervise && actionForm({
-      id: "action-urge", title: "催办", ctx, caseId, onDone: awaitApplied,
-      hint: "催促承办单位尽快签收、办结：记入办理过程，计入考核的“催办”（docs/people.md）。",
-      fields: h("label", {}, "催办内容", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
-      build: (data) => ({ action: "comment", reason_code: "urge", text: String(data.get("text")).trim() }),
-    }),
+    ...supervision.forms,
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
       hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
@@ -478,6 +476,7 @@ export async function renderCase(main, ctx, caseId) {
             ),
             h("p", { class: "muted small" }, "蓝牌：正常；黄牌：进入预警期；红牌：已超时。"),
           ) : null,
+          c.state !== "received" ? supervision.section : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
               ["定位方式", c.routing.decision && c.routing.decision.located_by],

@@ -73,6 +73,11 @@ export const ACTIONS = {
   claim: "认领",
   hand_over: "转交",
   reassign: "改派经办人",
+  urge: "催办",
+  supervise: "列入督办",
+  supervise_order: "督办单",
+  reply_order: "督办回复",
+  order_unanswered: "督办单逾期未回复",
   deadline: "时限",
 };
 
@@ -114,6 +119,7 @@ export const DEADLINES = {
   verify: "核查时限",
   follow_up: "回访时限",
   report_in: "报到时限",
+  order_reply: "督办回复时限",
 };
 
 export const DELIVERY_STATUS = {

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
-from services.intake import act
+from services.intake import act, supervise
 from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.case_views import case_detail, case_summary, delivery_view, received, responsible_ids
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
@@ -139,8 +139,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
     "/cases/{case_id}/actions",
     status_code=202,
     response_model=ActionAccepted,
-    summary="Act on a case (accept, return, resolve, verify, rate, summon, redispatch, cancel, comment, ...)",
+    summary="Act on a case (accept, return, resolve, verify, rate, summon, redispatch, urge, supervise_order, ...)",
     description=(
+        "Supervision (督办), by the supervising level (the rung above the lead, or a unit above it, with the "
+        "supervise scope): `urge` (催办, `text` the reason), `supervise_order` (督办单: `text` the reason, `colour` "
+        "yellow or red, `reply_by` optional); the lead answers with `reply_order` (`order_id`, `text` what was "
+        "done). 403 `not_supervising` for a unit below the supervising level, 403 `order_not_yours` for a reply "
+        "to an order addressed to another unit, 409 `unknown_order` for an order that is not open on the case. "
         "`redispatch` (command centre, supervise scope): `unit` is the new lead (unit code, department:<code> or "
         "branch:<code>), `text` the reason; the case is assigned to it with fresh deadlines and a CaseAssigned "
         "event, as dispatch assigns. 422 `unknown_unit` for a unit the registry does not have; 403 for a unit "
@@ -155,9 +160,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
         415,
         503,
         _409="not allowed in the case's current state (`current_state` and `allowed` say what is), "
-        "or the Idempotency-Key was used for a different action",
+        "or the Idempotency-Key was used for a different action, or `unknown_order` (no such open order)",
         _403="this client is not a party to the case in that role; for a signed-in person also `forged_actor` "
-        "(actor.id names someone else) and `unit_not_yours` (actor.unit is not one of theirs)",
+        "(actor.id names someone else) and `unit_not_yours` (actor.unit is not one of theirs); `not_supervising`, "
+        "`order_not_yours` (supervision)",
     ),
 )
 async def post_action(
@@ -176,6 +182,7 @@ async def post_action(
             scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]
             if body.action == "redispatch":
                 await act.check_redispatch(conn, client, body)
+            await supervise.check(conn, client, body, row)
             chain = await act.unit_chain(conn, body.actor.unit)
             role = act.choose_role(client, body, row, scope_keys, chain)
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now

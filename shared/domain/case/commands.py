@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.domain.calendar import deadline, warning_times
 from shared.domain.case.model import (
+    NO_SUPERVISION,
     SYSTEM,
     Case,
     CaseDeadline,
@@ -39,6 +40,7 @@ from shared.domain.lifecycle import (
     ENDED,
     IN_HANDLING,
     PERSONAL_ACTIONS,
+    SUPERVISION_ACTIONS,
     Action,
     CaseProgress,
     DueKind,
@@ -188,12 +190,13 @@ class _Work:
         )  # fmt: skip
         self.set(seq=seq)
 
-    def notice(self, assignee: str, role: str, cause: str) -> None:
+    def notice(self, assignee: str, role: str, cause: str, *, person: str | None = None) -> None:
+        """Tell `assignee` (notify pages its responsible person: the case's for a party of it, else `person`)."""
         c = self.case
         self.facts.append(
             Notice(
                 c.case_id, c.case_number, assignee, role, c.matter_code, c.level or "", c.accept_by, c.resolve_by,
-                c.title, cause, c.person_of(assignee),
+                c.title, cause, c.person_of(assignee) or person,
             )
         )  # fmt: skip
 
@@ -206,13 +209,15 @@ class _Work:
         warn_times: Iterable[datetime] = (),
         *,
         scale: float | None = None,
+        deadline_id: uuid.UUID | None = None,
     ) -> datetime:
         """Open a deadline; returns its due time. The deadline scale shrinks what is left of the allowance from
-        now, and its warnings, here alone (scale 1 for an allowance recorded already scaled)."""
+        now, and its warnings, here alone (scale 1 for an allowance recorded already scaled). `deadline_id`: one
+        that others refer to by a derived id (a supervision order's), else a fresh one."""
         due, warnings = scale_deadline(
             self.now, due_at, warn_times, self.rules.deadline_scale if scale is None else scale
         )
-        opened = CaseDeadline(uuid.uuid4(), kind, party, starts_at, due, tuple(sorted(warnings)))
+        opened = CaseDeadline(deadline_id or uuid.uuid4(), kind, party, starts_at, due, tuple(sorted(warnings)))
         self.set(deadlines=(*self.get("deadlines"), opened))
         return due
 
@@ -229,6 +234,25 @@ class _Work:
             )
         )
 
+    def close_deadline(self, deadline_id: str, status: DeadlineStatus) -> None:
+        """Close one open deadline by its id (a supervision order's reply-by)."""
+        self.set(
+            deadlines=tuple(
+                replace(d, status=status) if d.is_open and str(d.deadline_id) == deadline_id else d
+                for d in self.get("deadlines")
+            )
+        )
+        self.drop_closed_orders()
+
+    def drop_closed_orders(self) -> None:
+        """Open supervision orders are those whose reply-by deadline is still open."""
+        supervision = self.get("supervision")
+        if supervision.orders:
+            running = {str(d.deadline_id) for d in self.get("deadlines") if d.is_open}
+            kept = tuple(o for o in supervision.orders if o.order_id in running)
+            if kept != supervision.orders:
+                self.set(supervision=replace(supervision, orders=kept))
+
     def void_what_no_longer_applies(self) -> None:
         """Open deadlines the state no longer owes are void; report-in deadlines while their party owes a part."""
         state = self.get("state")
@@ -243,6 +267,7 @@ class _Work:
                 for d in self.get("deadlines")
             )
         )
+        self.drop_closed_orders()
 
     def responsible(self, party: str) -> str | None:
         """Who answers for `party`'s part now: its person on duty, its worker (micro-grid) or head, else None."""
@@ -344,6 +369,11 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
         return work.done()
     if named is not None:
         _name_person(work, request, action, named, cause)
+        return work.done()
+    if action in SUPERVISION_ACTIONS:
+        from shared.domain.case import supervision_commands  # it builds on this module's steps
+
+        supervision_commands.supervise_by_hand(work, request, action, cause)
         return work.done()
     new = outcome.progress
     kinds = {f.kind for f in outcome.facts}
@@ -554,6 +584,7 @@ def _assign(
         scope_keys=tuple(sorted({*keys, *clients})),
         lead_person=work.kept_or_responsible(lead, had),
         part_persons=(),
+        supervision=NO_SUPERVISION,  # a new lead: no supervisor, no misses, the orders void with its deadlines
     )
     work.give_parts(sorted(new.assisting), had)
     if work.get("lead_person") is not None:  # the history names the person too (the row and the event always do)
@@ -609,6 +640,10 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         return work.done()
     if fired.kind is DueKind.REPORT_IN and fired.tier is Tier.ESCALATE:
         return _escalate_missed_part(case, fired, rules, now, cause)
+    if fired.kind is DueKind.ORDER_REPLY:
+        from shared.domain.case import supervision_commands  # it builds on this module's steps
+
+        return supervision_commands.order_unanswered(case, fired, rules, now, cause=cause)
     if fired.tier is not Tier.ESCALATE or fired.kind not in (DueKind.ACCEPT, DueKind.RESOLVE):
         return None
     if case.state not in IN_HANDLING or case.lead != fired.assignee:
@@ -620,6 +655,13 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
     step = escalate(parse_assignee(fired.assignee), rules.registry, place=case.place)
     work = _Work(case, rules, now)
     if not step.at_top:
+        rule = rules.catalog.escalation_of(case.matter_code)
+        missed = named or case.latest_deadline(fired.kind, fired.assignee)
+        if missed is not None and not rule.takes_over(case.supervision.misses + 1):  # 督办: the lead stays
+            from shared.domain.case import supervision_commands  # it builds on this module's steps
+
+            supervision_commands.supervise_missed(work, fired, missed, str(step.target), rule, reason, cause=cause)
+            return work.done()
         _escalate(work, SYSTEM, reason, cause=cause)
         return work.done()
     # The district command centre missed its deadline: nowhere to climb. It keeps the case, no escalation is

@@ -9,7 +9,7 @@ turns the facts into rows and events (services/dispatch/unit_of_work.py).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -73,6 +73,72 @@ class CaseDeadline:
     @property
     def first_fire(self) -> datetime:
         return min([*self.warn_times, self.due_at])
+
+
+class OrderColour(StrEnum):
+    YELLOW = "yellow"  # 黄牌督办: the supervising level's order
+    RED = "red"  # 红牌督办: a yellow order went unanswered, the rung above issues it
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An open supervision order (督办单): the lead `to` owes a reply by `reply_by` (its ORDER_REPLY deadline,
+    whose id is the order's id). Answered, escalated or voided orders live on in the history only."""
+
+    order_id: str
+    colour: OrderColour
+    by: str  # the issuing level (unit:, department:)
+    to: str  # the lead it is addressed to
+    reply_by: datetime
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "colour": self.colour.value,
+            "by": self.by,
+            "to": self.to,
+            "reply_by": self.reply_by.isoformat(),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Order:
+        return cls(
+            str(data["order_id"]),
+            OrderColour(data["colour"]),
+            str(data["by"]),
+            str(data["to"]),
+            datetime.fromisoformat(str(data["reply_by"])),
+            str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """Who supervises the case (督办) and what it owes: since its lead was assigned (a new lead starts afresh)."""
+
+    supervisor: str | None = None  # the rung put on the case at a missed deadline (policy `supervise`)
+    misses: int = 0  # accept-by and resolve-by deadlines the current lead missed
+    orders: tuple[Order, ...] = ()  # the open ones
+
+    def order(self, order_id: str) -> Order | None:
+        return next((o for o in self.orders if o.order_id == order_id), None)
+
+    def without(self, order_id: str) -> Supervision:
+        return replace(self, orders=tuple(o for o in self.orders if o.order_id != order_id))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"supervisor": self.supervisor, "misses": self.misses, "orders": [o.as_dict() for o in self.orders]}
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> Supervision:
+        data = data or {}
+        orders = tuple(Order.of(o) for o in data.get("orders", ()))
+        return cls(data.get("supervisor"), int(data.get("misses", 0)), orders)
+
+
+NO_SUPERVISION = Supervision()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +240,7 @@ class Case:
     submitted_by: str | None = None  # the API client that submitted it (not a column: its scope key is)
     lead_person: str | None = None  # the lead unit's responsible person (派单到人); None: nobody on duty, no head
     part_persons: tuple[tuple[str, str], ...] = ()  # (assisting party, its responsible person), by party
+    supervision: Supervision = NO_SUPERVISION  # its supervisor, missed deadlines and open supervision orders
     seq: int = 0  # the last history entry's sequence number
     deadlines: tuple[CaseDeadline, ...] = ()  # the open ones, and any a command or a fired event refers to
 

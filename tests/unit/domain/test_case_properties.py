@@ -162,7 +162,8 @@ def legal(entry: Entry) -> bool:
         return entry.action == "report" and entry.to_state is State.REPORTED
     if entry.action in {a.value for a in Action}:
         return target_of(entry.from_state, Action(entry.action), Role(entry.actor.role)) is entry.to_state
-    return entry.action in ("rejected", "link", "realert") and entry.from_state is entry.to_state
+    stays = ("rejected", "link", "realert", "supervise", "order_unanswered")  # records, no move
+    return entry.action in stays and entry.from_state is entry.to_state
 
 
 def check_step(before: Case, after: Case, facts: tuple[object, ...], seen: Seen, *, new: bool = False) -> None:
@@ -194,6 +195,10 @@ def check_step(before: Case, after: Case, facts: tuple[object, ...], seen: Seen,
         assert d.is_open or now[key].status is d.status, "a closed deadline was opened again"
 
 
+# what supervision tells (shared/domain/case/supervision_commands.py): the lead, the supervisor, the issuer
+SUPERVISION_ROLES = ("urged", "supervision_order_yellow", "supervision_order_red", "supervisor", "order_replied")
+
+
 def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: Seen) -> None:
     refused = [f for f in facts if isinstance(f, Refusal)]
     told = [f for f in facts if isinstance(f, Notice)]
@@ -202,10 +207,12 @@ def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: S
     for n in told:
         seen.once(seen.announcements, n.announcement_id, "announcement id")
         case = cases[n.case_id]
-        assert n.role in ("lead", "assisting", "summoned")
+        assert n.role in ("lead", "assisting", "summoned", *SUPERVISION_ROLES)
         if n.role == "lead":
             assert n.assignee == case.lead
-        else:
+        elif n.role in ("urged", "supervision_order_yellow", "supervision_order_red"):
+            assert n.assignee == case.lead  # the lead is urged, and answers the orders
+        elif n.role not in SUPERVISION_ROLES:
             assert n.assignee in case.assisting
     assert len([n for n in told if n.role == "lead"]) <= 1, "one command named two leads"
 

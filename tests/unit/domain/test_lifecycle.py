@@ -232,17 +232,18 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
     err = info.value
     assert isinstance(err, Conflict)
     assert (err.state, err.action, err.role) == (S.ASSIGNED, A.RESOLVE, R.ASSIGNEE)
-    assert err.allowed == (A.ACCEPT, A.RETURN, A.ESCALATE, A.COMMENT, A.CLAIM, A.HAND_OVER, A.REASSIGN)
+    allowed = (A.ACCEPT, A.RETURN, A.ESCALATE, A.COMMENT, A.CLAIM, A.HAND_OVER, A.REASSIGN, A.REPLY_ORDER)
+    assert err.allowed == allowed
     body = err.as_dict()
     assert body["code"] == "illegal_transition"
-    assert body["allowed"] == ["accept", "return", "escalate", "comment", "claim", "hand_over", "reassign"]
+    assert body["allowed"] == [a.value for a in allowed]
     assert "assignee may not resolve a case that is assigned" in str(err)
 
 
 def test_live_deadlines_follow_the_state() -> None:
-    assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT, DueKind.RESOLVE}
-    assert live_deadlines(S.REOPENED) == {DueKind.RESOLVE}
-    assert live_deadlines(S.IN_PROGRESS) == {DueKind.RESOLVE}
+    assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT, DueKind.RESOLVE, DueKind.ORDER_REPLY}
+    assert live_deadlines(S.REOPENED) == {DueKind.RESOLVE, DueKind.ORDER_REPLY}
+    assert live_deadlines(S.IN_PROGRESS) == {DueKind.RESOLVE, DueKind.ORDER_REPLY}
     assert live_deadlines(S.RESOLVED) == {DueKind.VERIFY}
     assert live_deadlines(S.VERIFIED) == {DueKind.FOLLOW_UP}
     assert live_deadlines(S.CLOSED) == frozenset()
