@@ -63,6 +63,11 @@ async def _chunks(total: int, chunk: int = 64 * 1024) -> AsyncIterator[bytes]:
 
 def _assert_413(response: httpx.Response, limit: int) -> None:
     assert response.status_code == 413, (response.request.method, response.request.url, response.text[:300])
+    if response.request.url.path.startswith("/open311/"):  # GeoReport v2's own error list, for its clients
+        assert response.headers["content-type"].startswith("application/json")
+        (error,) = response.json()
+        assert error["code"] == 413 and str(limit) in error["description"]
+        return
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
     assert body["type"] == "https://griddispatch.dev/problems/payload_too_large"
