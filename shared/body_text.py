@@ -10,23 +10,15 @@ It sits inside shared/body_limit.py's BodyLimit, so the body it reads whole is a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qsl
 
 from prometheus_client import Counter
 
-from shared.body_limit import replay
+from shared.body_limit import ASGIApp, Receive, Scope, Send, replay
 from shared.errors import InvalidInput, UnreadableBody
 from shared.logging import get_logger
 from shared.text_checks import MAX_DEPTH, Unreadable, form_problem, json_problem, multipart_problem
 from shared.web import ErrorAnswer, problem_for
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = get_logger(__name__)
 

@@ -17,7 +17,8 @@ import asyncpg
 from services.intake.act import ACTIVE, unit_chain
 from services.intake.schemas import ActionIn
 from shared.api_clients import ApiClient, Scope
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.domain.case.supervision_commands import NotSupervising, NotYourOrder, UnknownOrder
+from shared.errors import Forbidden, InvalidInput
 
 BY_SUPERVISOR = frozenset({"urge", "supervise_order"})
 
@@ -31,18 +32,6 @@ _RUNG_ABOVE = f"""SELECT CASE split_part($1, ':', 1)
 # a department's rung above: the district command centre of the case's place
 _DISTRICTS = f"""SELECT coalesce(array_agg('unit:' || code), '{{}}') FROM registry_units
     WHERE version_id = {ACTIVE} AND parent IS NULL AND 'unit:' || code = ANY($1::text[])"""
-
-
-class NotSupervising(Forbidden):
-    code = "not_supervising"
-
-
-class UnknownOrder(Conflict):
-    code = "unknown_order"
-
-
-class NotYourOrder(Forbidden):
-    code = "order_not_yours"
 
 
 async def supervising_units(conn: asyncpg.Connection, lead: str, scope_keys: list[str]) -> frozenset[str]:
