@@ -658,6 +658,8 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         rule = rules.catalog.escalation_of(case.matter_code)
         missed = named or case.latest_deadline(fired.kind, fired.assignee)
         if missed is not None and not rule.takes_over(case.supervision.misses + 1):  # 督办: the lead stays
+            if fired.kind not in live_deadlines(case.state):
+                return None  # accepted (or reopened) since: no deadline of that kind is owed to open afresh
             from shared.domain.case import supervision_commands  # it builds on this module's steps
 
             supervision_commands.supervise_missed(work, fired, missed, str(step.target), rule, reason, cause=cause)
