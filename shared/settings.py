@@ -233,6 +233,25 @@ class NotifySettings(BaseSettings):
         return [o.strip() for o in self.console_origins.split(",") if o.strip()]
 
 
+class RetentionSettings(BaseSettings):
+    """How long rows nothing needs any more are kept, and how the task deletes them (GRIDDISPATCH_RETENTION_*);
+    shared/retention/policy.py derives what the rest depends on (a consumer's seen ids: its topics' retention)."""
+
+    model_config = _config("RETENTION_")
+
+    enabled: bool = True
+    interval_s: float = Field(300.0, gt=0)  # a pass over every rule this often
+    batch_rows: int = Field(1000, ge=1, le=100_000)  # rows per DELETE (one short transaction each)
+    max_batches: int = Field(100, ge=1)  # per rule and pass: a large backlog is worked off over several passes
+    pause_s: float = Field(0.02, ge=0)  # between batches, so the hot path always gets the database first
+    dedupe_margin_days: float = Field(1.0, ge=0)  # seen event ids outlive their topics' retention by this
+    outbox_days: float = Field(7.0, ge=0)  # published outbox rows
+    deliveries_days: float = Field(30.0, gt=0)  # delivered, grouped, suppressed deliveries and their attempts
+    dead_deliveries_days: float = Field(90.0, gt=0)
+    stream_hours: float = Field(7 * 24.0, gt=0)  # the live streams' resume window
+    sessions_days: float = Field(30.0, ge=0)  # ended sign-in sessions
+
+
 class SupervisorSettings(BaseSettings):
     """Background tasks' restarts (GRIDDISPATCH_SUPERVISOR_*), shared/supervisor.py."""
 

@@ -36,8 +36,16 @@ from shared.logging import bind_context, get_logger
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from shared.people.duty import PeopleSnapshot
 from shared.registry_files.load import LoadedRegistry
+from shared.retention.pruner import Pruner, supervise_retention
 from shared.retriable import RETRIABLE_PUBLISHING, is_retriable
-from shared.settings import DatabaseSettings, DispatchSettings, DistrictSettings, KafkaSettings, SupervisorSettings
+from shared.settings import (
+    DatabaseSettings,
+    DispatchSettings,
+    DistrictSettings,
+    KafkaSettings,
+    RetentionSettings,
+    SupervisorSettings,
+)
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 
@@ -102,6 +110,7 @@ class Runtime:
         dispatch: DispatchSettings | None = None,
         supervision: SupervisorSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        retention: RetentionSettings | None = None,
     ) -> None:
         self.kafka = kafka
         # the registry listener runs here; faust's agent and timers report each run to it (app.py)
@@ -114,6 +123,8 @@ class Runtime:
         self.database = database
         self.clock = clock or _utc_now  # what "now" is for every command (tests move it across a shift boundary)
         self.topics = Topics(kafka.topic_prefix)
+        self._retention = retention or RetentionSettings()
+        self.retention: Pruner | None = None
         self.ready = asyncio.Event()
         # outbox ids of committed batches, published in commit order while the next batch is applied
         self._committed: asyncio.Queue[list[outbox.OutboxRow]] = asyncio.Queue(maxsize=PUBLISH_AHEAD)
@@ -136,6 +147,7 @@ class Runtime:
         self._stack.push_async_callback(self.people.stop)
         self.supervisor.start("people-listener", self.people.run)
         self.supervisor.start("outbox-publisher", self._publish_committed)
+        self.retention = supervise_retention(self.supervisor, self.pool, "dispatch", self.topics, self._retention)
         self._stack.push_async_callback(self.supervisor.stop, 0)  # its only loop waits: nothing to finish
         self.ready.set()
 

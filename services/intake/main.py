@@ -40,7 +40,16 @@ from shared.logging import get_logger
 from shared.metrics import describe_service
 from shared.people.oidc_client import RelyingParty
 from shared.people.sessions import signing_key, start_session
-from shared.settings import AuthSettings, DatabaseSettings, IntakeSettings, KafkaSettings, OidcSettings, ServiceSettings
+from shared.retention.pruner import supervise_retention
+from shared.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    IntakeSettings,
+    KafkaSettings,
+    OidcSettings,
+    RetentionSettings,
+    ServiceSettings,
+)
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
@@ -68,6 +77,7 @@ def create_app(
     auth: AuthSettings | None = None,
     clock: Callable[[], datetime] | None = None,
     single_sign_on: OidcSettings | None = None,
+    retention: RetentionSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -76,13 +86,13 @@ def create_app(
     auth = auth or AuthSettings()
     now = clock or (lambda: datetime.now(UTC))
     sso = single_sign_on or OidcSettings()
+    retention = retention or RetentionSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_service("intake", service.worker_id, __version__)
         pool = await create_pool(database)
-        # No background task of its own today (its producer is a client, not a loop); what a later change
-        # starts in this lifespan runs here, so /readyz and /healthz see it.
+        # Its background work (the retention of sign-in rows) runs under this, so /readyz and /healthz see it.
         supervisor = app.state.supervisor = Supervisor("intake")
         try:
             # A 202 or a 503 within seconds, and no event after a 503 (shared/kafka.py says why).
@@ -98,6 +108,7 @@ def create_app(
                 if sso.enabled:
                     rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
                     app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, auth)
+                app.state.retention = supervise_retention(supervisor, pool, "intake", topics, retention)
                 log.info("started", port=service.intake_port, single_sign_on=sso.issuer)
                 try:
                     yield

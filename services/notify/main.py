@@ -29,16 +29,19 @@ from shared.logging import get_logger
 from shared.metrics import describe_service
 from shared.people.duty import PeopleSnapshot
 from shared.people.sessions import signing_key
+from shared.retention.pruner import supervise_retention
 from shared.settings import (
     AuthSettings,
     DatabaseSettings,
     DistrictSettings,
     KafkaSettings,
     NotifySettings,
+    RetentionSettings,
     ServiceSettings,
     SupervisorSettings,
 )
 from shared.supervisor import Supervisor
+from shared.topics import Topics
 from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
@@ -79,6 +82,7 @@ def create_app(
     supervision: SupervisorSettings | None = None,
     auth: AuthSettings | None = None,
     district: DistrictSettings | None = None,
+    retention: RetentionSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -86,6 +90,7 @@ def create_app(
     notify = notify or NotifySettings()
     auth = auth or AuthSettings()
     calendar = district_calendar(district or DistrictSettings())
+    retention = retention or RetentionSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +112,9 @@ def create_app(
                 fanout = FanOut(notify, set(channels), calendar)
                 supervisor.start("fan-out", lambda: consume(kafka, pool, fanout, stop, on_delivery=worker.wake.set))
                 supervisor.start("delivery-worker", lambda: worker.run(stop))
+                app.state.retention = supervise_retention(
+                    supervisor, pool, "notify", Topics(kafka.topic_prefix), retention
+                )
                 log.info("started", port=service.notify_port, channels=sorted(channels))
                 try:
                     yield

@@ -168,8 +168,9 @@ async def test_map_counts_every_open_case_where_it_lies_whoever_leads_it(intake:
     assert _grown(collection["totals"], before_totals) == {
         "open": 4, "overdue": 1, "escalated": 1, "led_above_level": 1, "led_by_departments": 1,
     }  # fmt: skip
-    assert collection["totals"]["open"] == sum(g["properties"]["open"] for g in grids.values()) + (
-        collection["totals"]["outside_units_shown"]
+    assert (
+        collection["totals"]["open"]
+        == sum(g["properties"]["open"] for g in grids.values()) + (collection["totals"]["outside_units_shown"])
     )
 
     # the panel lists exactly what the grid counts

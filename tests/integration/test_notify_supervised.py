@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -28,7 +29,14 @@ from shared.db import migrate
 from shared.events import new_event
 from shared.events.types import CaseAssigned
 from shared.kafka import ensure_topics, kafka_producer, publish
-from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings, ServiceSettings, SupervisorSettings
+from shared.settings import (
+    DatabaseSettings,
+    KafkaSettings,
+    NotifySettings,
+    RetentionSettings,
+    ServiceSettings,
+    SupervisorSettings,
+)
 from shared.topics import Topics
 from tests.case_rows import insert_case
 from tests.supervision_faults import kafka_cut, raise_once, restarts, terminate_backends, until
@@ -112,7 +120,14 @@ async def notify(kafka_settings: KafkaSettings, empty_database: DatabaseSettings
 
     notify_consumer.kafka_consumer = recorded  # type: ignore[assignment]
     settings = NotifySettings(webhook_timeout_s=2.0, backoff_base_s=0.2, backoff_max_s=1.0)
-    app = create_app(kafka, empty_database, ServiceSettings(), settings, SupervisorSettings(backoff_initial_s=1.5))
+    app = create_app(
+        kafka,
+        empty_database,
+        ServiceSettings(),
+        settings,
+        SupervisorSettings(backoff_initial_s=1.5),
+        retention=RetentionSettings(interval_s=0.3),
+    )
     try:
         transport = httpx.ASGITransport(app=app)
         async with (
@@ -169,6 +184,30 @@ async def test_a_delivery_tick_that_raises_is_logged_counted_shown_and_restarted
     assert restarts("delivery-worker") - before == 1
     notify.exactly_once(ids)
     await until(lambda: _ready(notify), 30, "ready again")
+
+
+async def test_a_retention_pass_that_raises_is_shown_and_restarted_and_then_prunes(notify: Notify) -> None:
+    old = datetime.now(UTC) - timedelta(days=8)
+    await notify.pool.execute(
+        """INSERT INTO stream_events (unit, event_id, type, body, at) VALUES ('unit:t-old', $1, 'e', '{}', $2)""",
+        str(uuid.uuid4()),
+        old,
+    )
+    before = restarts("retention")
+    raise_once(notify.app.state.retention, "prune", RuntimeError("injected fault in a retention pass"))
+    with capture_logs() as logs:
+        await until(lambda: _not_ready(notify), 20, "/readyz naming the retention task")
+        task = (await notify.http.get("/readyz")).json()["tasks"]["retention"]
+        assert task["ok"] is False and "injected fault" in task["error"]
+        await until(lambda: _ready(notify), 30, "ready again")
+    failed = [e for e in logs if e["event"] == "task_failed" and e["task"] == "retention"]
+    assert failed and failed[0]["log_level"] == "error"
+    assert restarts("retention") - before == 1
+
+    async def pruned() -> bool:
+        return not await notify.pool.fetchval("SELECT count(*) FROM stream_events WHERE unit = 'unit:t-old'")
+
+    await until(pruned, 20, "the old stream row deleted by the restarted task")
 
 
 async def _not_ready(n: Notify) -> bool:

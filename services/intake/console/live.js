@@ -69,6 +69,8 @@ export function startLive(notifyUrl, units, key, { person = false } = {}) {
     };
     for (const type of EVENT_TYPES) source.addEventListener(type, deliver);
     source.addEventListener("message", deliver);
+    // A resume from before what notify keeps (its retention): events may be gone, so what is shown reloads.
+    source.addEventListener("expired", deliver);
     source.addEventListener("open", recount);
     source.addEventListener("error", () => {
       // EventSource reconnects by itself (notify sends retry:); a refused one (401/403/404, CORS) is CLOSED.

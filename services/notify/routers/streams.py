@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Header, Query, Request, Security
 from fastapi.responses import StreamingResponse
+from prometheus_client import Counter
 from starlette.types import Send
 
 from services.notify.auth import api_key_header, api_key_query, authenticate_request, bearer, require, sees_unit
@@ -18,6 +20,8 @@ from services.notify.streams import OPEN_STREAMS, StreamHub, events_after
 from shared.api_clients import Scope
 from shared.errors import InfrastructureUnavailable, InvalidInput, NotFound
 from shared.logging import get_logger
+from shared.retention.policy import STREAM_RULE
+from shared.retention.pruner import read_mark
 from shared.retriable import RETRIABLE_READING
 
 log = get_logger(__name__)
@@ -26,6 +30,10 @@ BIGINT_MAX = 2**63 - 1
 _UNIT = re.compile(r"^(unit|branch|department):[A-Za-z0-9_.\-]{1,64}$")
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # SSE's own line ends, and no others (U+2028 is data)
 _HEARTBEAT = b": heartbeat\n\n"
+EXPIRED_RESUMES = Counter(
+    "griddispatch_stream_resumes_expired_total",
+    "Stream resumes from before the oldest event the retention task kept (told with an `expired` event)",
+)
 
 HubOf = Callable[[Request], StreamHub]
 PoolOf = Callable[[Request], asyncpg.Pool]
@@ -87,14 +95,34 @@ class EventStreamResponse(StreamingResponse):
                 await aclose()
 
 
+def expired_frame(cursor: int, deleted_up_to: int) -> bytes:
+    """Told first to a client resuming from before what the retention task kept: events after its cursor up
+    to `deleted_up_to` may be gone, so it should reload what it shows (no id: Last-Event-ID stays as it was)."""
+    data = json.dumps({"resume_after": cursor, "deleted_up_to": deleted_up_to}, separators=(",", ":"))
+    return f"event: expired\ndata: {data}\n\n".encode()
+
+
 async def sse_events(
-    pool: asyncpg.Pool, hub: StreamHub, unit: str, cursor: int, *, heartbeat_s: float, batch: int, retry_ms: int
+    pool: asyncpg.Pool,
+    hub: StreamHub,
+    unit: str,
+    cursor: int,
+    *,
+    heartbeat_s: float,
+    batch: int,
+    retry_ms: int,
+    deleted_up_to: int | None = None,
 ) -> AsyncIterator[bytes]:
-    """Everything of `unit` after `cursor`, then live, with heartbeats; ends when the hub stops."""
+    """Everything of `unit` after `cursor`, then live, with heartbeats; ends when the hub stops. When the
+    retention task has deleted events after `cursor` (`deleted_up_to`), an `expired` event comes first."""
     hub.open_streams += 1
     OPEN_STREAMS.inc()
     try:
         yield f"retry: {retry_ms}\n\n".encode()
+        if deleted_up_to is not None and cursor < deleted_up_to:
+            EXPIRED_RESUMES.inc()
+            log.info("stream_resume_expired", unit=unit, after_id=cursor, deleted_up_to=deleted_up_to)
+            yield expired_frame(cursor, deleted_up_to)
         written = time.monotonic()
         while not hub.closed:
             upto = hub.horizon
@@ -175,8 +203,18 @@ def make_stream_router(
         if not _UNIT.match(unit) or not await sees_unit(pool, client, unit):
             raise NotFound(f"no stream {unit!r}")  # one that exists but is not visible looks the same
         cursor = start_after(last_event_id_header, last_event_id, since, hub.horizon)
+        deleted_up_to = await read_mark(pool, STREAM_RULE) if cursor < hub.horizon else None
         log.info("stream_opened", unit=unit, client_id=str(client.id), after_id=cursor)
-        events = sse_events(pool, hub, unit, cursor, heartbeat_s=heartbeat_s, batch=batch, retry_ms=retry_ms)
+        events = sse_events(
+            pool,
+            hub,
+            unit,
+            cursor,
+            heartbeat_s=heartbeat_s,
+            batch=batch,
+            retry_ms=retry_ms,
+            deleted_up_to=deleted_up_to,
+        )
         return EventStreamResponse(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return router
