@@ -75,6 +75,13 @@ ENVELOPE_HEADERS: dict[str, str] = {
     "ce_type": "The envelope's `type`, so a consumer can route or skip a message without parsing the value.",
 }
 
+# What encode() adds to an event built inside a trace (shared/tracing.py): W3C trace context, the same values as
+# the envelope's distributed-tracing extension attributes.
+TRACE_HEADERS: dict[str, str] = {
+    "traceparent": "W3C trace context of the request or event that caused this one (only inside a trace).",
+    "tracestate": "W3C vendor trace state, when the caller sent one.",
+}
+
 # The headers services/dispatch/runtime.py dead_letter() writes; the original headers are not kept.
 DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
     "dlq_reason": {"type": "string", "description": "Why the message could never be processed (see below)."},
@@ -334,7 +341,8 @@ def _messages() -> dict[str, Any]:
                 "type": "object",
                 "required": list(ENVELOPE_HEADERS),
                 "properties": {
-                    name: {**header_schemas[name], "description": text} for name, text in ENVELOPE_HEADERS.items()
+                    **{name: {**header_schemas[name], "description": text} for name, text in ENVELOPE_HEADERS.items()},
+                    **{name: {"type": "string", "description": text} for name, text in TRACE_HEADERS.items()},
                 },
             },
             "payload": {"$ref": SCHEMAS + envelope_schema_name(model)},

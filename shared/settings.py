@@ -252,6 +252,18 @@ class RetentionSettings(BaseSettings):
     sessions_days: float = Field(30.0, ge=0)  # ended sign-in sessions
 
 
+class TracingSettings(BaseSettings):
+    """Trace context and spans (GRIDDISPATCH_TRACING_*), shared/tracing.py. The context is carried always;
+    spans leave the process only through the named exporter."""
+
+    model_config = _config("TRACING_")
+
+    enabled: bool = True  # record spans with the OpenTelemetry SDK (ids for requests that bring none)
+    exporter: Literal["none", "otlp", "console"] = "none"
+    otlp_endpoint: str | None = None  # e.g. http://collector:4318/v1/traces; unset: OTEL_EXPORTER_OTLP_* decide
+    sample_ratio: float = Field(1.0, ge=0, le=1)  # of traces started here; a caller's sampled flag is followed
+
+
 class SupervisorSettings(BaseSettings):
     """Background tasks' restarts (GRIDDISPATCH_SUPERVISOR_*), shared/supervisor.py."""
 

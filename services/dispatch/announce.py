@@ -7,6 +7,7 @@ work yields the same ids and every consumer can drop what it has already seen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -38,9 +39,12 @@ def department_of(registry: Registry, assignee: str) -> str | None:
     return code if kind == "department" else None
 
 
-def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) -> list[tuple[str, CloudEvent[Any]]]:
+def announcements(
+    fact: Fact, topics: Topics, registry: Registry, at: datetime, trace: Mapping[str, str] | None = None
+) -> list[tuple[str, CloudEvent[Any]]]:
     """The (topic, event) pairs that tell the world about one fact (a history entry's at its own time, the
-    others at `at`). Built from values the aggregate has checked: not validated again."""
+    others at `at`), carrying `trace`, the trace context of what caused it. Built from values the aggregate
+    has checked: not validated again."""
     if isinstance(fact, Entry):
         if not fact.announced:
             return []
@@ -57,7 +61,7 @@ def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) 
             responsible=fact.responsible,
         )
         event = trusted_event(
-            changed, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=fact.at
+            changed, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=fact.at, trace=trace
         )
         return [(topics.case_events, event)]
     if isinstance(fact, Notice):
@@ -74,7 +78,7 @@ def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) 
             person=fact.person,
         )
         notice = trusted_event(
-            assigned, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=at
+            assigned, source=SOURCE, subject=str(fact.case_id), event_id=fact.announcement_id, time=at, trace=trace
         )
         pairs: list[tuple[str, CloudEvent[Any]]] = [(topics.assignments, notice)]
         department = department_of(registry, fact.assignee)
@@ -91,5 +95,7 @@ def announcements(fact: Fact, topics: Topics, registry: Registry, at: datetime) 
         code=fact.code,
         reason=fact.reason,
     )
-    refused = trusted_event(rejected, source=SOURCE, subject=fact.case_id, event_id=fact.announcement_id, time=at)
+    refused = trusted_event(
+        rejected, source=SOURCE, subject=fact.case_id, event_id=fact.announcement_id, time=at, trace=trace
+    )
     return [(topics.case_events, refused)]

@@ -28,6 +28,7 @@ from shared.events.facts import report_facts
 from shared.events.types import ActionRequested, DeadlineFired, ReportSubmitted
 from shared.logging import bind_context, get_logger
 from shared.outbox import OutboxRow
+from shared.tracing import consuming
 
 log = get_logger(__name__)
 
@@ -105,7 +106,11 @@ async def apply_batch(uow: UnitOfWork, ctx: Context, items: Sequence[Item]) -> R
     for n in todo:
         item = items[n]
         mark, before = uow.mark(), uow.facts_count()
-        with bind_context(case_id=item.event.subject, event_id=item.event.id, event_type=item.event.type.value):
+        with (
+            bind_context(case_id=item.event.subject, event_id=item.event.id, event_type=item.event.type.value),
+            consuming(item.event, f"dispatch {item.event.type.value}") as trace,
+        ):
+            uow.cause = trace  # what this event causes carries its span's context
             try:
                 changed = _apply(uow, ctx, item, decisions.get(n))
             except Exception as exc:  # noqa: BLE001 - one event's bug or bad data must not hold up the others

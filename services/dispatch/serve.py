@@ -14,6 +14,7 @@ from shared.errors import ConfigurationError
 from shared.logging import configure_logging
 from shared.runtime import prepare
 from shared.settings import DatabaseSettings, DispatchSettings, KafkaSettings, ServiceSettings
+from shared.tracing import configure_tracing
 
 
 class DispatchWorker(Worker):
@@ -50,6 +51,7 @@ def tune_gc() -> None:
 
 def serve(service: ServiceSettings) -> None:
     configure_logging("dispatch")
+    configure_tracing("dispatch")
     dispatch = dispatch_settings()
     kafka, database = KafkaSettings(), DatabaseSettings()
     asyncio.run(prepare(kafka, database))

@@ -15,7 +15,7 @@ event's changes (a poison event inside a batch), the rest of the batch stays.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -73,6 +73,8 @@ class UnitOfWork:
         self._cases: dict[uuid.UUID, Case] = {}  # as they are now
         self._created: set[uuid.UUID] = set()
         self._facts: list[Fact] = []
+        self._traces: list[Mapping[str, str]] = []  # beside each fact: the trace context of the event that caused it
+        self.cause: Mapping[str, str] = {}  # the trace context of the event being applied (batch.py sets it)
         # actions waiting for their case's report (event id, bytes): stored ones, and those parked in this batch
         self._waiting: dict[uuid.UUID, tuple[tuple[str, bytes], ...]] = {}
         self._parked: list[tuple[str, uuid.UUID, bytes]] = []
@@ -138,9 +140,11 @@ class UnitOfWork:
             self._created.add(case.case_id)
         self._cases[case.case_id] = case
         self._facts.extend(changed.facts)
+        self._traces.extend(self.cause for _ in changed.facts)
 
     def refuse(self, refusal: Refusal) -> None:
         self._facts.append(refusal)
+        self._traces.append(self.cause)
 
     def park(self, event_id: str, case_id: uuid.UUID, value: bytes) -> None:
         """An action whose case's report is still on the way: it waits for it."""
@@ -171,6 +175,7 @@ class UnitOfWork:
         self._cases = dict(mark.cases)
         self._created = set(mark.created)
         del self._facts[mark.facts :]
+        del self._traces[mark.facts :]
         self._waiting = dict(mark.waiting)
         self._parked = list(mark.parked)
         self._consumed = list(mark.consumed)
@@ -200,8 +205,8 @@ class UnitOfWork:
         await repository.park(conn, [p for p in self._parked if p[1] in self._waiting])
         staged: list[tuple[str, CloudEvent[Any]]] = []
         now = self.ctx.now()
-        for fact in self._facts:
-            staged.extend(announcements(fact, self.ctx.topics, self.ctx.rules.registry, now))
+        for fact, trace in zip(self._facts, self._traces, strict=True):
+            staged.extend(announcements(fact, self.ctx.topics, self.ctx.rules.registry, now, trace))
         rows = await stage_many(conn, staged)
         assert self._tx is not None
         await self._tx.commit()

@@ -32,6 +32,7 @@ from shared.retriable import RETRIABLE_PUBLISHING
 from shared.settings import EscalationSettings
 from shared.supervisor import wait_any
 from shared.topics import Topics
+from shared.tracing import producing
 
 log = get_logger(__name__)
 NOTIFY_CHANNEL = deadlines.NOTIFY_CHANNEL
@@ -102,7 +103,8 @@ class DeadlineWorker:
             assignee=row["party"],
             scheduled_at=firing.scheduled_at,
         )
-        event = new_event(data, source=SOURCE, subject=data.case_id, event_id=event_id(row["deadline_id"], firing))
+        with producing("deadline fired"):  # a trace of its own: no request caused it
+            event = new_event(data, source=SOURCE, subject=data.case_id, event_id=event_id(row["deadline_id"], firing))
         with bind_context(case_id=data.case_id, event_id=event.id):
             log.info("deadline_fired", tier=firing.tier, kind=data.kind, party=data.assignee)
         FIRED.labels(firing.tier).inc()

@@ -52,6 +52,7 @@ from shared.settings import (
 )
 from shared.supervisor import Supervisor
 from shared.topics import Topics
+from shared.tracing import TraceRequests
 from shared.web import health_router, install_problem_handlers
 
 log = get_logger(__name__)
@@ -128,6 +129,7 @@ def create_app(
     app.add_middleware(TextInput, answer=open311_http.answer)
     app.add_middleware(BodyLimit, max_bytes=intake.max_body_bytes, answer=open311_http.answer)
     app.add_middleware(ContentChecks, answer=open311_http.answer)
+    app.add_middleware(TraceRequests)  # outermost: every answer, refusals included, belongs to the caller's trace
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
     app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id

@@ -17,6 +17,7 @@ from shared.metrics import EVENTS_CONSUMED
 from shared.retriable import RETRIABLE
 from shared.settings import KafkaSettings
 from shared.topics import Topics
+from shared.tracing import consuming
 
 log = get_logger(__name__)
 
@@ -50,7 +51,7 @@ async def _one(pool: asyncpg.Pool, fanout: FanOut, topic: str, value: bytes | No
         log.error("undecodable_event", topic=topic, reason=exc.detail.get("reason"), detail=exc.message)
         EVENTS_CONSUMED.labels(topic, "unknown", "invalid").inc()
         return
-    with bind_context(case_id=event.subject, event_id=event.id):
+    with bind_context(case_id=event.subject, event_id=event.id), consuming(event, f"notify {event.type.value}"):
         delay = 0.5
         while True:
             try:

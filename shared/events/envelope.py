@@ -2,6 +2,8 @@
 
 Kafka headers carry `content-type: application/cloudevents+json` (the CloudEvents Kafka binding for
 structured mode) plus `ce_id` and `ce_type`, so a consumer can route or drop without parsing the body.
+An event built inside a trace carries the CloudEvents distributed-tracing extension (`traceparent`,
+`tracestate`), repeated as Kafka headers of the same names (shared/tracing.py).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -17,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.errors import InvalidInput
 from shared.events.types import EVENT_TYPES, Contract, EventType
+from shared.tracing import FIELDS as TRACE_FIELDS
+from shared.tracing import current_fields
 
 D = TypeVar("D", bound=Contract)
 
@@ -61,7 +66,8 @@ def envelope_of(data_type: type[Contract]) -> Any:
 def new_event(
     data: D, *, source: str, subject: str, event_id: str | None = None, time: datetime | None = None
 ) -> CloudEvent[D]:
-    """Wrap typed data in an envelope; the event type follows from the data's model."""
+    """Wrap typed data in an envelope; the event type follows from the data's model, the trace context (if
+    any) from where it is built."""
     model: Any = envelope_of(type(data))
     event: CloudEvent[D] = model(
         id=event_id or str(uuid.uuid4()),
@@ -70,21 +76,26 @@ def new_event(
         subject=subject,
         time=time or datetime.now(UTC),
         data=data,
+        **current_fields(),
     )
     return event
 
 
-def trusted_event(data: D, *, source: str, subject: str, event_id: str, time: datetime) -> CloudEvent[D]:
+def trusted_event(
+    data: D, *, source: str, subject: str, event_id: str, time: datetime, trace: Mapping[str, str] | None = None
+) -> CloudEvent[D]:
     """`new_event` for data a service built itself from values it has already checked (dispatch's announcements):
-    the same envelope, without validating it again (a third of what announcing a case cost)."""
+    the same envelope, without validating it again (a third of what announcing a case cost). `trace`: the
+    context of what caused it (shared.tracing.consuming)."""
     model: Any = envelope_of(type(data))
     event: CloudEvent[D] = model.model_construct(
-        id=event_id, source=source, type=_type_of(data), subject=subject, time=time, data=data
+        id=event_id, source=source, type=_type_of(data), subject=subject, time=time, data=data, **(trace or {})
     )
     return event
 
 
 def encode(event: CloudEvent[Any]) -> EncodedEvent:
+    extra = event.model_extra or {}
     return EncodedEvent(
         key=event.subject.encode(),
         value=event.model_dump_json().encode(),
@@ -92,6 +103,7 @@ def encode(event: CloudEvent[Any]) -> EncodedEvent:
             ("content-type", CONTENT_TYPE.encode()),
             ("ce_id", event.id.encode()),
             ("ce_type", event.type.value.encode()),
+            *((name, str(extra[name]).encode()) for name in TRACE_FIELDS if extra.get(name)),
         ],
     )
 

@@ -6,6 +6,8 @@ the session's `loop` fixture (tests/e2e/loop_fixtures.py). The other flows are i
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.e2e.loop_fixtures import Loop, until
@@ -57,6 +59,53 @@ async def test_hotline_report_closes_the_loop(loop: Loop) -> None:
     await until(notified, what="the street centre's webhook to hear the whole loop")
     types = {e["type"] for e in loop.hooks.events(hook) if e["subject"] == case_id}
     assert "cn.griddispatch.case.assigned.v1" in types and "cn.griddispatch.case.changed.v1" in types
+
+
+def traceparent() -> tuple[str, str, str]:
+    trace_id, parent = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    return f"00-{trace_id}-{parent}-01", trace_id, parent
+
+
+async def test_the_callers_trace_context_reaches_the_webhooks_through_every_service(loop: Loop) -> None:
+    hook = "/traced"
+    await loop.subscribe("street centre", hook)
+    sent, trace_id, parent = traceparent()
+    report = {"title": "路灯不亮", "description": "小区门口路灯坏了", "location": POINT}
+    answer = await loop.intake.post("/v1/reports", json=report, headers={**loop.h("hotline"), "traceparent": sent})
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["traceresponse"].split("-")[1] == trace_id  # the caller can find its trace
+    case_id = answer.json()["case_id"]
+
+    def of_case(kind: str) -> list[dict[str, object]]:
+        return [e for e in loop.hooks.events(hook) if e["subject"] == case_id and e["type"] == kind]
+
+    async def assigned() -> bool:
+        return bool(of_case("cn.griddispatch.case.assigned.v1"))
+
+    await until(assigned, what="the assignment's webhook")
+    for event in of_case("cn.griddispatch.case.assigned.v1"):  # the lead's, and any assisting unit's
+        version, announced_trace, span, flags = str(event["traceparent"]).split("-")
+        assert (version, announced_trace, flags) == ("00", trace_id, "01")
+        assert span != parent  # dispatch's own span of handling the report, a child of the caller's
+
+    case = await loop.case(case_id)
+    lead = case["assignment"]["lead"]
+    await loop.key(lead, [lead], ["read", "act"])  # the lead unit's own system (a grid, a street or a department)
+    accept_trace, accept_id, _ = traceparent()
+    body = {"action": "accept", "actor": {"id": "w1", "unit": lead}}
+    answer = await loop.intake.post(
+        f"/v1/cases/{case_id}/actions", json=body, headers={**loop.h(lead), "traceparent": accept_trace}
+    )
+    assert answer.status_code == 202, answer.text
+
+    async def accepted() -> bool:
+        return any(e["data"]["action"] == "accept" for e in of_case("cn.griddispatch.case.changed.v1"))  # type: ignore[index]
+
+    await until(accepted, what="the accept's webhook")
+    for changed in of_case("cn.griddispatch.case.changed.v1"):
+        action = changed["data"]["action"]  # type: ignore[index]
+        expected = accept_id if action == "accept" else trace_id  # each action in its own caller's trace
+        assert str(changed["traceparent"]).split("-")[1] == expected, action
 
 
 async def test_a_missed_accept_by_warns_then_escalates_and_the_next_rung_hears_of_it(loop: Loop) -> None:
