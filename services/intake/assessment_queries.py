@@ -18,7 +18,8 @@ from typing import Literal
 import asyncpg
 
 from services.intake.area import ACTIVE
-from services.intake.stats_queries import AREA, HANDLING_KINDS
+from services.intake.case_facts import HANDLING_KINDS
+from services.intake.stats_queries import AREA
 from shared.domain.assessment import Figures, Subject
 from shared.domain.lifecycle import Action, DueKind, State
 from shared.queries.case_events import RATINGS, SATISFIED

@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from services.intake.area import ACTIVE
+from services.intake.case_facts import COUNTED, FACTS, fact_predicates
 from shared.api_clients import ApiClient
 from shared.errors import InvalidInput
 from shared.queries.cases import OVERDUE, SELECT_WITH_OVERDUE
@@ -30,6 +31,7 @@ class CaseFilter:
     level: str | None = None
     source: str | None = None
     place: str | None = None  # a unit code: cases that happened in it or inside it, whoever leads them
+    facts: tuple[str, ...] = ()  # the statistics' facts (case_facts.FACTS) each case must have; "received": any
 
 
 # The unit $12 and every unit under it, in the active registry.
@@ -57,6 +59,9 @@ async def list_cases(
 ) -> tuple[list[asyncpg.Record], str | None]:
     after_at, after_id = decode_cursor(f.cursor) if f.cursor else (None, None)
     overdue_clause = "" if f.overdue is None else (f"AND {OVERDUE}" if f.overdue else f"AND NOT {OVERDUE}")
+    if f.facts:  # the cases behind a figure of the statistics: those they count, with every fact asked for
+        predicates = fact_predicates("cases")
+        overdue_clause += f" AND {COUNTED}" + "".join(f" AND {predicates[name]}" for name in f.facts if name in FACTS)
     rows = await conn.fetch(
         f"""{SELECT_WITH_OVERDUE}
             WHERE {visible("$1")}

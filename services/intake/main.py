@@ -18,6 +18,7 @@ from services.intake.routers import (
     assessment,
     cases,
     console,
+    desk,
     district_map,
     me,
     oidc,
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id
     app.include_router(cases.router)
     app.include_router(supervision.router)
+    app.include_router(desk.router)
     app.include_router(rosters.router)
     app.include_router(registry.router)
     app.include_router(open311.router)

@@ -14,7 +14,8 @@ from typing import Any
 import asyncpg
 
 from services.intake.area import ACTIVE
-from shared.domain.lifecycle import UNRESOLVED, Action
+from services.intake.case_facts import fact_predicates
+from shared.domain.lifecycle import UNRESOLVED
 from shared.domain.model import LADDER
 from shared.queries.cases import OVERDUE
 from shared.queries.states import values
@@ -39,8 +40,7 @@ MAP_SQL = f"""
     ),
     area_cases AS (
         SELECT c.place, c.lead, {OVERDUE} AS overdue,
-               EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = '{Action.ESCALATE}')
-                   AS escalated
+               {fact_predicates("c")["escalated"]} AS escalated
         FROM cases c
         WHERE c.place IN (SELECT code FROM tree) AND c.state = ANY($3::text[]) AND {visible("$4", "c.scope_keys")}
     ),

@@ -8,15 +8,12 @@ from typing import Literal
 import asyncpg
 
 from services.intake.area import ACTIVE
+from services.intake.case_facts import COUNTED, fact_predicates
 from services.intake.stats import CaseFacts
-from shared.domain.lifecycle import Action, DueKind, State
 from shared.queries.case_events import RATINGS, SATISFIED
-from shared.queries.deadlines import fell_due, met_in_time
 from shared.queries.visibility import visible
 
 By = Literal["street", "community", "grid", "department"]
-# the handling units' deadlines; verify and follow-up are not theirs
-HANDLING_KINDS = [DueKind.ACCEPT.value, DueKind.RESOLVE.value, DueKind.REPORT_IN.value]
 
 # Every unit under the roots, with the unit of level $2 above it (or itself) as its bucket.
 AREA = f"""
@@ -35,21 +32,19 @@ _LEAD_DEPARTMENT = f"""CASE
                                       WHERE b.version_id = {ACTIVE} AND b.code = substr(c.lead, 8))
 END"""
 
+
+_P = fact_predicates("c")
 FACTS = f"""
     SELECT {{bucket}} AS bucket,
-        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = '{DueKind.ACCEPT}'
-                AND {met_in_time("d")}) AS accepted_in_time,
-        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = '{DueKind.RESOLVE}'
-                AND {met_in_time("d")}) AS resolved_in_time,
-        EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.kind = ANY($6::text[])
-                AND {fell_due("d")}) AS overdue,
-        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = '{Action.ESCALATE}')
-            AS escalated,
-        EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id AND e.action = '{Action.RETURN}') AS returned,
+        {_P["accepted_in_time"]} AS accepted_in_time,
+        {_P["resolved_in_time"]} AS resolved_in_time,
+        {_P["overdue"]} AS overdue,
+        {_P["escalated"]} AS escalated,
+        {_P["returned"]} AS returned,
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action IN {RATINGS}) AS rated,
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}) AS satisfied
     FROM cases c JOIN tree t ON c.place = t.code
-    WHERE c.received_at >= $3 AND c.received_at < $4 AND c.state <> '{State.MERGED}'
+    WHERE c.received_at >= $3 AND c.received_at < $4 AND c.{COUNTED}
       AND {visible("$5", "c.scope_keys")}"""
 
 
@@ -78,5 +73,5 @@ async def case_facts(
     bucket = _LEAD_DEPARTMENT if by == "department" else "t.bucket"
     level = "district" if by == "department" else by  # departments: every case of the area, by its lead
     sql = AREA + FACTS.format(bucket=bucket)
-    rows = await conn.fetch(sql, roots, level, start, end, visibility, HANDLING_KINDS)
+    rows = await conn.fetch(sql, roots, level, start, end, visibility)
     return [CaseFacts(**dict(r)) for r in rows if r["bucket"] is not None]

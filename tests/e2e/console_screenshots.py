@@ -3,7 +3,7 @@
 
 Starts a private stack (tests/e2e/console_stack.py) on the running Kafka and PostgreSQL with the sample district,
 submits a morning's worth of cases through the API, acts on a few from the district command centre, and takes
-the map, case list, case page, statistics and assessment in headless Chromium.
+the map, case list, case page, supervision desk, statistics and assessment in headless Chromium.
 
 To show the warning colours without waiting hours, a few of the cases are back-dated in the stack's own
 database: their received time and deadlines moved earlier together, as if reported that long ago (no
@@ -203,6 +203,10 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
             await page.locator("#actor-id").blur()
             await page.wait_for_timeout(500)
             shots.append(await _shot(page, out / "case.png", full_page=True))
+
+            await page.goto(f"{stack.console_url}#/desk")
+            await page.wait_for_selector("#desk-table tbody tr[data-case-id]")
+            shots.append(await _shot(page, out / "desk.png"))
 
             await page.goto(f"{stack.console_url}#/stats")
             await page.wait_for_selector("#stats-table table, #stats-table .notice, #stats-table .problem")

@@ -368,3 +368,52 @@ async def test_the_case_list_filters(district: tuple[Page, list[str]], stack: Co
     await page.click("#case-filters button[type=submit]")
     await expect(page.locator("#case-table td.empty")).to_have_text("没有符合条件的案件。")
     assert errors == []
+
+
+async def test_the_supervision_desk_sorts_filters_and_its_counts_open_their_lists(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    answer = await asyncio.to_thread(
+        stack.submit, title="绿化带里种菜", description="小区绿化带被开荒种菜", matter_code="vegetable_plots"
+    )
+    case_id = str(answer["case_id"])
+    await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "assigned")
+    await page.goto(f"{stack.console_url}#/desk")
+    await expect(page.locator("#nav a[data-nav=desk]")).to_have_attribute("aria-current", "page")
+    rows = page.locator("#desk-table tbody tr[data-case-id]")
+    await expect(rows.first).to_be_visible()
+    await expect(page.locator(f"#desk-table tr[data-case-id='{case_id}']")).to_have_count(1)
+    # a chip's count is the list it opens
+    chip = page.locator("#desk-filters a[data-filter=overdue]")
+    count = int((await chip.inner_text()).split()[-1])
+    await chip.click()
+    await expect(page).to_have_url(re.compile(r"#/desk\?filter=overdue"))
+    await expect(page.locator("#desk-filters a[data-filter=overdue]")).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#desk-range")).to_contain_text(f"共 {count} 件")
+    await expect(page.locator(f"#desk-table tr[data-case-id='{case_id}']")).to_have_count(0)  # not overdue
+    # a column sorts the page shown
+    await page.goto(f"{stack.console_url}#/desk")
+    await page.locator("#desk-table th button.sort", has_text="案件编号").click()
+    await expect(page.locator("#desk-table th[aria-sort=ascending]")).to_have_count(1)
+    numbers = await page.locator("#desk-table tbody tr[data-case-id] td:first-child").all_inner_texts()
+    assert numbers == sorted(numbers)
+    assert errors == []
+
+
+async def test_a_statistic_opens_the_cases_behind_it(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
+    page, errors = district
+    await asyncio.to_thread(
+        stack.submit, title="狗粪没人清理", description="遛狗不牵绳，狗粪满地", matter_code="dog_nuisance"
+    )
+    await page.goto(f"{stack.console_url}#/stats")
+    link = page.locator("table.stats tfoot a[data-fact=received]")
+    await expect(link).to_be_visible()
+    received = int(await link.inner_text())
+    await link.click()
+    await expect(page).to_have_url(re.compile(r"#/cases\?.*fact=received"))
+    rows = page.locator("#case-table tbody tr[data-case-id]")
+    await expect(rows.first).to_be_visible()
+    shown = await rows.count()
+    assert shown == min(received, 25)  # the first page of exactly those cases
+    assert errors == []

@@ -154,3 +154,26 @@ async def test_monthly_report_downloads_as_a_chinese_csv_excel_opens(intake: Int
     march = await intake.http.get("/v1/stats/monthly.csv", params={"month": "2024-03"}, headers=centre.headers)
     march_lines = list(csv.reader(io.StringIO(march.content.decode("utf-8-sig"))))
     assert march_lines[-1][2] == "1"  # the case received just after midnight on 1 March, district time
+
+
+async def test_every_figure_opens_the_cases_behind_it(intake: IntakeUnderTest, february: None) -> None:
+    """The console links each number to GET /v1/cases?place=&from=&to=&fact=: the list holds exactly as many."""
+    centre = await intake.caller("read", units=(f"unit:{STREET}",))
+    window = {"from": "2024-02-01T00:00:00+08:00", "to": "2024-03-01T00:00:00+08:00"}
+    rows = _rows((await intake.http.get("/v1/stats", params=window, headers=centre.headers)).json())
+    counted = ("received", "accepted_in_time", "resolved_in_time", "overdue", "escalated", "returned")
+    for unit in (WENJING, YUANDONG):
+        for fact in counted:
+            params = {**window, "place": f"unit:{unit}", "fact": fact, "limit": "200"}
+            listed = await intake.http.get("/v1/cases", params=params, headers=centre.headers)
+            assert listed.status_code == 200, listed.text
+            assert len(listed.json()["items"]) == rows[unit][fact], (unit, fact)
+    # rated and satisfied count ratings (a case rated twice counts twice); the list has the cases rated
+    rated = await intake.http.get(
+        "/v1/cases",
+        params={**window, "place": f"unit:{WENJING}", "fact": ["rated", "satisfied"]},
+        headers=centre.headers,
+    )
+    assert len(rated.json()["items"]) == 2 and rows[WENJING]["satisfied"] == 2
+    bad = await intake.http.get("/v1/cases", params={"fact": "popular"}, headers=centre.headers)
+    assert bad.status_code == 422

@@ -5,6 +5,7 @@ import { renderAssessment } from "./assessment.js";
 import { api, departments, problemBox, resetCache, unitByCode, units, whenUnauthenticated } from "./api.js";
 import { renderCase } from "./case.js";
 import { renderCases } from "./cases.js";
+import { renderDesk } from "./desk.js";
 import { clear, h, setTimeZone } from "./dom.js";
 import { LEVELS, PERSON_ROLES, SCOPES, label } from "./labels.js";
 import { eventsReceived, onLiveEvent, onLiveState, startLive, stopLive } from "./live.js";
@@ -34,6 +35,7 @@ const ROUTES = [
     nav: "cases",
     render: (el, params, match) => renderCase(el, ctx, match[1].toLowerCase()),
   },
+  { pattern: /^\/desk$/, title: "督办台", nav: "desk", render: (el, params) => renderDesk(el, ctx, params) },
   { pattern: /^\/stats$/, title: "统计报表", nav: "stats", render: (el, params) => renderStats(el, ctx, params) },
   { pattern: /^\/queue$/, title: "我的待办", nav: "queue", render: (el) => renderQueue(el, ctx, "mine") },
   { pattern: /^\/queue\/unit$/, title: "本单位待办", nav: "queue", render: (el) => renderQueue(el, ctx, "unit") },

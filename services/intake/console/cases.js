@@ -6,6 +6,11 @@ import { AWAITING_ACCEPT, LEVELS, OPEN_STATES, SOURCES, STATES, WARNINGS, label 
 import { onLiveEvent } from "./live.js";
 
 const FILTERS = ["unit", "place", "level", "state", "matter", "overdue", "source", "from", "to"];
+// The statistics' figures (GET /v1/stats) a list can be narrowed to: a figure's link opens its cases.
+const FACTS = {
+  received: "统计在内", accepted_in_time: "按时签收", resolved_in_time: "按时办结", overdue: "曾超期",
+  escalated: "曾上报升级", returned: "曾退回", rated: "已评价", satisfied: "评价满意",
+};
 
 /** The case's warning colour: the API's, else red when overdue, blue while a deadline runs. */
 export function caseWarning(c) {
@@ -68,6 +73,9 @@ export async function renderCases(main, ctx, params) {
       h("select", { name: "overdue" }, optionList([["true", "仅超期"], ["false", "未超期"]], value("overdue"), "不限")),
     ),
     h("label", {}, "来源", h("select", { name: "source" }, optionList(Object.entries(SOURCES), value("source"), "全部来源"))),
+    h("label", {}, "统计口径",
+      h("select", { name: "fact" }, optionList(Object.entries(FACTS), params.get("fact") || "", "不限")),
+    ),
     h("label", {}, "受理自", h("input", { type: "date", name: "from", value: value("from") })),
     h("label", {}, "至", h("input", { type: "date", name: "to", value: value("to") })),
     h("div", { class: "filter-buttons" },
@@ -79,7 +87,7 @@ export async function renderCases(main, ctx, params) {
     e.preventDefault();
     const data = new FormData(form);
     const next = new URLSearchParams();
-    for (const name of FILTERS) if (data.get(name)) next.set(name, data.get(name));
+    for (const name of [...FILTERS, "fact"]) if (data.get(name)) next.set(name, data.get(name));
     location.hash = `#/cases${next.toString() ? `?${next}` : ""}`;
   });
 
@@ -116,6 +124,7 @@ export async function renderCases(main, ctx, params) {
       matter: value("matter"),
       overdue: value("overdue"),
       source: value("source"),
+      fact: params.getAll("fact"),
       from: value("from") ? startOfLocalDay(value("from")) : "",
       // "至" a day includes that day: up to the start of the next one.
       to: value("to") ? startOfLocalDay(nextDay(value("to"))) : "",

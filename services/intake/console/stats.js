@@ -124,27 +124,33 @@ export async function renderStats(main, ctx, params) {
     clear(table, missing ? h("p", { class: "notice" }, "统计接口（/v1/stats）暂不可用。") : problemBox(err));
     return () => {};
   }
+  // Each figure opens the cases behind it (GET /v1/cases?fact=, the statistics' own definitions), for the rows
+  // that are places (a department's row counts the cases it leads: no list filter says that yet).
+  const lastDay = new Date(Date.parse(`${range.to.slice(0, 10)}T12:00:00Z`) - 86400000).toISOString().slice(0, 10);
+  const casesOf = (place, fact) => `#/cases${query({ place, from: `${month}-01`, to: lastDay, fact })}`;
+  const linked = (fact, text) => (r, place) => (place ? h("a", { href: casesOf(place, fact), dataset: { fact } }, String(text(r))) : text(r));
   const columns = [
-    ["受理量", (r) => r.received],
-    ["按时签收", (r) => `${r.accepted_in_time}（${ratio(r.accepted_in_time_rate, r.accepted_in_time, r.received)}）`],
-    ["按时办结", (r) => `${r.resolved_in_time}（${ratio(r.resolved_in_time_rate, r.resolved_in_time, r.received)}）`],
-    ["超期", (r) => r.overdue],
-    ["上报升级", (r) => r.escalated],
-    ["退回", (r) => r.returned],
-    ["评价数", (r) => r.rated],
-    ["满意数", (r) => r.satisfied],
+    ["受理量", linked("received", (r) => r.received)],
+    ["按时签收", linked("accepted_in_time", (r) => `${r.accepted_in_time}（${ratio(r.accepted_in_time_rate, r.accepted_in_time, r.received)}）`)],
+    ["按时办结", linked("resolved_in_time", (r) => `${r.resolved_in_time}（${ratio(r.resolved_in_time_rate, r.resolved_in_time, r.received)}）`)],
+    ["超期", linked("overdue", (r) => r.overdue)],
+    ["上报升级", linked("escalated", (r) => r.escalated)],
+    ["退回", linked("returned", (r) => r.returned)],
+    ["评价数", linked("rated", (r) => r.rated)],
+    ["满意数", linked("satisfied", (r) => r.satisfied)],
     ["满意率", (r) => rate(r.satisfaction_rate)],
   ];
   const rowName = (r) => r.name || partyName(r.unit, ctx.departments);
+  const placeOf = (r) => (by === "department" || !r.unit ? null : `unit:${r.unit.replace(/^unit:/, "")}`);
   clear(table,
     h("table", { class: "stats" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "单位"), columns.map(([t]) => h("th", { scope: "col", class: "num" }, t)))),
       h("tbody", {},
         answer.rows.length === 0 ? h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "muted empty" }, "本期无数据。")) : null,
-        answer.rows.map((r) => h("tr", {}, h("th", { scope: "row" }, rowName(r)), columns.map(([, f]) => h("td", { class: "num" }, f(r))))),
+        answer.rows.map((r) => h("tr", {}, h("th", { scope: "row" }, rowName(r)), columns.map(([, f]) => h("td", { class: "num" }, f(r, placeOf(r)))))),
       ),
       answer.totals
-        ? h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "合计"), columns.map(([, f]) => h("td", { class: "num" }, f(answer.totals)))))
+        ? h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "合计"), columns.map(([, f]) => h("td", { class: "num" }, f(answer.totals, by === "department" ? null : unit)))))
         : null,
     ),
   );

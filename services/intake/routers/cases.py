@@ -26,6 +26,9 @@ from shared.queries.visibility import visibility_of
 router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(401, 403, 422, 429))
 
 CASE_STATES = tuple(s.value for s in State)
+Fact = Literal[
+    "received", "accepted_in_time", "resolved_in_time", "overdue", "escalated", "returned", "rated", "satisfied"
+]
 
 
 def _not_found(case_id: uuid.UUID) -> NotFound:
@@ -82,6 +85,14 @@ async def get_cases(
     ] = None,
     source: Annotated[Source | None, Query(description="where the report came from")] = None,
     overdue: Annotated[bool | None, Query(description="only overdue (true) or only not overdue (false)")] = None,
+    fact: Annotated[
+        list[Fact] | None,
+        Query(
+            description="the cases behind a figure of the statistics (GET /v1/stats): those they count (not merged "
+            "into another), with every fact named: accepted_in_time, resolved_in_time, overdue (a handling deadline "
+            "fell due), escalated (at least once), returned, rated, satisfied; `received`: every case they count"
+        ),
+    ] = None,
     received_from: Annotated[datetime | None, Query(alias="from")] = None,
     received_to: Annotated[datetime | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -101,7 +112,18 @@ async def get_cases(
             raise InvalidInput(f"{name}: {exc}", field=name) from exc
     where = place.removeprefix("unit:") if place else None
     filters = CaseFilter(
-        unit, states, matter, overdue, received_from, received_to, cursor, limit, level, source, place=where
+        unit,
+        states,
+        matter,
+        overdue,
+        received_from,
+        received_to,
+        cursor,
+        limit,
+        level,
+        source,
+        place=where,
+        facts=tuple(dict.fromkeys(fact or ())),
     )
     async with res.pool.acquire() as conn:
         rows, next_cursor = await list_cases(conn, client, filters)
