@@ -18,6 +18,7 @@ from services.intake.routers import (
     assessment,
     cases,
     console,
+    dashboard,
     desk,
     district_map,
     me,
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(supervision.router)
     app.include_router(desk.router)
+    app.include_router(dashboard.router)
     app.include_router(rosters.router)
     app.include_router(registry.router)
     app.include_router(open311.router)

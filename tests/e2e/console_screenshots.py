@@ -3,7 +3,7 @@
 
 Starts a private stack (tests/e2e/console_stack.py) on the running Kafka and PostgreSQL with the sample district,
 submits a morning's worth of cases through the API, acts on a few from the district command centre, and takes
-the map, case list, case page, supervision desk, statistics and assessment in headless Chromium.
+the map, case list, case page, supervision desk, statistics, assessment and the big screen in headless Chromium.
 
 To show the warning colours without waiting hours, a few of the cases are back-dated in the stack's own
 database: their received time and deadlines moved earlier together, as if reported that long ago (no
@@ -217,6 +217,16 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
             await page.click("table.assessment button[data-key=received]")  # the busiest grids first
             shots.append(await _shot(page, out / "assessment.png"))
             await context.close()
+
+            for width, height, name in ((1920, 1080, "wall-1080p.png"), (3840, 2160, "wall-4k.png")):  # 大屏
+                wall = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+                page = await wall.new_page()
+                await sign_in_with_key(page, stack.console_url, stack.keys["district"])
+                await page.goto(f"{stack.console_url}#/wall")
+                await page.wait_for_selector("#wall[data-loaded-at]")
+                await page.wait_for_timeout(1200)  # the charts' entry animation
+                shots.append(await _shot(page, out / name))
+                await wall.close()
 
             key = {"Authorization": f"Bearer {stack.keys['district']}"}  # the printable page, as the console opens it
             printable = await browser.new_context(viewport={"width": 1123, "height": 794}, extra_http_headers=key)

@@ -417,3 +417,37 @@ async def test_a_statistic_opens_the_cases_behind_it(district: tuple[Page, list[
     shown = await rows.count()
     assert shown == min(received, 25)  # the first page of exactly those cases
     assert errors == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+async def test_the_big_screen_fills_the_wall_live(
+    browser: Browser, stack: ConsoleStack, width: int, height: int
+) -> None:
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        await sign_in_with_key(page, stack.console_url, stack.keys["district"])
+        await expect(page.locator("#who .who-name")).to_be_visible()
+        await page.goto(f"{stack.console_url}#/wall")
+        await expect(page.locator("#wall[data-loaded-at]")).to_have_count(1)
+        await expect(page.locator("header.top")).to_be_hidden()  # the wall is the whole screen
+        for chart in ("sources", "streets", "hotspots", "days", "months"):
+            await expect(page.locator(f"#chart-{chart} canvas").first).to_be_visible()
+        await expect(page.locator("#rank-streets tbody tr").first).to_be_visible()
+        loaded = await page.locator("#wall").get_attribute("data-loaded-at")
+        before = int(await page.locator("#kpi-today .wall-kpi-value").inner_text())
+        await asyncio.to_thread(stack.submit, title="路面塌陷", description="人行道塌了个坑", matter_code="road_damage")
+        await expect(page.locator("#wall")).not_to_have_attribute("data-loaded-at", loaded or "", timeout=LIVE_WAIT_MS)
+        await expect(page.locator("#kpi-today .wall-kpi-value")).not_to_have_text(str(before), timeout=LIVE_WAIT_MS)
+        # it fits the screen, and its type grows with it
+        fits = await page.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")
+        assert fits
+        size = await page.evaluate(
+            "parseFloat(getComputedStyle(document.querySelector('#kpi-today .wall-kpi-value')).fontSize)"
+        )
+        assert abs(size - 40 * height / 1080) < 1.5
+        assert errors == []
+    finally:
+        await context.close()

@@ -14,6 +14,7 @@ import { queueAvailable, renderQueue } from "./queue.js";
 import { bearer, current, forget, isPerson, onSessionChange, signOut as endSession, takeFragment } from "./session.js";
 import { renderSignIn } from "./signin.js";
 import { renderStats } from "./stats.js";
+import { renderWall } from "./wall.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -35,6 +36,7 @@ const ROUTES = [
     nav: "cases",
     render: (el, params, match) => renderCase(el, ctx, match[1].toLowerCase()),
   },
+  { pattern: /^\/wall$/, title: "指挥大屏", nav: "wall", render: (el) => renderWall(el, ctx) },
   { pattern: /^\/desk$/, title: "督办台", nav: "desk", render: (el, params) => renderDesk(el, ctx, params) },
   { pattern: /^\/stats$/, title: "统计报表", nav: "stats", render: (el, params) => renderStats(el, ctx, params) },
   { pattern: /^\/queue$/, title: "我的待办", nav: "queue", render: (el) => renderQueue(el, ctx, "mine") },
