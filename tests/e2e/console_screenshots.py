@@ -210,6 +210,7 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
 
             await page.goto(f"{stack.console_url}#/stats")
             await page.wait_for_selector("#stats-table table, #stats-table .notice, #stats-table .problem")
+            await page.wait_for_timeout(1200)  # the chart's entry animation
             shots.append(await _shot(page, out / "stats.png"))
 
             await page.goto(f"{stack.console_url}#/assessment?unit=unit:610199004&level=grid")

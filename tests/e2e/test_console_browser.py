@@ -451,3 +451,18 @@ async def test_the_big_screen_fills_the_wall_live(
         assert errors == []
     finally:
         await context.close()
+
+
+async def test_the_statistics_chart_and_sortable_columns(district: tuple[Page, list[str]], stack: ConsoleStack) -> None:
+    page, errors = district
+    await page.goto(f"{stack.console_url}#/stats")
+    await expect(page.locator("#stats-chart canvas").first).to_be_visible()
+    await page.locator("table.stats thead button.sort", has_text="受理量").click()  # most first
+    await expect(page.locator("table.stats th[aria-sort=descending]")).to_have_count(1)
+    received = [int(t) for t in await page.locator("table.stats tbody a[data-fact=received]").all_inner_texts()]
+    assert received == sorted(received, reverse=True) and received
+    await page.locator("table.stats thead button.sort", has_text="受理量").click()
+    await expect(page.locator("table.stats th[aria-sort=ascending]")).to_have_count(1)
+    received = [int(t) for t in await page.locator("table.stats tbody a[data-fact=received]").all_inner_texts()]
+    assert received == sorted(received)
+    assert errors == []

@@ -1,5 +1,6 @@
 // 统计报表: per unit and period (received, in time, overdue, escalated, returned, satisfaction) and the monthly CSV.
 
+import * as echarts from "./vendor/echarts/echarts.esm.min.js";
 import { api, ApiError, partyName, problemBox, query, units } from "./api.js";
 import { clear, h, localDate, startOfLocalDay } from "./dom.js";
 import { LEVELS, label } from "./labels.js";
@@ -44,6 +45,25 @@ function filenameOf(response, fallback) {
   if (star) return decodeURIComponent(star[1]);
   const plain = header.match(/filename="?([^";]+)"?/i);
   return plain ? plain[1] : fallback;
+}
+
+/** Received and overdue as bars, the on-time and satisfaction rates as lines, per row of the table. */
+function statsChart(rows, rowName) {
+  const percent = (v) => (v === null || v === undefined ? null : Math.round(1000 * v) / 10);
+  return {
+    color: ["#1f6fd1", "#c62828", "#2e7d32", "#f2b705"],
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 48, right: 48, top: 36, bottom: 60 },
+    xAxis: { type: "category", data: rows.map(rowName), axisLabel: { interval: 0, rotate: rows.length > 8 ? 30 : 0 } },
+    yAxis: [{ type: "value", name: "件" }, { type: "value", name: "%", max: 100 }],
+    series: [
+      { name: "受理量", type: "bar", data: rows.map((r) => r.received) },
+      { name: "超期", type: "bar", data: rows.map((r) => r.overdue) },
+      { name: "按时办结率", type: "line", yAxisIndex: 1, data: rows.map((r) => percent(r.resolved_in_time_rate)) },
+      { name: "满意率", type: "line", yAxisIndex: 1, data: rows.map((r) => percent(r.satisfaction_rate)) },
+    ],
+  };
 }
 
 export async function renderStats(main, ctx, params) {
@@ -129,30 +149,52 @@ export async function renderStats(main, ctx, params) {
   const lastDay = new Date(Date.parse(`${range.to.slice(0, 10)}T12:00:00Z`) - 86400000).toISOString().slice(0, 10);
   const casesOf = (place, fact) => `#/cases${query({ place, from: `${month}-01`, to: lastDay, fact })}`;
   const linked = (fact, text) => (r, place) => (place ? h("a", { href: casesOf(place, fact), dataset: { fact } }, String(text(r))) : text(r));
+  // [header, cell, sort key]: a header sorts the rows by its figure (a second click reverses).
   const columns = [
-    ["受理量", linked("received", (r) => r.received)],
-    ["按时签收", linked("accepted_in_time", (r) => `${r.accepted_in_time}（${ratio(r.accepted_in_time_rate, r.accepted_in_time, r.received)}）`)],
-    ["按时办结", linked("resolved_in_time", (r) => `${r.resolved_in_time}（${ratio(r.resolved_in_time_rate, r.resolved_in_time, r.received)}）`)],
-    ["超期", linked("overdue", (r) => r.overdue)],
-    ["上报升级", linked("escalated", (r) => r.escalated)],
-    ["退回", linked("returned", (r) => r.returned)],
-    ["评价数", linked("rated", (r) => r.rated)],
-    ["满意数", linked("satisfied", (r) => r.satisfied)],
-    ["满意率", (r) => rate(r.satisfaction_rate)],
+    ["受理量", linked("received", (r) => r.received), (r) => r.received],
+    ["按时签收", linked("accepted_in_time", (r) => `${r.accepted_in_time}（${ratio(r.accepted_in_time_rate, r.accepted_in_time, r.received)}）`), (r) => r.accepted_in_time_rate ?? -1],
+    ["按时办结", linked("resolved_in_time", (r) => `${r.resolved_in_time}（${ratio(r.resolved_in_time_rate, r.resolved_in_time, r.received)}）`), (r) => r.resolved_in_time_rate ?? -1],
+    ["超期", linked("overdue", (r) => r.overdue), (r) => r.overdue],
+    ["上报升级", linked("escalated", (r) => r.escalated), (r) => r.escalated],
+    ["退回", linked("returned", (r) => r.returned), (r) => r.returned],
+    ["评价数", linked("rated", (r) => r.rated), (r) => r.rated],
+    ["满意数", linked("satisfied", (r) => r.satisfied), (r) => r.satisfied],
+    ["满意率", (r) => rate(r.satisfaction_rate), (r) => r.satisfaction_rate ?? -1],
   ];
   const rowName = (r) => r.name || partyName(r.unit, ctx.departments);
   const placeOf = (r) => (by === "department" || !r.unit ? null : `unit:${r.unit.replace(/^unit:/, "")}`);
-  clear(table,
-    h("table", { class: "stats" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "单位"), columns.map(([t]) => h("th", { scope: "col", class: "num" }, t)))),
-      h("tbody", {},
-        answer.rows.length === 0 ? h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "muted empty" }, "本期无数据。")) : null,
-        answer.rows.map((r) => h("tr", {}, h("th", { scope: "row" }, rowName(r)), columns.map(([, f]) => h("td", { class: "num" }, f(r, placeOf(r)))))),
+  let sortBy = null; // {n, dir}; null: the API's order (by code)
+  const chartBox = h("div", { class: "stats-chart", id: "stats-chart", role: "img", "aria-label": "各单位受理量、超期与按时办结率、满意率图表" });
+  const draw = () => {
+    const rows = sortBy
+      ? [...answer.rows].sort((a, b) => (columns[sortBy.n][2](a) - columns[sortBy.n][2](b)) * sortBy.dir)
+      : answer.rows;
+    const header = (t, n) =>
+      h("th", { scope: "col", class: "num", "aria-sort": sortBy && sortBy.n === n ? (sortBy.dir > 0 ? "ascending" : "descending") : "none" },
+        h("button", { type: "button", class: "sort", dataset: { column: String(n) },
+          onclick: () => { sortBy = sortBy && sortBy.n === n ? { n, dir: -sortBy.dir } : { n, dir: -1 }; draw(); } }, t));
+    clear(table,
+      chartBox,
+      h("table", { class: "stats" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "单位"), columns.map(([t], n) => header(t, n)))),
+        h("tbody", {},
+          rows.length === 0 ? h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "muted empty" }, "本期无数据。")) : null,
+          rows.map((r) => h("tr", {}, h("th", { scope: "row" }, rowName(r)), columns.map(([, f]) => h("td", { class: "num" }, f(r, placeOf(r)))))),
+        ),
+        answer.totals
+          ? h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "合计"), columns.map(([, f]) => h("td", { class: "num" }, f(answer.totals, by === "department" ? null : unit)))))
+          : null,
       ),
-      answer.totals
-        ? h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "合计"), columns.map(([, f]) => h("td", { class: "num" }, f(answer.totals, by === "department" ? null : unit)))))
-        : null,
-    ),
-  );
-  return () => {};
+    );
+    chart = chart || echarts.init(chartBox); // once it is in the page: a detached element has no size
+    chart.setOption(statsChart(rows, rowName), true);
+  };
+  let chart = null;
+  draw();
+  const resize = () => chart && chart.resize();
+  window.addEventListener("resize", resize);
+  return () => {
+    window.removeEventListener("resize", resize);
+    if (chart) chart.dispose();
+  };
 }
