@@ -110,6 +110,15 @@ class IntakeSettings(BaseSettings):
     default_rate_per_min: int = 600
     open311_jurisdiction_id: str = "griddispatch.local"
     console_notify_url: str | None = None  # where the console's browser reaches notify; default: notify's address
+    # The console's slippy map (docs/console.md): a tile URL template ({z}, {x}, {y}, optional {s}), e.g. a city's
+    # own tile server or Tianditu with the operator's key in it; unset: the offline outline map. `crs`: the
+    # coordinates the tiles are drawn in (the registry stays WGS84; gcj02 converts every shape for Chinese
+    # basemaps offset by GCJ-02; Tianditu's CGCS2000 is wgs84 here).
+    console_tiles_url: str | None = None
+    console_tiles_attribution: str = ""
+    console_tiles_subdomains: str = ""  # e.g. 01234567 for Tianditu's t0..t7
+    console_tiles_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    console_tiles_max_zoom: int = Field(18, ge=1, le=22)
 
 
 class OidcSettings(BaseSettings):

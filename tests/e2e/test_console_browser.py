@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import struct
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -465,4 +467,53 @@ async def test_the_statistics_chart_and_sortable_columns(district: tuple[Page, l
     await expect(page.locator("table.stats th[aria-sort=ascending]")).to_have_count(1)
     received = [int(t) for t in await page.locator("table.stats tbody a[data-fact=received]").all_inner_texts()]
     assert received == sorted(received)
+    assert errors == []
+
+
+def _tile_png() -> bytes:
+    """A 256x256 grey PNG: the tile the stand-in tile server answers for every tile the slippy map asks."""
+    raw = b"".join(b"\x00" + b"\xc8" * 256 for _ in range(256))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 256, 256, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+TILE = _tile_png()
+
+
+async def test_with_a_tile_layer_the_map_is_a_slippy_map_with_the_same_grids(
+    district: tuple[Page, list[str]], stack: ConsoleStack
+) -> None:
+    page, errors = district
+    asked: list[str] = []
+
+    async def tiles(route: Any) -> None:
+        asked.append(route.request.url)
+        await route.fulfill(status=200, content_type="image/png", body=TILE)
+
+    async def config(route: Any) -> None:  # as intake answers with GRIDDISPATCH_INTAKE_CONSOLE_TILES_URL set
+        answer = await route.fetch()
+        body = await answer.json()
+        body["tiles"] = {"url": "http://tiles.test/{z}/{x}/{y}.png", "attribution": "测试底图", "subdomains": "",
+                         "crs": "gcj02", "max_zoom": 18}  # fmt: skip
+        await route.fulfill(response=answer, json=body)
+
+    await page.route("http://tiles.test/**", tiles)
+    await page.route("**/console/config.json", config)
+    await page.goto(f"{stack.console_url}?tiles#/map")  # a fresh load: config.json is read at start
+    await expect(page.locator("#slippy-map")).to_be_visible()
+    await expect(page.locator("#slippy-map img.leaflet-tile-loaded").first).to_be_visible()
+    assert asked and all(re.match(r"http://tiles\.test/\d+/\d+/\d+\.png$", url) for url in asked)
+    expected = await _grid_count(stack, "district")
+    await expect(page.locator("#slippy-map path.grid")).to_have_count(expected)
+    await expect(page.locator("#slippy-map .leaflet-control-attribution")).to_contain_text("测试底图")
+    await page.locator(f"#slippy-map path.grid[data-code='{GRID}']").click()
+    await expect(page.locator("#grid-detail h3")).to_be_visible()
+    await expect(page.locator("#grid-detail")).to_contain_text(GRID)
+    # the shapes are shifted to GCJ-02 for such tiles (eviltransform's reference point)
+    shifted = await page.evaluate("import('./geo.js').then((m) => m.wgs84ToGcj02([116.404, 39.915]))")
+    assert abs(shifted[0] - 116.41024449916938) < 1e-6 and abs(shifted[1] - 39.91640428150164) < 1e-6
     assert errors == []

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.intake.routers.console import CONSOLE_DIR, sign_in_methods
+from services.intake.routers.console import CONSOLE_DIR, sign_in_methods, tiles_of
 from services.notify.main import create_app as create_notify_app
 from services.notify.streams import StreamHub
-from shared.settings import DatabaseSettings, KafkaSettings, NotifySettings
+from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, NotifySettings
 from tests.case_rows import append_events, insert_case
 from tests.intake_fixtures import IntakeUnderTest
 
@@ -33,7 +33,24 @@ async def test_config_names_notify_the_district_its_clock_and_the_ways_to_sign_i
         "timezone": "Asia/Shanghai",
         # No single sign-on provider is configured here: the sign-in page shows no 统一身份认证 button.
         "sign_in": {"password": True, "oidc": False, "oidc_login_url": None, "api_key": True},
+        "tiles": None,  # no tile layer configured: the offline outline map
     }
+
+
+def test_a_configured_tile_layer_is_handed_to_the_console() -> None:
+    settings = IntakeSettings(
+        console_tiles_url="https://t{s}.tianditu.gov.cn/vec_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=k",
+        console_tiles_subdomains="01234567",
+        console_tiles_attribution="天地图",
+    )
+    assert tiles_of(settings) == {
+        "url": settings.console_tiles_url,
+        "attribution": "天地图",
+        "subdomains": "01234567",
+        "crs": "wgs84",
+        "max_zoom": 18,
+    }
+    assert tiles_of(IntakeSettings()) is None
 
 
 async def test_the_console_page_is_served_without_a_key(intake: IntakeUnderTest) -> None:

@@ -69,3 +69,50 @@ export function labelPoint(geometry, project) {
   }
   return best;
 }
+
+// WGS84 -> GCJ-02 (the offset coordinates Chinese basemaps such as AMap draw in; Tianditu's CGCS2000 needs none).
+// The registry stays WGS84: only what the console draws over such tiles is shifted (docs/console.md).
+const GCJ_A = 6378245.0;
+const GCJ_EE = 0.00669342162296594323;
+
+function outOfChina(lon, lat) {
+  return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271;
+}
+
+function shiftLat(x, y) {
+  let r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+  r += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;
+  r += ((20 * Math.sin(y * Math.PI) + 40 * Math.sin((y / 3) * Math.PI)) * 2) / 3;
+  r += ((160 * Math.sin((y / 12) * Math.PI) + 320 * Math.sin((y * Math.PI) / 30)) * 2) / 3;
+  return r;
+}
+
+function shiftLon(x, y) {
+  let r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+  r += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;
+  r += ((20 * Math.sin(x * Math.PI) + 40 * Math.sin((x / 3) * Math.PI)) * 2) / 3;
+  r += ((150 * Math.sin((x / 12) * Math.PI) + 300 * Math.sin((x / 30) * Math.PI)) * 2) / 3;
+  return r;
+}
+
+/** [lon, lat] in WGS84 as GCJ-02 (unchanged outside China). */
+export function wgs84ToGcj02([lon, lat]) {
+  if (outOfChina(lon, lat)) return [lon, lat];
+  const radLat = (lat / 180) * Math.PI;
+  let magic = Math.sin(radLat);
+  magic = 1 - GCJ_EE * magic * magic;
+  const sqrtMagic = Math.sqrt(magic);
+  const dLat = (shiftLat(lon - 105, lat - 35) * 180) / (((GCJ_A * (1 - GCJ_EE)) / (magic * sqrtMagic)) * Math.PI);
+  const dLon = (shiftLon(lon - 105, lat - 35) * 180) / ((GCJ_A / sqrtMagic) * Math.cos(radLat) * Math.PI);
+  return [lon + dLon, lat + dLat];
+}
+
+/** A Polygon or MultiPolygon with every position mapped by fn. */
+export function mapGeometry(geometry, fn) {
+  if (!geometry) return geometry;
+  if (geometry.type === "Polygon") return { type: "Polygon", coordinates: geometry.coordinates.map((ring) => ring.map(fn)) };
+  if (geometry.type === "MultiPolygon") {
+    return { type: "MultiPolygon", coordinates: geometry.coordinates.map((p) => p.map((ring) => ring.map(fn))) };
+  }
+  return geometry;
+}

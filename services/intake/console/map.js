@@ -3,7 +3,8 @@
 
 import { api, ApiError, partyName, problemBox, query, units } from "./api.js";
 import { clear, debounce, fmtTime, h } from "./dom.js";
-import { fit, labelPoint, pathData } from "./geo.js";
+import { fit, labelPoint, mapGeometry, pathData, wgs84ToGcj02 } from "./geo.js";
+import * as L from "./vendor/leaflet/leaflet-src.esm.js";
 import { LEVELS, OPEN_STATES, STATES, label } from "./labels.js";
 import { liveState, onLiveEvent, onLiveState } from "./live.js";
 
@@ -160,7 +161,62 @@ export async function renderMap(main, ctx, params) {
   let features = [];
   let lastData = null;
 
+  // With a tile layer configured (config.json's `tiles`): a slippy map (Leaflet, vendored) with the same grids,
+  // counts and colours over the tiles; the shapes shifted to GCJ-02 when the tiles are drawn in it.
+  const tiles = ctx.config.tiles;
+  let slippy = null;
+  const drawTiled = (data) => {
+    features = data.features;
+    const shift = tiles.crs === "gcj02" ? (g) => mapGeometry(g, wgs84ToGcj02) : (g) => g;
+    if (slippy) slippy.remove();
+    const box = h("div", { class: "slippy-map", id: "slippy-map", role: "group", "aria-label": `${rootUnit ? rootUnit.name : root}网格地图` });
+    clear(svgHolder, box);
+    slippy = L.map(box, { zoomSnap: 0.25 });
+    L.tileLayer(tiles.url, {
+      subdomains: tiles.subdomains || "abc", maxZoom: tiles.max_zoom || 18, attribution: tiles.attribution || "",
+    }).addTo(slippy);
+    // The view first (Leaflet draws a shape only on a map with a view), then the shapes.
+    const shapes = features.map((f) => [f, L.geoJSON(shift(f.geometry), { style: { className: "grid", weight: 1.2, fillOpacity: 0.55 } })]);
+    const grids = L.featureGroup(shapes.map(([, shape]) => shape));
+    if (shapes.length) slippy.fitBounds(grids.getBounds(), { padding: [12, 12] });
+    else if (rootUnit && rootUnit.boundary) slippy.fitBounds(L.geoJSON(shift(rootUnit.boundary)).getBounds());
+    grids.addTo(slippy);
+    paths = new Map();
+    labels = new Map();
+    for (const [f, shape] of shapes) {
+      const p = f.properties;
+      shape.on("click", () => select(p.code));
+      const path = shape.getLayers()[0].getElement();
+      path.dataset.base = "grid leaflet-interactive"; // Leaflet's class: without it the path takes no clicks
+      path.dataset.code = p.code;
+      path.setAttribute("tabindex", "0");
+      path.setAttribute("role", "button");
+      path.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          select(p.code);
+        }
+      });
+      path.append(h("svg:title", {}));
+      paths.set(p.code, path);
+      const at = labelPoint(shift(f.geometry), (position) => position);
+      if (at) {
+        const icon = L.divIcon({ className: "grid-count", html: '<span class="count"></span>', iconSize: null });
+        const marker = L.marker([at.y, at.x], { interactive: false, keyboard: false, icon }).addTo(slippy);
+        labels.set(p.code, marker.getElement().firstChild);
+      }
+    }
+    for (const u of descendantsOf(all, root).filter((o) => o.level === "street" || o.level === "community")) {
+      L.geoJSON(shift(u.boundary), { interactive: false, style: { className: `outline ${u.level}`, fill: false } }).addTo(slippy);
+    }
+    paint(data);
+  };
+
   const draw = (data) => {
+    if (tiles && tiles.url) {
+      drawTiled(data);
+      return;
+    }
     features = data.features;
     const geometries = features.map((f) => f.geometry);
     const outlines = descendantsOf(all, root).filter((u) => u.level === "street" || u.level === "community");
@@ -233,7 +289,7 @@ export async function renderMap(main, ctx, params) {
       escalated += p.escalated || 0;
       const path = paths.get(p.code);
       if (!path) continue;
-      path.setAttribute("class", `grid ${layerClass(layer, p)}${p.code === selected ? " selected" : ""}`);
+      path.setAttribute("class", `${path.dataset.base || "grid"} ${layerClass(layer, p)}${p.code === selected ? " selected" : ""}`);
       path.dataset.open = p.open;
       path.dataset.overdue = p.overdue;
       path.dataset.escalated = p.escalated || 0;
@@ -329,5 +385,6 @@ export async function renderMap(main, ctx, params) {
     stopEvents();
     stopState();
     clearTimeout(timer);
+    if (slippy) slippy.remove();
   };
 }

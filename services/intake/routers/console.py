@@ -1,5 +1,5 @@
 """The command-centre console: static files at /console/ and the little it needs to know at /console/config.json
-(where notify is, the district, its clock, and how people may sign in)."""
+(where notify is, the district, its clock, how people may sign in, and the map's tile layer if any)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from services.intake.deps import Res
+from shared.settings import IntakeSettings
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 
@@ -42,6 +43,20 @@ async def console_config(request: Request, res: Res) -> dict[str, Any]:
         "district": district,
         "timezone": res.settings.district_timezone,
         "sign_in": sign_in_methods(request.app),
+        "tiles": tiles_of(res.settings),
+    }
+
+
+def tiles_of(settings: IntakeSettings) -> dict[str, Any] | None:
+    """The slippy map's tile layer, or None: the console then draws its offline outline map."""
+    if not settings.console_tiles_url:
+        return None
+    return {
+        "url": settings.console_tiles_url,
+        "attribution": settings.console_tiles_attribution,
+        "subdomains": settings.console_tiles_subdomains,
+        "crs": settings.console_tiles_crs,
+        "max_zoom": settings.console_tiles_max_zoom,
     }
 
 
