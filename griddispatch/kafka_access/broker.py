@@ -140,12 +140,17 @@ def grant(settings: KafkaSettings, local: LocalInfraSettings, what: Grant, passw
         _run_tool(settings, local, "kafka.admin.AclCommand", ["--add", *acl_arguments(what.username, batch)])
 
 
-def revoke(settings: KafkaSettings, local: LocalInfraSettings, what: Grant, mechanism: str) -> None:
-    """Take the grant's ACLs and the credential away: the principal can neither sign in nor read."""
+def revoke_acls(settings: KafkaSettings, local: LocalInfraSettings, what: Grant) -> None:
+    """Take the grant's ACLs away (the principal may still sign in, and is refused everything)."""
     for batch in _batches(what):
         _run_tool(
             settings, local, "kafka.admin.AclCommand", ["--remove", "--force", *acl_arguments(what.username, batch)]
         )
+
+
+def revoke(settings: KafkaSettings, local: LocalInfraSettings, what: Grant, mechanism: str) -> None:
+    """Take the grant's ACLs and the credential away: the principal can neither sign in nor read."""
+    revoke_acls(settings, local, what)
     delete_credentials(settings, local, what.username, mechanism)
 
 
