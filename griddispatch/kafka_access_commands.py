@@ -102,13 +102,17 @@ def list_acls(username: Annotated[str, typer.Argument(help="the principal's user
 @access_app.command("strimzi")
 @friendly
 def write_strimzi(
-    department: Annotated[list[str], typer.Option(help="a department code (repeat)")],
+    department: Annotated[list[str] | None, typer.Option(help="a department code (repeat)")] = None,
+    registry: Annotated[
+        Path | None, typer.Option(exists=True, file_okay=False, help="every department of this registry directory")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
     """The same grants as Strimzi KafkaUser resources (deploy/k8s/kafka/users.yaml)."""
-    for code in department:
+    codes = [*(strimzi.registry_departments(registry) if registry else []), *(department or [])]
+    for code in codes:
         _department(code)
-    text = strimzi.users_yaml(department, _topics())
+    text = strimzi.users_yaml(codes, _topics(), source=f"{registry.name}/departments.yaml" if registry else "")
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -101,4 +101,10 @@ def service_grant(service: str, topics: Topics) -> Grant:
         )
     else:
         raise ValueError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
+    # Every service checks the core topics at start (shared/runtime.py): a topic it may not describe would look
+    # missing, and it would try to create it. Describe shows a topic's metadata, never its records.
+    touched = {acl.name for acl in acls}
+    acls += tuple(
+        Acl("topic", spec.name, "literal", ("Describe",)) for spec in topics.core_specs() if spec.name not in touched
+    )
     return Grant(username=service_username(service, topics), acls=acls, description=f"griddispatch {service}")

@@ -148,6 +148,8 @@ async def test_services_produce_and_consume_through_shared_kafka_with_their_prin
     as_intake = _grant(secure, prefix, "service", "intake")
     as_dispatch = _grant(secure, prefix, "service", "dispatch")
     event = new_event(Probe(note="a report"), source="/tests/acl", subject="report")
+    for principal in (as_intake, as_dispatch):  # the start-up check (shared/runtime.py) finds every core topic
+        assert await ensure_topics(principal, topics.core_specs()) == []
 
     async with kafka_producer(as_intake) as producer:  # idempotent, acks=all: Write implies IdempotentWrite
         await publish(producer, topics.reports, event)
