@@ -31,7 +31,7 @@ from griddispatch.kafka_access.grants import department_grant, service_grant
 from shared.errors import BrokerUnavailable
 from shared.events import new_event
 from shared.events.types import Probe
-from shared.kafka import ensure_topics, kafka_consumer, kafka_producer, publish
+from shared.kafka import check_broker, ensure_topics, kafka_consumer, kafka_producer, publish
 from shared.settings import KafkaSettings, LocalInfraSettings
 from shared.topics import Topics
 from tests.cli import griddispatch
@@ -137,6 +137,14 @@ async def test_a_department_reads_its_own_topic_and_nothing_else(secure: SecureB
         async with kafka_consumer(as_a, own, group_id=f"{code_a}.subscriber"):
             pass
     assert "Current ACLs for resource" not in _cli(secure, prefix, "acls", department_grant(code_a, topics).username)
+
+
+async def test_nobody_gets_in_without_scram_or_with_a_wrong_password(secure: SecureBroker) -> None:
+    with pytest.raises(BrokerUnavailable):
+        await check_broker(KafkaSettings(bootstrap_servers=secure.bootstrap_servers), timeout_s=5)
+    wrong = secure.settings(secure_kafka.ADMIN_USER, "not-the-admin-password")
+    with pytest.raises(BrokerUnavailable):
+        await check_broker(wrong, timeout_s=5)
 
 
 async def test_services_produce_and_consume_through_shared_kafka_with_their_principals(

@@ -105,3 +105,18 @@ def test_sasl_settings_need_credentials_and_plaintext_stays_the_default() -> Non
         "sasl_plain_username": "u",
         "sasl_plain_password": "p",
     }
+
+
+def test_dispatch_gives_faust_the_same_principal() -> None:
+    from services.dispatch.app import faust_credentials
+
+    assert faust_credentials(KafkaSettings()) is None  # PLAINTEXT: faust's default, nothing changes
+    settings = KafkaSettings(
+        security_protocol="SASL_PLAINTEXT",
+        sasl_username="griddispatch-dispatch",
+        sasl_password="pw-pw-pw-pw-pw",  # type: ignore[arg-type]
+    )
+    credentials = faust_credentials(settings)
+    assert credentials is not None
+    assert (credentials.username, credentials.password) == ("griddispatch-dispatch", "pw-pw-pw-pw-pw")
+    assert (credentials.protocol.value, credentials.mechanism.value) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
