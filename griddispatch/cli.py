@@ -20,6 +20,7 @@ from griddispatch.client_commands import clients_app
 from griddispatch.cluster_commands import cluster_app
 from griddispatch.console import fail, friendly, run_cli
 from griddispatch.contracts_commands import contracts_app
+from griddispatch.kafka_access_commands import access_app, secure_app
 from griddispatch.params import host as host_name
 from griddispatch.params import port as port_number
 from griddispatch.people_commands import people_app
@@ -40,6 +41,7 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
 infra_app.add_typer(cluster_app, name="cluster")
+infra_app.add_typer(secure_app, name="secure-kafka")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(registry_app, name="registry")
@@ -47,6 +49,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(people_app, name="people")
 app.add_typer(rosters_app, name="rosters")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(access_app, name="kafka-access")
 app.command("route")(friendly(route))
 app.add_typer(demo_app, name="demo")
 app.command("simulate")(simulate)

@@ -73,6 +73,7 @@ async def kafka_producer(
         "linger_ms": 0,
         "partitioner": partition_of,
         "request_timeout_ms": settings.request_timeout_ms,
+        **settings.client_security(),
         **bounded,
         **overrides,
     }
@@ -99,6 +100,7 @@ async def kafka_consumer(
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
+        **settings.client_security(),
         **overrides,
     }
     consumer = AIOKafkaConsumer(*topics, **options)
@@ -131,6 +133,7 @@ async def check_broker(settings: KafkaSettings, timeout_s: float = 5.0) -> None:
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.client_id}-check",
         request_timeout_ms=int(timeout_s * 1000),
+        **settings.client_security(),
     )
     try:
         await client.bootstrap()
@@ -164,6 +167,7 @@ async def _admin(settings: KafkaSettings) -> AsyncIterator[AIOKafkaAdminClient]:
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.client_id}-admin",
         request_timeout_ms=settings.request_timeout_ms,
+        **settings.client_security(),
     )
     try:
         await admin.start()

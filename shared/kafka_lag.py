@@ -54,6 +54,7 @@ class LagProbe:
             "bootstrap_servers": self.settings.bootstrap_servers,
             "client_id": f"{self.settings.client_id}-lag",
             "request_timeout_ms": self.settings.request_timeout_ms,
+            **self.settings.client_security(),
         }
         admin = AIOKafkaAdminClient(**options)
         offsets = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **options)

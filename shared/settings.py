@@ -7,7 +7,7 @@ starts on loopback, so a fresh checkout works with no configuration at all.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +36,37 @@ class KafkaSettings(BaseSettings):
     # so a broker configured for 2 is never weakened by a topic-level 1.
     min_insync_replicas: int | None = Field(None, ge=1)
     request_timeout_ms: int = 15000
+    # Who the client is to the broker (docs/events.md "ACLs"): PLAINTEXT, the default, authenticates nobody;
+    # SASL_PLAINTEXT or SASL_SSL with SCRAM give each service (and each department system) its own principal.
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_") and not (self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"GRIDDISPATCH_KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs "
+                "GRIDDISPATCH_KAFKA_SASL_USERNAME and GRIDDISPATCH_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    def client_security(self) -> dict[str, Any]:
+        """aiokafka's keyword arguments for authenticating as this principal (none for PLAINTEXT)."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_username,
+            "sasl_plain_password": self.sasl_password.get_secret_value() if self.sasl_password else None,
+        }
+        if self.security_protocol == "SASL_SSL":
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context()
+        return options
 
     @model_validator(mode="after")
     def _insync_within_replicas(self) -> KafkaSettings:

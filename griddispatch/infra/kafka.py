@@ -67,6 +67,8 @@ class NodeConfig:
     min_insync_replicas: int = 1  # min.insync.replicas and transaction.state.log.min.isr
     role: str = "single-node KRaft broker+controller"
     extra: tuple[str, ...] = ()  # further key=value lines
+    protocol: str = "PLAINTEXT"  # the broker listener's security protocol (and its name); the controller's stays plain
+    format_args: tuple[str, ...] = ()  # further arguments of `kafka-storage format` (e.g. --add-scram)
 
     @classmethod
     def single(cls, local: LocalInfraSettings) -> NodeConfig:
@@ -83,7 +85,7 @@ def bootstrap_of(local: LocalInfraSettings) -> str:
     return f"127.0.0.1:{local.kafka_port}"
 
 
-def _java() -> str:
+def java() -> str:
     java = shutil.which("java")
     if java is None:
         raise ConfigurationError("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
@@ -135,11 +137,11 @@ def server_properties(node: NodeConfig, layout: KafkaLayout) -> str:
             "process.roles=broker,controller",
             f"node.id={node.node_id}",
             f"controller.quorum.voters={node.quorum_voters}",
-            f"listeners=PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}",
+            f"listeners={node.protocol}://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners={node.protocol}://127.0.0.1:{node.port}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"inter.broker.listener.name={node.protocol}",
+            f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{node.protocol}:{node.protocol}",
             f"log.dirs={layout.data}",
             "num.partitions=6",
             f"offsets.topic.replication.factor={node.replication_factor}",
@@ -162,7 +164,7 @@ def _classpath(libs: Path) -> str:
     return f"{libs}/*"
 
 
-def _format_storage(layout: KafkaLayout) -> None:
+def _format_storage(layout: KafkaLayout, extra_args: tuple[str, ...] = ()) -> None:
     if (layout.data / "meta.properties").exists():
         return
     if not layout.cluster_id_file.exists():
@@ -170,7 +172,7 @@ def _format_storage(layout: KafkaLayout) -> None:
         layout.cluster_id_file.write_text(cluster_id)
     result = subprocess.run(
         [
-            _java(),
+            java(),
             "-cp",
             _classpath(layout.libs),
             f"-Dlog4j.configuration=file:{LOG4J}",
@@ -181,6 +183,7 @@ def _format_storage(layout: KafkaLayout) -> None:
             layout.cluster_id_file.read_text().strip(),
             "-c",
             str(layout.config),
+            *extra_args,
         ],
         capture_output=True,
         text=True,
@@ -213,9 +216,9 @@ def launch(
     for path in (layout.data, layout.logs):
         path.mkdir(parents=True, exist_ok=True)
     layout.config.write_text(server_properties(node, layout))
-    _format_storage(layout)
+    _format_storage(layout, node.format_args)
     argv = [
-        _java(),
+        java(),
         *heap.split(),
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
@@ -259,7 +262,9 @@ async def round_trip(settings: KafkaSettings) -> None:
     event = new_event(ProbeData(note="infra up"), source="/griddispatch/infra", subject="probe")
     async with kafka_producer(settings) as producer:
         metadata = await publish(producer, PROBE_TOPIC, event)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, **settings.client_security()
+    )
     await consumer.start()
     try:
         tp = TopicPartition(PROBE_TOPIC, metadata.partition)

@@ -81,6 +81,19 @@ async def _processed(runtime: Runtime, messages: Sequence[Inbound], prepared: Pr
     return True
 
 
+def faust_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | None:
+    """dispatch's own principal for faust's clients (the same GRIDDISPATCH_KAFKA_SASL_* as everywhere)."""
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    security = kafka.client_security()
+    return faust.SASLCredentials(
+        username=security["sasl_plain_username"],
+        password=security["sasl_plain_password"],
+        ssl_context=security.get("ssl_context"),
+        mechanism=kafka.sasl_mechanism,
+    )
+
+
 def create_app(
     kafka: KafkaSettings | None = None,
     database: DatabaseSettings | None = None,
@@ -95,6 +108,7 @@ def create_app(
         f"{kafka.topic_prefix}-dispatch",  # the consumer group: every dispatch worker of this deployment
         broker=broker_urls(kafka.bootstrap_servers),
         broker_client_id=f"{kafka.client_id}-dispatch-{settings.worker_id}",
+        broker_credentials=faust_credentials(kafka),
         producer_acks=-1,
         store="memory://",
         datadir=str(settings.data_dir / "{conf.name}"),  # not "<name>-data" beside the code

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from griddispatch.kafka_access import strimzi
 from shared import settings as settings_module
 from shared.settings import PROJECT_ROOT, KafkaSettings
 from shared.topics import Topics
@@ -120,7 +121,7 @@ def containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
 def test_there_is_something_to_validate() -> None:
     kinds = {doc["kind"] for _, doc in documents()}
     assert {"Namespace", "ConfigMap", "Secret", "Job", "Deployment", "Service", "HorizontalPodAutoscaler"} <= kinds
-    assert {"PodDisruptionBudget", "Kafka", "KafkaNodePool", "KafkaTopic"} <= kinds
+    assert {"PodDisruptionBudget", "Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"} <= kinds
 
 
 @pytest.mark.parametrize(
@@ -148,6 +149,9 @@ def test_the_schema_check_catches_a_misspelt_field() -> None:
     topic = copy.deepcopy(of_kind("KafkaTopic")["griddispatch-reports"])
     topic["spec"]["replica"] = 3
     assert list(crd_validators()[(topic["apiVersion"], "KafkaTopic")].iter_errors(topic))
+    user = copy.deepcopy(of_kind("KafkaUser")["griddispatch-dispatch"])
+    user["spec"]["authorization"]["acls"][0]["resource"]["patternType"] = "prefixed"  # kafka-acls' word, not Strimzi's
+    assert list(crd_validators()[(user["apiVersion"], "KafkaUser")].iter_errors(user))
     topic = copy.deepcopy(of_kind("KafkaTopic")["griddispatch-reports"])
     topic["spec"]["partitions"] = "six"
     assert list(crd_validators()[(topic["apiVersion"], "KafkaTopic")].iter_errors(topic))
@@ -297,3 +301,46 @@ def test_kafka_topics_are_the_registry_of_shared_topics() -> None:
             assert topic["spec"]["partitions"] == spec.partitions, name
             assert topic["spec"]["config"]["retention.ms"] == spec.retention_ms, name
             assert topic["spec"]["config"]["cleanup.policy"] == spec.cleanup_policy, name
+
+
+# --- who may do what on Kafka ---------------------------------------------------------------------------------
+
+
+def test_kafka_users_are_the_grant_definitions() -> None:
+    """users.yaml is what the grants the CLI applies generate, for the sample district's departments."""
+    registry = PROJECT_ROOT / "data" / "sample-district"
+    expected = strimzi.users_yaml(
+        strimzi.registry_departments(registry), Topics(PREFIX), source="sample-district/departments.yaml"
+    )
+    committed = (K8S / "kafka" / "users.yaml").read_text()
+    assert committed == expected, (
+        "regenerate: griddispatch kafka-access strimzi --registry data/sample-district --out deploy/k8s/kafka/users.yaml"
+    )
+
+
+def test_kafka_authorizes_and_every_service_signs_in_as_its_own_user() -> None:
+    kafka = next(iter(of_kind("Kafka").values()))["spec"]["kafka"]
+    assert kafka["authorization"]["type"] == "simple"
+    assert "allow.everyone.if.no.acl.found" not in kafka["config"]  # Kafka's default, false
+    listeners = {listener["name"]: listener for listener in kafka["listeners"]}
+    assert listeners["plain"]["authentication"]["type"] == "scram-sha-512"
+    assert listeners["tls"]["authentication"]["type"] == "tls"
+    config = of_kind("ConfigMap")["griddispatch"]["data"]
+    assert config["GRIDDISPATCH_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert config["GRIDDISPATCH_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    users = of_kind("KafkaUser")
+    signed_in = {}
+    for deployment in [*of_kind("Deployment").values(), *of_kind("Job").values()]:
+        for container in containers(deployment):
+            env = {e["name"]: e for e in container.get("env", [])}
+            if container.get("args", [""])[0] == "db":
+                continue  # migrations only: no Kafka
+            username = env["GRIDDISPATCH_KAFKA_SASL_USERNAME"]["value"]
+            secret = env["GRIDDISPATCH_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert secret == {"name": username, "key": "password"}  # the Secret Strimzi writes for that user
+            assert users[username]["spec"]["authentication"]["type"] == "scram-sha-512"
+            signed_in[deployment["metadata"]["name"]] = username
+    assert {signed_in[s] for s in SERVICES} == {f"{PREFIX}-{s}" for s in SERVICES}
+    for name, user in users.items():
+        if not name.startswith(f"{PREFIX}-"):
+            assert user["spec"]["authentication"]["type"] == "tls"  # department systems: the tls listener
