@@ -326,6 +326,8 @@ def resume(work: _Work, suspension: Suspension, actor: Who, reason: str | None, 
         "reason": reason,
         "resolve_by": _iso(resolve_by),
         "automatic": actor is SYSTEM,
+        "lead": suspension.asked.by,
+        "asked_person": suspension.asked.person,
     }
     work.entry(Action.RESUME.value, case.state, actor, _clean(detail), cause=cause, event_id=event_id)
     if case.lead is not None and case.state in CLOCK_STATES:
@@ -350,6 +352,8 @@ def ended_while_suspended(work: _Work, cause: str) -> None:
         ),
         "reason": f"the case is {case.state.value}",
         "automatic": True,
+        "lead": suspension.asked.by,
+        "asked_person": suspension.asked.person,
     }
     work.entry(Action.RESUME.value, case.state, SYSTEM, detail, cause=cause, event_id=derived_id(cause, "resume"))
 
