@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.domain.calendar import after_working_seconds
 from shared.events import CloudEvent, new_event
@@ -75,6 +76,11 @@ def _fired(case_id: str, row: Any, tier: str = "escalate") -> CloudEvent[Deadlin
     return new_event(data, source="/tests", subject=case_id)
 
 
+def _approvals() -> float:
+    labels = {"step": "decide_extension", "outcome": "approved"}
+    return REGISTRY.get_sample_value("griddispatch_clock_total", labels) or 0.0
+
+
 async def test_the_lead_asks_for_an_extension_the_supervising_level_approves_and_the_resolve_by_moves(
     intake: IntakeUnderTest, dispatch: DispatchUnderTest
 ) -> None:
@@ -104,6 +110,7 @@ async def test_the_lead_asks_for_an_extension_the_supervising_level_approves_and
                             actor={"id": "g-2", "unit": GRID})  # fmt: skip
     assert not_above.status_code == 403 and not_above.json()["type"].endswith("/not_supervising")
     community = await intake.caller("read", "supervise", units=(COMMUNITY,))
+    counted = _approvals()
     approved = await _post(intake, case_id, community, action="decide_extension", approved=True, text="同意",
                            actor={"id": "c-9", "unit": COMMUNITY})  # fmt: skip
     assert approved.status_code == 202, approved.text
@@ -119,6 +126,7 @@ async def test_the_lead_asks_for_an_extension_the_supervising_level_approves_and
     assigned = await events_for(dispatch.kafka, dispatch.runtime.topics.assignments, case_id, settle_s=1.0)
     told = {(e.data.assignee, e.data.role) for e in assigned}
     assert {(COMMUNITY, "extension_requested"), (GRID, "extension_approved")} <= told
+    assert _approvals() == counted + 1  # griddispatch_clock_total
 
     # the district default allows one extension: dispatch refuses the next one
     more = await _post(intake, case_id, grid, action="request_extension", text="仍需时间",
