@@ -146,6 +146,7 @@ DEADLINE_NAMES: dict[str, str] = {
     DueKind.VERIFY: "核查",
     DueKind.FOLLOW_UP: "回访",
     DueKind.ORDER_REPLY: "督办回复",
+    DueKind.RESUME: "挂起到期恢复",
 }
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).

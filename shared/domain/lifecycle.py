@@ -84,6 +84,7 @@ class DueKind(StrEnum):
     VERIFY = "verify"
     FOLLOW_UP = "follow_up"
     ORDER_REPLY = "order_reply"  # a supervision order's reply-by (the lead owes the reply)
+    RESUME = "resume"  # a suspension's resume-at (挂起): the clock runs again by itself then
 
 
 class Tier(StrEnum):
@@ -229,6 +230,11 @@ LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
     S.RESOLVED: frozenset({DueKind.VERIFY}),
     S.VERIFIED: frozenset({DueKind.FOLLOW_UP}),
 }
+
+
+# A suspension's resume-at lives while the case is in the clock's states (shared/domain/case/clock_commands.py).
+for _state in CLOCK_STATES:
+    LIVE_DEADLINES[_state] = LIVE_DEADLINES[_state] | {DueKind.RESUME}
 
 
 class IllegalTransition(Conflict):

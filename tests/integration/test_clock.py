@@ -304,3 +304,33 @@ async def test_assessment_counts_extensions_and_suspended_time_per_unit_and_pers
         "/v1/assessment.csv", params={"period": period, "level": "grid"}, headers=community.headers
     )
     assert "申请延期,批准延期,挂起,挂起时长（小时）" in report_csv.text.splitlines()[0]
+
+
+async def test_a_suspension_with_a_resume_at_resumes_when_escalation_fires_it(
+    intake: IntakeUnderTest, dispatch: DispatchUnderTest
+) -> None:
+    case_id = await _accepted(dispatch, "dog_nuisance", GRID)
+    grid = await intake.caller("read", "act", units=(GRID,))
+    community = await intake.caller("read", "supervise", units=(COMMUNITY,))
+    resume_at = datetime.now(ZoneInfo("UTC")) + timedelta(hours=1)
+    asked = await _post(intake, case_id, grid, action="request_suspension", text="等待法院判决",
+                        reason_code="other_authority", resume_at=resume_at.isoformat(),
+                        actor={"id": "g-1", "unit": GRID})  # fmt: skip
+    assert asked.status_code == 202, asked.text
+    seen = await _apply_actions(intake, dispatch, case_id, 0)
+    yes = await _post(intake, case_id, community, action="decide_suspension", approved=True,
+                      actor={"id": "c-9", "unit": COMMUNITY})  # fmt: skip
+    assert yes.status_code == 202
+    await _apply_actions(intake, dispatch, case_id, seen)
+    row = await dispatch.pool.fetchrow(
+        "SELECT * FROM deadlines WHERE case_id = $1 AND kind = 'resume' AND status = 'open'", uuid.UUID(case_id)
+    )
+    assert row is not None and row["due_at"] == resume_at
+    data = DeadlineFired(case_id=case_id, deadline_id=str(row["deadline_id"]), kind="resume", tier="escalate",
+                         due_at=row["due_at"], assignee=GRID)  # fmt: skip
+    await dispatch.feed(new_event(data, source="/tests", subject=case_id), dispatch.runtime.topics.deadlines)
+    last = (await _events(dispatch, case_id))[-1]
+    assert last["action"] == "resume" and last["detail"]["automatic"] is True
+    (fresh,) = await _open_resolve(dispatch, case_id)
+    assert (await dispatch.case(case_id))["resolve_by"] == fresh["due_at"]
+    assert (await dispatch.deadlines(case_id))[("resume", GRID)] == "met"

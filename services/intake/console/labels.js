@@ -125,6 +125,7 @@ export const DEADLINES = {
   follow_up: "回访时限",
   report_in: "报到时限",
   order_reply: "督办回复时限",
+  resume: "挂起到期恢复",
 };
 
 export const DELIVERY_STATUS = {

@@ -19,8 +19,8 @@ from typing import Any
 
 from shared.domain.calendar import after_working_seconds, warning_times, working_seconds_between
 from shared.domain.case.clock import Asked, Clock, Stopped, Suspension
-from shared.domain.case.commands import DEFAULT_WARN_AT, Request, _refuse, _Work
-from shared.domain.case.model import SYSTEM, DeadlineStatus, Who, derived_id
+from shared.domain.case.commands import DEFAULT_WARN_AT, Fired, Request, _refuse, _Work
+from shared.domain.case.model import SYSTEM, Case, Changed, DeadlineStatus, Rules, Who, derived_id
 from shared.domain.case.supervising import may_supervise, supervising_level
 from shared.domain.case.supervision_commands import NotSupervising
 from shared.domain.lifecycle import CLOCK_STATES, Action, DueKind
@@ -256,6 +256,8 @@ def _decide_suspension(work: _Work, request: Request, cause: str) -> None:
     if approved:
         suspension = _stop(work, asked)
         work.set(clock=replace(clock, suspension_asked=None, suspended=suspension), resolve_by=None)
+        if asked.resume_at is not None and asked.resume_at > work.now:  # the clock runs again by itself then
+            work.open_deadline(DueKind.RESUME, str(case.lead), work.now, asked.resume_at, scale=1.0)
         detail["stopped"] = [s.as_dict() for s in suspension.stopped]
     else:
         work.set(clock=replace(clock, suspension_asked=None))
@@ -314,6 +316,7 @@ def resume(work: _Work, suspension: Suspension, actor: Who, reason: str | None, 
         opened = work.open_deadline(DueKind(s.kind), s.party, work.now, due, warnings, scale=1.0)  # already scaled
         if s.kind == DueKind.RESOLVE.value and s.party == case.lead:
             resolve_by = opened
+    work.close_deadlines(DeadlineStatus.MET if actor is SYSTEM else DeadlineStatus.VOID, kinds=[DueKind.RESUME])
     work.set(clock=replace(case.clock, suspended=None), resolve_by=resolve_by)
     policy = work.rules.policy
     detail = {
@@ -334,6 +337,18 @@ def resume(work: _Work, suspension: Suspension, actor: Who, reason: str | None, 
         work.notice(case.lead, "resumed", cause)
 
 
+def resume_at(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -> Changed | None:
+    """A suspension's resume-at came (its overdue or escalate tier, whichever is applied first): the clock runs
+    again as if the lead had resumed it. None when it was resumed (or the case moved on) before."""
+    suspension, named = case.clock.suspended, case.deadline(fired.deadline_id)
+    if suspension is None or named is None or not named.is_open or case.state not in CLOCK_STATES:
+        return None
+    work = _Work(case, rules, now)
+    reason = f"resume-at {fired.due_at.isoformat()} reached"
+    resume(work, suspension, SYSTEM, reason, cause, event_id=derived_id(cause, "resume"))
+    return work.done()
+
+
 def ended_while_suspended(work: _Work, cause: str) -> None:
     """A case that left handling (resolved, cancelled, re-routed) while suspended: the suspension ends with it,
     so its suspended time is counted up to now; nothing is reopened when the case no longer owes it."""
@@ -342,6 +357,7 @@ def ended_while_suspended(work: _Work, cause: str) -> None:
     if suspension is None or case.state in CLOCK_STATES:
         return
     work.set(clock=replace(case.clock, suspended=None, suspension_asked=None, extension_asked=None))
+    work.close_deadlines(DeadlineStatus.VOID, kinds=[DueKind.RESUME])
     policy = work.rules.policy
     detail = {
         "request_id": suspension.asked.request_id,

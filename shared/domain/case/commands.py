@@ -652,6 +652,10 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         return work.done()
     if fired.kind is DueKind.REPORT_IN and fired.tier is Tier.ESCALATE:
         return _escalate_missed_part(case, fired, rules, now, cause)
+    if fired.kind is DueKind.RESUME:
+        from shared.domain.case import clock_commands  # it builds on this module's steps
+
+        return clock_commands.resume_at(case, fired, rules, now, cause=cause)
     if fired.kind is DueKind.ORDER_REPLY:
         from shared.domain.case import supervision_commands  # it builds on this module's steps
 

@@ -126,3 +126,28 @@ def test_suspension_refusals_and_a_case_resolved_while_suspended_ends_it() -> No
     done = ask(reported, "resolve", LEAD, 4, "r9", text="调解成功")
     assert done.case.state is State.RESOLVED and done.case.clock.suspended is None
     assert [e.action for e in entries(done)][-1] == "resume" and entries(done)[-1].detail["automatic"] is True
+
+
+def test_a_suspension_with_a_resume_at_resumes_by_itself_when_it_fires() -> None:
+    case = accepted()
+    at = h(120)  # Monday 10:00
+    case = ask(
+        case, "request_suspension", LEAD, 2, "ask-s", text="等待判决", payload={"resume_at": at.isoformat()}
+    ).case
+    stopped = ask(case, "decide_suspension", BY_STREET, 2, "decide-s", payload={"approved": True}).case
+    waiting = open_deadlines(stopped)[(DueKind.RESUME, COMMUNITY)]
+    assert waiting.due_at == at
+    commented = ask(stopped, "comment", LEAD, 3, "c-1", text="仍在等待").case  # what the state owes stays owed
+    assert (DueKind.RESUME, COMMUNITY) in open_deadlines(commented)
+    fired = Fired(str(waiting.deadline_id), DueKind.RESUME, Tier.ESCALATE, at, COMMUNITY)
+    resumed = fire(commented, fired, RULES, at, cause="fired-r")
+    assert resumed is not None
+    after = resumed.case
+    assert after.clock.suspended is None and after.resolve_by == datetime(2026, 3, 16, 15, 0, tzinfo=CST)
+    assert (DueKind.RESUME, COMMUNITY) not in open_deadlines(after)
+    (entry,) = entries(resumed)
+    assert entry.action == "resume" and entry.detail["automatic"] is True
+    assert fire(after, fired, RULES, at, cause="fired-r2") is None  # fired twice (overdue, escalate): once only
+    by_hand = ask(stopped, "resume", LEAD, 4, "r-1").case  # resumed by hand first: the resume-at is void
+    assert (DueKind.RESUME, COMMUNITY) not in open_deadlines(by_hand)
+    assert fire(by_hand, fired, RULES, at, cause="fired-r3") is None
