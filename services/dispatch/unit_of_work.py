@@ -28,6 +28,7 @@ from services.dispatch import repository
 from services.dispatch.announce import announcements
 from services.dispatch.context import Context
 from shared.domain.case import Case, CaseDeadline, Changed, Entry, Fact, Notice, Refusal
+from shared.domain.lifecycle import CLOCK_ACTIONS
 from shared.events import CloudEvent
 from shared.outbox import OutboxRow, stage_many
 
@@ -51,6 +52,21 @@ def supervision_outcome(entry: Entry) -> str:
     if entry.action == "reply_order":
         return "late" if entry.detail.get("late") else "in_time"
     return str(entry.detail.get("colour") or "-")
+
+
+CLOCK = Counter(
+    "griddispatch_clock_total",
+    "The clock's steps recorded (延期, 挂起): request_extension, decide_extension and decide_suspension (outcome: "
+    "approved or refused), request_suspension, resume (outcome: asked, or automatic when the case left handling)",
+    ["step", "outcome"],
+)
+_CLOCK_STEPS = frozenset(a.value for a in CLOCK_ACTIONS)
+
+
+def clock_outcome(entry: Entry) -> str:
+    if "approved" in entry.detail:
+        return "approved" if entry.detail["approved"] else "refused"
+    return "automatic" if entry.detail.get("automatic") else "asked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,4 +232,6 @@ class UnitOfWork:
                 ASSIGNED_TO_PERSON.labels(fact.role, "person" if fact.person else "nobody").inc()
             elif isinstance(fact, Entry) and fact.action in _SUPERVISION_STEPS:
                 SUPERVISION.labels(fact.action, supervision_outcome(fact)).inc()
+            elif isinstance(fact, Entry) and fact.action in _CLOCK_STEPS:
+                CLOCK.labels(fact.action, clock_outcome(fact)).inc()
         return rows

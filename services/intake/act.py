@@ -41,6 +41,11 @@ _DIRECT = {
     "urge": Action.URGE,  # supervision (督办): dispatch checks the supervising level (case/supervising.py)
     "supervise_order": Action.SUPERVISE_ORDER,
     "reply_order": Action.REPLY_ORDER,
+    "request_extension": Action.REQUEST_EXTENSION,  # the clock (延期, 挂起): services/intake/clock.py checks who
+    "decide_extension": Action.DECIDE_EXTENSION,
+    "request_suspension": Action.REQUEST_SUSPENSION,
+    "decide_suspension": Action.DECIDE_SUSPENSION,
+    "resume": Action.RESUME,
 }
 _API_NAME = {
     **{v: k for k, v in _DIRECT.items()},
@@ -50,6 +55,7 @@ _API_NAME = {
     Action.RATE_UNSATISFIED: "rate",
 }
 _SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen", "redispatch", "urge", "supervise_order"}
+_SUPERVISOR_FIRST |= {"decide_extension", "decide_suspension"}
 _RESIDENT_FIRST = {"rate"}
 
 
@@ -226,6 +232,9 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
         "colour": body.colour,
         "reply_by": body.reply_by.isoformat() if body.reply_by else None,
         "order_id": str(body.order_id) if body.order_id else None,
+        "resolve_by": body.resolve_by.isoformat() if body.resolve_by else None,
+        "approved": body.approved,
+        "resume_at": body.resume_at.isoformat() if body.resume_at else None,
         "client_id": str(client.id),
     }
     return {k: v for k, v in values.items() if v is not None}

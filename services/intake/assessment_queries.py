@@ -33,6 +33,37 @@ NAMED = "named"  # in the persons' statement: the person was named responsible f
 
 _ORDER_COLUMNS = """coalesce(orders_issued, 0) AS orders_issued, coalesce(orders_answered, 0) AS orders_answered,
         coalesce(orders_answered_in_time, 0) AS orders_answered_in_time"""
+_CLOCK_COLUMNS = """coalesce(extensions_asked, 0) AS extensions_asked,
+        coalesce(extensions_approved, 0) AS extensions_approved, coalesce(suspensions, 0) AS suspensions,
+        coalesce(suspended_seconds, 0)::float8 AS suspended_seconds"""
+
+
+def _clock(key: str, alias: str) -> str:
+    """The clock's figures (延期, 挂起) per `key` of the party (unit) or person the lead's requests were for:
+    extensions asked and approved, suspensions approved, suspended time (resumed, or until now)."""
+    return f"""
+    {alias} AS (
+        SELECT key AS {"bucket" if key == "unit" else "person"},
+            count(*) FILTER (WHERE action = '{Action.REQUEST_EXTENSION}') AS extensions_asked,
+            count(*) FILTER (WHERE action = '{Action.DECIDE_EXTENSION}' AND approved) AS extensions_approved,
+            count(*) FILTER (WHERE action = '{Action.DECIDE_SUSPENSION}' AND approved) AS suspensions,
+            coalesce(sum(seconds), 0) AS suspended_seconds
+        FROM (
+            SELECT {"p.bucket" if key == "unit" else "coalesce(e.detail->>'asked_person', e.actor->>'id')"} AS key,
+                e.action, coalesce((e.detail->>'approved')::boolean, false) AS approved,
+                CASE WHEN e.action = '{Action.RESUME}' THEN (e.detail->>'suspended_s')::float8 END AS seconds
+            FROM case_events e JOIN cohort USING (case_id)
+            JOIN parties p ON p.party = coalesce(e.detail->>'asked_by', e.detail->>'lead', e.detail->>'by')
+            WHERE e.action IN ('{Action.REQUEST_EXTENSION}', '{Action.DECIDE_EXTENSION}',
+                               '{Action.DECIDE_SUSPENSION}', '{Action.RESUME}')
+            UNION ALL  -- still suspended: until now
+            SELECT {"p.bucket" if key == "unit" else "c.clock->'suspended'->'asked'->>'person'"}, NULL, false,
+                extract(epoch FROM now() - (c.clock->'suspended'->>'since')::timestamptz)::float8
+            FROM cases c JOIN cohort USING (case_id) JOIN parties p ON p.party = c.clock->'suspended'->'asked'->>'by'
+            WHERE c.clock ? 'suspended'
+        ) k WHERE key IS NOT NULL GROUP BY key
+    )"""
+
 
 # Which party strings count for which row: the bucket is the row's code.
 _PARTIES = {
@@ -134,7 +165,7 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
     f_rate AS (
         SELECT p.bucket, count(*) AS rated, count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
         FROM rated_by r JOIN parties p ON p.party = r.actor->>'unit' GROUP BY 1
-    )
+    ),{_clock("unit", "f_clk")}
     SELECT b.bucket,
         coalesce(received, 0) AS received, coalesce(accepted_on_time, 0) AS accepted_on_time,
         coalesce(resolved_on_time, 0) AS resolved_on_time, coalesce(overdue, 0) AS overdue,
@@ -144,11 +175,14 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
         coalesce(rated, 0) AS rated, coalesce(satisfied, 0) AS satisfied,
         coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
-        coalesce(resolves_timed, 0) AS resolves_timed
+        coalesce(resolves_timed, 0) AS resolves_timed,
+        {_CLOCK_COLUMNS}
     FROM (SELECT bucket FROM f_dl UNION SELECT bucket FROM f_esc UNION SELECT bucket FROM f_ret
-          UNION SELECT bucket FROM f_urge UNION SELECT bucket FROM f_ord UNION SELECT bucket FROM f_rate) b
+          UNION SELECT bucket FROM f_urge UNION SELECT bucket FROM f_ord UNION SELECT bucket FROM f_rate
+          UNION SELECT bucket FROM f_clk) b
     LEFT JOIN f_dl USING (bucket) LEFT JOIN f_esc USING (bucket) LEFT JOIN f_ret USING (bucket)
-    LEFT JOIN f_urge USING (bucket) LEFT JOIN f_ord USING (bucket) LEFT JOIN f_rate USING (bucket)"""
+    LEFT JOIN f_urge USING (bucket) LEFT JOIN f_ord USING (bucket) LEFT JOIN f_rate USING (bucket)
+    LEFT JOIN f_clk USING (bucket)"""
 
 PERSON_FIGURES = f"""{AREA}{_COHORT},
     dl AS MATERIALIZED (
@@ -246,7 +280,7 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
                count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
         FROM rated_by r JOIN parties p ON p.party = r.actor->>'unit'
         WHERE r.actor->>'role' = 'assignee' GROUP BY 1
-    )
+    ),{_clock("person", "f_clk")}
     SELECT b.person, (SELECT name FROM persons WHERE id = b.person) AS name,
         coalesce(f_units.units, ARRAY[]::text[]) AS units,
         coalesce(received, 0) AS received, coalesce(accepted_on_time, 0) AS accepted_on_time,
@@ -257,10 +291,12 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
         coalesce(rated, 0) AS rated, coalesce(satisfied, 0) AS satisfied,
         coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
-        coalesce(resolves_timed, 0) AS resolves_timed
-    FROM (SELECT person FROM f_act UNION SELECT person FROM f_ord UNION SELECT person FROM f_rate) b
+        coalesce(resolves_timed, 0) AS resolves_timed,
+        {_CLOCK_COLUMNS}
+    FROM (SELECT person FROM f_act UNION SELECT person FROM f_ord UNION SELECT person FROM f_rate
+          UNION SELECT person FROM f_clk) b
     LEFT JOIN f_act USING (person) LEFT JOIN f_units USING (person) LEFT JOIN f_urge USING (person)
-    LEFT JOIN f_ord USING (person) LEFT JOIN f_rate USING (person)
+    LEFT JOIN f_ord USING (person) LEFT JOIN f_rate USING (person) LEFT JOIN f_clk USING (person)
     WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM person_roles pr WHERE pr.person_id = b.person AND pr.role = $6)
     ORDER BY b.person"""
 

@@ -57,6 +57,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("满意率", "satisfaction_rate"),
     ("平均签收时长（小时）", "avg_accept_hours"),
     ("平均办结时长（小时）", "avg_resolve_hours"),
+    ("申请延期", "extensions_asked"),
+    ("批准延期", "extensions_approved"),
+    ("挂起", "suspensions"),
+    ("挂起时长（小时）", "suspended_hours"),
 )
 _RATES = {"accepted_on_time_rate", "resolved_on_time_rate", "satisfaction_rate"}
 

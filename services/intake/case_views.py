@@ -151,6 +151,7 @@ def case_detail(
             "escalations": progress.get("escalations", 0),
         },
         "supervision": _supervision(row),
+        "clock": _json(row.get("clock")) or {},  # extension or suspension asked, extensions approved, suspended
         "routing": {
             "registry_version": row["registry_version"],
             "decision": {k: v for k, v in decision.items() if k != "trace"},

@@ -33,6 +33,11 @@ ApiAction = Literal[
     "urge",
     "supervise_order",
     "reply_order",
+    "request_extension",
+    "decide_extension",
+    "request_suspension",
+    "decide_suspension",
+    "resume",
 ]
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -193,6 +198,13 @@ class ActionIn(Strict):
         "default: the catalog's reply_within_hours from now",
     )
     order_id: uuid.UUID | None = Field(None, description="reply_order: the supervision order answered")
+    resolve_by: datetime | None = Field(
+        None, description="request_extension: the new resolve-by asked for (RFC 3339 with offset, later than now)"
+    )
+    approved: bool | None = Field(None, description="decide_extension, decide_suspension: approve (true) or refuse")
+    resume_at: datetime | None = Field(
+        None, description="request_suspension: when the clock runs again by itself (RFC 3339 with offset; optional)"
+    )
 
     @field_validator("reply_by")
     @classmethod
@@ -204,6 +216,18 @@ class ActionIn(Strict):
         in_range(value)
         if value <= datetime.now(UTC):
             raise ValueError("reply_by must be later than now")
+        return value
+
+    @field_validator("resolve_by", "resume_at")
+    @classmethod
+    def _later(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a time zone offset, please")
+        in_range(value)
+        if value <= datetime.now(UTC):
+            raise ValueError("must be later than now")
         return value
 
     @field_validator("unit")
@@ -235,6 +259,16 @@ class ActionIn(Strict):
             raise ValueError("reply_order needs the order_id and a text saying what was done")
         if self.action != "supervise_order" and (self.colour or self.reply_by):
             raise ValueError("colour and reply_by are for supervise_order only")
+        if self.action in ("request_extension", "request_suspension") and not self.text:
+            raise ValueError(f"{self.action} needs a text: the reason")
+        if self.action == "request_extension" and self.resolve_by is None:
+            raise ValueError("request_extension needs the resolve_by asked for")
+        if self.action in ("decide_extension", "decide_suspension") and self.approved is None:
+            raise ValueError(f"{self.action} needs approved: true or false")
+        if (self.resolve_by and self.action != "request_extension") or (
+            self.resume_at and self.action != "request_suspension"
+        ):
+            raise ValueError("resolve_by is for request_extension only, resume_at for request_suspension only")
         return self
 
 

@@ -101,6 +101,11 @@ ACTION_NAMES = {
     "supervise_order": "督办单",  # a yellow or red supervision order to the lead
     "reply_order": "督办回复",  # the lead's reply to a supervision order
     "order_unanswered": "督办单逾期未回复",  # its reply-by passed: a red order or a take-over follows
+    "request_extension": "申请延期",  # the lead asks for a later resolve-by (shared/domain/case/clock_commands.py)
+    "decide_extension": "延期审批",  # the supervising level approves or refuses it
+    "request_suspension": "申请挂起",  # the lead asks to stop the clock
+    "decide_suspension": "挂起审批",
+    "resume": "恢复计时",  # the remaining allowance runs again
 }
 # what a CaseAssigned says by the role it names (shared/domain/case/supervision_commands.py adds the supervision ones)
 ROLE_TAGS: dict[str, str] = {
@@ -112,6 +117,13 @@ ROLE_TAGS: dict[str, str] = {
     "supervision_order_yellow": "黄牌督办",
     "supervision_order_red": "红牌督办",
     "order_replied": "督办回复",
+    "extension_requested": "延期申请",
+    "extension_approved": "延期已批准",
+    "extension_refused": "延期未批准",
+    "suspension_requested": "挂起申请",
+    "suspension_approved": "挂起已批准",
+    "suspension_refused": "挂起未批准",
+    "resumed": "恢复计时",
 }
 SUPERVISION_ROLES: dict[str, str] = {
     "urged": "上级催办，请尽快办理",
@@ -119,6 +131,13 @@ SUPERVISION_ROLES: dict[str, str] = {
     "supervision_order_yellow": "收到黄牌督办单，请按期回复办理情况",
     "supervision_order_red": "收到红牌督办单，请立即办理并回复",
     "order_replied": "督办单已回复，请查看",
+    "extension_requested": "承办单位申请延期，请审批",
+    "extension_approved": "延期申请已批准，请按新的办结时限办理",
+    "extension_refused": "延期申请未批准，请按原时限办理",
+    "suspension_requested": "承办单位申请挂起，请审批",
+    "suspension_approved": "挂起申请已批准，计时暂停",
+    "suspension_refused": "挂起申请未批准，计时继续",
+    "resumed": "已恢复计时，请在剩余时限内办结",
 }
 DEADLINE_NAMES: dict[str, str] = {
     DueKind.ACCEPT: "签收",
@@ -127,6 +146,7 @@ DEADLINE_NAMES: dict[str, str] = {
     DueKind.VERIFY: "核查",
     DueKind.FOLLOW_UP: "回访",
     DueKind.ORDER_REPLY: "督办回复",
+    DueKind.RESUME: "挂起到期恢复",
 }
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).

@@ -127,6 +127,10 @@ class Figures:
     orders_issued: int = 0  # supervision orders (督办单) issued to it (automatic and by hand)
     orders_answered: int = 0  # of its orders, those it replied to (in time or late)
     orders_answered_in_time: int = 0  # replied by the order's reply-by
+    extensions_asked: int = 0  # extensions (延期) it asked for
+    extensions_approved: int = 0  # of those, approved by the supervising level
+    suspensions: int = 0  # suspensions (挂起) of its clock approved
+    suspended_seconds: float = 0.0  # time its clock stood suspended (resumed, or still suspended: until now)
     rated: int = 0
     satisfied: int = 0
     accept_seconds_total: float = 0.0  # sum over the acceptances timed, for averages that add up
@@ -170,6 +174,10 @@ class Figures:
             "orders_issued": self.orders_issued,
             "orders_answered": self.orders_answered,
             "orders_answered_in_time": self.orders_answered_in_time,
+            "extensions_asked": self.extensions_asked,
+            "extensions_approved": self.extensions_approved,
+            "suspensions": self.suspensions,
+            "suspended_hours": round(self.suspended_seconds / 3600, 2),
             "rated": self.rated,
             "satisfied": self.satisfied,
             "accepted_on_time_rate": r(self.rate("accepted_on_time")),

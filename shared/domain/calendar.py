@@ -322,3 +322,34 @@ class _Walk:
                 total += max(0.0, (stop - begin).total_seconds())
             day += timedelta(days=1)
         return total
+
+
+# --- remaining allowances (a suspended clock, 挂起) -------------------------------------------------------
+
+
+def working_seconds_between(
+    start_utc: datetime,
+    end_utc: datetime,
+    tz: str = DEFAULT_TZ,
+    local_overrides: LocalDays = NO_LOCAL_DAYS,
+    office: OfficeHours = OFFICE_HOURS,
+) -> float:
+    """Office time from `start_utc` to `end_utc` in seconds (0 when the end is not later)."""
+    _require_aware(start_utc, "start_utc")
+    _require_aware(end_utc, "end_utc")
+    if end_utc <= start_utc:
+        return 0.0
+    return _Walk(_zone(tz), local_overrides, office).office_seconds_between(start_utc, end_utc)
+
+
+def after_working_seconds(
+    start_utc: datetime,
+    seconds: float,
+    tz: str = DEFAULT_TZ,
+    local_overrides: LocalDays = NO_LOCAL_DAYS,
+    office: OfficeHours = OFFICE_HOURS,
+) -> datetime:
+    """The moment `seconds` of office time after `start_utc` (UTC): where a remaining allowance ends."""
+    _require_aware(start_utc, "start_utc")
+    walk = _Walk(_zone(tz), local_overrides, office)
+    return walk.add_hours(start_utc, max(0.0, seconds) / 3600).astimezone(UTC)

@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from shared.domain.chinese import to_simplified
-from shared.domain.model import DEFAULT_ESCALATION, EscalationRule, MatterType
+from shared.domain.model import DEFAULT_ESCALATION, DEFAULT_EXTENSION, EscalationRule, ExtensionRule, MatterType
 from shared.errors import InvalidInput, NotFound
 
 
@@ -67,9 +67,14 @@ def normalise_text(text: str) -> str:
 class MatterCatalog:
     """Matter types by code, in catalog order."""
 
-    __slots__ = ("_by_code", "_escalation", "_keywords", "_version")
+    __slots__ = ("_by_code", "_escalation", "_extension", "_keywords", "_version")
 
-    def __init__(self, entries: Iterable[MatterType], escalation: EscalationRule = DEFAULT_ESCALATION) -> None:
+    def __init__(
+        self,
+        entries: Iterable[MatterType],
+        escalation: EscalationRule = DEFAULT_ESCALATION,
+        extension: ExtensionRule = DEFAULT_EXTENSION,
+    ) -> None:
         by_code: dict[str, MatterType] = {}
         keywords: list[tuple[MatterType, tuple[tuple[str, str], ...]]] = []
         for m in entries:
@@ -83,7 +88,8 @@ class MatterCatalog:
         self._by_code = by_code
         self._keywords = tuple(keywords)
         self._escalation = escalation
-        self._version = _content_hash(by_code.values(), escalation)
+        self._extension = extension
+        self._version = _content_hash(by_code.values(), escalation, extension)
 
     def __repr__(self) -> str:
         return f"MatterCatalog(version={self._version!r}, matter_types={len(self._by_code)})"
@@ -114,6 +120,16 @@ class MatterCatalog:
         """The policy for a missed deadline on a case of this matter type (unknown or none: the default)."""
         matter = self._by_code.get(code) if code is not None else None
         return matter.escalation if matter is not None and matter.escalation is not None else self._escalation
+
+    @property
+    def extension(self) -> ExtensionRule:
+        """The district default limits of an extension (延期)."""
+        return self._extension
+
+    def extension_of(self, code: str | None) -> ExtensionRule:
+        """The extension limits on a case of this matter type (unknown or none: the district default)."""
+        matter = self._by_code.get(code) if code is not None else None
+        return matter.extension if matter is not None and matter.extension is not None else self._extension
 
     def get(self, code: str) -> MatterType:
         try:
@@ -157,10 +173,16 @@ def _rule(rule: EscalationRule | None) -> list[object] | None:
     return None if rule is None else [rule.policy.value, rule.take_over_after, rule.reply_within_hours]
 
 
-def _content_hash(entries: Iterable[MatterType], escalation: EscalationRule) -> str:
+def _limits(rule: ExtensionRule) -> list[object]:
+    return ["extension", rule.max_count, rule.max_working_days]
+
+
+def _content_hash(entries: Iterable[MatterType], escalation: EscalationRule, extension: ExtensionRule) -> str:
     h = hashlib.sha256()
     if escalation != DEFAULT_ESCALATION:  # a catalog without escalation fields keeps its version
         h.update(json.dumps(_rule(escalation)).encode())
+    if extension != DEFAULT_EXTENSION:  # nor one without extension limits
+        h.update(json.dumps(_limits(extension)).encode())
     for m in entries:
         row: list[object] = [
             m.code,
@@ -179,5 +201,7 @@ def _content_hash(entries: Iterable[MatterType], escalation: EscalationRule) -> 
         ]
         if m.escalation is not None:
             row.append(_rule(m.escalation))
+        if m.extension is not None:
+            row.append(_limits(m.extension))
         h.update(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode())
     return h.hexdigest()[:16]

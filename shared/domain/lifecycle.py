@@ -59,6 +59,12 @@ class Action(StrEnum):
     URGE = "urge"  # 催办: a formal reminder to the responsible person, with a reason
     SUPERVISE_ORDER = "supervise_order"  # 督办单: a yellow or red supervision order the lead must reply to
     REPLY_ORDER = "reply_order"  # the lead's reply to a supervision order: what was done
+    # the clock (延期, 挂起): asked by the lead, decided by the supervising level (shared/domain/case/clock_commands.py)
+    REQUEST_EXTENSION = "request_extension"  # the lead asks for a later resolve-by, with a reason
+    DECIDE_EXTENSION = "decide_extension"  # the supervising level approves (the resolve-by moves) or refuses
+    REQUEST_SUSPENSION = "request_suspension"  # the lead asks to stop the clock, with a reason
+    DECIDE_SUSPENSION = "decide_suspension"  # the supervising level approves (the clock stops) or refuses
+    RESUME = "resume"  # the clock runs again: the remaining allowance from now, on the working-day calendar
 
 
 class Role(StrEnum):
@@ -78,6 +84,7 @@ class DueKind(StrEnum):
     VERIFY = "verify"
     FOLLOW_UP = "follow_up"
     ORDER_REPLY = "order_reply"  # a supervision order's reply-by (the lead owes the reply)
+    RESUME = "resume"  # a suspension's resume-at (挂起): the clock runs again by itself then
 
 
 class Tier(StrEnum):
@@ -130,6 +137,8 @@ UNRESOLVED: frozenset[State] = AWAITING_DISPATCH | IN_HANDLING
 # (a case still `reported` has no lead yet to carry the duplicate)
 MERGE_TARGETS: frozenset[State] = UNRESOLVED - {S.REPORTED}
 STAY = None  # target of a row that records a fact without changing state
+# accepted and not resolved: the resolve-by is the lead's own, and may be extended or suspended (延期, 挂起)
+CLOCK_STATES: frozenset[State] = frozenset({S.ACCEPTED, S.IN_PROGRESS, S.REOPENED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +194,21 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.URGE, IN_HANDLING, {R.SUPERVISOR}, STAY),
     _rule(A.SUPERVISE_ORDER, IN_HANDLING, {R.SUPERVISOR, R.SYSTEM}, STAY),
     _rule(A.REPLY_ORDER, IN_HANDLING, {R.ASSIGNEE}, STAY),
+    # the clock (延期, 挂起): once accepted; the lead asks (an assisting unit is refused by clock_commands, by name)
+    _rule(A.REQUEST_EXTENSION, CLOCK_STATES, {R.ASSIGNEE, R.ASSISTING}, STAY),
+    _rule(A.DECIDE_EXTENSION, CLOCK_STATES, {R.SUPERVISOR}, STAY),
+    _rule(A.REQUEST_SUSPENSION, CLOCK_STATES, {R.ASSIGNEE, R.ASSISTING}, STAY),
+    _rule(A.DECIDE_SUSPENSION, CLOCK_STATES, {R.SUPERVISOR}, STAY),
+    _rule(A.RESUME, CLOCK_STATES, {R.ASSIGNEE, R.SUPERVISOR}, STAY),
 )
 # the actions that name a part's responsible person and change nothing else
 PERSONAL_ACTIONS: frozenset[Action] = frozenset({A.CLAIM, A.HAND_OVER, A.REASSIGN})
 # the supervision actions: checked and recorded by shared/domain/case/supervision_commands.py
 SUPERVISION_ACTIONS: frozenset[Action] = frozenset({A.URGE, A.SUPERVISE_ORDER, A.REPLY_ORDER})
+# the clock's actions (延期, 挂起): checked and recorded by shared/domain/case/clock_commands.py
+CLOCK_ACTIONS: frozenset[Action] = frozenset(
+    {A.REQUEST_EXTENSION, A.DECIDE_EXTENSION, A.REQUEST_SUSPENSION, A.DECIDE_SUSPENSION, A.RESUME}
+)
 
 _INDEX: dict[tuple[State, Action, Role], Rule] = {}
 for _row in TABLE:
@@ -211,6 +230,11 @@ LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
     S.RESOLVED: frozenset({DueKind.VERIFY}),
     S.VERIFIED: frozenset({DueKind.FOLLOW_UP}),
 }
+
+
+# A suspension's resume-at lives while the case is in the clock's states (shared/domain/case/clock_commands.py).
+for _state in CLOCK_STATES:
+    LIVE_DEADLINES[_state] = LIVE_DEADLINES[_state] | {DueKind.RESUME}
 
 
 class IllegalTransition(Conflict):
@@ -469,6 +493,8 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.URGE: _needs_note,
     A.SUPERVISE_ORDER: _needs_note,
     A.REPLY_ORDER: _needs_note,
+    A.REQUEST_EXTENSION: _needs_note,
+    A.REQUEST_SUSPENSION: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
 _NOTE_CONSUMED = frozenset(

@@ -131,6 +131,18 @@ DEFAULT_ESCALATION = EscalationRule()
 
 
 @dataclass(frozen=True, slots=True)
+class ExtensionRule:
+    """How far a matter type's resolve-by may be extended (延期): `max_count` approved extensions per lead, each
+    moving it by at most `max_working_days` working days (the catalog's `extension`, else the district default)."""
+
+    max_count: int = 1
+    max_working_days: float = 5.0
+
+
+DEFAULT_EXTENSION = ExtensionRule()
+
+
+@dataclass(frozen=True, slots=True)
 class MatterType:
     """One entry of the matter catalog (事项清单)."""
 
@@ -148,6 +160,7 @@ class MatterType:
     safety: bool = False  # safety matters (gas, fire, structures) are raised a level and never wait in triage
     warn_at: tuple[float, ...] = (0.5, 0.8)  # warning tiers, as fractions of the allowed time
     escalation: EscalationRule | None = None  # None: the district default (the catalog's `escalation`)
+    extension: ExtensionRule | None = None  # None: the district default (the catalog's `extension`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.domain.catalog import CatalogError, MatterCatalog
-from shared.domain.model import DEFAULT_ESCALATION, Branch, Building, Department, EscalationRule, MatterType, Unit
+from shared.domain.model import (
+    DEFAULT_ESCALATION,
+    DEFAULT_EXTENSION,
+    Branch,
+    Building,
+    Department,
+    EscalationRule,
+    ExtensionRule,
+    MatterType,
+    Unit,
+)
 from shared.domain.registry import Registry, RegistryError
 from shared.registry_files import parse
 from shared.registry_files.validate import (
@@ -55,6 +65,7 @@ class _Parsed:
     matters: list[MatterType]
     buildings: list[Building]
     escalation: EscalationRule = DEFAULT_ESCALATION  # the district default (catalog.yaml's top-level `escalation`)
+    extension: ExtensionRule = DEFAULT_EXTENSION  # the district default (catalog.yaml's top-level `extension`)
 
 
 def check_directory(directory: str | Path) -> tuple[RegistryProblem, ...]:
@@ -71,7 +82,7 @@ def load_directory(directory: str | Path) -> LoadedRegistry:
         raise RegistryFileError(problems.items)
     try:
         registry = Registry(parsed.units, parsed.departments, parsed.branches, parsed.buildings)
-        catalog = MatterCatalog(parsed.matters, parsed.escalation)
+        catalog = MatterCatalog(parsed.matters, parsed.escalation, parsed.extension)
     except (RegistryError, CatalogError) as exc:  # the checks above should make this unreachable
         raise RegistryFileError([RegistryProblem("-", "-", "-", str(exc))]) from exc
     return LoadedRegistry(registry=registry, catalog=catalog, source=path)
@@ -89,7 +100,9 @@ def _read(directory: Path) -> tuple[_Parsed, Problems]:
 
     units = parse.parse_units(units_path, problems) if units_path else []
     departments, branches = parse.parse_departments(departments_path, problems) if departments_path else ([], [])
-    matters, default = parse.parse_catalog(catalog_path, problems) if catalog_path else ([], DEFAULT_ESCALATION)
+    matters, default, limits = (
+        parse.parse_catalog(catalog_path, problems) if catalog_path else ([], DEFAULT_ESCALATION, DEFAULT_EXTENSION)
+    )
     buildings = parse.parse_buildings(buildings_path, problems) if buildings_path.is_file() else []
 
     check_units(units, problems)
@@ -103,7 +116,7 @@ def _read(directory: Path) -> tuple[_Parsed, Problems]:
         check_catalog(matters, {d.code: d for d in departments}, problems, catalog_path.name)
     if units_read:
         check_buildings(buildings, unit_index, problems)
-    return _Parsed(units, departments, branches, matters, buildings, default), problems
+    return _Parsed(units, departments, branches, matters, buildings, default, limits), problems
 
 
 def _yaml_names(canonical: str) -> tuple[str, ...]:

@@ -20,17 +20,19 @@ import yaml
 
 from shared.domain.model import (
     DEFAULT_ESCALATION,
+    DEFAULT_EXTENSION,
     Branch,
     Building,
     ClockKind,
     Department,
     EscalationRule,
+    ExtensionRule,
     Level,
     MatterType,
     Person,
     Unit,
 )
-from shared.registry_files import escalation
+from shared.registry_files import escalation, extension
 from shared.registry_files.fields import RecordReader, is_number
 from shared.registry_files.validate import Problems
 
@@ -55,6 +57,7 @@ MATTER_FIELDS = frozenset(
         "safety",
         "warn_at",
         "escalation",
+        "extension",
     }
 )
 BUILDING_COLUMNS = ("code", "address", "micro_grid", "lon", "lat")
@@ -258,26 +261,31 @@ def _parse_branch(file: str, fallback: str, department: str, raw: Any, problems:
     return Branch(code=code, department=department, name=name, covers=covers, people=people)
 
 
-def parse_catalog(path: Path, problems: Problems) -> tuple[list[MatterType], EscalationRule]:
-    """The matter types, and the district default escalation policy (the top-level `escalation`)."""
+def parse_catalog(path: Path, problems: Problems) -> tuple[list[MatterType], EscalationRule, ExtensionRule]:
+    """The matter types, the district default escalation policy and extension limits (the top-level keys)."""
     file = path.name
-    doc = _load_yaml_doc(path, "matter_types", problems, also=frozenset({escalation.KEY}))
+    doc = _load_yaml_doc(path, "matter_types", problems, also=frozenset({escalation.KEY, extension.KEY}))
     default = DEFAULT_ESCALATION
     if escalation.KEY in doc:
         default = escalation.parse_rule(file, "-", doc[escalation.KEY], DEFAULT_ESCALATION, problems) or default
+    limits = DEFAULT_EXTENSION
+    if extension.KEY in doc:
+        limits = extension.parse_rule(file, "-", doc[extension.KEY], DEFAULT_EXTENSION, problems) or limits
     matters: list[MatterType] = []
     for i, item in enumerate(doc.get("matter_types", [])):
         record = _record_name(item, f"matter_types[{i}]")
         if not isinstance(item, dict):
             problems.add(file, record, "-", "must be a mapping")
             continue
-        matter = _parse_matter(RecordReader(file, record, item, problems, MATTER_FIELDS), default)
+        matter = _parse_matter(RecordReader(file, record, item, problems, MATTER_FIELDS), default, limits)
         if matter is not None:
             matters.append(matter)
-    return matters, default
+    return matters, default, limits
 
 
-def _parse_matter(r: RecordReader, default_escalation: EscalationRule) -> MatterType | None:
+def _parse_matter(
+    r: RecordReader, default_escalation: EscalationRule, default_extension: ExtensionRule = DEFAULT_EXTENSION
+) -> MatterType | None:
     defaults = MatterType("", "", "", (), Level.MICRO_GRID, None)
     code, name, name_en = r.text("code"), r.text("name"), r.text("name_en")
     keywords = r.text_list("keywords", required=True, non_empty=True)
@@ -294,6 +302,10 @@ def _parse_matter(r: RecordReader, default_escalation: EscalationRule) -> Matter
     if escalation.KEY in r.data:
         rule = escalation.parse_rule(r.file, r.record, r.data[escalation.KEY], default_escalation, r.problems)
         r.ok = r.ok and rule is not None
+    limits = None
+    if extension.KEY in r.data:
+        limits = extension.parse_rule(r.file, r.record, r.data[extension.KEY], default_extension, r.problems)
+        r.ok = r.ok and limits is not None
     if not r.ok or level is None or clock is None:
         return None
     return MatterType(
@@ -311,6 +323,7 @@ def _parse_matter(r: RecordReader, default_escalation: EscalationRule) -> Matter
         safety=safety,
         warn_at=warn_at,
         escalation=rule,
+        extension=limits,
     )
 
 

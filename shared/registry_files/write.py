@@ -12,8 +12,17 @@ import shapely.geometry
 import yaml
 
 from shared.domain.catalog import MatterCatalog
-from shared.domain.model import DEFAULT_ESCALATION, Branch, Building, Department, MatterType, Person, Unit
-from shared.registry_files import escalation
+from shared.domain.model import (
+    DEFAULT_ESCALATION,
+    DEFAULT_EXTENSION,
+    Branch,
+    Building,
+    Department,
+    MatterType,
+    Person,
+    Unit,
+)
+from shared.registry_files import escalation, extension
 
 
 def _people(people: Iterable[Person]) -> list[dict[str, Any]]:
@@ -72,11 +81,15 @@ def write_catalog(path: Path, matters: Iterable[MatterType]) -> None:
             "safety": m.safety,
             "warn_at": list(m.warn_at),
             **({"escalation": escalation.as_document(m.escalation)} if m.escalation is not None else {}),
+            **({"extension": extension.as_document(m.extension)} if m.extension is not None else {}),
         }
         for m in matters
     ]
     default = matters.escalation if isinstance(matters, MatterCatalog) else DEFAULT_ESCALATION
     top = {"escalation": escalation.as_document(default)} if default != DEFAULT_ESCALATION else {}
+    limits = matters.extension if isinstance(matters, MatterCatalog) else DEFAULT_EXTENSION
+    if limits != DEFAULT_EXTENSION:
+        top["extension"] = extension.as_document(limits)
     _dump_yaml(path, {**top, "matter_types": docs})
 
 

@@ -10,6 +10,7 @@ import {
 } from "./labels.js";
 import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
+import { clockPanel } from "./clock.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -368,6 +369,7 @@ export async function renderCase(main, ctx, caseId) {
 
   const isLead = ctx.person ? acting.some((o) => o.role === "assignee") : (c.assignment || {}).lead === ctx.actorUnit;
   const supervision = supervisionPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
+  const clock = clockPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, isLead });
   const forms = c.state === "received" ? [] : [
     ...own,
     claim,
@@ -377,6 +379,7 @@ export async function renderCase(main, ctx, caseId) {
       build: (data) => ({ action: "comment", text: String(data.get("text")).trim() }),
     }),
     ...supervision.forms,
+    ...clock.forms,
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
       hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
@@ -477,6 +480,7 @@ export async function renderCase(main, ctx, caseId) {
             h("p", { class: "muted small" }, "蓝牌：正常；黄牌：进入预警期；红牌：已超时。"),
           ) : null,
           c.state !== "received" ? supervision.section : null,
+          c.state !== "received" ? clock.section : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
               ["定位方式", c.routing.decision && c.routing.decision.located_by],

@@ -78,6 +78,11 @@ export const ACTIONS = {
   supervise_order: "督办单",
   reply_order: "督办回复",
   order_unanswered: "督办单逾期未回复",
+  request_extension: "申请延期",
+  decide_extension: "延期审批",
+  request_suspension: "申请挂起",
+  decide_suspension: "挂起审批",
+  resume: "恢复计时",
   deadline: "时限",
 };
 
@@ -120,6 +125,7 @@ export const DEADLINES = {
   follow_up: "回访时限",
   report_in: "报到时限",
   order_reply: "督办回复时限",
+  resume: "挂起到期恢复",
 };
 
 export const DELIVERY_STATUS = {

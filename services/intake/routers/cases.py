@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
-from services.intake import act, supervise
+from services.intake import act, clock, supervise
 from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.case_views import case_detail, case_summary, delivery_view, received, responsible_ids
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
@@ -182,10 +182,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
         415,
         503,
         _409="not allowed in the case's current state (`current_state` and `allowed` say what is), "
-        "or the Idempotency-Key was used for a different action, or `unknown_order` (no such open order)",
+        "or the Idempotency-Key was used for a different action, or `unknown_order` (no such open order), "
+        "or the clock's `extension_pending`, `suspension_pending`, "
+        "`already_suspended`, `not_suspended`, `nothing_to_decide`",
         _403="this client is not a party to the case in that role; for a signed-in person also `forged_actor` "
         "(actor.id names someone else) and `unit_not_yours` (actor.unit is not one of theirs); `not_supervising`, "
-        "`order_not_yours` (supervision)",
+        "`order_not_yours` (supervision); `not_lead` (the clock: only the lead asks for an extension or suspension)",
     ),
 )
 async def post_action(
@@ -205,6 +207,7 @@ async def post_action(
             if body.action == "redispatch":
                 await act.check_redispatch(conn, client, body)
             await supervise.check(conn, client, body, row)
+            await clock.check(conn, client, body, row)
             chain = await act.unit_chain(conn, body.actor.unit)
             role = act.choose_role(client, body, row, scope_keys, chain)
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.calendar import deadline, warning_times
+from shared.domain.case.clock import NO_CLOCK
 from shared.domain.case.model import (
     NO_SUPERVISION,
     SYSTEM,
@@ -37,6 +38,7 @@ from shared.domain.case.model import (
 from shared.domain.case.persons import Named, persons_by_party, who_takes_over
 from shared.domain.case.visibility import scope_keys
 from shared.domain.lifecycle import (
+    CLOCK_ACTIONS,
     ENDED,
     IN_HANDLING,
     PERSONAL_ACTIONS,
@@ -375,6 +377,11 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
 
         supervision_commands.supervise_by_hand(work, request, action, cause)
         return work.done()
+    if action in CLOCK_ACTIONS:
+        from shared.domain.case import clock_commands  # it builds on this module's steps
+
+        clock_commands.clock_by_hand(work, request, action, cause)
+        return work.done()
     new = outcome.progress
     kinds = {f.kind for f in outcome.facts}
     if FactKind.ESCALATION_NEEDED in kinds:
@@ -382,6 +389,10 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
         _escalate(work, request.actor, note, cause=cause, escalated=new)
         return work.done()
     _record(work, request, action, new, cause)
+    if work.case.clock.suspended is not None:  # resolved or cancelled while suspended: the suspension ends
+        from shared.domain.case import clock_commands
+
+        clock_commands.ended_while_suspended(work, cause)
     if summons is not None:
         fresh = new.owing - before.owing  # the lifecycle decides who is newly owed (never the lead itself)
         for call in summons.calls:
@@ -585,6 +596,7 @@ def _assign(
         lead_person=work.kept_or_responsible(lead, had),
         part_persons=(),
         supervision=NO_SUPERVISION,  # a new lead: no supervisor, no misses, the orders void with its deadlines
+        clock=NO_CLOCK,  # nor extensions or a suspension: its deadlines are fresh
     )
     work.give_parts(sorted(new.assisting), had)
     if work.get("lead_person") is not None:  # the history names the person too (the row and the event always do)
@@ -640,6 +652,10 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         return work.done()
     if fired.kind is DueKind.REPORT_IN and fired.tier is Tier.ESCALATE:
         return _escalate_missed_part(case, fired, rules, now, cause)
+    if fired.kind is DueKind.RESUME:
+        from shared.domain.case import clock_commands  # it builds on this module's steps
+
+        return clock_commands.resume_at(case, fired, rules, now, cause=cause)
     if fired.kind is DueKind.ORDER_REPLY:
         from shared.domain.case import supervision_commands  # it builds on this module's steps
 

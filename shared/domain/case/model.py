@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.case.clock import NO_CLOCK, Clock
 from shared.domain.catalog import MatterCatalog
 from shared.domain.lifecycle import CaseProgress, DueKind, State
 from shared.domain.model import MatterType
@@ -243,6 +244,7 @@ class Case:
     supervision: Supervision = NO_SUPERVISION  # its supervisor, missed deadlines and open supervision orders
     seq: int = 0  # the last history entry's sequence number
     deadlines: tuple[CaseDeadline, ...] = ()  # the open ones, and any a command or a fired event refers to
+    clock: Clock = NO_CLOCK  # extensions and suspension (延期, 挂起) asked, approved, in force
 
     @property
     def lon(self) -> float | None:

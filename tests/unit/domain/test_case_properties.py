@@ -44,6 +44,7 @@ from shared.domain.case import (
     merge_report,
     open_case,
 )
+from shared.domain.case.clock_commands import LEAD_ROLES
 from shared.domain.case.nearby import duplicate_of
 from shared.domain.lifecycle import (
     ENDED,
@@ -197,6 +198,8 @@ def check_step(before: Case, after: Case, facts: tuple[object, ...], seen: Seen,
 
 # what supervision tells (shared/domain/case/supervision_commands.py): the lead, the supervisor, the issuer
 SUPERVISION_ROLES = ("urged", "supervision_order_yellow", "supervision_order_red", "supervisor", "order_replied")
+# what the clock tells (shared/domain/case/clock_commands.py): the supervising level asked, the lead decided
+CLOCK_ROLES = ("extension_requested", "suspension_requested", *LEAD_ROLES)
 
 
 def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: Seen) -> None:
@@ -207,12 +210,14 @@ def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: S
     for n in told:
         seen.once(seen.announcements, n.announcement_id, "announcement id")
         case = cases[n.case_id]
-        assert n.role in ("lead", "assisting", "summoned", *SUPERVISION_ROLES)
+        assert n.role in ("lead", "assisting", "summoned", *SUPERVISION_ROLES, *CLOCK_ROLES)
+        if n.role in LEAD_ROLES:
+            assert n.assignee == case.lead
         if n.role == "lead":
             assert n.assignee == case.lead
         elif n.role in ("urged", "supervision_order_yellow", "supervision_order_red"):
             assert n.assignee == case.lead  # the lead is urged, and answers the orders
-        elif n.role not in SUPERVISION_ROLES:
+        elif n.role not in (*SUPERVISION_ROLES, *CLOCK_ROLES):
             assert n.assignee in case.assisting
     assert len([n for n in told if n.role == "lead"]) <= 1, "one command named two leads"
 
