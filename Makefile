@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps oidc-provider test unit lint infra-up infra-down up down status demo bench chaos lock clean
+.PHONY: help install system-deps oidc-provider asyncapi-parser test unit lint infra-up infra-down up down status demo bench chaos lock clean
 
 help:
 	@echo "make test        install what is missing, start Kafka + PostgreSQL, run every test, stop them"
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-# PostgreSQL's server, Java 17 and Maven from Debian's packages, when missing.
+# PostgreSQL's server, Java 17, Maven, Node.js, Chromium, promtool from Debian's packages, when missing.
 system-deps:
 	@bash deploy/local/install-system-deps.sh
 
@@ -29,7 +29,11 @@ system-deps:
 oidc-provider: system-deps
 	@bash deploy/local/install-oidc-provider.sh
 
-install: system-deps oidc-provider $(STAMP)
+# The AsyncAPI Initiative's parser, which a unit test runs on docs/asyncapi.yaml (npm ci, only when its lock changed).
+asyncapi-parser: system-deps
+	@bash deploy/local/install-asyncapi-parser.sh
+
+install: system-deps oidc-provider asyncapi-parser $(STAMP)
 
 # The session fixture in tests/conftest.py starts Kafka and PostgreSQL unless they already run,
 # and stops at the end exactly what it started.
