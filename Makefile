@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps oidc-provider test unit lint infra-up infra-down up down status demo bench chaos lock clean
+.PHONY: help install system-deps oidc-provider asyncapi-parser test unit lint infra-up infra-down up down status demo bench chaos lock clean
 
 help:
 	@echo "make test        install what is missing, start Kafka + PostgreSQL, run every test, stop them"
@@ -14,14 +14,17 @@ help:
 	@echo "make lint        ruff and mypy                        make bench       benchmarks (prints figures)"
 	@echo "make chaos       the fault suite, minutes (CHAOS_SCENARIOS=kill9,broker,postgres,pause,sever,poison,cluster selects)"
 
-# Python packages, pinned by constraints.txt; reinstalled when either file changes.
-$(STAMP): pyproject.toml constraints.txt
+# Python packages from the hashed lock (requirements-dev.lock: runtime and development; requirements.lock, the
+# runtime alone, is the image's), every file checked against its hash; then the project itself, editable and
+# without dependencies (they are all in the lock). Reinstalled when the lock or pyproject.toml changes.
+$(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
-# PostgreSQL's server, Java 17 and Maven from Debian's packages, when missing.
+# PostgreSQL's server, Java 17, Maven, Node.js, Chromium, promtool from Debian's packages, when missing.
 system-deps:
 	@bash deploy/local/install-system-deps.sh
 
@@ -29,7 +32,11 @@ system-deps:
 oidc-provider: system-deps
 	@bash deploy/local/install-oidc-provider.sh
 
-install: system-deps oidc-provider $(STAMP)
+# The AsyncAPI Initiative's parser, which a unit test runs on docs/asyncapi.yaml (npm ci, only when its lock changed).
+asyncapi-parser: system-deps
+	@bash deploy/local/install-asyncapi-parser.sh
+
+install: system-deps oidc-provider asyncapi-parser $(STAMP)
 
 # The session fixture in tests/conftest.py starts Kafka and PostgreSQL unless they already run,
 # and stops at the end exactly what it started.
@@ -86,9 +93,16 @@ CHAOS_SCENARIOS ?= kill9,broker,postgres,pause,sever,poison,cluster
 chaos: install
 	$(BIN)/python -m chaos --scenarios $(CHAOS_SCENARIOS)
 
-# Re-pin the dependency set after changing pyproject.toml.
-lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+# Recompile both hashed locks (from PyPI) after changing pyproject.toml's ranges or constraints.txt's chosen
+# versions: requirements.lock the runtime, requirements-dev.lock runtime and development at the same versions.
+# tests/unit/test_lock_files.py fails while they disagree with pyproject.toml or constraints.txt.
+PIP_COMPILE = $(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links -c constraints.txt
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip-compile || $(BIN)/python -m pip install -q -c constraints.txt pip-tools
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock pyproject.toml
 
 clean: down
 	@if [ -L .local/postgres ]; then rm -rf "$$(dirname "$$(readlink .local/postgres)")"; fi

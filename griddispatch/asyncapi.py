@@ -1,4 +1,4 @@
-"""The AsyncAPI 3.0 document of griddispatch's Kafka topics, built from the code that defines them.
+"""The AsyncAPI 3.1 document of griddispatch's Kafka topics, built from the code that defines them.
 
 Topic names, partitions and retention come from `shared.topics`; each message's schema is the pydantic JSON
 schema of its envelope `CloudEvent[Model]` (`shared.events`); its key and headers are those `encode` writes;
@@ -39,7 +39,7 @@ from shared.events.types import (
 from shared.settings import PROJECT_ROOT, KafkaSettings, LocalInfraSettings
 from shared.topics import Topics, TopicSpec
 
-ASYNCAPI_VERSION = "3.0.0"
+ASYNCAPI_VERSION = "3.1.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 SAMPLE_DISTRICT = PROJECT_ROOT / "data" / "sample-district"
 SCHEMAS = "#/components/schemas/"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to run griddispatch locally: PostgreSQL's server, Java 17, Maven;
-# Node.js and npm for the local OIDC provider of the single sign-on tests; for the console's browser tests,
-# Chromium and a CJK font (its Chinese text would render as boxes without one).
+# Node.js and npm for the local OIDC provider of the single sign-on tests and for the AsyncAPI parser; promtool;
+# for the console's browser tests, Chromium and a CJK font (its Chinese text would render as boxes without one).
 # Idempotent: installs nothing that is already there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 || missing+=(fon
 # For the local OpenID Connect provider of the single sign-on tests (deploy/local/install-oidc-provider.sh).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# promtool, which checks deploy/prometheus/rules.yml in the tests, comes only with Debian's prometheus package.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -16,6 +16,7 @@ from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
+from shared.openapi_doc import document_validation_as_problems, operation_ids, servers
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, ServiceSettings, SupervisorSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
@@ -61,7 +62,15 @@ def create_app(
             await close_pool(pool)
             log.info("stopped")
 
-    app = FastAPI(title="griddispatch escalation", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="griddispatch escalation",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        servers=servers(f"http://{service.host}:{service.escalation_port}", "this escalation"),
+        generate_unique_id_function=operation_ids({}),
+    )
+    document_validation_as_problems(app)
     install_problem_handlers(app)
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     return app

@@ -13,6 +13,7 @@ from griddispatch import __version__
 from services.intake import open311_http
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
+from services.intake.operation_ids import OPERATION_IDS
 from services.intake.ratelimit import RateLimiter
 from services.intake.routers import (
     assessment,
@@ -40,6 +41,7 @@ from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
 from shared.metrics import describe_service
+from shared.openapi_doc import document_validation_as_problems, operation_ids, servers
 from shared.people.oidc_client import RelyingParty
 from shared.people.sessions import signing_key, start_session
 from shared.retention.pruner import supervise_retention
@@ -123,7 +125,15 @@ def create_app(
             await close_pool(pool)
             log.info("stopped")
 
-    app = FastAPI(title="griddispatch intake", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="griddispatch intake",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        servers=servers(intake.public_url or f"http://{service.host}:{service.intake_port}", "this intake"),
+        generate_unique_id_function=operation_ids(OPERATION_IDS),
+    )
+    document_validation_as_problems(app)
     install_problem_handlers(app)
     app.add_exception_handler(StarletteHTTPException, open311_http.framework_errors)  # Open311's shape on its paths
     # Outermost first: a wrong type (415) before any of the body is read, then its size (413), then whether

@@ -16,6 +16,7 @@ from services.notify.channels.webhook import WebhookChannel
 from services.notify.consumer import consume
 from services.notify.cors import StreamCors
 from services.notify.fanout import FanOut
+from services.notify.operation_ids import OPERATION_IDS
 from services.notify.routers import streams, subscriptions
 from services.notify.streams import StreamHub
 from services.notify.worker import DeliveryWorker
@@ -27,6 +28,7 @@ from shared.errors import ConfigurationError
 from shared.health import standard_checks
 from shared.logging import get_logger
 from shared.metrics import describe_service
+from shared.openapi_doc import document_validation_as_problems, operation_ids, servers
 from shared.people.duty import PeopleSnapshot
 from shared.people.sessions import signing_key
 from shared.retention.pruner import supervise_retention
@@ -127,7 +129,15 @@ def create_app(
                 await close_pool(pool)
                 log.info("stopped")
 
-    app = FastAPI(title="griddispatch notify", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="griddispatch notify",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        servers=servers(f"http://{service.host}:{service.notify_port}", "this notify"),
+        generate_unique_id_function=operation_ids(OPERATION_IDS),
+    )
+    document_validation_as_problems(app)
     install_problem_handlers(app)
     app.add_middleware(TextInput)  # within the size limit: readable text, JSON not too deep (400)
     app.add_middleware(BodyLimit, max_bytes=notify.max_body_bytes)

@@ -1,6 +1,6 @@
 """docs/asyncapi.yaml is what the code generates now, and what it says is true of the code and of the wire.
 
-Nothing here reaches the network: the document is checked against the AsyncAPI 3.0 object model of the
+Nothing here reaches the network: the document is checked against the AsyncAPI 3 object model of the
 `asyncapi3` package (when installed), its schemas with jsonschema_rs, and its examples against `decode`.
 """
 
@@ -98,8 +98,8 @@ def test_prefix_names_every_core_topic() -> None:
 # --- says what the code does ----------------------------------------------------------------------------
 
 
-def test_is_asyncapi_3_and_parses_as_yaml(doc: dict[str, Any]) -> None:
-    assert doc["asyncapi"] == "3.0.0"
+def test_is_asyncapi_3_1_and_parses_as_yaml(doc: dict[str, Any]) -> None:
+    assert doc["asyncapi"] == "3.1.0"
     assert doc["servers"]["local"] == {**doc["servers"]["local"], "host": "127.0.0.1:29092", "protocol": "kafka"}
     assert doc["defaultContentType"] == "application/cloudevents+json"
 

@@ -1,0 +1,43 @@
+"""intake's operationIds where its endpoint's function name alone would not say it (shared.openapi_doc names
+every other route after its function, in camelCase: `get_roster` -> `getRoster`)."""
+
+from __future__ import annotations
+
+OPERATION_IDS: dict[str, str] = {
+    "post_report": "submitReport",
+    "get_cases": "listCases",
+    "post_action": "actOnCase",
+    "get_deliveries": "listCaseDeliveries",
+    "my_queue": "getMyQueue",
+    "my_unit_queue": "getMyUnitQueue",
+    "unstaffed_cases": "listUnstaffedCases",
+    "get_supervision": "getCaseSupervision",
+    "get_open_orders": "listOpenSupervisionOrders",
+    "put_roster": "replaceRoster",
+    "post_swap": "swapShifts",
+    "get_uncovered": "listUncoveredDuty",
+    "get_units": "listUnits",
+    "get_matter_types": "listMatterTypes",
+    "get_departments": "listDepartments",
+    "get_discovery": "open311Discovery",
+    "get_services": "open311ListServices",
+    "get_service_definition": "open311GetServiceDefinition",
+    "post_request": "open311SubmitRequest",
+    "get_requests": "open311ListRequests",
+    "get_request": "open311GetRequest",
+    "my_sessions": "listMySessions",
+    "end_my_session": "endMySession",
+    "get_map": "getDistrictMap",
+    "get_monthly_csv": "getMonthlyStatsCsv",
+    "patch_person": "updatePerson",
+    "put_roles": "replaceRoles",
+    "end_sessions_of": "endSessionsOfPerson",
+    "get_audit": "getPersonAudit",
+    "get_assessment_csv": "getAssessmentCsv",
+    "get_weights": "getAssessmentWeights",
+    "put_weights": "replaceAssessmentWeights",
+    "console_config": "getConsoleConfig",
+    "refresh": "refreshSession",
+    "login": "startSingleSignOn",
+    "callback": "finishSingleSignOn",
+}
