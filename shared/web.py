@@ -25,6 +25,7 @@ from shared.errors import (
     RateLimited,
     Unauthenticated,
     UnreadableBody,
+    UnreadableParameter,
     UnsupportedMediaType,
 )
 from shared.health import Check, liveness, run_checks, tasks_part
@@ -42,6 +43,7 @@ _STATUS: list[tuple[type[GridDispatchError], int]] = [
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
     (UnreadableBody, 400),
+    (UnreadableParameter, 400),
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),

@@ -11,6 +11,7 @@ from griddispatch import __version__
 from services.escalation import gauges
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import DeadlineWorker
+from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -63,5 +64,6 @@ def create_app(
 
     app = FastAPI(title="griddispatch escalation", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(TextInput)  # a NUL or bytes that are not UTF-8 in the URL: 400 naming it, as everywhere
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     return app
