@@ -20,7 +20,7 @@ from shared.metrics import describe_service
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, ServiceSettings, SupervisorSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
-from shared.web import health_router, install_problem_handlers
+from shared.web import document_unreadable_parameters, health_router, install_problem_handlers
 
 log = get_logger(__name__)
 
@@ -64,6 +64,7 @@ def create_app(
 
     app = FastAPI(title="griddispatch escalation", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    document_unreadable_parameters(app)
     app.add_middleware(TextInput)  # a NUL or bytes that are not UTF-8 in the URL: 400 naming it, as everywhere
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     return app
