@@ -2,22 +2,21 @@
 
 A body (JSON, form-encoded or multipart) that is not UTF-8, carries a NUL or a lone surrogate in a string, or is
 JSON nested deeper than any API needs, is answered 400 naming the field (shared/text_checks.py) before the app
-parses it: PostgreSQL would refuse it later as a 500, and a form parser would keep Latin-1 mojibake. A NUL in
-the path or a query parameter is 422 naming the parameter, as any other invalid parameter.
+parses it: PostgreSQL would refuse it later as a 500, and a form parser would keep Latin-1 mojibake. A NUL or
+%-encoded bytes that are not UTF-8 in the path or a query parameter are 400 `unreadable_parameter` naming it
+(`path`, or the parameter's name).
 
 It sits inside shared/body_limit.py's BodyLimit, so the body it reads whole is already bounded.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from prometheus_client import Counter
 
 from shared.body_limit import ASGIApp, Receive, Scope, Send, replay
-from shared.errors import InvalidInput, UnreadableBody
+from shared.errors import UnreadableBody, UnreadableParameter
 from shared.logging import get_logger
-from shared.text_checks import MAX_DEPTH, Unreadable, form_problem, json_problem, multipart_problem
+from shared.text_checks import MAX_DEPTH, Unreadable, form_problem, json_problem, multipart_problem, url_problem
 from shared.web import ErrorAnswer, problem_for
 
 log = get_logger(__name__)
@@ -29,16 +28,17 @@ UNREADABLE = Counter(
 )
 
 
-def nul_parameter(scope: Scope) -> str | None:
-    """The name of the first query parameter (or `path`) carrying a NUL character, else None."""
-    path: str = scope["path"]
-    if "\x00" in path:
-        return "path"
-    query = bytes(scope.get("query_string", b"")).decode("latin-1")
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if "\x00" in value or "\x00" in name:
-            return name.replace("\x00", "")
-    return None
+URL_UNREADABLE = Counter(
+    "griddispatch_http_urls_unreadable_total",
+    "Requests refused with 400 because their path or a query parameter was not storable text",
+)
+
+
+def url_unreadable(scope: Scope) -> Unreadable | None:
+    """The path or the first query parameter that is not storable text (NUL, not UTF-8 once %-decoded)."""
+    raw_path = scope.get("raw_path") or str(scope["path"]).encode("utf-8", errors="surrogateescape")
+    path = bytes(raw_path).partition(b"?")[0]  # some servers (httpx's ASGI transport) pass the query along
+    return url_problem(path, bytes(scope.get("query_string", b"")))
 
 
 class TextInput:
@@ -53,10 +53,12 @@ class TextInput:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nul = nul_parameter(scope)
-        if nul is not None:  # PostgreSQL text cannot hold NUL: refuse it here, naming the parameter
-            problem = InvalidInput(f"{nul}: NUL characters are not accepted", field=nul)
-            await self.answer(problem, scope)(scope, receive, send)
+        unreadable = url_unreadable(scope)
+        if unreadable is not None:  # PostgreSQL text cannot hold it: refuse it here, naming the parameter
+            URL_UNREADABLE.inc()
+            log.info("url_unreadable", field=unreadable.field, reason=unreadable.message)
+            refused = UnreadableParameter(unreadable.detail, field=unreadable.field)
+            await self.answer(refused, scope)(scope, receive, send)
             return
         media, boundary = _media(scope)
         if scope["method"] not in ("POST", "PUT", "PATCH") or media is None:

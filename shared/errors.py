@@ -95,6 +95,12 @@ class UnsupportedMediaType(InvalidInput):
     code = "unsupported_media_type"
 
 
+class UnreadableParameter(InvalidInput):
+    """A URL whose path or a query parameter cannot be read as text: a NUL, or %-encoded bytes that are not UTF-8."""
+
+    code = "unreadable_parameter"
+
+
 class UnreadableBody(InvalidInput):
     """A body that cannot be read as text: not UTF-8, a NUL or a lone surrogate in a string, nested too deeply."""
 

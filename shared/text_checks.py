@@ -100,6 +100,14 @@ def form_problem(body: bytes) -> Unreadable | None:
     return None
 
 
+def url_problem(raw_path: bytes, query: bytes) -> Unreadable | None:
+    """The path (`path`) or first query parameter (by its name) that is not UTF-8 text once %-decoded, or that
+    carries a NUL."""
+    if (problem := _bytes_problem(unquote_to_bytes(raw_path))) is not None:
+        return Unreadable("path", problem)
+    return form_problem(query)
+
+
 def form_fields(body: bytes) -> dict[str, str]:
     """An application/x-www-form-urlencoded body's fields, raw or %-encoded bytes read as UTF-8 (as HTML forms and
     curl send them), the last of a repeated name winning; bytes that are not UTF-8 become U+FFFD (form_problem

@@ -25,6 +25,7 @@ from shared.errors import (
     RateLimited,
     Unauthenticated,
     UnreadableBody,
+    UnreadableParameter,
     UnsupportedMediaType,
 )
 from shared.health import Check, liveness, run_checks, tasks_part
@@ -42,6 +43,7 @@ _STATUS: list[tuple[type[GridDispatchError], int]] = [
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
     (UnreadableBody, 400),
+    (UnreadableParameter, 400),
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -86,6 +88,39 @@ def problem_responses(
         }
         for status in statuses
     }
+
+
+UNREADABLE_PARAMETER = "`unreadable_parameter`: a NUL or %-encoded bytes that are not UTF-8 in the path or a query"
+
+
+def document_unreadable_parameters(app: FastAPI) -> None:
+    """Every operation with a path or query parameter documents the 400 TextInput (shared/body_text.py) answers
+    for one that cannot be read as text, beside whatever 400 it documents already."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or not operation.get("parameters"):
+                    continue
+                if not any(p.get("in") in ("path", "query") for p in operation["parameters"]):
+                    continue
+                answers = operation.setdefault("responses", {})
+                if "400" in answers:
+                    answers["400"]["description"] += f"; {UNREADABLE_PARAMETER}"
+                else:
+                    answers["400"] = {"description": UNREADABLE_PARAMETER, "content": content}
+        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def status_of(exc: GridDispatchError, overrides: Mapping[type[GridDispatchError], int] | None = None) -> int:

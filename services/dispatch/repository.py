@@ -256,6 +256,7 @@ async def insert_cases(conn: asyncpg.Connection, stored: Sequence[Case]) -> None
         return
     try:
         await cases_table.insert_rows(conn, INSERTED, _document(_row(c, INSERTED) for c in stored))
+        await cases_table.restore_reporters(conn, [c.case_id for c in stored])
     except asyncpg.UniqueViolationError as exc:  # intake never reuses a number: the report came from elsewhere
         numbers = ", ".join(c.case_number for c in stored)
         raise InvalidInput(

@@ -11,6 +11,7 @@ from griddispatch import __version__
 from services.escalation import gauges
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import DeadlineWorker
+from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
@@ -20,7 +21,7 @@ from shared.openapi_doc import document_validation_as_problems, operation_ids, s
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings, ServiceSettings, SupervisorSettings
 from shared.supervisor import Supervisor
 from shared.topics import Topics
-from shared.web import health_router, install_problem_handlers
+from shared.web import document_unreadable_parameters, health_router, install_problem_handlers
 
 log = get_logger(__name__)
 
@@ -72,5 +73,7 @@ def create_app(
     )
     document_validation_as_problems(app)
     install_problem_handlers(app)
+    document_unreadable_parameters(app)
+    app.add_middleware(TextInput)  # a NUL or bytes that are not UTF-8 in the URL: 400 naming it, as everywhere
     app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
     return app

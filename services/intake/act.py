@@ -98,6 +98,7 @@ def api_actions(actions: tuple[Action, ...]) -> list[str]:
     return sorted({_API_NAME[a] for a in actions if a in _API_NAME})
 
 
+_ACTIVE = "(SELECT version_id FROM registry_active)"
 UNIT_CHAIN = """
     WITH RECURSIVE up(code, parent) AS (
         SELECT code, parent FROM registry_units
@@ -109,15 +110,45 @@ UNIT_CHAIN = """
     SELECT coalesce(array_agg('unit:' || code), '{}') FROM up"""
 
 
+BRANCH_DEPARTMENT = f"SELECT department FROM registry_branches WHERE version_id = {_ACTIVE} AND code = $1"
+
+
 async def unit_chain(conn: asyncpg.Connection, unit: str | None) -> frozenset[str]:
-    """The actor's unit and every unit above it (a grid's app acts for the micro-grids in it)."""
+    """The actor's unit and every unit above it (a grid's app acts for the micro-grids in it, a department's
+    system for its branches)."""
     if unit is None:
         return frozenset()
     kind, _, code = unit.partition(":")
+    if kind == "branch":
+        department: str | None = await conn.fetchval(BRANCH_DEPARTMENT, code)
+        return frozenset({unit, f"department:{department}"} if department else {unit})
     if kind != "unit":
         return frozenset({unit})
     chain: list[str] = await conn.fetchval(UNIT_CHAIN, code)
     return frozenset({unit, *chain})
+
+
+async def acting_unit(
+    conn: asyncpg.Connection, client: ApiClient, body: ActionIn, case: asyncpg.Record | None
+) -> ActionIn:
+    """A department's system acting on a case one of its branches leads (or assists) acts for that branch: an
+    omitted `actor.unit`, or the department itself when it is not on the case, becomes the branch (the lead
+    first). Anything else is left as it is."""
+    unit = body.actor.unit
+    if case is None or client.person is not None or (unit is not None and not unit.startswith("department:")):
+        return body
+    parties = [p for p in (case["lead"], *case["assisting"]) if p]
+    if unit is not None and unit in parties:
+        return body
+    for party in parties:
+        chain = await unit_chain(conn, party)
+        if (
+            party.startswith("branch:")
+            and (unit is None or unit in chain)
+            and (client.sees_all or chain & client.units)
+        ):
+            return body.model_copy(update={"actor": body.actor.model_copy(update={"unit": party})})
+    return body
 
 
 def _acts_for(client: ApiClient, unit: str | None, chain: frozenset[str]) -> bool:
@@ -269,7 +300,10 @@ async def record_and_publish(
     role: Role,
     event_id: uuid.UUID,
     key: str | None,
+    digest: str | None = None,
 ) -> ActionReceipt:
+    """`digest`: the hash of the body as the client sent it (before intake settled its actor), so that a retry
+    with the same Idempotency-Key matches."""
     action = lifecycle_action(body)
     assert body.actor.id is not None  # settled by with_actor
     name = client.person.name if client.person is not None else None
@@ -283,10 +317,14 @@ async def record_and_publish(
     )
     event = new_event(data, source=EVENT_SOURCE, subject=str(case_id), event_id=str(event_id))
     async with conn.transaction():
-        inserted = await action_requests.insert(conn, event_id, client.id, key, case_id, body.action, action_hash(body))
+        inserted = await action_requests.insert(
+            conn, event_id, client.id, key, case_id, body.action, digest or action_hash(body)
+        )
         if not inserted:  # the same request, committed meanwhile by a concurrent retry
-            earlier = await earlier_action(conn, event_id, body)
-            assert earlier is not None
-            return earlier
+            if await action_requests.body_hash(conn, event_id) != (digest or action_hash(body)):
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was already used for a different action", field="Idempotency-Key"
+                )
+            return ActionReceipt(event_id, replayed=True)
         await publish(producer, topic, event)
     return ActionReceipt(event_id, replayed=False)

@@ -57,7 +57,7 @@ from shared.settings import (
 from shared.supervisor import Supervisor
 from shared.topics import Topics
 from shared.tracing import TraceRequests
-from shared.web import health_router, install_problem_handlers
+from shared.web import document_unreadable_parameters, health_router, install_problem_handlers
 
 log = get_logger(__name__)
 
@@ -135,6 +135,7 @@ def create_app(
     )
     document_validation_as_problems(app)
     install_problem_handlers(app)
+    document_unreadable_parameters(app)
     app.add_exception_handler(StarletteHTTPException, open311_http.framework_errors)  # Open311's shape on its paths
     # Outermost first: a wrong type (415) before any of the body is read, then its size (413), then whether
     # it is readable text (400); each refusal in Open311's shape on the Open311 paths.

@@ -26,6 +26,7 @@ from shared.events import new_event
 from shared.events.types import Location, Reporter, ReportSubmitted
 from shared.kafka import publish
 from shared.logging import bind_context, get_logger
+from shared.privacy import mask_phone
 from shared.queries import submissions
 from shared.settings import IntakeSettings
 from shared.topics import Topics
@@ -122,6 +123,7 @@ async def _accept(
             event.id,
             [client.own_key],
             now,
+            report.reporter.model_dump() if report.reporter else None,
         )
         if not inserted:
             return None
@@ -129,6 +131,12 @@ async def _accept(
     log.info("report_accepted", case_number=number, source=source, event_id=event.id)
     ACCEPTED.labels(source).inc()
     return Submission(case_id, number, replayed=False)
+
+
+def topic_reporter(name: str | None, phone: str | None) -> Reporter:
+    """The reporter as the reports topic carries it: the name (the case's handlers read it), the phone masked
+    (138****5210); the full phone stays in the database (the submission, then the case)."""
+    return Reporter(name=name, phone=mask_phone(phone))
 
 
 def _event_data(
@@ -146,7 +154,7 @@ def _event_data(
         location=Location(lon=loc.lon, lat=loc.lat, grid_code=loc.grid_code, address=loc.address),
         urgency=report.urgency,
         households_affected=report.households_affected,
-        reporter=Reporter(**report.reporter.model_dump()) if report.reporter else None,
+        reporter=topic_reporter(report.reporter.name, report.reporter.phone) if report.reporter else None,
         observed_at=report.observed_at,
         attachments=tuple(str(url) for url in report.attachments),
         received_at=now,

@@ -23,6 +23,8 @@ _ANCESTOR_IN = """
         WHERE u.version_id = (SELECT version_id FROM registry_active) AND up.depth < 32
     )
     SELECT EXISTS (SELECT 1 FROM up WHERE depth > 0 AND code = ANY($2::text[]))"""
+_BRANCH_OF = """SELECT EXISTS (SELECT 1 FROM registry_branches
+    WHERE version_id = (SELECT version_id FROM registry_active) AND code = $1 AND department = ANY($2::text[]))"""
 
 # For the OpenAPI document only (as `dependencies=[Security(...)]`): the key itself is read by key_of.
 bearer = HTTPBearer(
@@ -78,12 +80,20 @@ def require(client: ApiClient, *scopes: Scope) -> None:
 
 
 async def sees_unit(pool: asyncpg.Pool, client: ApiClient, unit: str) -> bool:
-    """Whether the client sees everything of `unit`: *, the unit itself, or (unit:) one of its ancestors."""
+    """Whether the client sees everything of `unit`: *, the unit itself, (unit:) one of its ancestors, or (branch:)
+    its department: what intake lets the same key read (docs/intake-api.md)."""
     if client.sees_all or unit in client.units:
         return True
     kind, _, code = unit.partition(":")
+    if kind == "branch":
+        departments = [u.partition(":")[2] for u in client.units if u.startswith("department:")]
+        return bool(departments) and bool(await pool.fetchval(_BRANCH_OF, code, departments))
     mine = [u.partition(":")[2] for u in client.units if u.startswith("unit:")]
-    # Branches and departments have no hierarchy of units above them: only listed ones are visible.
-    if kind != "unit" or not mine:
+    if kind != "unit" or not mine:  # a department has nothing above it: only a listed one is visible
         return False
     return bool(await pool.fetchval(_ANCESTOR_IN, code, mine))
+
+
+async def unseen_units(pool: asyncpg.Pool, client: ApiClient, units: list[str]) -> list[str]:
+    """Those of `units` the client may not see (sees_unit), in their order."""
+    return [u for u in units if not await sees_unit(pool, client, u)]

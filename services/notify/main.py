@@ -44,7 +44,7 @@ from shared.settings import (
 )
 from shared.supervisor import Supervisor
 from shared.topics import Topics
-from shared.web import health_router, install_problem_handlers
+from shared.web import document_unreadable_parameters, health_router, install_problem_handlers
 
 log = get_logger(__name__)
 
@@ -139,6 +139,7 @@ def create_app(
     )
     document_validation_as_problems(app)
     install_problem_handlers(app)
+    document_unreadable_parameters(app)
     app.add_middleware(TextInput)  # within the size limit: readable text, JSON not too deep (400)
     app.add_middleware(BodyLimit, max_bytes=notify.max_body_bytes)
     app.add_middleware(StreamCors, origins=notify.console_origin_list)

@@ -179,6 +179,15 @@ async def insert_rows(conn: asyncpg.Connection, columns: Sequence[str], document
     )
 
 
+async def restore_reporters(conn: asyncpg.Connection, case_ids: Sequence[uuid.UUID]) -> None:
+    """New cases take the full reporter intake kept with the submission (the reports topic masks the phone)."""
+    await conn.execute(
+        """UPDATE cases c SET reporter = s.reporter FROM submissions s
+           WHERE c.case_id = ANY($1::uuid[]) AND s.case_id = c.case_id AND s.reporter IS NOT NULL""",
+        list(case_ids),
+    )
+
+
 async def update_rows(conn: asyncpg.Connection, columns: Sequence[str], document: str) -> None:
     """Stored cases: `document` is a JSON array of objects holding `case_id` and `columns`."""
     sets = ", ".join(f"{c} = u.{c}" for c in columns)

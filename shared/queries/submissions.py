@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -28,12 +29,14 @@ async def insert(
     event_id: str,
     scope_keys: list[str],
     received_at: datetime,
+    reporter: dict[str, str | None] | None = None,
 ) -> bool:
-    """Record an accepted report; False when one with the same case id or idempotency key is there already."""
+    """Record an accepted report; False when one with the same case id or idempotency key is there already.
+    `reporter` is the full one (the reports topic carries it masked): dispatch copies it into the case."""
     inserted = await conn.fetchval(
         """INSERT INTO submissions (case_id, case_number, client_id, idempotency_key, source, source_ref,
-                                    body_hash, event_id, scope_keys, received_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING case_id""",
+                                    body_hash, event_id, scope_keys, received_at, reporter)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) ON CONFLICT DO NOTHING RETURNING case_id""",
         case_id,
         case_number,
         client_id,
@@ -44,6 +47,7 @@ async def insert(
         event_id,
         scope_keys,
         received_at,
+        json.dumps(reporter, ensure_ascii=False) if reporter is not None else None,
     )
     return inserted is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import uuid
 import xml.etree.ElementTree as ET
@@ -133,7 +134,9 @@ async def test_a_form_encoded_request_becomes_one_report_and_reads_back_open(int
     assert report.description == FORM["description"]
     assert (report.location.lat, report.location.lon) == (34.2721, 108.9352)
     assert report.location.address == FORM["address_string"]
-    assert report.reporter is not None and (report.reporter.name, report.reporter.phone) == ("王先生", "13812345678")
+    assert report.reporter is not None and (report.reporter.name, report.reporter.phone) == ("王先生", "138****5678")
+    kept = await intake.pool.fetchval("SELECT reporter FROM submissions WHERE case_id = $1", case_id)
+    assert json.loads(kept) == {"name": "王先生", "phone": "13812345678"}  # the topic masks it, the database keeps it
     assert report.attachments == (FORM["media_url"],)
     assert report.submitted_by == str(app.client.id)
 

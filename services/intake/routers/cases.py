@@ -198,6 +198,7 @@ async def post_action(
     status_url = f"{res.public_url}/v1/cases/{case_id}"
     async with res.pool.acquire() as conn:
         body = await act.with_actor(conn, client, body)
+        digest = act.action_hash(body)
         earlier = await act.earlier_action(conn, event_id, body)
         if earlier is None:
             row, submission = await submissions.case_or_submission(conn, visibility_of(client), case_id)
@@ -206,6 +207,7 @@ async def post_action(
             scope_keys = list((row or submission)["scope_keys"])  # type: ignore[index]
             if body.action == "redispatch":
                 await act.check_redispatch(conn, client, body)
+            body = await act.acting_unit(conn, client, body, row)
             await supervise.check(conn, client, body, row)
             await clock.check(conn, client, body, row)
             chain = await act.unit_chain(conn, body.actor.unit)
@@ -213,7 +215,7 @@ async def post_action(
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now
                 act.check_lifecycle(row["state"], act.lifecycle_action(body), role, body.action)
             earlier = await act.record_and_publish(
-                conn, res.producer, res.topics.actions, client, case_id, body, role, event_id, idempotency_key
+                conn, res.producer, res.topics.actions, client, case_id, body, role, event_id, idempotency_key, digest
             )
     return ActionAccepted(
         action_id=str(earlier.event_id),

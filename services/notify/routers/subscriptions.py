@@ -9,13 +9,19 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notify.auth import authenticate_request
+from services.notify.auth import authenticate_request, unseen_units
 from services.notify.problems import problems
 from shared.api_clients import ApiClient, Scope
 from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.logging import get_logger
 
+log = get_logger(__name__)
+SUBSCRIPTIONS_DELETED = Counter(
+    "griddispatch_notify_subscriptions_deleted_total", "Subscriptions deleted by their clients"
+)
 router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=problems(400, 401, 403, 404, 413, 422, 503))
 EVENT_TYPES = ("case.assigned", "case.changed", "deadline.fired", "action.rejected")
 # A delivery id is a PostgreSQL bigint: one past it would fail in the query, not be refused (a 500).
@@ -66,6 +72,24 @@ def pool_of(request: Request) -> asyncpg.Pool:
 Pool = Annotated[asyncpg.Pool, Depends(pool_of)]
 
 
+_KNOWN_MATTERS = """SELECT coalesce(array_agg(code), '{}') FROM matter_types
+    WHERE version_id = (SELECT version_id FROM registry_active) AND code = ANY($1::text[])"""
+
+
+async def check_filters(pool: asyncpg.Pool, client: ApiClient, units: list[str], matter_types: list[str]) -> None:
+    """422 naming them: units the client may not see (what it may read it may subscribe to), matter types the
+    active catalog does not have."""
+    unseen = await unseen_units(pool, client, units)
+    if unseen:
+        raise InvalidInput(f"units {unseen} are not among those this client may see", field="units", units=unseen)
+    known = set(await pool.fetchval(_KNOWN_MATTERS, matter_types)) if matter_types else set()
+    unknown = [m for m in matter_types if m not in known]
+    if unknown:
+        raise InvalidInput(
+            f"unknown matter types {unknown} (GET /v1/matter-types lists them)", field="matter_types", unknown=unknown
+        )
+
+
 class ApiKeyRequired(Forbidden):
     code = "api_key_required"
 
@@ -102,7 +126,7 @@ def _view(row: asyncpg.Record, secret: str | None = None) -> dict[str, Any]:
 
 
 async def _own(pool: asyncpg.Pool, client: ApiClient, subscription_id: uuid.UUID) -> asyncpg.Record:
-    row = await pool.fetchrow("SELECT * FROM subscriptions WHERE id = $1", subscription_id)
+    row = await pool.fetchrow("SELECT * FROM subscriptions WHERE id = $1 AND deleted_at IS NULL", subscription_id)
     if row is None or not (client.has(Scope.ADMIN) or row["client_id"] == client.id):
         raise NotFound(f"no subscription {subscription_id} of this client")
     return row
@@ -110,8 +134,7 @@ async def _own(pool: asyncpg.Pool, client: ApiClient, subscription_id: uuid.UUID
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe to events (webhook, SMS or e-mail)")
 async def create(body: SubscriptionIn, client: Caller, pool: Pool) -> dict[str, Any]:
-    if not client.sees_all and any(u not in client.units for u in body.units):
-        raise InvalidInput("units must be among those this client may see", field="units")
+    await check_filters(pool, client, body.units, body.matter_types)
     secret = "whsec_" + secrets.token_urlsafe(32) if body.channel == "webhook" else None
     row = await pool.fetchrow(
         """INSERT INTO subscriptions (id, client_id, name, channel, target, secret, units, matter_types, event_types,
@@ -133,7 +156,9 @@ async def create(body: SubscriptionIn, client: Caller, pool: Pool) -> dict[str, 
 @router.get("/subscriptions", summary="This client's subscriptions (all, for an administrator)")
 async def list_all(client: Caller, pool: Pool) -> dict[str, Any]:
     rows = await pool.fetch(
-        "SELECT * FROM subscriptions WHERE $1 OR client_id = $2 ORDER BY created_at", client.has(Scope.ADMIN), client.id
+        "SELECT * FROM subscriptions WHERE deleted_at IS NULL AND ($1 OR client_id = $2) ORDER BY created_at",
+        client.has(Scope.ADMIN),
+        client.id,
     )
     return {"items": [_view(r) for r in rows]}
 
@@ -147,8 +172,7 @@ async def get_one(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dic
 async def patch(subscription_id: uuid.UUID, body: SubscriptionPatch, client: Caller, pool: Pool) -> dict[str, Any]:
     await _own(pool, client, subscription_id)
     changes = body.model_dump(exclude_none=True)
-    if not client.sees_all and any(u not in client.units for u in changes.get("units", [])):
-        raise InvalidInput("units must be among those this client may see", field="units")
+    await check_filters(pool, client, changes.get("units", []), changes.get("matter_types", []))
     for key, value in changes.items():
         await pool.execute(
             f"UPDATE subscriptions SET {key} = $2, updated_at = now() WHERE id = $1", subscription_id, value
@@ -171,10 +195,27 @@ async def rotate(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict
     return _view(row, secret)
 
 
-@router.delete("/subscriptions/{subscription_id}", status_code=204, summary="Stop (kept for the delivery records)")
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=204,
+    summary="Delete: gone from the list and 404 from then on; its delivery history stays readable",
+)
 async def delete(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> Response:
+    """Deleted for good (pause with PATCH `active: false`): nothing more is sent, what was still pending is
+    `suppressed`. The row stays, marked deleted, so that /v1/deliveries keeps its history."""
     await _own(pool, client, subscription_id)
-    await pool.execute("UPDATE subscriptions SET active = false, updated_at = now() WHERE id = $1", subscription_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE subscriptions SET active = false, deleted_at = now(), updated_at = now() WHERE id = $1",
+            subscription_id,
+        )
+        suppressed = await conn.execute(
+            """UPDATE deliveries SET status = 'suppressed', last_error = 'subscription deleted'
+               WHERE subscription_id = $1 AND status = 'pending'""",
+            subscription_id,
+        )
+    SUBSCRIPTIONS_DELETED.inc()
+    log.info("subscription_deleted", subscription_id=str(subscription_id), client_id=str(client.id), pending=suppressed)
     return Response(status_code=204)
 
 
