@@ -93,6 +93,12 @@ class Deadline:
 
 def day_status(day: date, local: LocalDays = NO_LOCAL_DAYS) -> tuple[bool, bool]:
     """(is a working day, decided by known data): local overrides, else national calendar, else weekday."""
+    return _day_status(day, local)
+
+
+@functools.lru_cache(maxsize=16384)
+def _day_status(day: date, local: LocalDays) -> tuple[bool, bool]:
+    """`day_status`, computed once per day and district overlay (both immutable and hashable)."""
     if day in local.workdays:
         return True, True
     if day in local.holidays:
@@ -270,6 +276,20 @@ def _zone(tz: str) -> ZoneInfo:
         raise CalendarError(f"unknown time zone {tz!r}") from None
 
 
+@functools.lru_cache(maxsize=16384)
+def _nth_working_day_after(start: date, n: int, local: LocalDays) -> tuple[date, bool]:
+    """The nth working day after `start` (not counting `start`), and whether every day walked was known data:
+    one walk per start date, amount and overlay, remembered (a pure function of immutable inputs)."""
+    day, known = start, True
+    while n > 0:
+        day += timedelta(days=1)
+        working, day_known = _day_status(day, local)
+        known = known and day_known
+        if working:
+            n -= 1
+    return day, known
+
+
 class _Walk:
     """Day-by-day walk through a district's working time; remembers whether every day was known."""
 
@@ -280,7 +300,7 @@ class _Walk:
         self.known = True
 
     def working(self, day: date) -> bool:
-        working, known = day_status(day, self.local)
+        working, known = _day_status(day, self.local)
         self.known = self.known and known
         return working
 
@@ -288,11 +308,8 @@ class _Walk:
         return datetime.combine(day, t, tzinfo=self.zone)
 
     def close_of_nth_day_after(self, start: datetime, n: int) -> datetime:
-        day = start.astimezone(self.zone).date()
-        while n > 0:
-            day += timedelta(days=1)
-            if self.working(day):
-                n -= 1
+        day, known = _nth_working_day_after(start.astimezone(self.zone).date(), n, self.local)
+        self.known = self.known and known
         return self.at(day, self.office.closes)
 
     def add_hours(self, start: datetime, hours: float) -> datetime:

@@ -15,7 +15,8 @@ Pure (no I/O). Public API (stable; routing depends on it):
   ``Classification`` is a named tuple ``(matter, score, keywords)`` and unpacks as such.
 
 Scoring: a keyword matches when it occurs as a substring of the text (both NFKC-normalised, case-folded,
-whitespace removed, traditional characters converted to simplified with OpenCC's `t2s`). A matched keyword
+whitespace removed, traditional characters converted to simplified with OpenCC's `t2s`); all keywords are
+found in one pass over the text by an Aho-Corasick automaton (pyahocorasick) built with the catalog. A matched keyword
 that lies inside another matched keyword of the same matter type is not counted again ("燃气" inside
 "燃气泄漏"). The score is the total length, in characters, of the counted keywords, so more hits and longer
 (more specific) hits both rank higher. Ties go to more counted keywords, then to the smaller code, so the
@@ -27,9 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
+
+import ahocorasick
 
 from shared.domain.chinese import to_simplified
 from shared.domain.model import DEFAULT_ESCALATION, DEFAULT_EXTENSION, EscalationRule, ExtensionRule, MatterType
@@ -67,7 +71,7 @@ def normalise_text(text: str) -> str:
 class MatterCatalog:
     """Matter types by code, in catalog order."""
 
-    __slots__ = ("_by_code", "_escalation", "_extension", "_keywords", "_version")
+    __slots__ = ("_automaton", "_by_code", "_escalation", "_extension", "_keywords", "_version")
 
     def __init__(
         self,
@@ -87,6 +91,7 @@ class MatterCatalog:
             keywords.append((m, pairs))
         self._by_code = by_code
         self._keywords = tuple(keywords)
+        self._automaton = _automaton(self._keywords)
         self._escalation = escalation
         self._extension = extension
         self._version = _content_hash(by_code.values(), escalation, extension)
@@ -143,16 +148,38 @@ class MatterCatalog:
         if not haystack:
             return []
         found: list[Classification] = []
-        for matter, pairs in self._keywords:
+        for index in self._matched(haystack):
+            matter, pairs = self._keywords[index]
             hits = [(raw, norm) for raw, norm in pairs if norm in haystack]
-            if not hits:
-                continue
             counted = _drop_nested(hits)
             score = float(sum(len(norm) for _, norm in counted))
             if score >= min_score:
                 found.append(Classification(matter, score, tuple(raw for raw, _ in counted)))
         found.sort(key=lambda c: (-c.score, -len(c.keywords), c.matter.code))
         return found if limit is None else found[:limit]
+
+    def _matched(self, haystack: str) -> list[int]:
+        """Indices (catalog order) of the matter types with at least one keyword in the normalised text, found
+        in one pass of the automaton; each matter's own hits are then taken in its keyword order as before."""
+        matched: set[int] = set()
+        if not self._keywords:
+            return []
+        for _end, indices in self._automaton.iter(haystack):
+            matched.update(indices)
+        return sorted(matched)
+
+
+def _automaton(keywords: tuple[tuple[MatterType, tuple[tuple[str, str], ...]], ...]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton over every normalised keyword, each giving the matter types that list it."""
+    owners: defaultdict[str, set[int]] = defaultdict(set)
+    for index, (_, pairs) in enumerate(keywords):
+        for _, norm in pairs:
+            owners[norm].add(index)
+    automaton = ahocorasick.Automaton()
+    for norm, indices in owners.items():
+        automaton.add_word(norm, tuple(sorted(indices)))
+    automaton.make_automaton()
+    return automaton
 
 
 def _drop_nested(hits: list[tuple[str, str]]) -> list[tuple[str, str]]:

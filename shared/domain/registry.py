@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from collections import defaultdict
@@ -105,6 +106,7 @@ class Registry:
         "_code_index",
         "_departments",
         "_frozen",
+        "_micro_cells",
         "_micro_tree",
         "_micro_units",
         "_units",
@@ -132,6 +134,7 @@ class Registry:
         micro = [u for u in self._units.values() if u.level is Level.MICRO_GRID and u.boundary is not None]
         self._micro_units = tuple(micro)
         self._micro_tree = STRtree([u.boundary for u in micro])
+        self._micro_cells = _CellIndex([u.boundary for u in micro])
         with_area = [u for u in self._units.values() if u.boundary is not None]
         self._area_units = tuple(with_area)
         self._area_tree = STRtree([u.boundary for u in with_area])
@@ -243,11 +246,11 @@ class Registry:
 
     def locate_point(self, lon: float, lat: float) -> Unit | None:
         """The micro-grid containing the point; on a shared boundary, the smallest code."""
-        hits = self._micro_tree.query(shapely.Point(lon, lat), predicate="intersects")
+        hits = self._micro_cells.intersecting(lon, lat)
         if len(hits) == 0:
             return None
         if len(hits) == 1:
-            return self._micro_units[int(hits[0])]
+            return self._micro_units[hits[0]]
         candidates = [self._micro_units[int(i)] for i in hits]
         inside = [u for u in candidates if shapely.contains_xy(u.boundary, lon, lat)]
         return min(inside or candidates, key=lambda u: u.code)
@@ -376,6 +379,50 @@ def _address_indexes(buildings: Mapping[str, Building]) -> tuple[dict[str, Build
         by_code[normalise_address(b.code)] = b
     by_address.pop("", None)
     return by_address, by_code
+
+
+class _CellIndex:
+    """The polygons a point intersects, as ``STRtree.query(Point(x, y), predicate="intersects")`` gives them,
+    without building a shapely Point per lookup (that was most of a lookup's cost, bench.routing): a uniform
+    grid of cells over the polygons' bounding boxes, each cell listing the polygons whose box overlaps it, then
+    the box test and GEOS's exact intersects on the prepared polygon for the few candidates."""
+
+    __slots__ = ("_boxes", "_cells", "_polygons", "_size", "_x0", "_y0")
+
+    def __init__(self, polygons: list[Any]) -> None:
+        self._polygons = tuple(polygons)
+        bounds = shapely.bounds(np.array(polygons, dtype=object)) if polygons else np.zeros((0, 4))
+        self._boxes = tuple((float(a), float(b), float(c), float(d)) for a, b, c, d in bounds)
+        shapely.prepare(np.array(polygons, dtype=object))
+        self._cells: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._x0 = self._y0 = 0.0
+        self._size = 1.0
+        if not polygons:
+            return
+        self._x0, self._y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
+        spans = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        self._size = float(np.median(spans)) or 1.0  # about one polygon per cell
+        cells: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+        for index, (x0, y0, x1, y1) in enumerate(self._boxes):
+            (i0, j0), (i1, j1) = self._cell(x0, y0), self._cell(x1, y1)
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    cells[(i, j)].append(index)
+        self._cells = {k: tuple(v) for k, v in cells.items()}
+
+    def _cell(self, x: float, y: float) -> tuple[int, int]:
+        return int((x - self._x0) // self._size), int((y - self._y0) // self._size)
+
+    def intersecting(self, x: float, y: float) -> list[int]:
+        """Indices (ascending) of the polygons the point (x, y) intersects: inside or on the boundary."""
+        if not (math.isfinite(x) and math.isfinite(y)):  # garbage in: no polygon, as the tree says
+            return []
+        out = []
+        for index in self._cells.get(self._cell(x, y), ()):
+            x0, y0, x1, y1 = self._boxes[index]
+            if x0 <= x <= x1 and y0 <= y <= y1 and shapely.lib.intersects_xy(self._polygons[index], x, y):
+                out.append(index)
+        return out
 
 
 def _unstaffed(
