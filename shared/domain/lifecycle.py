@@ -59,6 +59,9 @@ class Action(StrEnum):
     URGE = "urge"  # 催办: a formal reminder to the responsible person, with a reason
     SUPERVISE_ORDER = "supervise_order"  # 督办单: a yellow or red supervision order the lead must reply to
     REPLY_ORDER = "reply_order"  # the lead's reply to a supervision order: what was done
+    # report up (上报): no state changes (shared/domain/case/report_up_commands.py checks who and moves the lead)
+    REPORT_UP = "report_up"  # the lead reports the matter is beyond the unit, with a reason
+    DECIDE_REPORT_UP = "decide_report_up"  # the rung owed the decision: take it, assign a department, send it back
 
 
 class Role(StrEnum):
@@ -78,6 +81,7 @@ class DueKind(StrEnum):
     VERIFY = "verify"
     FOLLOW_UP = "follow_up"
     ORDER_REPLY = "order_reply"  # a supervision order's reply-by (the lead owes the reply)
+    REPORT_UP_DECISION = "report_up_decision"  # a report-up's decide-by (the rung it was reported to owes it)
 
 
 class Tier(StrEnum):
@@ -185,11 +189,15 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.URGE, IN_HANDLING, {R.SUPERVISOR}, STAY),
     _rule(A.SUPERVISE_ORDER, IN_HANDLING, {R.SUPERVISOR, R.SYSTEM}, STAY),
     _rule(A.REPLY_ORDER, IN_HANDLING, {R.ASSIGNEE}, STAY),
+    _rule(A.REPORT_UP, IN_HANDLING, {R.ASSIGNEE}, STAY),
+    _rule(A.DECIDE_REPORT_UP, IN_HANDLING, {R.SUPERVISOR}, STAY),
 )
 # the actions that name a part's responsible person and change nothing else
 PERSONAL_ACTIONS: frozenset[Action] = frozenset({A.CLAIM, A.HAND_OVER, A.REASSIGN})
 # the supervision actions: checked and recorded by shared/domain/case/supervision_commands.py
 SUPERVISION_ACTIONS: frozenset[Action] = frozenset({A.URGE, A.SUPERVISE_ORDER, A.REPLY_ORDER})
+# the report-up actions: checked and recorded by shared/domain/case/report_up_commands.py
+REPORT_UP_ACTIONS: frozenset[Action] = frozenset({A.REPORT_UP, A.DECIDE_REPORT_UP})
 
 _INDEX: dict[tuple[State, Action, Role], Rule] = {}
 for _row in TABLE:
@@ -211,6 +219,9 @@ LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
     S.RESOLVED: frozenset({DueKind.VERIFY}),
     S.VERIFIED: frozenset({DueKind.FOLLOW_UP}),
 }
+# a report-up's decide-by lives while the case is in handling (a new lead voids it with the rest)
+for _live in IN_HANDLING:
+    LIVE_DEADLINES[_live] = LIVE_DEADLINES[_live] | {DueKind.REPORT_UP_DECISION}
 
 
 class IllegalTransition(Conflict):
@@ -469,6 +480,7 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.URGE: _needs_note,
     A.SUPERVISE_ORDER: _needs_note,
     A.REPLY_ORDER: _needs_note,
+    A.REPORT_UP: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
 _NOTE_CONSUMED = frozenset(
