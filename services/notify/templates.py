@@ -101,6 +101,10 @@ ACTION_NAMES = {
     "supervise_order": "督办单",  # a yellow or red supervision order to the lead
     "reply_order": "督办回复",  # the lead's reply to a supervision order
     "order_unanswered": "督办单逾期未回复",  # its reply-by passed: a red order or a take-over follows
+    "report_up": "上报",  # the lead reported the matter beyond its unit (shared/domain/case/report_up_commands.py)
+    "decide_report_up": "上报决定",  # the rung took it, assigned a department or sent it back
+    "report_up_climbed": "上报逾期未决, 已报上一级",
+    "report_up_realert": "上报逾期未决, 再次提醒",
 }
 # what a CaseAssigned says by the role it names (shared/domain/case/supervision_commands.py adds the supervision ones)
 ROLE_TAGS: dict[str, str] = {
@@ -112,6 +116,9 @@ ROLE_TAGS: dict[str, str] = {
     "supervision_order_yellow": "黄牌督办",
     "supervision_order_red": "红牌督办",
     "order_replied": "督办回复",
+    "report_up": "上报待决",
+    "report_up_sent_back": "上报退回",
+    "report_up_climbed": "上报已报上一级",
 }
 SUPERVISION_ROLES: dict[str, str] = {
     "urged": "上级催办，请尽快办理",
@@ -119,6 +126,9 @@ SUPERVISION_ROLES: dict[str, str] = {
     "supervision_order_yellow": "收到黄牌督办单，请按期回复办理情况",
     "supervision_order_red": "收到红牌督办单，请立即办理并回复",
     "order_replied": "督办单已回复，请查看",
+    "report_up": "下级上报，请按期决定：自办、指派部门或退回",
+    "report_up_sent_back": "上报已退回，请按指示办理",
+    "report_up_climbed": "上报逾期未决，已报上一级",
 }
 DEADLINE_NAMES: dict[str, str] = {
     DueKind.ACCEPT: "签收",
@@ -127,6 +137,7 @@ DEADLINE_NAMES: dict[str, str] = {
     DueKind.VERIFY: "核查",
     DueKind.FOLLOW_UP: "回访",
     DueKind.ORDER_REPLY: "督办回复",
+    DueKind.REPORT_UP_DECISION: "上报决定",
 }
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from shared.domain.case.commands import (
     Assignment,
@@ -102,7 +103,9 @@ def _report_up(work: _Work, request: Request, cause: str) -> None:
     rung = supervising_level(case, work.rules)
     if rung is None or rung == case.lead:
         raise NowhereToReport(f"{case.lead} is the top of the ladder: there is no rung to report to")
-    decide_by = work.open_deadline(DueKind.REPORT_UP_DECISION, rung, work.now, work.now + _decide_within(work))
+    decide_by = work.open_deadline(
+        DueKind.REPORT_UP_DECISION, rung, work.now, work.now + _decide_within(work), deadline_id=_id(cause)
+    )
     detail = _clean(
         {
             "report_up_id": _latest_id(work),
@@ -172,7 +175,9 @@ def report_up_undecided(case: Case, fired: Fired, rules: Rules, now: datetime, *
     work.close_deadline(fired.deadline_id, DeadlineStatus.VOID)
     above = rung_above(missed.party, rules, case.place) or missed.party
     allowance = missed.due_at - missed.starts_at  # the same allowance again, already scaled
-    decide_by = work.open_deadline(DueKind.REPORT_UP_DECISION, above, now, now + allowance, scale=1.0)
+    decide_by = work.open_deadline(
+        DueKind.REPORT_UP_DECISION, above, now, now + allowance, scale=1.0, deadline_id=_id(cause)
+    )
     at_top = above == missed.party
     detail = {
         "report_up_id": _latest_id(work),
@@ -188,6 +193,11 @@ def report_up_undecided(case: Case, fired: Fired, rules: Rules, now: datetime, *
     if case.lead is not None and not at_top:
         work.notice(case.lead, "report_up_climbed", cause)
     return work.done()
+
+
+def _id(cause: str) -> UUID:
+    """A decide-by's id, derived from the event that opened it (the same command gives the same facts)."""
+    return UUID(derived_id(cause, "report_up"))
 
 
 def _latest_id(work: _Work) -> str:

@@ -197,6 +197,7 @@ def check_step(before: Case, after: Case, facts: tuple[object, ...], seen: Seen,
 
 # what supervision tells (shared/domain/case/supervision_commands.py): the lead, the supervisor, the issuer
 SUPERVISION_ROLES = ("urged", "supervision_order_yellow", "supervision_order_red", "supervisor", "order_replied")
+SUPERVISION_ROLES = (*SUPERVISION_ROLES, "report_up", "report_up_sent_back", "report_up_climbed")  # report up
 
 
 def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: Seen) -> None:

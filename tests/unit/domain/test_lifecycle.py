@@ -233,6 +233,7 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
     assert isinstance(err, Conflict)
     assert (err.state, err.action, err.role) == (S.ASSIGNED, A.RESOLVE, R.ASSIGNEE)
     allowed = (A.ACCEPT, A.RETURN, A.ESCALATE, A.COMMENT, A.CLAIM, A.HAND_OVER, A.REASSIGN, A.REPLY_ORDER)
+    allowed = (*allowed, A.REPORT_UP)
     assert err.allowed == allowed
     body = err.as_dict()
     assert body["code"] == "illegal_transition"
