@@ -163,6 +163,7 @@ def legal(entry: Entry) -> bool:
     if entry.action in {a.value for a in Action}:
         return target_of(entry.from_state, Action(entry.action), Role(entry.actor.role)) is entry.to_state
     stays = ("rejected", "link", "realert", "supervise", "order_unanswered")  # records, no move
+    stays = (*stays, "report_up_climbed", "report_up_realert")  # report up: records, no move
     return entry.action in stays and entry.from_state is entry.to_state
 
 
