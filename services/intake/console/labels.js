@@ -120,6 +120,7 @@ export const DEADLINES = {
   follow_up: "回访时限",
   report_in: "报到时限",
   order_reply: "督办回复时限",
+  report_up_decision: "上报决定时限",
 };
 
 export const DELIVERY_STATUS = {
