@@ -106,6 +106,10 @@ ACTION_NAMES = {
     "request_suspension": "申请挂起",  # the lead asks to stop the clock
     "decide_suspension": "挂起审批",
     "resume": "恢复计时",  # the remaining allowance runs again
+    "report_up": "上报",  # the lead reported the matter beyond its unit (shared/domain/case/report_up_commands.py)
+    "decide_report_up": "上报决定",  # the rung took it, assigned a department or sent it back
+    "report_up_climbed": "上报逾期未决, 已报上一级",
+    "report_up_realert": "上报逾期未决, 再次提醒",
 }
 # what a CaseAssigned says by the role it names (shared/domain/case/supervision_commands.py adds the supervision ones)
 ROLE_TAGS: dict[str, str] = {
@@ -124,6 +128,9 @@ ROLE_TAGS: dict[str, str] = {
     "suspension_approved": "挂起已批准",
     "suspension_refused": "挂起未批准",
     "resumed": "恢复计时",
+    "report_up": "上报待决",
+    "report_up_sent_back": "上报退回",
+    "report_up_climbed": "上报已报上一级",
 }
 SUPERVISION_ROLES: dict[str, str] = {
     "urged": "上级催办，请尽快办理",
@@ -138,6 +145,9 @@ SUPERVISION_ROLES: dict[str, str] = {
     "suspension_approved": "挂起申请已批准，计时暂停",
     "suspension_refused": "挂起申请未批准，计时继续",
     "resumed": "已恢复计时，请在剩余时限内办结",
+    "report_up": "下级上报，请按期决定：自办、指派部门或退回",
+    "report_up_sent_back": "上报已退回，请按指示办理",
+    "report_up_climbed": "上报逾期未决，已报上一级",
 }
 DEADLINE_NAMES: dict[str, str] = {
     DueKind.ACCEPT: "签收",
@@ -147,6 +157,7 @@ DEADLINE_NAMES: dict[str, str] = {
     DueKind.FOLLOW_UP: "回访",
     DueKind.ORDER_REPLY: "督办回复",
     DueKind.RESUME: "挂起到期恢复",
+    DueKind.REPORT_UP_DECISION: "上报决定",
 }
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).

@@ -65,6 +65,9 @@ class Action(StrEnum):
     REQUEST_SUSPENSION = "request_suspension"  # the lead asks to stop the clock, with a reason
     DECIDE_SUSPENSION = "decide_suspension"  # the supervising level approves (the clock stops) or refuses
     RESUME = "resume"  # the clock runs again: the remaining allowance from now, on the working-day calendar
+    # report up (上报): no state changes (shared/domain/case/report_up_commands.py checks who and moves the lead)
+    REPORT_UP = "report_up"  # the lead reports the matter is beyond the unit, with a reason
+    DECIDE_REPORT_UP = "decide_report_up"  # the rung owed the decision: take it, assign a department, send it back
 
 
 class Role(StrEnum):
@@ -85,6 +88,7 @@ class DueKind(StrEnum):
     FOLLOW_UP = "follow_up"
     ORDER_REPLY = "order_reply"  # a supervision order's reply-by (the lead owes the reply)
     RESUME = "resume"  # a suspension's resume-at (挂起): the clock runs again by itself then
+    REPORT_UP_DECISION = "report_up_decision"  # a report-up's decide-by (the rung it was reported to owes it)
 
 
 class Tier(StrEnum):
@@ -200,6 +204,8 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.REQUEST_SUSPENSION, CLOCK_STATES, {R.ASSIGNEE, R.ASSISTING}, STAY),
     _rule(A.DECIDE_SUSPENSION, CLOCK_STATES, {R.SUPERVISOR}, STAY),
     _rule(A.RESUME, CLOCK_STATES, {R.ASSIGNEE, R.SUPERVISOR}, STAY),
+    _rule(A.REPORT_UP, IN_HANDLING, {R.ASSIGNEE}, STAY),
+    _rule(A.DECIDE_REPORT_UP, IN_HANDLING, {R.SUPERVISOR}, STAY),
 )
 # the actions that name a part's responsible person and change nothing else
 PERSONAL_ACTIONS: frozenset[Action] = frozenset({A.CLAIM, A.HAND_OVER, A.REASSIGN})
@@ -209,6 +215,8 @@ SUPERVISION_ACTIONS: frozenset[Action] = frozenset({A.URGE, A.SUPERVISE_ORDER, A
 CLOCK_ACTIONS: frozenset[Action] = frozenset(
     {A.REQUEST_EXTENSION, A.DECIDE_EXTENSION, A.REQUEST_SUSPENSION, A.DECIDE_SUSPENSION, A.RESUME}
 )
+# the report-up actions: checked and recorded by shared/domain/case/report_up_commands.py
+REPORT_UP_ACTIONS: frozenset[Action] = frozenset({A.REPORT_UP, A.DECIDE_REPORT_UP})
 
 _INDEX: dict[tuple[State, Action, Role], Rule] = {}
 for _row in TABLE:
@@ -230,6 +238,9 @@ LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
     S.RESOLVED: frozenset({DueKind.VERIFY}),
     S.VERIFIED: frozenset({DueKind.FOLLOW_UP}),
 }
+# a report-up's decide-by lives while the case is in handling (a new lead voids it with the rest)
+for _live in IN_HANDLING:
+    LIVE_DEADLINES[_live] = LIVE_DEADLINES[_live] | {DueKind.REPORT_UP_DECISION}
 
 
 # A suspension's resume-at lives while the case is in the clock's states (shared/domain/case/clock_commands.py).
@@ -495,6 +506,7 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.REPLY_ORDER: _needs_note,
     A.REQUEST_EXTENSION: _needs_note,
     A.REQUEST_SUSPENSION: _needs_note,
+    A.REPORT_UP: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
 _NOTE_CONSUMED = frozenset(

@@ -126,6 +126,7 @@ export const DEADLINES = {
   report_in: "报到时限",
   order_reply: "督办回复时限",
   resume: "挂起到期恢复",
+  report_up_decision: "上报决定时限",
 };
 
 export const DELIVERY_STATUS = {

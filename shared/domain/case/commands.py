@@ -42,6 +42,7 @@ from shared.domain.lifecycle import (
     ENDED,
     IN_HANDLING,
     PERSONAL_ACTIONS,
+    REPORT_UP_ACTIONS,
     SUPERVISION_ACTIONS,
     Action,
     CaseProgress,
@@ -382,6 +383,11 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
 
         clock_commands.clock_by_hand(work, request, action, cause)
         return work.done()
+    if action in REPORT_UP_ACTIONS:
+        from shared.domain.case import report_up_commands  # it builds on this module's steps
+
+        report_up_commands.report_up_by_hand(work, request, action, cause)
+        return work.done()
     new = outcome.progress
     kinds = {f.kind for f in outcome.facts}
     if FactKind.ESCALATION_NEEDED in kinds:
@@ -660,6 +666,10 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         from shared.domain.case import supervision_commands  # it builds on this module's steps
 
         return supervision_commands.order_unanswered(case, fired, rules, now, cause=cause)
+    if fired.kind is DueKind.REPORT_UP_DECISION:
+        from shared.domain.case import report_up_commands  # it builds on this module's steps
+
+        return report_up_commands.report_up_undecided(case, fired, rules, now, cause=cause)
     if fired.tier is not Tier.ESCALATE or fired.kind not in (DueKind.ACCEPT, DueKind.RESOLVE):
         return None
     if case.state not in IN_HANDLING or case.lead != fired.assignee:

@@ -164,6 +164,7 @@ def legal(entry: Entry) -> bool:
     if entry.action in {a.value for a in Action}:
         return target_of(entry.from_state, Action(entry.action), Role(entry.actor.role)) is entry.to_state
     stays = ("rejected", "link", "realert", "supervise", "order_unanswered")  # records, no move
+    stays = (*stays, "report_up_climbed", "report_up_realert")  # report up: records, no move
     return entry.action in stays and entry.from_state is entry.to_state
 
 
@@ -200,6 +201,7 @@ def check_step(before: Case, after: Case, facts: tuple[object, ...], seen: Seen,
 SUPERVISION_ROLES = ("urged", "supervision_order_yellow", "supervision_order_red", "supervisor", "order_replied")
 # what the clock tells (shared/domain/case/clock_commands.py): the supervising level asked, the lead decided
 CLOCK_ROLES = ("extension_requested", "suspension_requested", *LEAD_ROLES)
+SUPERVISION_ROLES = (*SUPERVISION_ROLES, "report_up", "report_up_sent_back", "report_up_climbed")  # report up
 
 
 def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: Seen) -> None:

@@ -233,6 +233,7 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
     assert isinstance(err, Conflict)
     assert (err.state, err.action, err.role) == (S.ASSIGNED, A.RESOLVE, R.ASSIGNEE)
     allowed = (A.ACCEPT, A.RETURN, A.ESCALATE, A.COMMENT, A.CLAIM, A.HAND_OVER, A.REASSIGN, A.REPLY_ORDER)
+    allowed = (*allowed, A.REPORT_UP)
     assert err.allowed == allowed
     body = err.as_dict()
     assert body["code"] == "illegal_transition"
@@ -241,10 +242,11 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
 
 
 def test_live_deadlines_follow_the_state() -> None:
-    assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT, DueKind.RESOLVE, DueKind.ORDER_REPLY}
-    assert live_deadlines(S.REOPENED) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME}
-    assert live_deadlines(S.IN_PROGRESS) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME}
-    assert live_deadlines(S.ACCEPTED) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME}
+    up = {DueKind.REPORT_UP_DECISION}  # a report-up's decide-by lives while in handling
+    assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT, DueKind.RESOLVE, DueKind.ORDER_REPLY} | up
+    assert live_deadlines(S.REOPENED) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME} | up
+    assert live_deadlines(S.IN_PROGRESS) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME} | up
+    assert live_deadlines(S.ACCEPTED) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME} | up
     assert live_deadlines(S.RESOLVED) == {DueKind.VERIFY}
     assert live_deadlines(S.VERIFIED) == {DueKind.FOLLOW_UP}
     assert live_deadlines(S.CLOSED) == frozenset()

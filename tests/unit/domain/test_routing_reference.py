@@ -33,7 +33,10 @@ STARTS = tuple(
         (2099, 6, 1, 12, 0),  # outside chinese_calendar's years: weekdays assumed
     )
 )
-REFERENCE = "68f05f6a5c78ad9e8a3c8ad7421fe37c4b3a0c8bc8027e832977afcb5669ed2d"
+# Updated when wt-clock and wt-routing met (2026-12-02): the catalog's content hash now covers its extension limits
+# (issue 16 item 4), so every decision's `catalog_version` changed; nothing else did (the first 40 decisions'
+# reprs compared with catalog_version removed: 0 of 40 differ).
+REFERENCE = "79281e60539d05f9356ebf8e826685ccd0f6f5b6a3fe644c0a5f3a29ae778e76"
 
 
 @pytest.fixture(scope="module")
