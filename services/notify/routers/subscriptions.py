@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.notify.auth import authenticate_request
+from services.notify.channels.webhook import new_secret
 from services.notify.problems import problems
 from shared.api_clients import ApiClient, Scope
 from shared.errors import Forbidden, InvalidInput, NotFound
@@ -112,7 +112,7 @@ async def _own(pool: asyncpg.Pool, client: ApiClient, subscription_id: uuid.UUID
 async def create(body: SubscriptionIn, client: Caller, pool: Pool) -> dict[str, Any]:
     if not client.sees_all and any(u not in client.units for u in body.units):
         raise InvalidInput("units must be among those this client may see", field="units")
-    secret = "whsec_" + secrets.token_urlsafe(32) if body.channel == "webhook" else None
+    secret = new_secret() if body.channel == "webhook" else None
     row = await pool.fetchrow(
         """INSERT INTO subscriptions (id, client_id, name, channel, target, secret, units, matter_types, event_types,
                                       levels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *""",
@@ -161,7 +161,7 @@ async def rotate(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict
     row = await _own(pool, client, subscription_id)
     if row["channel"] != "webhook":
         raise InvalidInput("only webhooks are signed", field="channel")
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = new_secret()
     row = await pool.fetchrow(
         """UPDATE subscriptions SET previous_secret = secret, secret = $2, updated_at = now() WHERE id = $1
            RETURNING *""",
@@ -169,6 +169,19 @@ async def rotate(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict
         secret,
     )
     return _view(row, secret)
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/retire-previous-secret",
+    summary="End a rotation: posts are signed with the current secret only",
+)
+async def retire_previous_secret(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict[str, Any]:
+    await _own(pool, client, subscription_id)
+    row = await pool.fetchrow(
+        "UPDATE subscriptions SET previous_secret = NULL, updated_at = now() WHERE id = $1 RETURNING *",
+        subscription_id,
+    )
+    return _view(row)
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, summary="Stop (kept for the delivery records)")
