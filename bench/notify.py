@@ -92,7 +92,14 @@ from griddispatch.infra import kafka as local_kafka
 from griddispatch.infra import postgres as local_postgres
 from griddispatch.infra.processes import Processes
 from services.notify.channels.base import Message, Outcome, Result
-from services.notify.channels.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookChannel, verify
+from services.notify.channels.webhook import (
+    ID_HEADER,
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookChannel,
+    verify,
+)
 from services.notify.fanout import FanOut
 from services.notify.worker import HUMAN, DeliveryWorker, backoff
 from shared.api_clients import create_client
@@ -143,7 +150,7 @@ def run_receiver() -> None:
     """The child process: a webhook receiver on 127.0.0.1 that prints its port, then serves until killed."""
 
     receipts: defaultdict[str, list[tuple[str, float]]] = defaultdict(list)
-    samples: defaultdict[str, list[tuple[str, float, str]]] = defaultdict(list)
+    samples: defaultdict[str, list[tuple[list[str], float, str]]] = defaultdict(list)
     peers: defaultdict[str, set[tuple[str, int]]] = defaultdict(set)  # the TCP connections each path was sent on
 
     async def hook(request: web.Request) -> web.Response:
@@ -154,8 +161,8 @@ def run_receiver() -> None:
         got = receipts[request.path]
         got.append((request.headers.get(IDEMPOTENCY_HEADER, ""), at))
         if len(got) <= SAMPLE_FIRST or len(got) % SAMPLE_EVERY == 0:
-            header = request.headers.get(SIGNATURE_HEADER, "")
-            samples[request.path].append((header, at, base64.b64encode(body).decode()))
+            signed = [request.headers.get(name, "") for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)]
+            samples[request.path].append((signed, at, base64.b64encode(body).decode()))
         return web.Response(status=200)
 
     def under(request: web.Request) -> list[str]:
@@ -595,11 +602,11 @@ async def measured(s: Session, producer: Any, events: Sequence[Prepared], mode: 
             seen.add((path, event_id))
             arrivals.append(at)
             run.latencies.append(at - sent[event_id])
-        for header, at, body in got["samples"]:
+        for (msg_id, timestamp, signature), at, body in got["samples"]:
             raw = base64.b64decode(body)
             if json.loads(raw)["id"] in sent:
                 run.sampled += 1
-                run.verified += verify(header, s.secrets[path], raw, now=at)
+                run.verified += verify(msg_id, timestamp, signature, s.secrets[path], raw, now=at)
     run.distinct = len(seen)
     arrivals.sort()
     if arrivals:

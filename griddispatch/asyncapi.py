@@ -100,6 +100,7 @@ DEAD_LETTER_REASONS: dict[str, str] = {
     "empty": "the value is empty",
     "not_json": "the value is not JSON (or is nested too deeply to parse safely)",
     "not_an_object": "the value is JSON but not an object",
+    "invalid_attribute_name": "an attribute name not lowercase a-z0-9 of at most 20 characters (CloudEvents 1.0)",
     "unknown_type": "`type` is not an event type griddispatch knows (a version it does not read, a typo)",
     "invalid_event": "the envelope or its `data` does not match the schema of its `type`",
     "unexpected_type": "a known type on a topic dispatch does not take it from",

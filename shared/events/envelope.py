@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,6 +109,10 @@ def encode(event: CloudEvent[Any]) -> EncodedEvent:
     )
 
 
+_ATTRIBUTE_NAME = re.compile(r"[a-z0-9]{1,20}")
+_DATA_MEMBERS = frozenset({"data", "data_base64"})  # members of the structured JSON form, not attributes
+
+
 def decode(value: bytes | None) -> CloudEvent[Any]:
     """Parse and validate one message; every failure is InvalidInput with a reason fit for a dead letter."""
     if not value:
@@ -120,6 +125,13 @@ def decode(value: bytes | None) -> CloudEvent[Any]:
         raise InvalidInput("not JSON: nested too deeply", reason="not_json") from exc
     if not isinstance(raw, dict):
         raise InvalidInput("a CloudEvent must be a JSON object", reason="not_an_object")
+    bad_names = [str(k) for k in raw if k not in _DATA_MEMBERS and not _ATTRIBUTE_NAME.fullmatch(str(k))]
+    if bad_names:  # CloudEvents 1.0: attribute names are lowercase a-z and 0-9 only, at most 20 recommended
+        raise InvalidInput(
+            f"attribute names must be lowercase a-z0-9, at most 20: {', '.join(bad_names)}",
+            reason="invalid_attribute_name",
+            fields=bad_names,
+        )
     try:
         event_type = EventType(str(raw.get("type")))
     except ValueError as exc:

@@ -18,20 +18,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
+import standardwebhooks
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.notify.channels.base import Channel, Message, Result
 from services.notify.channels.http_post import USER_AGENT
 from services.notify.channels.sms_http import HttpSmsGateway
 from services.notify.channels.smtp import SmtpChannel
-from services.notify.channels.webhook import SIGNATURE_HEADER, WebhookChannel, sign, verify
+from services.notify.channels.webhook import SIGNATURE_HEADER, WebhookChannel, new_secret, sign, verify
 
-SECRET = "whsec-current"
-OLD_SECRET = "whsec-previous"
+SECRET = new_secret()
+OLD_SECRET = new_secret()
 EVENT_ID = "0b6f1a7e-4c1d-4b7e-9a57-3f5d2c1e8a90"
 BODY = json.dumps(
     {"specversion": "1.0", "id": EVENT_ID, "type": "cn.griddispatch.case.assigned.v1", "data": {"title": "路灯不亮"}},
@@ -229,8 +232,8 @@ async def test_retries_carry_the_same_idempotency_key_and_each_verifies(
     assert len(got) == 3
     assert {r.headers["Idempotency-Key"] for r in got} == {EVENT_ID}
     for r in got:
-        assert r.body == BODY
-        assert verify(r.headers[SIGNATURE_HEADER], SECRET, r.body, now=time.time())
+        assert r.body == BODY and r.headers["webhook-id"] == EVENT_ID
+        assert standardwebhooks.Webhook(SECRET).verify(r.body, dict(r.headers)) == json.loads(BODY)
 
 
 async def test_the_receiver_gets_the_cloudevent_and_our_headers(receiver: Receiver, http: httpx.AsyncClient) -> None:
@@ -244,42 +247,70 @@ async def test_the_receiver_gets_the_cloudevent_and_our_headers(receiver: Receiv
     assert got.headers["X-Tenant"] == "district-7"
 
 
-async def test_the_signature_verifies_and_nothing_else_does(receiver: Receiver, http: httpx.AsyncClient) -> None:
+def _check(got: Any, now: float | None = None, tolerance_s: float = 300, *secrets: str) -> bool:
+    h = got.headers
+    return verify(
+        h.get("webhook-id"), h.get("webhook-timestamp"), h.get(SIGNATURE_HEADER), list(secrets), got.body,
+        now=time.time() if now is None else now, tolerance_s=tolerance_s,
+    )  # fmt: skip
+
+
+async def test_the_standardwebhooks_package_verifies_and_nothing_else_does(
+    receiver: Receiver, http: httpx.AsyncClient
+) -> None:
+    """The receiver's side with the `standardwebhooks` package, as its docs show; then ours, which agrees."""
     await WebhookChannel(http).send(_message(f"{receiver.base}/ok"))
     got = receiver.got("/ok")[-1]
-    header, now = got.headers[SIGNATURE_HEADER], time.time()
-    t = int(header.split(",")[0].removeprefix("t="))
-    assert abs(now - t) < 5
-    assert verify(header, SECRET, got.body, now=now)
-    assert not verify(header, "wrong secret", got.body, now=now)
-    assert not verify(header, SECRET, got.body.replace("路灯".encode(), "井盖".encode()), now=now)  # tampered
-    assert not verify(header, SECRET, got.body + b" ", now=now)
-    assert not verify(header, SECRET, got.body, now=now + 301)  # replayed after the tolerance
-    assert verify(header, SECRET, got.body, now=now + 3600, tolerance_s=7200)
-    assert verify(header, [OLD_SECRET, SECRET], got.body, now=now)  # a receiver holding both during rotation
-    assert not verify(header, [OLD_SECRET], got.body, now=now)
+    headers = dict(got.headers)
+    assert headers["webhook-id"] == EVENT_ID and abs(time.time() - int(headers["webhook-timestamp"])) < 5
+    assert standardwebhooks.Webhook(SECRET).verify(got.body, headers) == json.loads(BODY)
+    for wrong_secret, body in [
+        (OLD_SECRET, got.body),
+        (SECRET, got.body.replace("路灯".encode(), "井盖".encode())),  # tampered
+        (SECRET, got.body + b" "),
+    ]:
+        with pytest.raises(WebhookVerificationError):
+            standardwebhooks.Webhook(wrong_secret).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):  # the id is signed
+        standardwebhooks.Webhook(SECRET).verify(got.body, {**headers, "webhook-id": "other"})
+    now = time.time()
+    assert _check(got, now, 300, SECRET) and not _check(got, now, 300, OLD_SECRET)
+    assert not _check(got, now + 301, 300, SECRET)  # replayed after the tolerance
+    assert _check(got, now + 3600, 7200, SECRET)
 
 
 async def test_an_old_timestamp_fails_verification(receiver: Receiver, http: httpx.AsyncClient) -> None:
     ten_minutes_ago = time.time() - 600
     await WebhookChannel(http, clock=lambda: ten_minutes_ago).send(_message(f"{receiver.base}/ok"))
     got = receiver.got("/ok")[-1]
-    assert not verify(got.headers[SIGNATURE_HEADER], SECRET, got.body, now=time.time())
-    assert verify(got.headers[SIGNATURE_HEADER], SECRET, got.body, now=ten_minutes_ago + 1)
+    with pytest.raises(WebhookVerificationError):
+        standardwebhooks.Webhook(SECRET).verify(got.body, dict(got.headers))
+    assert _check(got, ten_minutes_ago + 1, 300, SECRET)
 
 
 async def test_a_subscription_without_a_secret_gets_unsigned_posts(receiver: Receiver, http: httpx.AsyncClient) -> None:
-    await WebhookChannel(http).send(_message(f"{receiver.base}/ok", secret=None, **{SIGNATURE_HEADER: "t=1,v1=00"}))
+    spoofed = {SIGNATURE_HEADER: "v1,AAAA", "webhook-id": "x", "webhook-timestamp": "1"}
+    await WebhookChannel(http).send(_message(f"{receiver.base}/ok", secret=None, **spoofed))
     got = receiver.got("/ok")[-1]
-    assert SIGNATURE_HEADER not in got.headers and got.headers["Idempotency-Key"] == EVENT_ID
+    assert SIGNATURE_HEADER not in got.headers and "webhook-id" not in got.headers
+    assert got.headers["Idempotency-Key"] == EVENT_ID
 
 
-def test_a_header_signed_with_both_secrets_verifies_for_a_receiver_holding_either() -> None:
-    header = sign([SECRET, OLD_SECRET], 1_800_000_000, BODY)
-    assert header.count("v1=") == 2
-    assert verify(header, OLD_SECRET, BODY, now=1_800_000_000)
-    assert verify(header, SECRET, BODY, now=1_800_000_000)
-    assert not verify(header, "third", BODY, now=1_800_000_000)
+async def test_during_a_rotation_a_receiver_holding_either_secret_verifies(
+    receiver: Receiver, http: httpx.AsyncClient
+) -> None:
+    message = Message(
+        delivery_id=9, event_id=EVENT_ID, target=f"{receiver.base}/ok", body=BODY, secret=SECRET,
+        previous_secret=OLD_SECRET,
+    )  # fmt: skip
+    await WebhookChannel(http).send(message)
+    got = receiver.got("/ok")[-1]
+    assert len(got.headers[SIGNATURE_HEADER].split(" ")) == 2
+    for secret in (SECRET, OLD_SECRET):
+        assert standardwebhooks.Webhook(secret).verify(got.body, dict(got.headers)) == json.loads(BODY)
+    with pytest.raises(WebhookVerificationError):
+        standardwebhooks.Webhook(new_secret()).verify(got.body, dict(got.headers))
+    assert sign([SECRET, OLD_SECRET], EVENT_ID, 1, BODY) != sign([SECRET], EVENT_ID, 1, BODY)
 
 
 # ---------------------------------------------------------------- SMS gateway

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -13,6 +12,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.notify.auth import authenticate_request, unseen_units
+from services.notify.channels.webhook import new_secret
 from services.notify.problems import problems
 from shared.api_clients import ApiClient, Scope
 from shared.errors import Forbidden, InvalidInput, NotFound
@@ -135,7 +135,7 @@ async def _own(pool: asyncpg.Pool, client: ApiClient, subscription_id: uuid.UUID
 @router.post("/subscriptions", status_code=201, summary="Subscribe to events (webhook, SMS or e-mail)")
 async def create(body: SubscriptionIn, client: Caller, pool: Pool) -> dict[str, Any]:
     await check_filters(pool, client, body.units, body.matter_types)
-    secret = "whsec_" + secrets.token_urlsafe(32) if body.channel == "webhook" else None
+    secret = new_secret() if body.channel == "webhook" else None
     row = await pool.fetchrow(
         """INSERT INTO subscriptions (id, client_id, name, channel, target, secret, units, matter_types, event_types,
                                       levels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *""",
@@ -185,7 +185,7 @@ async def rotate(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict
     row = await _own(pool, client, subscription_id)
     if row["channel"] != "webhook":
         raise InvalidInput("only webhooks are signed", field="channel")
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = new_secret()
     row = await pool.fetchrow(
         """UPDATE subscriptions SET previous_secret = secret, secret = $2, updated_at = now() WHERE id = $1
            RETURNING *""",
@@ -193,6 +193,19 @@ async def rotate(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict
         secret,
     )
     return _view(row, secret)
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/retire-previous-secret",
+    summary="End a rotation: posts are signed with the current secret only",
+)
+async def retire_previous_secret(subscription_id: uuid.UUID, client: Caller, pool: Pool) -> dict[str, Any]:
+    await _own(pool, client, subscription_id)
+    row = await pool.fetchrow(
+        "UPDATE subscriptions SET previous_secret = NULL, updated_at = now() WHERE id = $1 RETURNING *",
+        subscription_id,
+    )
+    return _view(row)
 
 
 @router.delete(

@@ -2,64 +2,95 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
+import standardwebhooks
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.notify.channels.base import Result
 from services.notify.channels.http_post import classify_status, parse_retry_after
 from services.notify.channels.smtp import classify_reply, message_id
-from services.notify.channels.webhook import sign, verify
+from services.notify.channels.webhook import new_secret, sign, verify
 
 T = 1_800_000_000
 BODY = b'{"id":"e1","data":{"title":"\xe8\xb7\xaf\xe7\x81\xaf"}}'
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+MSG = "e1"
 
 
-def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
-    expected = hmac.new(b"s3cret", f"{T}.".encode() + BODY, hashlib.sha256).hexdigest()
-    assert sign("s3cret", T, BODY) == f"t={T},v1={expected}"
+def test_the_signature_is_base64_hmac_sha256_over_id_dot_timestamp_dot_body() -> None:
+    mac = hmac.new(b"k" * 32, f"{MSG}.{T}.".encode() + BODY, hashlib.sha256).digest()
+    assert sign(SECRET, MSG, T, BODY) == "v1," + base64.b64encode(mac).decode()
+
+
+def test_generated_secrets_are_whsec_and_valid_base64_of_32_bytes() -> None:
+    for _ in range(500):
+        secret = new_secret()
+        assert secret.startswith("whsec_")
+        assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 32
 
 
 @pytest.mark.parametrize(
-    "header",
+    ("msg_id", "timestamp", "signature"),
     [
-        None,
-        "",
-        "garbage",
-        f"v1={'0' * 64}",  # no timestamp
-        f"t={T}",  # no signature
-        f"t={T},t={T},v1={'0' * 64}",  # two timestamps
-        f"t=+{T},v1={'0' * 64}",
-        f"t=١٢٣,v1={'0' * 64}",  # non-ASCII digits
-        f"t={T},v1=签名",  # non-ASCII signature must not raise
-        f"t={T},v0={'0' * 64}",
+        (None, str(T), None),
+        (MSG, str(T), ""),
+        (MSG, str(T), "garbage"),
+        (MSG, None, "v1," + "A" * 43 + "="),  # no timestamp
+        (None, str(T), "v1," + "A" * 43 + "="),  # no id
+        (MSG, f"+{T}", "v1," + "A" * 43 + "="),
+        (MSG, "١٢٣", "v1," + "A" * 43 + "="),  # non-ASCII digits
+        (MSG, str(T), "v1,签名"),  # non-ASCII signature must not raise
+        (MSG, str(T), "v0," + "A" * 43 + "="),
+        ("签", str(T), "v1," + "A" * 43 + "="),
     ],
 )
-def test_malformed_headers_never_verify_and_never_raise(header: str | None) -> None:
-    assert verify(header, "s3cret", BODY, now=T) is False
+def test_malformed_headers_never_verify_and_never_raise(
+    msg_id: str | None, timestamp: str | None, signature: str | None
+) -> None:
+    assert verify(msg_id, timestamp, signature, SECRET, BODY, now=T) is False
 
 
-def test_tolerance_both_ways_and_spaces_after_commas() -> None:
-    header = sign("s3cret", T, BODY).replace(",", ", ")
-    assert verify(header, "s3cret", BODY, now=T + 300)
-    assert not verify(header, "s3cret", BODY, now=T + 301)
-    assert verify(header, "s3cret", BODY, now=T - 300)
-    assert not verify(header, "s3cret", BODY, now=T - 301)  # a timestamp from the future is refused as well
+def test_tolerance_both_ways() -> None:
+    header = sign(SECRET, MSG, T, BODY)
+    assert verify(MSG, str(T), header, SECRET, BODY, now=T + 300)
+    assert not verify(MSG, str(T), header, SECRET, BODY, now=T + 301)
+    assert verify(MSG, str(T), header, SECRET, BODY, now=T - 300)
+    assert not verify(MSG, str(T), header, SECRET, BODY, now=T - 301)  # a timestamp from the future is refused
+
+
+def test_the_id_is_signed() -> None:
+    assert not verify("e2", str(T), sign(SECRET, MSG, T, BODY), SECRET, BODY, now=T)
 
 
 def test_empty_secrets_are_ignored() -> None:
-    assert not verify(sign("", T, BODY), ["", ""], BODY, now=T)
+    assert not verify(MSG, str(T), sign("", MSG, T, BODY), ["", ""], BODY, now=T)
 
 
-@given(st.binary(max_size=256), st.text(min_size=1, max_size=40), st.integers(0, 10**11))
-def test_sign_then_verify_round_trips(body: bytes, secret: str, timestamp: int) -> None:
-    assert verify(sign(secret, timestamp, body), [secret, "other"], body, now=timestamp)
-    assert not verify(sign(secret, timestamp, body), secret + "x", body, now=timestamp)
+def test_rotation_signs_with_both_space_separated_and_either_verifies() -> None:
+    old = new_secret()
+    header = sign([SECRET, old], MSG, T, BODY)
+    assert header.count("v1,") == 2 and len(header.split(" ")) == 2
+    assert verify(MSG, str(T), header, old, BODY, now=T) and verify(MSG, str(T), header, SECRET, BODY, now=T)
+    assert not verify(MSG, str(T), header, new_secret(), BODY, now=T)
+
+
+@given(st.binary(max_size=256), st.integers(0, 10**11))
+def test_sign_then_verify_round_trips_and_the_package_agrees(body: bytes, timestamp: int) -> None:
+    secret = new_secret()
+    header = sign(secret, MSG, timestamp, body)
+    assert verify(MSG, str(timestamp), header, [secret, "other"], body, now=timestamp)
+    assert not verify(MSG, str(timestamp), header, new_secret(), body, now=timestamp)
+    wh = standardwebhooks.Webhook(secret)
+    expected = wh.sign(MSG, datetime.fromtimestamp(timestamp, tz=UTC), body.decode("utf-8", "replace"))
+    if body == body.decode("utf-8", "replace").encode():
+        assert expected == header  # the package signs the same bytes the same way
 
 
 @pytest.mark.parametrize(
