@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Refreshes the console's vendored Apache ECharts (services/intake/console/vendor/echarts/) from the npm registry:
+# Refreshes the console's vendored Apache ECharts (services/console/static/vendor/echarts/) from the npm registry:
 # the ES-module build, renamed .js (served as JavaScript everywhere), with the licences of ECharts and of what
 # its build bundles (zrender, tslib). The console loads it from the project itself, never from a CDN.
 #   deploy/local/vendor-echarts.sh 6.1.0
 set -euo pipefail
 version="${1:?the ECharts version, e.g. 6.1.0}"
-out="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/services/intake/console/vendor/echarts"
+out="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/services/console/static/vendor/echarts"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "echarts@$version")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from griddispatch import __version__
+from services.console.routes import mount_console
 from services.intake import open311_http
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
@@ -18,7 +19,6 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.routers import (
     assessment,
     cases,
-    console,
     dashboard,
     desk,
     district_map,
@@ -161,5 +161,5 @@ def create_app(
         app.include_router(oidc.router)
     app.include_router(people_admin.router)
     app.include_router(assessment.router)
-    console.mount_console(app)
+    mount_console(app)  # the console's pages (services/console/), after every API route
     return app

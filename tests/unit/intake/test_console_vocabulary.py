@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.domain.lifecycle import AWAITING_ACCEPT, UNRESOLVED, DueKind, State
 from shared.people.model import RoleName
 
-LABELS = (Path(__file__).parents[3] / "services/intake/console/labels.js").read_text(encoding="utf-8")
+LABELS = (Path(__file__).parents[3] / "services/console/static/labels.js").read_text(encoding="utf-8")
 
 
 def _array(name: str) -> set[str]:

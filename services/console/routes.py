@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from services.intake.deps import Res
 from shared.settings import IntakeSettings
 
-CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
+CONSOLE_DIR = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(tags=["console"])
 
