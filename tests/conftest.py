@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from prometheus_client import REGISTRY
 
 from griddispatch.infra import kafka as local_kafka
@@ -23,6 +24,11 @@ from griddispatch.infra.processes import Processes
 from shared.db import create_pool, migrate
 from shared.kafka import delete_topics_with_prefix
 from shared.settings import DatabaseSettings, KafkaSettings, LocalInfraSettings
+
+# Property tests assert results, never speed: Hypothesis's per-example deadline (200 ms) measures the shared
+# machine's load instead (a duty-roster property failed at load 11 with correct results).
+hypothesis_settings.register_profile("griddispatch", deadline=None)
+hypothesis_settings.load_profile("griddispatch")
 
 # Fixtures of the services under test, available to every test module.
 pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures", "tests.e2e.loop_fixtures", "tests.oidc_fixtures"]

@@ -185,6 +185,8 @@ def responses(
     # A path that matches no operation, a method the path does not allow, and the size, type and text limits
     # answer in the same shape (services/intake/open311_http.py words them).
     documented.setdefault(404, {"description": "no such endpoint", "model": list[ErrorOut], "content": _XML})
+    # A parameter that is not valid (fmt: json or xml) or not text: 400 in the same shape, never problem+json.
+    documented.setdefault(400, {"description": _ERRORS[400], "model": list[ErrorOut], "content": _XML})
     if body:
         documented.setdefault(400, {"description": _ERRORS[400], "model": list[ErrorOut], "content": _XML})
         documented[400]["description"] += "; or a field that is not UTF-8 text, or JSON nested too deeply"

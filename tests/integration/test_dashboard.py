@@ -18,8 +18,10 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def test_the_dashboard_counts_today_trends_hot_spots_and_escalations(intake: IntakeUnderTest) -> None:
-    scope = f"unit:T{uuid.uuid4().hex[:10]}"
-    caller = await intake.caller("read", units=(scope, "unit:610199"))  # the district, but sees only these cases
+    # A department's key of its own: its area is the whole district, and it sees only the cases it is a party to,
+    # this test's (the session's database holds other tests' cases too).
+    scope = f"department:t{uuid.uuid4().hex[:10]}"
+    caller = await intake.caller("read", units=(scope,))
     now = datetime.now(UTC)
     midnight = now.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     spot = {"lon": 108.9352, "lat": 34.2721}

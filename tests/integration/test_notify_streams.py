@@ -306,8 +306,11 @@ async def test_access(served: Served) -> None:
     department_key = await key_for(served, "department:police")
     async with stream(served, "department:police", department_key):
         pass
-    response = await served.http.get("/v1/streams/branch:police-610199001", headers={"X-API-Key": department_key})
-    assert response.status_code == 404  # branches and departments: only as listed
+    async with stream(served, "branch:police-610199001", department_key):  # a department sees its branches' streams
+        pass
+    other = "branch:city_management-610199001"  # another department's branch: as if it did not exist
+    response = await served.http.get(f"/v1/streams/{other}", headers={"X-API-Key": department_key})
+    assert response.status_code == 404
     async with stream(served, "branch:police-610199001", await key_for(served, "*")):
         pass
 
