@@ -19,6 +19,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.routers import (
     assessment,
     cases,
+    console_config,
     dashboard,
     desk,
     district_map,
@@ -161,5 +162,6 @@ def create_app(
         app.include_router(oidc.router)
     app.include_router(people_admin.router)
     app.include_router(assessment.router)
+    app.include_router(console_config.router)
     mount_console(app)  # the console's pages (services/console/), after every API route
     return app

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.console.routes import CONSOLE_DIR, sign_in_methods, tiles_of
+from services.console.routes import CONSOLE_DIR
+from services.intake.routers.console_config import sign_in_methods, tiles_of
 from services.notify.main import create_app as create_notify_app
 from services.notify.streams import StreamHub
 from shared.settings import DatabaseSettings, IntakeSettings, KafkaSettings, NotifySettings
