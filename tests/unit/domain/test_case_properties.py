@@ -142,8 +142,12 @@ def check_case(case: Case) -> None:
     opened = case.open_deadlines()
     if case.state in ENDED:
         assert opened == (), f"{case.state} case with open deadlines {opened}"
-    keys = [(d.kind, d.party) for d in opened]
+    # One deadline of a kind per party, except supervision orders: each open order (督办单) has its own reply-by,
+    # answered by naming the order (reply_order's order_id), so a lead may owe two orders' replies at once.
+    keys = [(d.kind, d.party) for d in opened if d.kind is not DueKind.ORDER_REPLY]
     assert len(keys) == len(set(keys)), f"a party owes two deadlines of a kind at once: {keys}"
+    ids = [d.deadline_id for d in opened]
+    assert len(ids) == len(set(ids)), f"one deadline open twice: {ids}"
     live = live_deadlines(case.state)
     for d in opened:
         if d.kind is DueKind.REPORT_IN:
