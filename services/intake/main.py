@@ -31,6 +31,7 @@ from services.intake.routers import (
     registry,
     reports,
     rosters,
+    schemas,
     stats,
     supervision,
 )
@@ -163,5 +164,6 @@ def create_app(
     app.include_router(people_admin.router)
     app.include_router(assessment.router)
     app.include_router(console_config.router)
+    app.include_router(schemas.router)  # the events' data schemas (dataschema)
     mount_console(app)  # the console's pages (services/console/), after every API route
     return app

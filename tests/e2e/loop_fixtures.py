@@ -88,6 +88,7 @@ class Loop:
     hooks: Hooks
     pool: Any
     keys: dict[str, str]
+    kafka: KafkaSettings | None = None  # the loop's own topic prefix
 
     def h(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -297,7 +298,7 @@ async def loop(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://i") as intake_http,
             httpx.AsyncClient(base_url=notify_url, timeout=httpx.Timeout(10.0)) as notify_http,
         ):
-            it = Loop(intake_http, notify_http, hooks, intake.state.resources.pool, {})
+            it = Loop(intake_http, notify_http, hooks, intake.state.resources.pool, {}, kafka)
             await it.key("hotline", ["*"], ["submit", "read", "act"], source="hotline")
             await it.key("grid app", ["unit:610199004001"], ["read", "act"], source="grid_app")
             await it.key("street centre", [f"unit:{STREET}"], ["read", "act", "supervise"])
