@@ -1,0 +1,161 @@
+// The case's timeline and deadlines as people read them: each system note in plain Chinese (names, local times),
+// repeated reminders folded into one line with a count, void deadlines folded into one summary line.
+// Pure functions (no DOM, no fetch): tests/unit/console runs them under node.
+
+import { fmtTime } from "./dom.js";
+import { DEADLINES, label } from "./labels.js";
+import { nameOf, plain } from "./trace_text.js";
+
+// System entries that repeat while nothing changes: one line per (action, party, kind), with a count.
+export const REPEATED = new Set(["realert", "order_unanswered", "report_up_realert"]);
+
+const MISSED = /^(\w+) deadline (\S+) missed by (\S+)$/;
+const PART_MISSED = /^report-in deadline (\S+) missed by (\S+)$/;
+const CLOSE_REASONS = {
+  "the resident is satisfied": "居民评价满意，结案",
+  "the follow-up window passed without a rating": "回访期内居民未评价，自动结案",
+};
+const REFUSALS = {
+  illegal_transition: "案件当前状态不允许此操作",
+  routing_error: "派遣规则不允许此操作",
+  unknown_assignee: "单位不在区划中",
+  not_responsible: "您不是此部分的责任人",
+};
+const COLOURS = { yellow: "黄牌", red: "红牌" };
+
+// Entries whose `reason` the switch below already renders (a system's English reason is never shown raw).
+const REASONED = new Set(["escalate", "rejected", "realert", "escalate_part", "supervise", "supervise_order", "order_unanswered", "close", "resume"]);
+
+const deadlineName = (kind) => label(DEADLINES, kind);
+const names = (list, n, kind) => (list || []).map((x) => nameOf(x.includes(":") ? x : `${kind}:${x}`, n)).join("、");
+
+/** A missed deadline's system reason ("accept deadline <iso> missed by unit:…") in Chinese; null if not one. */
+export function missedText(reason, n = {}) {
+  const part = String(reason || "").match(PART_MISSED);
+  if (part) return `${nameOf(part[2], n)}未在报到时限（${fmtTime(part[1])}）前报到`;
+  const m = String(reason || "").match(MISSED);
+  if (m) return `${nameOf(m[3], n)}未在${deadlineName(m[1])}（${fmtTime(m[2])}）内完成`;
+  return null;
+}
+
+/** Who took a step, with the unit's name; a district acting for a street says so (区代街道). */
+export function onBehalfText(event, n = {}) {
+  const d = event.detail || {};
+  if (!d.on_behalf_of) return null;
+  return `${nameOf((event.actor || {}).unit, n)}代表${nameOf(d.on_behalf_of, n)}`;
+}
+
+/** The note of one timeline entry in Chinese: what a person wrote, or what the system did and why. */
+export function noteText(event, n = {}) {
+  const d = event.detail || {};
+  const a = event.action;
+  const parts = [];
+  const said = d.text || (REASONED.has(a) ? null : d.reason);
+  const reason = d.reason ? missedText(d.reason, n) : null;
+  switch (a) {
+    case "escalate":
+      parts.push(reason ? `${reason}：上报升级` : d.reason && d.reason !== "asked to escalate" ? plain(d.reason, n) : "人工上报升级");
+      if (d.to) parts.push(d.at_top ? `${nameOf(d.to, n)}已是最高层级` : `升级至${nameOf(d.to, n)}`);
+      break;
+    case "realert":
+      parts.push(`${reason || `${nameOf(d.lead, n)}超时`}：已是区指挥中心，再次提醒`);
+      if (d.next_due) parts.push(`新的${deadlineName(d.kind)}至 ${fmtTime(d.next_due)}`);
+      break;
+    case "escalate_part":
+      parts.push(`${reason || `${nameOf(d.party, n)}未按时报到`}：由${nameOf(d.to, n)}承担其部分`);
+      if (d.report_in_by) parts.push(`报到时限至 ${fmtTime(d.report_in_by)}`);
+      break;
+    case "supervise":
+      parts.push(`${reason || `${nameOf(d.lead, n)}超时`}：${nameOf(d.supervisor, n)}列入督办（第 ${d.misses ?? 1} 次）`);
+      if (d.next_due) parts.push(`新的${deadlineName(d.kind)}至 ${fmtTime(d.next_due)}`);
+      break;
+    case "supervise_order":
+    case "order_unanswered":
+      parts.push(`${COLOURS[d.colour] || ""}督办单：${nameOf(d.by, n)} → ${nameOf(d.to, n)}`);
+      if (d.reply_by) parts.push(`${a === "order_unanswered" ? "未在" : "须在"} ${fmtTime(d.reply_by)} 前回复`);
+      if (d.reason && a === "supervise_order") parts.push(missedText(d.reason, n) || plain(d.reason, n));
+      break;
+    case "close":
+      parts.push(CLOSE_REASONS[d.reason] || plain(d.reason, n));
+      break;
+    case "rejected":
+      parts.push(`${REFUSALS[d.code] || "操作未被接受"}`);
+      break;
+    case "resume":
+      if (d.automatic) parts.push("挂起结束，恢复计时");
+      break;
+    case "link":
+      parts.push(`重复上报 ${d.case_number || ""} 已合并到本案（共 ${d.duplicates ?? 1} 件）`);
+      break;
+    case "merge":
+      parts.push(`合并到 ${d.into_case_number || d.into}${d.distance_m != null ? `（相距 ${d.distance_m} 米）` : ""}`);
+      break;
+    default:
+      break;
+  }
+  if (said && a !== "close") parts.push(plain(said, n));
+  if (d.reason_code) parts.unshift(`[${d.reason_code}]`);
+  if (a === "assign" || a === "redispatch") {
+    const lead = d.lead || d.to;
+    if (lead) parts.push(`主办：${nameOf(lead, n)}`);
+    if (Array.isArray(d.assisting) && d.assisting.length) parts.push(`协办：${names(d.assisting, n, "unit")}`);
+  }
+  if (d.unit && a !== "redispatch") parts.push(`派往：${nameOf(d.unit, n)}`);
+  if (d.person && ["claim", "hand_over", "reassign"].includes(a)) parts.push(`责任人：${d.from || "无"} → ${d.person}`);
+  if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${names(d.departments, n, "department")}`);
+  const behalf = onBehalfText(event, n);
+  if (behalf) parts.push(`${behalf}吹哨`);
+  if (d.score) parts.push(`评分：${d.score}`);
+  return parts.filter(Boolean).join("；");
+}
+
+const repeatKey = (e) => {
+  const d = e.detail || {};
+  return [e.action, d.lead || d.to || d.party || "", d.kind || d.colour || ""].join("|");
+};
+
+/**
+ * The timeline as lines: each entry once, except repeated reminders, folded into the first of their kind with
+ * `count` and the time of the last one (`lastAt`).
+ */
+export function timelineLines(history) {
+  const out = [];
+  const folded = new Map();
+  for (const e of history || []) {
+    if (REPEATED.has(e.action)) {
+      const key = repeatKey(e);
+      const line = folded.get(key);
+      if (line) {
+        line.count += 1;
+        line.lastAt = e.at;
+        line.last = e;
+        continue;
+      }
+      const fresh = { event: e, count: 1, lastAt: e.at, last: e };
+      folded.set(key, fresh);
+      out.push(fresh);
+      continue;
+    }
+    out.push({ event: e, count: 1, lastAt: e.at, last: e });
+  }
+  return out;
+}
+
+/** How often and over what span a folded line happened: 「共 11 次，最近一次 2026-12-01 20:13」. */
+export function repeatText(line) {
+  if (line.count < 2) return "";
+  return `共 ${line.count} 次，最近一次 ${fmtTime(line.lastAt)}`;
+}
+
+/** The deadlines to show row by row (running and met), and the void ones as one count by kind. */
+export function deadlineGroups(rows) {
+  const shown = [];
+  const voided = [];
+  for (const r of rows || []) (r.status === "void" ? voided : shown).push(r);
+  const byKind = new Map();
+  for (const r of voided) byKind.set(r.name, (byKind.get(r.name) || 0) + 1);
+  const summary = voided.length
+    ? `已失效的时限 ${voided.length} 条（${[...byKind].map(([k, c]) => `${k} ${c}`).join("、")}）：案件改派、上报或办结后不再计时`
+    : "";
+  return { shown, voided, summary };
+}
