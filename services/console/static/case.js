@@ -11,7 +11,7 @@ import {
 import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
-import { traceLines } from "./trace_text.js";
+import { LOCATED_BY, traceLines } from "./trace_text.js";
 import { deadlineGroups, noteText, repeatText, timelineLines } from "./history_text.js";
 import { offeredTo } from "./allowed.js";
 import { unitPicker } from "./unit_picker.js";
@@ -72,8 +72,14 @@ function responsibleText(r, person) {
   return h("span", { id: "responsible", dataset: { person: r.lead } }, person && r.lead === person.id ? "我" : r.lead_name || r.lead);
 }
 
-function dl(pairs) {
-  return h("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+function dl(pairs, wide = false) {
+  return h("dl", { class: wide ? "facts wide" : "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+/** A small panel that sits beside the next one (the page fits a screen or two). */
+function half(el) {
+  if (el && el.classList) el.classList.add("half");
+  return el;
 }
 
 function section(title, ...content) {
@@ -437,7 +443,7 @@ export async function renderCase(main, ctx, caseId) {
               ["受理时间", fmtTime(c.received_at)],
               ["重复件", c.duplicates ? `${c.duplicates} 件已合并到本案` : null],
               ["合并到", c.merged_into ? h("a", { href: `#/cases/${c.merged_into}` }, c.merged_into) : null],
-            ]),
+            ], true),
             c.state === "received" ? h("p", { class: "notice" }, "已受理，正在派遣中……") : null,
           ),
           c.assignment ? section("派遣",
@@ -466,14 +472,14 @@ export async function renderCase(main, ctx, caseId) {
             dues.summary ? h("p", { class: "muted small", id: "deadlines-void" }, dues.summary) : null,
             h("p", { class: "muted small" }, "蓝牌：正常；黄牌：进入预警期；红牌：已超时。"),
           ) : null,
-          c.state !== "received" ? supervision.section : null,
-          c.state !== "received" ? clock.section : null,
+          c.state !== "received" ? half(supervision.section) : null,
+          c.state !== "received" ? half(clock.section) : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
-              ["定位方式", c.routing.decision && c.routing.decision.located_by],
-              ["规则版本", `registry ${c.routing.registry_version || "—"}`],
-            ]),
-            h("ol", { class: "trace", id: "routing-trace" },
+              ["定位方式", c.routing.decision && label(LOCATED_BY, c.routing.decision.located_by)],
+              ["区划版本", c.routing.registry_version || "—"],
+            ], true),
+            h("ol", { class: "trace columns", id: "routing-trace" },
               traceLines(c.routing.trace, names).map((line) => h("li", { dataset: { rule: line.rule } }, line.text)),
             ),
           ) : null,
@@ -498,7 +504,9 @@ export async function renderCase(main, ctx, caseId) {
           h("h3", {}, ctx.person ? "案件办理" : "指挥中心操作"),
           !canAct
             ? h("p", { class: "muted" }, ctx.person ? "您的角色只能查看，不能操作案件。" : "此密钥只能查看，不能操作案件。")
-            : [ctx.person ? personActor(ctx, acting, depts) : actorField(), forms],
+            : forms.length
+              ? [ctx.person ? personActor(ctx, acting, depts) : actorField(), forms]
+              : h("p", { class: "muted", id: "no-actions" }, "案件当前状态下没有可执行的操作。"),
         ),
       ),
     ),

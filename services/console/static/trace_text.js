@@ -4,6 +4,15 @@
 import { fmtTime } from "./dom.js";
 import { LEVELS, URGENCY, label } from "./labels.js";
 
+/** How the case was placed (the decision's located_by). */
+export const LOCATED_BY = {
+  point: "坐标落点",
+  grid_code: "App 上报的网格编码",
+  address: "地址匹配楼栋",
+  containing_area: "包含该点的最小区域",
+  district: "未能定位（交区处理）",
+};
+
 const PARTY = /\b(unit|branch|department):([A-Za-z0-9_.\-]*[A-Za-z0-9_\-])/g;
 const ISO_TIME = /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g;
 
