@@ -183,6 +183,8 @@ async def test_the_district_summons_for_the_case_s_street(page: Page, stack: Con
     await asyncio.to_thread(stack.wait_case, case_id, lambda c: c["state"] == "accepted")
     await _open_case(page, stack, case_id)
     await expect(page.locator("#case-state")).to_have_text("已签收")
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 2 * 1080, f"an accepted case's page is {height} px tall at 1920x1080"
     await page.check("#action-summon input[name=departments][value=market_supervision]")
     await page.click("#action-summon button[type=submit]")
     await expect(page.locator('#case-notice .applied[data-action="summon"]')).to_contain_text(

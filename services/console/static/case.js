@@ -12,7 +12,7 @@ import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
 import { LOCATED_BY, traceLines } from "./trace_text.js";
-import { deadlineGroups, noteText, repeatText, timelineLines } from "./history_text.js";
+import { deadlineGroups, deliverySummary, noteText, repeatText, timelineLines } from "./history_text.js";
 import { offeredTo } from "./allowed.js";
 import { unitPicker } from "./unit_picker.js";
 
@@ -93,7 +93,9 @@ async function loadDeliveries(caseId, holder) {
     clear(holder,
       items.length === 0
         ? h("p", { class: "muted" }, "尚无通知记录。")
-        : h("table", { class: "deliveries" },
+        : h("details", { class: "deliveries-fold" },
+          h("summary", { id: "deliveries-summary" }, deliverySummary(items, (st) => label(DELIVERY_STATUS, st))),
+          h("table", { class: "deliveries" },
             h("thead", {}, h("tr", {}, ["渠道", "对象", "事件", "状态", "尝试次数", "最后错误", "创建", "送达/最近尝试"].map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {},
               items.map((x) =>
@@ -110,6 +112,7 @@ async function loadDeliveries(caseId, holder) {
               ),
             ),
           ),
+        ),
     );
   } catch (err) {
     const missing = err instanceof ApiError && err.status === 404 && err.problem.detail === "Not Found";

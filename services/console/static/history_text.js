@@ -159,3 +159,10 @@ export function deadlineGroups(rows) {
     : "";
   return { shown, voided, summary };
 }
+
+/** The notifications as one line: 「共 12 条：已送达 6、待发送 6」 (the table opens below it). */
+export function deliverySummary(items, statusName = (s) => s) {
+  const by = new Map();
+  for (const x of items || []) by.set(x.status, (by.get(x.status) || 0) + 1);
+  return `共 ${(items || []).length} 条：${[...by].map(([s, n]) => `${statusName(s)} ${n}`).join("、")}（点击展开）`;
+}

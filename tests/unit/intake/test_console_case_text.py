@@ -174,3 +174,9 @@ def test_void_deadlines_fold_into_one_summary_line() -> None:
     rows += [{"name": "办结时限", "status": "open"}, {"name": "签收时限", "status": "met"}]
     out = _node("const g = history.deadlineGroups(input); return [g.shown.length, g.summary];", rows)
     assert out == [2, "已失效的时限 25 条（签收时限 12、办结时限 13）：案件改派、上报或办结后不再计时"]
+
+
+def test_notifications_fold_into_one_line_by_status() -> None:
+    items = [{"status": "delivered"}] * 6 + [{"status": "pending"}] * 5 + [{"status": "failed"}]
+    (line,) = _node("return [history.deliverySummary(input)];", items)
+    assert line == "共 12 条：delivered 6、pending 5、failed 1（点击展开）"
