@@ -147,6 +147,8 @@ async def test_the_case_page_reads_in_chinese_and_fits_two_screens(page: Page, s
     await expect(page.locator("#deadlines-void")).to_contain_text(f"已失效的时限 {len(void)} 条")
     await expect(page.locator("#deadlines tbody tr")).to_have_count(len(case["deadlines"]["items"]) - len(void))
     assert "unit:" not in await page.locator("#timeline").inner_text()
+    await expect(page.locator('#timeline li[data-action="report"] .actor')).to_have_text("居民")  # no client uuid
+    await expect(page.locator('#timeline li[data-action="assign"] .actor').first).to_have_text("系统")
 
     height = await page.evaluate("document.documentElement.scrollHeight")
     assert height <= 2 * 1080, f"the case page is {height} px tall at 1920x1080"

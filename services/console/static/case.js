@@ -60,7 +60,9 @@ export function actorText(actor, depts = [], names = {}) {
   if (personRole) parts.push([].concat(personRole).map((r) => label(PERSON_ROLES, r)).join("、"));
   if (actor.role) parts.push(label(ROLES, actor.role));
   if (actor.unit) parts.push(names[actor.unit] || partyName(actor.unit, depts));
-  if (!actor.name && actor.id) parts.push(actor.id);
+  // The system's own steps and a resident's (a client's uuid) need no id: the role says who.
+  const machine = actor.role === "system" || (actor.role === "resident" && /^[0-9a-f-]{36}$/i.test(actor.id || ""));
+  if (!actor.name && actor.id && !machine) parts.push(actor.id);
   return parts.join(" · ") || "—";
 }
 

@@ -52,7 +52,7 @@ function allowance(reason) {
   const unit = m[2].includes("working") ? "个工作日" : m[2].includes("hour") ? "小时" : m[2].includes("day") ? "天" : m[2];
   return `${m[1]} ${unit}`;
 }
-const COUNTED = { households: "影响户数", people: "涉及人数", reports: "重复上报", repeats: "重复上报" };
+const COUNTED = { households: "影响户数", duplicates: "重复上报件数" };
 
 // rule → (step, names, parties named in the reason, the step's detail) → sentence
 const RULES = {

@@ -180,3 +180,14 @@ def test_notifications_fold_into_one_line_by_status() -> None:
     items = [{"status": "delivered"}] * 6 + [{"status": "pending"}] * 5 + [{"status": "failed"}]
     (line,) = _node("return [history.deliverySummary(input)];", items)
     assert line == "共 12 条：delivered 6、pending 5、failed 1（点击展开）"
+
+
+def test_every_rule_the_code_can_write_has_a_chinese_sentence() -> None:
+    written = set()
+    for source in [*(ROOT / "shared").rglob("*.py"), *(ROOT / "services").rglob("*.py")]:
+        written |= set(re.findall(r"trace\.add\(\s*\"([a-z_]+\.[a-z_]+)\"", source.read_text(encoding="utf-8")))
+    sentences = set(
+        re.findall(r"^\s*\"([a-z_]+\.[a-z_]+)\":", (STATIC / "trace_text.js").read_text(encoding="utf-8"), re.M)
+    )
+    assert len(written) > 30
+    assert written - sentences == set()  # a new rule needs its sentence in trace_text.js
