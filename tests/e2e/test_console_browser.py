@@ -253,6 +253,7 @@ async def test_refusals_are_explained(district: tuple[Page, list[str]], stack: C
     problem = page.locator('#case-notice .problem[data-action="summon"]')
     await expect(problem).to_contain_text("派遣系统拒绝了此操作")
     await expect(problem).to_contain_text("仍为“已签收”")
+    await expect(problem).to_contain_text("原因：所选部门均已在办理本案")  # the reason in Chinese too
     history = (await _case(stack, case_id))["history"]
     assert history[-1]["action"] == "rejected" and history[-1]["detail"]["action"] == "summon"
     assert errors == []

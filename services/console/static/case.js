@@ -12,7 +12,7 @@ import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
 import { LOCATED_BY, traceLines } from "./trace_text.js";
-import { deadlineGroups, deliverySummary, noteText, repeatText, timelineLines } from "./history_text.js";
+import { deadlineGroups, deliverySummary, noteText, refusalText, repeatText, timelineLines } from "./history_text.js";
 import { offeredTo } from "./allowed.js";
 import { unitPicker } from "./unit_picker.js";
 
@@ -295,7 +295,7 @@ export async function renderCase(main, ctx, caseId) {
       const rejected = ours.find((e) => e.action === "rejected");
       if (rejected) {
         pending -= 1;
-        const why = rejected.note || (rejected.detail && rejected.detail.reason) || "";
+        const why = refusalText(rejected.detail || {});
         await rerender([
           accepted(),
           h("div", { class: "problem", role: "alert", dataset: { action: receipt.action } },

@@ -19,8 +19,57 @@ const REFUSALS = {
   illegal_transition: "案件当前状态不允许此操作",
   routing_error: "派遣规则不允许此操作",
   unknown_assignee: "单位不在区划中",
+  unknown_unit: "单位不在区划中",
+  return_not_allowed: "该事项不允许此单位退单",
+  not_lead: "只有主办单位可以申请",
+  not_supervising: "只有督办层级（或更高层级）可以审批",
+  not_in_unit: "您不属于该单位",
   not_responsible: "您不是此部分的责任人",
+  not_unit_head: "只有单位负责人可以改派经办人",
+  already_responsible: "已是此部分的责任人",
+  person_required: "请指定经办人",
+  extension_pending: "已有延期申请等待审批",
+  extension_limit: "延期次数已达上限",
+  extension_too_long: "申请延期的时间过长",
+  resolve_by_not_later: "新的办结时限须晚于当前时限",
+  bad_time: "时间格式不正确",
+  nothing_to_decide: "没有待审批的申请",
+  already_suspended: "案件已挂起，请先恢复计时",
+  suspension_pending: "已有挂起申请等待审批",
+  not_suspended: "案件未挂起",
+  unknown_order: "没有该督办单（可能已回复或失效）",
+  order_not_yours: "该督办单不是下发给本单位的",
+  bad_reply_by: "回复期限不正确",
+  report_up_pending: "已有上报等待决定",
+  report_up_at_top: "已是最高层级，无法再上报",
+  no_report_up: "没有待决定的上报",
+  not_report_up_rung: "只有被上报的层级可以决定",
+  bad_report_up_decision: "上报决定不正确",
+  instruction_needed: "请填写处理意见",
+  invalid_action: "操作内容不正确",
 };
+// Known reasons of a refusal, more precise than its code's sentence.
+const REFUSAL_REASONS = [
+  [/summon needs at least one department that does not already owe/, "所选部门均已在办理本案（已被召集或协办），无需再次召集"],
+  [/only a street or community/, "只有街道、社区（或区代表案件所在街道）可以召集部门"],
+  [/may summon only to cases in its own area/, "只能召集本辖区内的案件"],
+  [/lies in no street/, "案件不在任何街道辖区内，区无法代表街道召集"],
+  [/a summons names at least one department/, "请至少选择一个部门"],
+  [/^unknown department/, "所选部门不在区划中"],
+  [/has already reported its part/, "已报到，无需再次报到"],
+  [/^waiting for the parts of/, "仍有协办单位或被召集部门未报到，暂不能办结"],
+  [/is not the lead of this case/, "不是本案的主办单位"],
+  [/is not an assisting unit of this case/, "不是本案的协办单位"],
+  [/a return needs a reason/, "退单须说明原因"],
+  [/needs a text/, "请填写说明"],
+];
+
+/** Why an action was refused, in Chinese (the refusal's code, or a known reason). */
+export function refusalText(detail = {}) {
+  const reason = String(detail.reason || "");
+  for (const [pattern, text] of REFUSAL_REASONS) if (pattern.test(reason)) return text;
+  return REFUSALS[detail.code] || "操作未被接受";
+}
 const COLOURS = { yellow: "黄牌", red: "红牌" };
 
 // Entries whose `reason` the switch below already renders (a system's English reason is never shown raw).
@@ -79,7 +128,7 @@ export function noteText(event, n = {}) {
       parts.push(CLOSE_REASONS[d.reason] || plain(d.reason, n));
       break;
     case "rejected":
-      parts.push(`${REFUSALS[d.code] || "操作未被接受"}`);
+      parts.push(refusalText(d));
       break;
     case "resume":
       if (d.automatic) parts.push("挂起结束，恢复计时");

@@ -191,3 +191,30 @@ def test_every_rule_the_code_can_write_has_a_chinese_sentence() -> None:
     )
     assert len(written) > 30
     assert written - sentences == set()  # a new rule needs its sentence in trace_text.js
+
+
+def test_every_refusal_dispatch_can_record_reads_in_chinese() -> None:
+    sources = [*(ROOT / "shared/domain/case").glob("*.py"), ROOT / "shared/domain/lifecycle.py"]
+    sources += list((ROOT / "shared/domain/routing").glob("*.py"))
+    codes = {"invalid_action"}  # commands.py's default for an error without a code
+    for source in sources:
+        codes |= set(re.findall(r"^    code = \"([a-z_]+)\"", source.read_text(encoding="utf-8"), re.M))
+    texts = _node("return input.map((code) => history.refusalText({ code }));", sorted(codes))
+    assert len(codes) > 25
+    assert [c for c, t in zip(sorted(codes), texts, strict=True) if t == "操作未被接受"] == []
+
+
+def test_a_real_refusal_s_reason_reads_in_chinese() -> None:
+    from shared.domain.lifecycle import Action, CaseProgress, IllegalTransition, Role, State, apply
+
+    accepted = CaseProgress(
+        State.ACCEPTED, lead="unit:G", assisting=frozenset({"branch:P"}), owing=frozenset({"branch:P"})
+    )
+    with pytest.raises(IllegalTransition) as refused:
+        apply(accepted, Action.SUMMON, Role.SUPERVISOR, "duty-1", parties=["branch:P"])
+    wrong_state = CaseProgress(State.ASSIGNED, lead="unit:G")
+    with pytest.raises(IllegalTransition) as too_early:
+        apply(wrong_state, Action.SUMMON, Role.SUPERVISOR, "duty-1", parties=["branch:P"])
+    details = [{"code": e.value.code, "reason": str(e.value)} for e in (refused, too_early)]
+    lines = _node("return input.map((d) => history.refusalText(d));", details)
+    assert lines == ["所选部门均已在办理本案（已被召集或协办），无需再次召集", "案件当前状态不允许此操作"]
