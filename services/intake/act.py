@@ -46,6 +46,8 @@ _DIRECT = {
     "request_suspension": Action.REQUEST_SUSPENSION,
     "decide_suspension": Action.DECIDE_SUSPENSION,
     "resume": Action.RESUME,
+    "report_up": Action.REPORT_UP,  # 上报: services/intake/report_up.py checks who
+    "decide_report_up": Action.DECIDE_REPORT_UP,
 }
 _API_NAME = {
     **{v: k for k, v in _DIRECT.items()},
@@ -55,7 +57,7 @@ _API_NAME = {
     Action.RATE_UNSATISFIED: "rate",
 }
 _SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen", "redispatch", "urge", "supervise_order"}
-_SUPERVISOR_FIRST |= {"decide_extension", "decide_suspension"}
+_SUPERVISOR_FIRST |= {"decide_extension", "decide_suspension", "decide_report_up"}
 _RESIDENT_FIRST = {"rate"}
 
 
@@ -257,7 +259,8 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
     values = {
         "score": body.score,
         "departments": body.departments or None,
-        "lead": body.unit if body.action == "redispatch" else None,
+        "lead": body.unit if body.action in ("redispatch", "decide_report_up") else None,
+        "decision": body.decision,
         "person": body.person,
         "party": body.unit if body.action == "reassign" else None,
         "colour": body.colour,

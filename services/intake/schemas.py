@@ -38,6 +38,8 @@ ApiAction = Literal[
     "request_suspension",
     "decide_suspension",
     "resume",
+    "report_up",
+    "decide_report_up",
 ]
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -177,7 +179,8 @@ class ActionIn(Strict):
         max_length=80,
         pattern=r"^((unit|branch|department):)?[A-Za-z0-9_.\-]{1,64}$",
         description="redispatch: the new lead, a unit code (or unit:<code>), department:<code> or branch:<code>; "
-        "reassign by a command centre: the part (the lead, or an assisting party) whose person changes",
+        "reassign by a command centre: the part (the lead, or an assisting party) whose person changes; "
+        "decide_report_up with decision assign: the branch:<code> or department:<code> that leads",
         examples=["unit:610199004001001", "department:city_management"],
     )
 
@@ -204,6 +207,11 @@ class ActionIn(Strict):
     approved: bool | None = Field(None, description="decide_extension, decide_suspension: approve (true) or refuse")
     resume_at: datetime | None = Field(
         None, description="request_suspension: when the clock runs again by itself (RFC 3339 with offset; optional)"
+    )
+    decision: Literal["take", "assign", "send_back"] | None = Field(
+        None,
+        description="decide_report_up: take (the deciding unit leads), assign (the branch or department in `unit` "
+        "leads) or send_back (the lead keeps it; `text` the instruction)",
     )
 
     @field_validator("reply_by")
@@ -269,6 +277,16 @@ class ActionIn(Strict):
             self.resume_at and self.action != "request_suspension"
         ):
             raise ValueError("resolve_by is for request_extension only, resume_at for request_suspension only")
+        if self.action == "report_up" and not self.text:
+            raise ValueError("report_up needs a text: why the matter is beyond the unit")
+        if self.action == "decide_report_up" and self.decision is None:
+            raise ValueError("decide_report_up needs a decision: take, assign or send_back")
+        if self.decision is not None and self.action != "decide_report_up":
+            raise ValueError("decision is for decide_report_up only")
+        if self.decision == "assign" and not (self.unit and self.unit.partition(":")[0] in ("branch", "department")):
+            raise ValueError("decide_report_up with assign needs the unit: branch:<code> or department:<code>")
+        if self.decision == "send_back" and not self.text:
+            raise ValueError("decide_report_up with send_back needs a text: the instruction")
         return self
 
 

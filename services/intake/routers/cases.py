@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
-from services.intake import act, clock, supervise
+from services.intake import act, clock, report_up, supervise
 from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.case_views import case_detail, case_summary, delivery_view, received, responsible_ids
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
@@ -171,7 +171,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
         "`redispatch` (command centre, supervise scope): `unit` is the new lead (unit code, department:<code> or "
         "branch:<code>), `text` the reason; the case is assigned to it with fresh deadlines and a CaseAssigned "
         "event, as dispatch assigns. 422 `unknown_unit` for a unit the registry does not have; 403 for a unit "
-        "outside the caller's area."
+        "outside the caller's area. "
+        "Report up (上报): the lead (its responsible person or its system) sends `report_up` with `text` the reason; "
+        "the rung above the lead (or a unit above it, supervise scope) answers with `decide_report_up`: "
+        "`decision` take (it leads), assign (`unit` a branch:<code> or department:<code> leads) or send_back "
+        "(`text` the instruction). Undecided by its decide-by (the matter's reply_within_hours) it climbs a rung. "
+        "403 `not_report_up_rung` (not the lead; not the rung waited for nor above it), `not_responsible` "
+        "(a signed-in person not responsible for the case); 409 `report_up_pending`, `no_report_up`, "
+        "`report_up_at_top`."
     ),
     responses=problems(
         400,
@@ -210,6 +217,7 @@ async def post_action(
             body = await act.acting_unit(conn, client, body, row)
             await supervise.check(conn, client, body, row)
             await clock.check(conn, client, body, row)
+            await report_up.check(conn, client, body, row)
             chain = await act.unit_chain(conn, body.actor.unit)
             role = act.choose_role(client, body, row, scope_keys, chain)
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now
