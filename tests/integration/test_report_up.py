@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -69,7 +71,7 @@ async def _told(dispatch: DispatchUnderTest, case_id: str) -> set[tuple[str, str
     return {(e.data.assignee, e.data.role) for e in assigned}
 
 
-async def _reported_up(intake: IntakeUnderTest, dispatch: DispatchUnderTest) -> tuple[str, int]:
+async def _reported_up(intake: IntakeUnderTest, dispatch: DispatchUnderTest, person: str = "g-1") -> tuple[str, int]:
     """An accepted dog-nuisance case the grid has reported up (applied by dispatch); and how many actions so far."""
     report = await dispatch.report(title="楼顶违建养犬", matter_code="dog_nuisance")
     await dispatch.feed(report)
@@ -77,7 +79,7 @@ async def _reported_up(intake: IntakeUnderTest, dispatch: DispatchUnderTest) -> 
     assert (await dispatch.case(case_id))["lead"] == GRID
     await dispatch.feed(dispatch.action(case_id, "accept", "assignee", GRID), dispatch.runtime.topics.actions)
     grid = await intake.caller("read", "act", units=(GRID,))
-    asked = await _post(intake, case_id, grid, action="report_up", text=REASON, actor={"id": "g-1", "unit": GRID})
+    asked = await _post(intake, case_id, grid, action="report_up", text=REASON, actor={"id": person, "unit": GRID})
     assert asked.status_code == 202, asked.text
     seen = await _apply_actions(intake, dispatch, case_id, 0)
     assert (await dispatch.history(case_id))[-1] == "report_up"
@@ -215,3 +217,45 @@ async def test_an_undecided_report_up_from_a_grid_climbs_to_the_district_and_nev
     assert (await dispatch.case(case_id))["lead"] == DISTRICT
     decided = next(e for e in reversed(await _events(dispatch, case_id)) if e["action"] == "decide_report_up")
     assert decided["detail"]["rung"] == DISTRICT
+
+
+async def _reported_up_figure(intake: IntakeUnderTest, caller: Caller, level: str, code: str) -> int:
+    period = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    answer = await intake.http.get("/v1/assessment", params={"period": period, "level": level}, headers=caller.headers)
+    assert answer.status_code == 200, answer.text
+    row = next((r for r in answer.json()["rows"] if r["code"] == code), None)
+    return 0 if row is None else int(row["reported_up"])
+
+
+async def test_assessment_counts_report_ups_per_unit_and_person(
+    intake: IntakeUnderTest, dispatch: DispatchUnderTest
+) -> None:
+    street = await intake.caller("read", "supervise", units=(STREET,))
+    person = f"g-{uuid.uuid4().hex[:8]}"
+    grid_before = await _reported_up_figure(intake, street, "grid", GRID.removeprefix("unit:"))
+    community_before = await _reported_up_figure(intake, street, "community", COMMUNITY.removeprefix("unit:"))
+    case_id, seen = await _reported_up(intake, dispatch, person)
+    community = await intake.caller("read", "supervise", units=(COMMUNITY,))
+    sent = await _post(intake, case_id, community, action="decide_report_up", decision="send_back", text="先核实",
+                       actor={"id": "c-1", "unit": COMMUNITY})  # fmt: skip
+    assert sent.status_code == 202
+    seen = await _apply_actions(intake, dispatch, case_id, seen)
+    grid = await intake.caller("read", "act", units=(GRID,))
+    again = await _post(intake, case_id, grid, action="report_up", text="核实后仍无法处置",
+                        actor={"id": person, "unit": GRID})  # fmt: skip
+    assert again.status_code == 202
+    await _apply_actions(intake, dispatch, case_id, seen)
+    assert (await dispatch.history(case_id)).count("report_up") == 2
+
+    assert await _reported_up_figure(intake, street, "grid", GRID.removeprefix("unit:")) == grid_before + 2
+    assert (  # the community rolls up its grids' report-ups
+        await _reported_up_figure(intake, street, "community", COMMUNITY.removeprefix("unit:")) == community_before + 2
+    )
+    assert await _reported_up_figure(intake, street, "person", person) == 2
+    period = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    report = await intake.http.get(
+        "/v1/assessment.csv", params={"period": period, "level": "person"}, headers=street.headers
+    )
+    assert report.text.splitlines()[0].endswith(",主动上报")
+    (line,) = [r for r in report.text.splitlines() if f",{person}," in r]
+    assert line.endswith(",2")
