@@ -11,6 +11,7 @@ import {
 import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
+import { reportUpPanel } from "./reportup.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -370,6 +371,7 @@ export async function renderCase(main, ctx, caseId) {
   const isLead = ctx.person ? acting.some((o) => o.role === "assignee") : (c.assignment || {}).lead === ctx.actorUnit;
   const supervision = supervisionPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
   const clock = clockPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, isLead });
+  const reportUp = reportUpPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
   const forms = c.state === "received" ? [] : [
     ...own,
     claim,
@@ -380,6 +382,7 @@ export async function renderCase(main, ctx, caseId) {
     }),
     ...supervision.forms,
     ...clock.forms,
+    ...reportUp.forms,
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
       hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
@@ -481,6 +484,7 @@ export async function renderCase(main, ctx, caseId) {
           ) : null,
           c.state !== "received" ? supervision.section : null,
           c.state !== "received" ? clock.section : null,
+          c.state !== "received" ? reportUp.section : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
               ["定位方式", c.routing.decision && c.routing.decision.located_by],

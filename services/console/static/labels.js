@@ -83,6 +83,10 @@ export const ACTIONS = {
   request_suspension: "申请挂起",
   decide_suspension: "挂起审批",
   resume: "恢复计时",
+  report_up: "上报",
+  decide_report_up: "上报决定",
+  report_up_climbed: "上报逾期未决，报上一级",
+  report_up_realert: "上报逾期未决，再次提醒",
   deadline: "时限",
 };
 
