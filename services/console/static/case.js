@@ -12,6 +12,7 @@ import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
 import { reportUpPanel } from "./reportup.js";
+import { consultPanel } from "./consult.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -372,6 +373,7 @@ export async function renderCase(main, ctx, caseId) {
   const supervision = supervisionPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
   const clock = clockPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, isLead });
   const reportUp = reportUpPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
+  const consult = consultPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts });
   const forms = c.state === "received" ? [] : [
     ...own,
     claim,
@@ -383,6 +385,7 @@ export async function renderCase(main, ctx, caseId) {
     ...supervision.forms,
     ...clock.forms,
     ...reportUp.forms,
+    ...consult.forms,
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
       hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
@@ -485,6 +488,7 @@ export async function renderCase(main, ctx, caseId) {
           c.state !== "received" ? supervision.section : null,
           c.state !== "received" ? clock.section : null,
           c.state !== "received" ? reportUp.section : null,
+          c.state !== "received" ? consult.section : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
               ["定位方式", c.routing.decision && c.routing.decision.located_by],
