@@ -10,7 +10,9 @@ those cases so far (a report run after the month has ended sees their whole stor
   after it, or voided after it, e.g. by escalation);
 * escalated: escalated at least once (上报); returned: returned at least once (退回);
 * rated / satisfied: the residents' ratings of these cases (a case reopened after an unsatisfied rating
-  can be rated again: each rating counts); satisfaction_rate = satisfied / rated, null without ratings.
+  can be rated again: each rating counts); satisfaction_rate = satisfied / rated, null without ratings;
+* supervision and the clock, each step counted: urged (催办), orders_issued (督办单), extensions_approved (延期),
+  suspensions (挂起 approved), suspended_hours (resumed, or still suspended: until now), reported_up (上报).
 
 Rates of the monthly report (按时签收率, 按时办结率) are of the cases received.
 """
@@ -33,6 +35,12 @@ class CaseFacts:
     returned: bool = False
     rated: int = 0
     satisfied: int = 0
+    urged: int = 0
+    orders_issued: int = 0
+    extensions_approved: int = 0
+    suspensions: int = 0
+    suspended_seconds: float = 0.0
+    reported_up: int = 0
 
 
 @dataclass(slots=True)
@@ -45,6 +53,12 @@ class Tally:
     returned: int = 0
     rated: int = 0
     satisfied: int = 0
+    urged: int = 0
+    orders_issued: int = 0
+    extensions_approved: int = 0
+    suspensions: int = 0
+    suspended_seconds: float = 0.0
+    reported_up: int = 0
 
     def add(self, f: CaseFacts) -> None:
         self.received += 1
@@ -55,6 +69,12 @@ class Tally:
         self.returned += f.returned
         self.rated += f.rated
         self.satisfied += f.satisfied
+        self.urged += f.urged
+        self.orders_issued += f.orders_issued
+        self.extensions_approved += f.extensions_approved
+        self.suspensions += f.suspensions
+        self.suspended_seconds += f.suspended_seconds
+        self.reported_up += f.reported_up
 
     def merge(self, other: Tally) -> None:
         for name in self.__slots__:
@@ -99,6 +119,12 @@ class StatsRow:
             "satisfaction_rate": self.satisfaction_rate,
             "accepted_in_time_rate": self.accepted_in_time_rate,
             "resolved_in_time_rate": self.resolved_in_time_rate,
+            "urged": t.urged,
+            "orders_issued": t.orders_issued,
+            "extensions_approved": t.extensions_approved,
+            "suspensions": t.suspensions,
+            "suspended_hours": round(t.suspended_seconds / 3600, 2),
+            "reported_up": t.reported_up,
         }
 
 

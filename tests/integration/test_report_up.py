@@ -252,10 +252,15 @@ async def test_assessment_counts_report_ups_per_unit_and_person(
         await _reported_up_figure(intake, street, "community", COMMUNITY.removeprefix("unit:")) == community_before + 2
     )
     assert await _reported_up_figure(intake, street, "person", person) == 2
+    stats = await intake.http.get("/v1/stats", params={"unit": STREET, "by": "grid"}, headers=street.headers)
+    row = next(r for r in stats.json()["rows"] if r["unit"] == GRID.removeprefix("unit:"))
+    assert row["reported_up"] >= 2  # the monthly statistics count each report-up too
     period = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
     report = await intake.http.get(
         "/v1/assessment.csv", params={"period": period, "level": "person"}, headers=street.headers
     )
     assert report.text.splitlines()[0].endswith(",主动上报")
+    monthly = await intake.http.get("/v1/stats/monthly.csv", params={"month": period}, headers=street.headers)
+    assert monthly.text.splitlines()[0].endswith(",主动上报")
     (line,) = [r for r in report.text.splitlines() if f",{person}," in r]
     assert line.endswith(",2")
