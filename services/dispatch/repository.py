@@ -21,6 +21,7 @@ import asyncpg
 from services.dispatch import progress as progress_column
 from shared.domain.case import Case, CaseDeadline, DeadlineStatus, Entry
 from shared.domain.case.clock import Clock
+from shared.domain.case.consultation import Consultation
 from shared.domain.case.model import Supervision
 from shared.domain.case.nearby import box
 from shared.domain.lifecycle import MERGE_TARGETS, DueKind, State
@@ -36,13 +37,13 @@ INSERTED = (
     "title", "description", "location", "lon", "lat", "urgency", "households", "reporter", "attachments",
     "observed_at", "received_at", "accept_by", "resolve_by", "merged_into", "duplicates", "registry_version",
     "decision", "progress", "scope_keys", "lead_person", "part_persons", "persons", "supervision",
-    "clock",
+    "clock", "consultation",
 )  # fmt: skip
 # What a command can change on a stored case.
 UPDATED = (
     "state", "lead", "assisting", "accept_by", "resolve_by", "merged_into", "duplicates", "level", "decision",
     "progress", "scope_keys", "lead_person", "part_persons", "persons", "supervision",
-    "clock",
+    "clock", "consultation",
 )  # fmt: skip
 
 
@@ -94,6 +95,7 @@ def _row(case: Case, columns: Sequence[str]) -> dict[str, Any]:
         "persons": list(case.persons),
         "supervision": case.supervision.as_dict(),
         "clock": case.clock.as_dict(),
+        "consultation": case.consultation.as_dict(),
     }
     return {"case_id": case.case_id, **{c: full[c] for c in columns}}
 
@@ -141,6 +143,7 @@ def _case(row: asyncpg.Record, deadlines: Sequence[CaseDeadline]) -> Case:
         seq=row["last_seq"],
         deadlines=tuple(deadlines),
         clock=Clock.of(_loads(row["clock"])),
+        consultation=Consultation.of(_loads(row["consultation"])),
     )
 
 

@@ -69,6 +69,14 @@ def clock_outcome(entry: Entry) -> str:
     return "automatic" if entry.detail.get("automatic") else "asked"
 
 
+CONSULTATION = Counter(
+    "griddispatch_consultation_total",
+    "Consultation steps recorded (会商): convene, give_opinion, record_outcome, consultation_unanswered",
+    ["step"],
+)
+_CONSULTATION_STEPS = frozenset({"convene", "give_opinion", "record_outcome", "consultation_unanswered"})
+
+
 @dataclass(frozen=True, slots=True)
 class Mark:
     cases: dict[uuid.UUID, Case]
@@ -234,4 +242,6 @@ class UnitOfWork:
                 SUPERVISION.labels(fact.action, supervision_outcome(fact)).inc()
             elif isinstance(fact, Entry) and fact.action in _CLOCK_STEPS:
                 CLOCK.labels(fact.action, clock_outcome(fact)).inc()
+            elif isinstance(fact, Entry) and fact.action in _CONSULTATION_STEPS:
+                CONSULTATION.labels(fact.action).inc()
         return rows

@@ -7,8 +7,10 @@ the action through the lifecycle in case order and answers a refusal with a `rej
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -46,6 +48,11 @@ _DIRECT = {
     "request_suspension": Action.REQUEST_SUSPENSION,
     "decide_suspension": Action.DECIDE_SUSPENSION,
     "resume": Action.RESUME,
+    "report_up": Action.REPORT_UP,  # 上报: services/intake/report_up.py checks who
+    "decide_report_up": Action.DECIDE_REPORT_UP,
+    "convene": Action.CONVENE,  # 会商: services/intake/consult.py checks who
+    "give_opinion": Action.GIVE_OPINION,
+    "record_outcome": Action.RECORD_OUTCOME,
 }
 _API_NAME = {
     **{v: k for k, v in _DIRECT.items()},
@@ -55,7 +62,7 @@ _API_NAME = {
     Action.RATE_UNSATISFIED: "rate",
 }
 _SUPERVISOR_FIRST = {"summon", "cancel", "verify", "reopen", "redispatch", "urge", "supervise_order"}
-_SUPERVISOR_FIRST |= {"decide_extension", "decide_suspension"}
+_SUPERVISOR_FIRST |= {"decide_extension", "decide_suspension", "decide_report_up", "convene", "record_outcome"}
 _RESIDENT_FIRST = {"rate"}
 
 
@@ -147,6 +154,8 @@ async def acting_unit(
     parties = [p for p in (case["lead"], *case["assisting"]) if p]
     if unit is not None and unit in parties:
         return body
+    if unit is not None and body.action == "give_opinion" and unit in invited_parties(case):
+        return body  # 会商: the department itself was invited, not its branch on the case
     for party in parties:
         chain = await unit_chain(conn, party)
         if (
@@ -156,6 +165,17 @@ async def acting_unit(
         ):
             return body.model_copy(update={"actor": body.actor.model_copy(update={"unit": party})})
     return body
+
+
+def consultation_of(case: asyncpg.Record) -> dict[str, Any]:
+    """The case row's open consultation (会商), {} when none."""
+    raw = case.get("consultation")
+    data = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    return dict(data)
+
+
+def invited_parties(case: asyncpg.Record) -> list[str]:
+    return list(consultation_of(case).get("invited", []))
 
 
 def _acts_for(client: ApiClient, unit: str | None, chain: frozenset[str]) -> bool:
@@ -173,6 +193,9 @@ def roles_of(
             roles.append(Role.ASSIGNEE)
         if unit in case["assisting"]:
             roles.append(Role.ASSISTING)
+    scoped = client.has(Scope.ACT) or client.has(Scope.SUPERVISE)
+    if case is not None and scoped and _acts_for(client, unit, chain) and unit in invited_parties(case):
+        roles.append(Role.INVITEE)  # 会商: an invited party answers, on the case or not
     if client.has(Scope.SUPERVISE):
         roles.append(Role.SUPERVISOR)
     if client.own_key in scope_keys and client.has(Scope.ACT):
@@ -200,6 +223,8 @@ def choose_role(
         if body.action in _SUPERVISOR_FIRST
         else Role.RESIDENT
         if body.action in _RESIDENT_FIRST
+        else Role.INVITEE
+        if body.action == "give_opinion"
         else None
     )
     return prefer if prefer in roles else roles[0]
@@ -264,7 +289,11 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
     values = {
         "score": body.score,
         "departments": body.departments or None,
-        "lead": body.unit if body.action == "redispatch" else None,
+        "lead": body.unit if body.action in ("redispatch", "decide_report_up", "record_outcome") else None,
+        "invited": body.invited or None,
+        "opinions_by": body.opinions_by.isoformat() if body.opinions_by else None,
+        "assisting": body.assisting or None,
+        "decision": body.decision,
         "person": body.person,
         "party": body.unit if body.action == "reassign" else None,
         "colour": body.colour,

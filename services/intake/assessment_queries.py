@@ -110,7 +110,7 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
     ev AS MATERIALIZED (
         SELECT e.case_id, e.seq, e.action, e.actor, e.detail, e.at FROM case_events e JOIN cohort USING (case_id)
         WHERE e.action IN ('{Action.ESCALATE}', '{Action.RETURN}', '{Action.COMMENT}', '{Action.URGE}',
-                           '{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}')
+                           '{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}', '{Action.REPORT_UP}')
     ),
     f_dl AS (
         SELECT bucket,
@@ -161,6 +161,10 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
         FROM ev e JOIN parties p ON p.party = e.detail->>'to'
         WHERE e.action IN ('{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}') GROUP BY 1
     ),
+    f_rup AS (  -- report-ups (上报) it made as the lead
+        SELECT p.bucket, count(DISTINCT e.case_id::text || ':' || e.seq) AS reported_up
+        FROM ev e JOIN parties p ON p.party = e.detail->>'by' WHERE e.action = '{Action.REPORT_UP}' GROUP BY 1
+    ),
 {_RATED_BY},
     f_rate AS (
         SELECT p.bucket, count(*) AS rated, count(*) FILTER (WHERE r.action = {SATISFIED}) AS satisfied
@@ -176,13 +180,13 @@ UNIT_FIGURES = f"""{AREA}{_COHORT},
         coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
         coalesce(resolves_timed, 0) AS resolves_timed,
-        {_CLOCK_COLUMNS}
+        {_CLOCK_COLUMNS}, coalesce(reported_up, 0) AS reported_up
     FROM (SELECT bucket FROM f_dl UNION SELECT bucket FROM f_esc UNION SELECT bucket FROM f_ret
           UNION SELECT bucket FROM f_urge UNION SELECT bucket FROM f_ord UNION SELECT bucket FROM f_rate
-          UNION SELECT bucket FROM f_clk) b
+          UNION SELECT bucket FROM f_clk UNION SELECT bucket FROM f_rup) b
     LEFT JOIN f_dl USING (bucket) LEFT JOIN f_esc USING (bucket) LEFT JOIN f_ret USING (bucket)
     LEFT JOIN f_urge USING (bucket) LEFT JOIN f_ord USING (bucket) LEFT JOIN f_rate USING (bucket)
-    LEFT JOIN f_clk USING (bucket)"""
+    LEFT JOIN f_clk USING (bucket) LEFT JOIN f_rup USING (bucket)"""
 
 PERSON_FIGURES = f"""{AREA}{_COHORT},
     dl AS MATERIALIZED (
@@ -274,6 +278,11 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
             WHERE e.action IN ('{Action.SUPERVISE_ORDER}', '{Action.REPLY_ORDER}')
         ) o WHERE person IS NOT NULL GROUP BY person
     ),
+    f_rup AS (  -- report-ups (上报) they made for the lead
+        SELECT e.actor->>'id' AS person, count(DISTINCT e.case_id::text || ':' || e.seq) AS reported_up
+        FROM case_events e JOIN cohort USING (case_id) JOIN parties p ON p.party = e.detail->>'by'
+        WHERE e.action = '{Action.REPORT_UP}' AND coalesce(e.actor->>'id', '') <> '' GROUP BY 1
+    ),
 {_RATED_BY},
     f_rate AS (
         SELECT r.actor->>'id' AS person, count(*) AS rated,
@@ -292,11 +301,12 @@ PERSON_FIGURES = f"""{AREA}{_COHORT},
         coalesce(accept_seconds_total, 0)::float8 AS accept_seconds_total, coalesce(accepts_timed, 0) AS accepts_timed,
         coalesce(resolve_seconds_total, 0)::float8 AS resolve_seconds_total,
         coalesce(resolves_timed, 0) AS resolves_timed,
-        {_CLOCK_COLUMNS}
+        {_CLOCK_COLUMNS}, coalesce(reported_up, 0) AS reported_up
     FROM (SELECT person FROM f_act UNION SELECT person FROM f_ord UNION SELECT person FROM f_rate
-          UNION SELECT person FROM f_clk) b
+          UNION SELECT person FROM f_clk UNION SELECT person FROM f_rup) b
     LEFT JOIN f_act USING (person) LEFT JOIN f_units USING (person) LEFT JOIN f_urge USING (person)
     LEFT JOIN f_ord USING (person) LEFT JOIN f_rate USING (person) LEFT JOIN f_clk USING (person)
+    LEFT JOIN f_rup USING (person)
     WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM person_roles pr WHERE pr.person_id = b.person AND pr.role = $6)
     ORDER BY b.person"""
 

@@ -61,6 +61,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("批准延期", "extensions_approved"),
     ("挂起", "suspensions"),
     ("挂起时长（小时）", "suspended_hours"),
+    ("主动上报", "reported_up"),
 )
 _RATES = {"accepted_on_time_rate", "resolved_on_time_rate", "satisfaction_rate"}
 

@@ -152,6 +152,7 @@ def case_detail(
         },
         "supervision": _supervision(row),
         "clock": _json(row.get("clock")) or {},  # extension or suspension asked, extensions approved, suspended
+        "consultation": _json(row.get("consultation")) or {},  # 会商: convener, invited, opinions_by, opinions
         "routing": {
             "registry_version": row["registry_version"],
             "decision": {k: v for k, v in decision.items() if k != "trace"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -38,7 +38,13 @@ ApiAction = Literal[
     "request_suspension",
     "decide_suspension",
     "resume",
+    "report_up",
+    "decide_report_up",
+    "convene",
+    "give_opinion",
+    "record_outcome",
 ]
+PARTY = r"^(unit|branch|department):[A-Za-z0-9_.\-]{1,64}$"
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -156,7 +162,7 @@ class ActorIn(Strict):
         description="acting for: unit:<code>, branch:<code> or department:<code>",
         examples=["unit:610199004001001006"],
     )
-    role: Literal["assignee", "assisting", "supervisor", "resident"] | None = Field(
+    role: Literal["assignee", "assisting", "supervisor", "resident", "invitee"] | None = Field(
         None, description="inferred from the case and the client when omitted"
     )
 
@@ -182,7 +188,9 @@ class ActionIn(Strict):
         max_length=80,
         pattern=r"^((unit|branch|department):)?[A-Za-z0-9_.\-]{1,64}$",
         description="redispatch: the new lead, a unit code (or unit:<code>), department:<code> or branch:<code>; "
-        "reassign by a command centre: the part (the lead, or an assisting party) whose person changes",
+        "reassign by a command centre: the part (the lead, or an assisting party) whose person changes; "
+        "decide_report_up with decision assign: the branch:<code> or department:<code> that leads; "
+        "record_outcome: the lead decided",
         examples=["unit:610199004001001", "department:city_management"],
     )
 
@@ -210,6 +218,26 @@ class ActionIn(Strict):
     resume_at: datetime | None = Field(
         None, description="request_suspension: when the clock runs again by itself (RFC 3339 with offset; optional)"
     )
+    invited: list[Annotated[str, Field(max_length=80, pattern=PARTY)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="convene: the units, branches and departments invited (unit:<code>, branch:<code>, "
+        "department:<code>)",
+        examples=[["department:police", "unit:610199004001"]],
+    )
+    opinions_by: datetime | None = Field(
+        None,
+        description="convene: when the opinions are due (RFC 3339 with offset, later than now); default: the "
+        "catalog's reply_within_hours from now",
+    )
+    assisting: list[Annotated[str, Field(max_length=80, pattern=PARTY)]] = Field(
+        default_factory=list, max_length=10, description="record_outcome: the assisting units decided"
+    )
+    decision: Literal["take", "assign", "send_back"] | None = Field(
+        None,
+        description="decide_report_up: take (the deciding unit leads), assign (the branch or department in `unit` "
+        "leads) or send_back (the lead keeps it; `text` the instruction)",
+    )
 
     @field_validator("reply_by")
     @classmethod
@@ -223,7 +251,7 @@ class ActionIn(Strict):
             raise ValueError("reply_by must be later than now")
         return value
 
-    @field_validator("resolve_by", "resume_at")
+    @field_validator("resolve_by", "resume_at", "opinions_by")
     @classmethod
     def _later(cls, value: datetime | None) -> datetime | None:
         if value is None:
@@ -276,6 +304,27 @@ class ActionIn(Strict):
             self.resume_at and self.action != "request_suspension"
         ):
             raise ValueError("resolve_by is for request_extension only, resume_at for request_suspension only")
+        if self.action == "report_up" and not self.text:
+            raise ValueError("report_up needs a text: why the matter is beyond the unit")
+        if self.action == "decide_report_up" and self.decision is None:
+            raise ValueError("decide_report_up needs a decision: take, assign or send_back")
+        if self.decision is not None and self.action != "decide_report_up":
+            raise ValueError("decision is for decide_report_up only")
+        if self.decision == "assign" and not (self.unit and self.unit.partition(":")[0] in ("branch", "department")):
+            raise ValueError("decide_report_up with assign needs the unit: branch:<code> or department:<code>")
+        if self.action in ("convene", "give_opinion", "record_outcome") and not self.text:
+            what = {"convene": "the topic", "give_opinion": "the opinion", "record_outcome": "the outcome"}
+            raise ValueError(f"{self.action} needs a text: {what[self.action]}")
+        if self.action == "convene" and not self.invited:
+            raise ValueError("convene needs invited: the units and departments invited")
+        if self.action == "record_outcome" and not self.unit:
+            raise ValueError("record_outcome needs the unit that leads")
+        if (self.invited or self.opinions_by) and self.action != "convene":
+            raise ValueError("invited and opinions_by are for convene only")
+        if self.assisting and self.action != "record_outcome":
+            raise ValueError("assisting is for record_outcome only")
+        if self.decision == "send_back" and not self.text:
+            raise ValueError("decide_report_up with send_back needs a text: the instruction")
         return self
 
 

@@ -12,6 +12,8 @@ those cases so far (a report run after the month has ended sees their whole stor
 * rated / satisfied: the residents' ratings of these cases (a case reopened after an unsatisfied rating
   can be rated again: each rating counts); satisfaction_rate = satisfied / rated, null without ratings. 基本满意
   counts as satisfied (as the hotlines count 满意率); basically_satisfied says how many of the satisfied it was.
+* supervision and the clock, each step counted: urged (催办), orders_issued (督办单), extensions_approved (延期),
+  suspensions (挂起 approved), suspended_hours (resumed, or still suspended: until now), reported_up (上报).
 
 Rates of the monthly report (按时签收率, 按时办结率) are of the cases received.
 """
@@ -35,6 +37,12 @@ class CaseFacts:
     rated: int = 0
     satisfied: int = 0
     basically_satisfied: int = 0  # of the satisfied: rated 基本满意
+    urged: int = 0
+    orders_issued: int = 0
+    extensions_approved: int = 0
+    suspensions: int = 0
+    suspended_seconds: float = 0.0
+    reported_up: int = 0
 
 
 @dataclass(slots=True)
@@ -48,6 +56,12 @@ class Tally:
     rated: int = 0
     satisfied: int = 0
     basically_satisfied: int = 0
+    urged: int = 0
+    orders_issued: int = 0
+    extensions_approved: int = 0
+    suspensions: int = 0
+    suspended_seconds: float = 0.0
+    reported_up: int = 0
 
     def add(self, f: CaseFacts) -> None:
         self.received += 1
@@ -59,6 +73,12 @@ class Tally:
         self.rated += f.rated
         self.satisfied += f.satisfied
         self.basically_satisfied += f.basically_satisfied
+        self.urged += f.urged
+        self.orders_issued += f.orders_issued
+        self.extensions_approved += f.extensions_approved
+        self.suspensions += f.suspensions
+        self.suspended_seconds += f.suspended_seconds
+        self.reported_up += f.reported_up
 
     def merge(self, other: Tally) -> None:
         for name in self.__slots__:
@@ -104,6 +124,12 @@ class StatsRow:
             "satisfaction_rate": self.satisfaction_rate,
             "accepted_in_time_rate": self.accepted_in_time_rate,
             "resolved_in_time_rate": self.resolved_in_time_rate,
+            "urged": t.urged,
+            "orders_issued": t.orders_issued,
+            "extensions_approved": t.extensions_approved,
+            "suspensions": t.suspensions,
+            "suspended_hours": round(t.suspended_seconds / 3600, 2),
+            "reported_up": t.reported_up,
         }
 
 

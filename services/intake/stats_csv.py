@@ -23,6 +23,12 @@ HEADERS = (
     "评价数",
     "满意数",
     "满意率",
+    "催办",
+    "督办单",
+    "批准延期",
+    "挂起",
+    "挂起时长（小时）",
+    "主动上报",
 )
 
 
@@ -46,6 +52,12 @@ def _line(row: StatsRow, code: str) -> list[str]:
         str(t.rated),
         str(t.satisfied),
         percent(row.satisfaction_rate),
+        str(t.urged),
+        str(t.orders_issued),
+        str(t.extensions_approved),
+        str(t.suspensions),
+        f"{t.suspended_seconds / 3600:.2f}",
+        str(t.reported_up),
     ]
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from services.intake.area import ACTIVE
 from services.intake.case_facts import COUNTED, fact_predicates
 from services.intake.stats import CaseFacts
+from shared.domain.lifecycle import Action
 from shared.queries.case_events import RATINGS, SATISFIED
 from shared.queries.visibility import visible
 
@@ -34,6 +35,19 @@ END"""
 
 
 _P = fact_predicates("c")
+# supervision's and the clock's steps on the case (督办, 延期, 挂起, 上报), each counted
+_STEPS = f"""SELECT count(*) FILTER (WHERE e.action = '{Action.URGE}') AS urged,
+        count(*) FILTER (WHERE e.action = '{Action.SUPERVISE_ORDER}') AS orders_issued,
+        count(*) FILTER (WHERE e.action = '{Action.DECIDE_EXTENSION}' AND e.detail->>'approved' = 'true')
+            AS extensions_approved,
+        count(*) FILTER (WHERE e.action = '{Action.DECIDE_SUSPENSION}' AND e.detail->>'approved' = 'true')
+            AS suspensions,
+        count(*) FILTER (WHERE e.action = '{Action.REPORT_UP}') AS reported_up,
+        coalesce(sum((e.detail->>'suspended_s')::float8) FILTER (WHERE e.action = '{Action.RESUME}'), 0)::float8
+            AS resumed_seconds
+    FROM case_events e WHERE e.case_id = c.case_id
+      AND e.action IN ('{Action.URGE}', '{Action.SUPERVISE_ORDER}', '{Action.DECIDE_EXTENSION}',
+                       '{Action.DECIDE_SUSPENSION}', '{Action.REPORT_UP}', '{Action.RESUME}')"""
 FACTS = f"""
     SELECT {{bucket}} AS bucket,
         {_P["accepted_in_time"]} AS accepted_in_time,
@@ -44,8 +58,13 @@ FACTS = f"""
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action IN {RATINGS}) AS rated,
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}) AS satisfied,
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}
-            AND e.detail->>'level' = 'basically_satisfied') AS basically_satisfied
+            AND e.detail->>'level' = 'basically_satisfied') AS basically_satisfied,
+        s.urged, s.orders_issued, s.extensions_approved, s.suspensions, s.reported_up,
+        s.resumed_seconds + CASE WHEN c.clock ? 'suspended'
+            THEN extract(epoch FROM now() - (c.clock->'suspended'->>'since')::timestamptz)::float8 ELSE 0 END
+            AS suspended_seconds
     FROM cases c JOIN tree t ON c.place = t.code
+    CROSS JOIN LATERAL ({_STEPS}) s
     WHERE c.received_at >= $3 AND c.received_at < $4 AND c.{COUNTED}
       AND {visible("$5", "c.scope_keys")}"""
 

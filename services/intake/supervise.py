@@ -34,12 +34,23 @@ _DISTRICTS = f"""SELECT coalesce(array_agg('unit:' || code), '{{}}') FROM regist
     WHERE version_id = {ACTIVE} AND parent IS NULL AND 'unit:' || code = ANY($1::text[])"""
 
 
+async def rung_above(conn: asyncpg.Connection, party: str) -> str | None:
+    """The rung above a unit (itself at the top) or a branch (its department); None for a department."""
+    level: str | None = await conn.fetchval(_RUNG_ABOVE, party)
+    return level
+
+
+async def district_units(conn: asyncpg.Connection, scope_keys: list[str]) -> frozenset[str]:
+    """The district command centre(s) of a case's place: a department's rung above."""
+    districts: list[str] = await conn.fetchval(_DISTRICTS, scope_keys)
+    return frozenset(districts)
+
+
 async def supervising_units(conn: asyncpg.Connection, lead: str, scope_keys: list[str]) -> frozenset[str]:
     """The units that may act as the supervising level of a case led by `lead`: the rung above it and above."""
-    level: str | None = await conn.fetchval(_RUNG_ABOVE, lead)
+    level = await rung_above(conn, lead)
     if level is None:  # a department: the district command centre supervises
-        districts: list[str] = await conn.fetchval(_DISTRICTS, scope_keys)
-        return frozenset(districts)
+        return await district_units(conn, scope_keys)
     above = await unit_chain(conn, level)
     return above if level == lead else above - {lead}
 

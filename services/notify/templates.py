@@ -111,6 +111,10 @@ ACTION_NAMES = {
     "decide_report_up": "上报决定",  # the rung took it, assigned a department or sent it back
     "report_up_climbed": "上报逾期未决, 已报上一级",
     "report_up_realert": "上报逾期未决, 再次提醒",
+    "convene": "发起会商",  # a street or community invited units and departments (consultation_commands.py)
+    "give_opinion": "会商意见",  # an invited party answered
+    "record_outcome": "会商结论",  # the convener recorded the decided lead and assisting units
+    "consultation_unanswered": "会商意见截止",  # the opinions-by passed
 }
 # what a CaseAssigned says by the role it names (shared/domain/case/supervision_commands.py adds the supervision ones)
 ROLE_TAGS: dict[str, str] = {
@@ -132,6 +136,9 @@ ROLE_TAGS: dict[str, str] = {
     "report_up": "上报待决",
     "report_up_sent_back": "上报退回",
     "report_up_climbed": "上报已报上一级",
+    "consultation_invited": "会商邀请",
+    "consultation_opinion": "会商意见",
+    "consultation_due": "会商意见截止",
 }
 SUPERVISION_ROLES: dict[str, str] = {
     "urged": "上级催办，请尽快办理",
@@ -149,6 +156,9 @@ SUPERVISION_ROLES: dict[str, str] = {
     "report_up": "下级上报，请按期决定：自办、指派部门或退回",
     "report_up_sent_back": "上报已退回，请按指示办理",
     "report_up_climbed": "上报逾期未决，已报上一级",
+    "consultation_invited": "邀请你单位参加会商，请在截止时间前提出意见",
+    "consultation_opinion": "会商单位已提出意见，请查看",
+    "consultation_due": "会商意见已截止，请记录会商结论",
 }
 DEADLINE_NAMES: dict[str, str] = {
     DueKind.ACCEPT: "签收",
@@ -159,6 +169,7 @@ DEADLINE_NAMES: dict[str, str] = {
     DueKind.ORDER_REPLY: "督办回复",
     DueKind.RESUME: "挂起到期恢复",
     DueKind.REPORT_UP_DECISION: "上报决定",
+    DueKind.CONSULTATION_OPINION: "会商意见",
 }
 
 # Numbers a resident may type into a title or an address: mobile, landline, ID card (18 characters).

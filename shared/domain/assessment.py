@@ -131,6 +131,7 @@ class Figures:
     extensions_approved: int = 0  # of those, approved by the supervising level
     suspensions: int = 0  # suspensions (挂起) of its clock approved
     suspended_seconds: float = 0.0  # time its clock stood suspended (resumed, or still suspended: until now)
+    reported_up: int = 0  # report-ups (上报) it made as the lead (a case reported up twice counts twice)
     rated: int = 0
     satisfied: int = 0
     accept_seconds_total: float = 0.0  # sum over the acceptances timed, for averages that add up
@@ -178,6 +179,7 @@ class Figures:
             "extensions_approved": self.extensions_approved,
             "suspensions": self.suspensions,
             "suspended_hours": round(self.suspended_seconds / 3600, 2),
+            "reported_up": self.reported_up,
             "rated": self.rated,
             "satisfied": self.satisfied,
             "accepted_on_time_rate": r(self.rate("accepted_on_time")),

@@ -68,6 +68,10 @@ class Action(StrEnum):
     # report up (上报): no state changes (shared/domain/case/report_up_commands.py checks who and moves the lead)
     REPORT_UP = "report_up"  # the lead reports the matter is beyond the unit, with a reason
     DECIDE_REPORT_UP = "decide_report_up"  # the rung owed the decision: take it, assign a department, send it back
+    # consultation (会商): no state changes but the outcome's assign (shared/domain/case/consultation_commands.py)
+    CONVENE = "convene"  # a street or community invites units and departments, with a deadline for opinions
+    GIVE_OPINION = "give_opinion"  # an invited party's opinion, by the deadline
+    RECORD_OUTCOME = "record_outcome"  # the convener records the decided lead and assisting units
 
 
 class Role(StrEnum):
@@ -75,6 +79,7 @@ class Role(StrEnum):
     ASSISTING = "assisting"  # a co-assigned unit or a summoned department
     SUPERVISOR = "supervisor"  # a command centre or a higher level
     RESIDENT = "resident"  # the reporter
+    INVITEE = "invitee"  # a unit or department invited to a consultation (会商), on the case or not
     SYSTEM = "system"  # dispatch and escalation
 
 
@@ -89,6 +94,7 @@ class DueKind(StrEnum):
     ORDER_REPLY = "order_reply"  # a supervision order's reply-by (the lead owes the reply)
     RESUME = "resume"  # a suspension's resume-at (挂起): the clock runs again by itself then
     REPORT_UP_DECISION = "report_up_decision"  # a report-up's decide-by (the rung it was reported to owes it)
+    CONSULTATION_OPINION = "consultation_opinion"  # an invited party's opinion is due by then (会商)
 
 
 class Tier(StrEnum):
@@ -206,6 +212,10 @@ TABLE: tuple[Rule, ...] = (
     _rule(A.RESUME, CLOCK_STATES, {R.ASSIGNEE, R.SUPERVISOR}, STAY),
     _rule(A.REPORT_UP, IN_HANDLING, {R.ASSIGNEE}, STAY),
     _rule(A.DECIDE_REPORT_UP, IN_HANDLING, {R.SUPERVISOR}, STAY),
+    # consultation (会商): the convener (a street or community) invites and records; the invited answer
+    _rule(A.CONVENE, IN_HANDLING, {R.SUPERVISOR}, STAY),
+    _rule(A.GIVE_OPINION, IN_HANDLING, {R.INVITEE}, STAY),
+    _rule(A.RECORD_OUTCOME, IN_HANDLING, {R.SUPERVISOR}, STAY),
 )
 # the actions that name a part's responsible person and change nothing else
 PERSONAL_ACTIONS: frozenset[Action] = frozenset({A.CLAIM, A.HAND_OVER, A.REASSIGN})
@@ -217,6 +227,8 @@ CLOCK_ACTIONS: frozenset[Action] = frozenset(
 )
 # the report-up actions: checked and recorded by shared/domain/case/report_up_commands.py
 REPORT_UP_ACTIONS: frozenset[Action] = frozenset({A.REPORT_UP, A.DECIDE_REPORT_UP})
+# the consultation actions: checked and recorded by shared/domain/case/consultation_commands.py
+CONSULTATION_ACTIONS: frozenset[Action] = frozenset({A.CONVENE, A.GIVE_OPINION, A.RECORD_OUTCOME})
 
 _INDEX: dict[tuple[State, Action, Role], Rule] = {}
 for _row in TABLE:
@@ -241,6 +253,9 @@ LIVE_DEADLINES: dict[State, frozenset[DueKind]] = {
 # a report-up's decide-by lives while the case is in handling (a new lead voids it with the rest)
 for _live in IN_HANDLING:
     LIVE_DEADLINES[_live] = LIVE_DEADLINES[_live] | {DueKind.REPORT_UP_DECISION}
+# so does a consultation's opinions-by (one per invited party; a new lead voids them with the consultation)
+for _live in IN_HANDLING:
+    LIVE_DEADLINES[_live] = LIVE_DEADLINES[_live] | {DueKind.CONSULTATION_OPINION}
 
 
 # A suspension's resume-at lives while the case is in the clock's states (shared/domain/case/clock_commands.py).
@@ -507,6 +522,9 @@ _EFFECTS: dict[Action, Callable[[_Ctx], _Effect]] = {
     A.REQUEST_EXTENSION: _needs_note,
     A.REQUEST_SUSPENSION: _needs_note,
     A.REPORT_UP: _needs_note,
+    A.CONVENE: _needs_note,
+    A.GIVE_OPINION: _needs_note,
+    A.RECORD_OUTCOME: _needs_note,
 }
 # Actions whose own fact already carries the note; the rest get a separate NOTE fact.
 _NOTE_CONSUMED = frozenset(

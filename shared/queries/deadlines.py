@@ -68,6 +68,18 @@ async def of_case(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[asyncpg.
     )
 
 
+async def open_of_kind(conn: asyncpg.Connection, case_id: uuid.UUID, kind: str) -> list[asyncpg.Record]:
+    """The case's open deadlines of `kind` (deadline_id, party, starts_at, due_at), soonest first."""
+    return list(
+        await conn.fetch(
+            """SELECT deadline_id, party, starts_at, due_at FROM deadlines
+               WHERE case_id = $1 AND kind = $2 AND status = 'open' ORDER BY due_at""",
+            case_id,
+            kind,
+        )
+    )
+
+
 async def running(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[asyncpg.Record]]:
     """The open deadlines of each case."""
     rows = await conn.fetch(

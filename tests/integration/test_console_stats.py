@@ -99,6 +99,12 @@ async def test_stats_per_community_of_a_street_for_february(intake: IntakeUnderT
         "satisfaction_rate": 0.6667,
         "accepted_in_time_rate": 0.3333,
         "resolved_in_time_rate": 0.3333,
+        "urged": 0,
+        "orders_issued": 0,
+        "extensions_approved": 0,
+        "suspensions": 0,
+        "suspended_hours": 0.0,
+        "reported_up": 0,
     }
     assert (rows[YUANDONG]["received"], rows[YUANDONG]["overdue"]) == (1, 1)
     assert rows["610199002003"]["received"] == 0 and rows["610199002003"]["satisfaction_rate"] is None

@@ -45,7 +45,9 @@ def test_monthly_csv_has_a_bom_chinese_headers_a_line_per_unit_and_a_total() -> 
         ["c3", "劳动社区", "0"],
         ["", "合计", "1"],
     ]
-    assert lines[2][-1] == "100.0%" and lines[1][-1] == ""
+    rate = HEADERS.index("满意率")
+    assert lines[2][rate] == "100.0%" and lines[1][rate] == ""
+    assert dict(zip(HEADERS, lines[2], strict=True))["主动上报"] == "0"
 
 
 def test_the_attachment_is_named_in_ascii_and_in_chinese() -> None:
@@ -63,3 +65,16 @@ def test_basically_satisfied_counts_as_satisfied_and_is_shown_apart() -> None:
     row = tally(BUCKETS, facts).rows[0].as_dict()
     assert (row["rated"], row["satisfied"], row["basically_satisfied"]) == (3, 2, 1)
     assert row["satisfaction_rate"] == 0.6667  # 满意率 = (满意 + 基本满意) / rated
+
+
+def test_supervision_clock_and_report_up_steps_add_up_per_row_and_in_the_totals() -> None:
+    facts = [
+        CaseFacts("c1", urged=2, orders_issued=1, reported_up=1, suspensions=1, suspended_seconds=5400),
+        CaseFacts("c2", extensions_approved=1, reported_up=2, suspended_seconds=1800),
+    ]
+    stats = tally(BUCKETS, facts)
+    rows = {r.unit: r.as_dict() for r in stats.rows}
+    assert (rows["c1"]["urged"], rows["c1"]["orders_issued"], rows["c1"]["suspended_hours"]) == (2, 1, 1.5)
+    assert (rows["c2"]["extensions_approved"], rows["c2"]["reported_up"]) == (1, 2)
+    totals = stats.totals.as_dict()
+    assert (totals["reported_up"], totals["suspensions"], totals["suspended_hours"]) == (3, 1, 2.0)

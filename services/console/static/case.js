@@ -15,6 +15,8 @@ import { LOCATED_BY, traceLines } from "./trace_text.js";
 import { deadlineGroups, deliverySummary, noteText, refusalText, repeatText, timelineLines } from "./history_text.js";
 import { offeredTo } from "./allowed.js";
 import { unitPicker } from "./unit_picker.js";
+import { reportUpPanel } from "./reportup.js";
+import { consultPanel } from "./consult.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -375,6 +377,8 @@ export async function renderCase(main, ctx, caseId) {
   const isLead = ctx.person ? acting.some((o) => o.role === "assignee") : (c.assignment || {}).lead === ctx.actorUnit;
   const supervision = supervisionPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
   const clock = clockPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, isLead });
+  const reportUp = reportUpPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts, isLead });
+  const consult = consultPanel({ c, ctx, caseId, form: actionForm, onDone: awaitApplied, depts });
   const forms = c.state === "received" ? [] : [
     ...own,
     claim,
@@ -385,6 +389,8 @@ export async function renderCase(main, ctx, caseId) {
     }),
     ...supervision.forms,
     ...clock.forms,
+    ...reportUp.forms,
+    ...consult.forms,
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
       hint: "指挥中心人工改派：搜索或按层级、部门选择新的主办单位，并说明原因。",
@@ -479,6 +485,8 @@ export async function renderCase(main, ctx, caseId) {
           ) : null,
           c.state !== "received" ? half(supervision.section) : null,
           c.state !== "received" ? half(clock.section) : null,
+          c.state !== "received" ? half(reportUp.section) : null,
+          c.state !== "received" ? half(consult.section) : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
               ["定位方式", c.routing.decision && label(LOCATED_BY, c.routing.decision.located_by)],

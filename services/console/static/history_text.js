@@ -47,6 +47,15 @@ const REFUSALS = {
   bad_report_up_decision: "上报决定不正确",
   instruction_needed: "请填写处理意见",
   invalid_action: "操作内容不正确",
+  consultation_open: "已有会商正在进行",
+  no_consultation: "没有正在进行的会商",
+  consultation_closed: "会商意见征询已截止",
+  opinion_given: "已提交过会商意见",
+  not_convener: "只有会商发起单位可以记录会商结果",
+  not_invited: "本单位未被邀请参加会商",
+  convener_not_allowed: "只有案件所在的街道或社区可以发起会商",
+  invited_needed: "请至少邀请一个单位或部门",
+  bad_opinions_by: "意见截止时间不正确",
 };
 // Known reasons of a refusal, more precise than its code's sentence.
 const REFUSAL_REASONS = [

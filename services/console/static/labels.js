@@ -83,6 +83,14 @@ export const ACTIONS = {
   request_suspension: "申请挂起",
   decide_suspension: "挂起审批",
   resume: "恢复计时",
+  report_up: "上报",
+  decide_report_up: "上报决定",
+  report_up_climbed: "上报逾期未决，报上一级",
+  report_up_realert: "上报逾期未决，再次提醒",
+  convene: "发起会商",
+  give_opinion: "会商意见",
+  record_outcome: "会商结论",
+  consultation_unanswered: "会商意见截止",
   deadline: "时限",
 };
 
@@ -91,6 +99,7 @@ export const ROLES = {
   assisting: "协办",
   supervisor: "指挥中心",
   resident: "居民",
+  invitee: "会商单位",
   system: "系统",
 };
 
@@ -127,6 +136,7 @@ export const DEADLINES = {
   order_reply: "督办回复时限",
   resume: "挂起到期恢复",
   report_up_decision: "上报决定时限",
+  consultation_opinion: "会商意见时限",
 };
 
 export const DELIVERY_STATUS = {

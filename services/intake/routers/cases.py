@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
-from services.intake import act, case_names, clock, supervise
+from services.intake import act, case_names, clock, consult, report_up, supervise
 from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.case_views import case_detail, case_summary, delivery_view, received, responsible_ids
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
@@ -176,7 +176,20 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
         "`redispatch` (command centre, supervise scope): `unit` is the new lead (unit code, department:<code> or "
         "branch:<code>), `text` the reason; the case is assigned to it with fresh deadlines and a CaseAssigned "
         "event, as dispatch assigns. 422 `unknown_unit` for a unit the registry does not have; 403 for a unit "
-        "outside the caller's area."
+        "outside the caller's area. "
+        "Report up (上报): the lead (its responsible person or its system) sends `report_up` with `text` the reason; "
+        "the rung above the lead (or a unit above it, supervise scope) answers with `decide_report_up`: "
+        "`decision` take (it leads), assign (`unit` a branch:<code> or department:<code> leads) or send_back "
+        "(`text` the instruction). Undecided by its decide-by (the matter's reply_within_hours) it climbs a rung. "
+        "403 `not_report_up_rung` (not the lead; not the rung waited for nor above it), `not_responsible` "
+        "(a signed-in person not responsible for the case); 409 `report_up_pending`, `no_report_up`, "
+        "`report_up_at_top`. "
+        "Consultation (会商): a street or community over the case's place (supervise scope) sends `convene` with "
+        "`invited` (unit:, branch:, department:), `text` the topic and optionally `opinions_by`; each invited party "
+        "answers with `give_opinion` (`text` the opinion; role `invitee`) by then; the convener sends "
+        "`record_outcome` with `unit` the decided lead, `assisting` and `text` the outcome, which re-dispatches the "
+        "case. 403 `convener_not_allowed`, `not_invited`, `not_convener`; 409 `consultation_open`, "
+        "`no_consultation`, `consultation_closed` (an answer after the deadline), `opinion_given`."
     ),
     responses=problems(
         400,
@@ -215,6 +228,8 @@ async def post_action(
             body = await act.acting_unit(conn, client, body, row)
             await supervise.check(conn, client, body, row)
             await clock.check(conn, client, body, row)
+            await report_up.check(conn, client, body, row)
+            await consult.check(conn, client, body, row)
             chain = await act.unit_chain(conn, body.actor.unit)
             role = act.choose_role(client, body, row, scope_keys, chain)
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now

@@ -31,7 +31,10 @@ DEFINITIONS = (
     "the other figures say what has happened to those cases so far. accepted_in_time: an accept-by deadline was "
     "met before it was due; resolved_in_time: a resolve-by deadline was met before it was due; overdue: an "
     "accept-by, resolve-by or report-in deadline ran past its due time; escalated / returned: at least once; "
-    "rated / satisfied: the residents' ratings (each counts); satisfaction_rate = satisfied / rated. "
+    "rated / satisfied: the residents' ratings (each counts); satisfaction_rate = satisfied / rated; "
+    "urged, orders_issued, extensions_approved, suspensions, reported_up: the steps of supervision (催办, 督办单), "
+    "the clock (延期, 挂起) and report-up (上报) on those cases, each counted; suspended_hours: the time they stood "
+    "suspended (still suspended: until now). "
     "by=street|community|grid: rows by where the case lies; by=department: by its lead's department."
 )
 _BELOW: dict[str, By] = {

@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.domain.calendar import deadline, warning_times
 from shared.domain.case.clock import NO_CLOCK
+from shared.domain.case.consultation import NO_CONSULTATION
 from shared.domain.case.model import (
     NO_SUPERVISION,
     SYSTEM,
@@ -39,6 +40,7 @@ from shared.domain.case.persons import Named, persons_by_party, who_takes_over
 from shared.domain.case.visibility import scope_keys
 from shared.domain.lifecycle import (
     CLOCK_ACTIONS,
+    CONSULTATION_ACTIONS,
     ENDED,
     IN_HANDLING,
     PERSONAL_ACTIONS,
@@ -388,6 +390,11 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
 
         report_up_commands.report_up_by_hand(work, request, action, cause)
         return work.done()
+    if action in CONSULTATION_ACTIONS:
+        from shared.domain.case import consultation_commands  # it builds on this module's steps
+
+        consultation_commands.consultation_by_hand(work, request, action, cause)
+        return work.done()
     new = outcome.progress
     kinds = {f.kind for f in outcome.facts}
     if FactKind.ESCALATION_NEEDED in kinds:
@@ -607,6 +614,7 @@ def _assign(
         part_persons=(),
         supervision=NO_SUPERVISION,  # a new lead: no supervisor, no misses, the orders void with its deadlines
         clock=NO_CLOCK,  # nor extensions or a suspension: its deadlines are fresh
+        consultation=NO_CONSULTATION,  # a consultation ends with a new lead (its opinions' deadlines are void)
     )
     work.give_parts(sorted(new.assisting), had)
     if work.get("lead_person") is not None:  # the history names the person too (the row and the event always do)
@@ -674,6 +682,10 @@ def fire(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -
         from shared.domain.case import report_up_commands  # it builds on this module's steps
 
         return report_up_commands.report_up_undecided(case, fired, rules, now, cause=cause)
+    if fired.kind is DueKind.CONSULTATION_OPINION:
+        from shared.domain.case import consultation_commands  # it builds on this module's steps
+
+        return consultation_commands.opinions_due(case, fired, rules, now, cause=cause)
     if fired.tier is not Tier.ESCALATE or fired.kind not in (DueKind.ACCEPT, DueKind.RESOLVE):
         return None
     if case.state not in IN_HANDLING or case.lead != fired.assignee:

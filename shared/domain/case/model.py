@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.case.clock import NO_CLOCK, Clock
+from shared.domain.case.consultation import NO_CONSULTATION, Consultation
 from shared.domain.catalog import MatterCatalog
 from shared.domain.lifecycle import CaseProgress, DueKind, State
 from shared.domain.model import MatterType
@@ -245,6 +246,7 @@ class Case:
     seq: int = 0  # the last history entry's sequence number
     deadlines: tuple[CaseDeadline, ...] = ()  # the open ones, and any a command or a fired event refers to
     clock: Clock = NO_CLOCK  # extensions and suspension (延期, 挂起) asked, approved, in force
+    consultation: Consultation = NO_CONSULTATION  # the open consultation (会商): invited, opinions, by when
 
     @property
     def lon(self) -> float | None:

@@ -120,6 +120,7 @@ class Seen:
     announcements: set[str] = field(default_factory=set)
     steps: int = 0
     states: set[State] = field(default_factory=set)
+    actions: set[str] = field(default_factory=set)  # the history entries made
 
     def once(self, bucket: set[str], value: str, what: str) -> None:
         assert value not in bucket, f"{what} {value} emitted twice"
@@ -169,6 +170,7 @@ def legal(entry: Entry) -> bool:
         return target_of(entry.from_state, Action(entry.action), Role(entry.actor.role)) is entry.to_state
     stays = ("rejected", "link", "realert", "supervise", "order_unanswered")  # records, no move
     stays = (*stays, "report_up_climbed", "report_up_realert")  # report up: records, no move
+    stays = (*stays, "consultation_unanswered")  # consultation (会商): records, no move
     return entry.action in stays and entry.from_state is entry.to_state
 
 
@@ -185,6 +187,7 @@ def check_step(before: Case, after: Case, facts: tuple[object, ...], seen: Seen,
         assert legal(e), f"{e.action} by {e.actor.role}: {e.from_state} → {e.to_state} is not in the table"
         assert e.lead is None or e.lead not in e.assisting
         seen.once(seen.event_ids, e.event_id, "event id")
+        seen.actions.add(e.action)
         if e.announced:
             seen.once(seen.announcements, e.announcement_id, "announcement id")
         state = e.to_state
@@ -206,6 +209,8 @@ SUPERVISION_ROLES = ("urged", "supervision_order_yellow", "supervision_order_red
 # what the clock tells (shared/domain/case/clock_commands.py): the supervising level asked, the lead decided
 CLOCK_ROLES = ("extension_requested", "suspension_requested", *LEAD_ROLES)
 SUPERVISION_ROLES = (*SUPERVISION_ROLES, "report_up", "report_up_sent_back", "report_up_climbed")  # report up
+# consultation (会商, shared/domain/case/consultation_commands.py): the invited, and the convener
+SUPERVISION_ROLES = (*SUPERVISION_ROLES, "consultation_invited", "consultation_opinion", "consultation_due")
 
 
 def check_facts(facts: tuple[object, ...], cases: dict[uuid.UUID, Case], seen: Seen) -> None:
@@ -272,6 +277,7 @@ class Driver:
         self.now = START
         self.seen = Seen()
         self.n = 0
+        self.bias_open = False  # fire an open deadline more often (the consultation driver)
         self.case = self.open()
 
     def draw(self, strategy: st.SearchStrategy):  # type: ignore[no-untyped-def, type-arg]
@@ -317,8 +323,12 @@ class Driver:
         if role == Role.ASSISTING and case.assisting and self.draw(st.integers(0, 9)) < 8:
             pool = sorted(case.progress.owing) or list(case.assisting)
             return Who("helper-1", role, self.draw(st.sampled_from(pool)))
+        if role == Role.SUPERVISOR and case.consultation.convener and self.draw(st.integers(0, 9)) < 6:
+            return Who("cc-1", role, case.consultation.convener)
         if role == Role.SUPERVISOR:
             return Who("cc-1", role, self.summoner())
+        if role == Role.INVITEE and case.consultation.invited and self.draw(st.integers(0, 9)) < 8:
+            return Who("invited-1", role, self.draw(st.sampled_from(case.consultation.invited)))
         if role == Role.SYSTEM:
             return SYSTEM
         if role == Role.RESIDENT:
@@ -366,7 +376,18 @@ class Driver:
             payload = {
                 "lead": self.draw(st.one_of(st.sampled_from(self.world.parties), st.just("unit:000"), st.just("")))
             }
-        request = Request(action, who, text, reason, payload)
+        elif action == Action.CONVENE:
+            invited = self.draw(st.lists(st.sampled_from([*self.world.parties, "unit:000"]), min_size=0, max_size=3))
+            hours = self.draw(st.sampled_from([None, 1, 30, 200]))
+            due = {"opinions_by": (self.now + timedelta(hours=hours)).isoformat()} if hours else {}
+            payload = {"invited": invited, **due}
+        elif action == Action.RECORD_OUTCOME:
+            parties = st.sampled_from([*self.world.parties, "unit:000"])
+            payload = {"lead": self.draw(parties), "assisting": self.draw(st.lists(parties, max_size=2))}
+        self.run(Request(action, who, text, reason, payload))
+
+    def run(self, request: Request) -> None:
+        case = self.case
         cause = self.cause("action")
         changed = applied(lambda: act(case, request, self.rules, self.now, cause=cause), case)
         assert changed is not None
@@ -382,9 +403,18 @@ class Driver:
         if case.state in (State.ASSIGNED, State.REOPENED):
             return [("accept", lead)]
         if case.state in (State.ACCEPTED, State.IN_PROGRESS):
+            if case.consultation.is_open:  # 会商: the invited answer, the convener records the outcome
+                return [("give_opinion", "invitee"), ("give_opinion", "invitee"), ("record_outcome", centre)]
             if case.progress.owing:
                 return [("report_in", part), ("report_in", part), ("progress", part)]
-            return [("resolve", lead), ("resolve", lead), ("start", lead), ("summon", lead)]
+            return [
+                ("resolve", lead),
+                ("resolve", lead),
+                ("start", lead),
+                ("summon", lead),
+                ("convene", centre),
+                ("convene", centre),
+            ]
         if case.state is State.RESOLVED:
             return [("verify_passed", centre), ("verify_passed", centre), ("verify_failed", centre)]
         if case.state is State.VERIFIED:
@@ -396,6 +426,9 @@ class Driver:
     def fire(self) -> None:
         case = self.case
         known = list(case.deadlines)
+        running = list(case.open_deadlines())
+        if running and self.bias_open and self.draw(st.integers(0, 3)) == 0:  # what escalation fires next
+            known = running
         if known and self.draw(st.integers(0, 9)) < 8:
             d = self.draw(st.sampled_from(known))
             deadline_id, kind, party, due = str(d.deadline_id), d.kind, d.party, d.due_at
@@ -471,3 +504,56 @@ def test_random_sequences_reach_deep_into_the_lifecycle(world: World) -> None:
     walk()
     assert {State.ACCEPTED, State.IN_PROGRESS, State.RESOLVED, State.VERIFIED, State.CLOSED} <= reached, reached
     assert {State.REOPENED, State.CANCELLED} <= reached, reached
+
+
+class ConsultedDriver(Driver):
+    """A case accepted by its lead, then convened (会商) by the street or community over its place with random
+    invitees: the random steps that follow meet the consultation's answers, refusals, deadlines and outcome."""
+
+    def __init__(self, world: World, data: st.DataObject) -> None:
+        super().__init__(world, data)
+        self.bias_open = True
+        case = self.case
+        assert case.lead is not None and case.place is not None
+        self.run(Request("accept", Who("worker-1", "assignee", case.lead)))
+        over = [f"unit:{u.code}" for u in self.rules.registry.chain(case.place)]
+        convener = self.draw(st.sampled_from([u for u in over if self.is_street_or_community(u)] or over))
+        invited = self.draw(st.lists(st.sampled_from(self.world.parties), min_size=1, max_size=3, unique=True))
+        hours = self.draw(st.sampled_from([1, 9, 30]))
+        payload = {"invited": invited, "opinions_by": (self.now + timedelta(hours=hours)).isoformat()}
+        self.run(Request("convene", Who("cc-1", "supervisor", convener), "会商", None, payload))
+
+    def step(self) -> None:
+        self.tick()
+        kind = self.draw(st.sampled_from(["act"] * 4 + ["fire"] * 3 + ["merge"]))  # its deadlines fire more
+        {"act": self.act, "fire": self.fire, "merge": self.merge}[kind]()
+        self.seen.steps += 1
+
+    def is_street_or_community(self, unit: str) -> bool:
+        found = self.rules.registry.units.get(unit.partition(":")[2])
+        return found is not None and found.level in (Level.STREET, Level.COMMUNITY)
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_steps_on_a_consulted_case_keep_it_sound(world: World, data: st.DataObject) -> None:
+    driver = ConsultedDriver(world, data)
+    for _ in range(data.draw(st.integers(1, STEPS // 2), label="steps")):
+        driver.step()
+
+
+def test_random_steps_on_a_consulted_case_reach_its_answers_deadline_and_outcome(world: World) -> None:
+    """The consultation driver is worth its invariants only if it gets to every step of a consultation."""
+    recorded: set[str] = set()
+
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True)
+    @given(data=st.data())
+    def walk(data: st.DataObject) -> None:
+        driver = ConsultedDriver(world, data)
+        for _ in range(STEPS // 2):
+            driver.step()
+        recorded.update(driver.seen.actions)
+
+    walk()
+    consulted = {"convene", "give_opinion", "record_outcome", "consultation_unanswered"}
+    assert consulted <= recorded, consulted - recorded

@@ -243,6 +243,7 @@ def test_error_names_state_action_role_and_allowed_actions() -> None:
 
 def test_live_deadlines_follow_the_state() -> None:
     up = {DueKind.REPORT_UP_DECISION}  # a report-up's decide-by lives while in handling
+    up |= {DueKind.CONSULTATION_OPINION}  # so do a consultation's opinions-by (会商)
     assert live_deadlines(S.ASSIGNED) == {DueKind.ACCEPT, DueKind.RESOLVE, DueKind.ORDER_REPLY} | up
     assert live_deadlines(S.REOPENED) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME} | up
     assert live_deadlines(S.IN_PROGRESS) == {DueKind.RESOLVE, DueKind.ORDER_REPLY, DueKind.RESUME} | up
