@@ -105,3 +105,21 @@ class UnreadableBody(InvalidInput):
     """A body that cannot be read as text: not UTF-8, a NUL or a lone surrogate in a string, nested too deeply."""
 
     code = "unreadable_body"
+
+
+class AttachmentTooLarge(PayloadTooLarge):
+    """An uploaded file over the per-file size limit."""
+
+    code = "attachment_too_large"
+
+
+class UnreadableImage(InvalidInput):
+    """A file of an accepted image type whose content cannot be decoded (truncated, corrupt)."""
+
+    code = "unreadable_image"
+
+
+class ImageTooManyPixels(InvalidInput):
+    """An image whose pixel count is over the limit: a decompression bomb, or simply too large to decode safely."""
+
+    code = "image_too_many_pixels"
