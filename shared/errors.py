@@ -123,3 +123,15 @@ class ImageTooManyPixels(InvalidInput):
     """An image whose pixel count is over the limit: a decompression bomb, or simply too large to decode safely."""
 
     code = "image_too_many_pixels"
+
+
+class StorageUnavailable(InfrastructureUnavailable):
+    """The attachments' store (the local directory, the object store) did not answer or refused us."""
+
+    code = "storage_unavailable"
+
+
+class BlobMissing(NotFound):
+    """No file is stored under that key."""
+
+    code = "blob_missing"
