@@ -135,3 +135,21 @@ class BlobMissing(NotFound):
     """No file is stored under that key."""
 
     code = "blob_missing"
+
+
+class UnknownAttachment(InvalidInput):
+    """An attachment id that names no upload of this client's (unknown, or someone else's: the same answer)."""
+
+    code = "unknown_attachment"
+
+
+class AttachmentBoundElsewhere(InvalidInput):
+    """An upload already bound to another case."""
+
+    code = "attachment_bound_elsewhere"
+
+
+class TooManyAttachments(InvalidInput):
+    """More files on one case than the limit."""
+
+    code = "too_many_attachments"

@@ -321,7 +321,6 @@ class AttachmentSettings(BaseSettings):
     max_edge: int = Field(4096, ge=64)  # the served copy's longest side
     thumbnail_edge: int = Field(320, ge=16)
     quality: int = Field(85, ge=30, le=95)  # JPEG quality of the served copies
-    max_per_case: int = Field(10, ge=1, le=100)
     unbound_hours: float = Field(24.0, gt=0)  # an upload bound to no case by then may be pruned
 
 

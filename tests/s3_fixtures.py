@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from pydantic import SecretStr
 
@@ -61,6 +62,8 @@ def s3_client(settings: StorageSettings):  # type: ignore[no-untyped-def]
         region_name=settings.region,
         aws_access_key_id=settings.access_key.get_secret_value(),
         aws_secret_access_key=settings.secret_key.get_secret_value(),
+        # as shared/attachments/s3.py: S3Proxy answers botocore's default checksum mode 501 NotImplemented
+        config=AioConfig(request_checksum_calculation="when_required", response_checksum_validation="when_required"),
     )
 
 

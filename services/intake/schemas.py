@@ -109,6 +109,9 @@ class ReportIn(Strict):
     reporter: ReporterIn | None = None
     observed_at: datetime | None = Field(None, description="when it was seen (RFC 3339 with offset)")
     attachments: list[AnyUrl] = Field(default_factory=list, max_length=10, description="https URLs of photos")
+    attachment_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=10, description="photos uploaded with POST /v1/attachments: bound to the case"
+    )
 
     @field_validator("observed_at")
     @classmethod
@@ -204,6 +207,11 @@ class ActionIn(Strict):
     approved: bool | None = Field(None, description="decide_extension, decide_suspension: approve (true) or refuse")
     resume_at: datetime | None = Field(
         None, description="request_suspension: when the clock runs again by itself (RFC 3339 with offset; optional)"
+    )
+    attachment_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=10,
+        description="photos uploaded with POST /v1/attachments (e.g. role `after` with a resolve): bound to the case",
     )
 
     @field_validator("reply_by")

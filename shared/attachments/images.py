@@ -124,7 +124,9 @@ def process(data: bytes, limits: Limits, default_tz: str = "Asia/Shanghai") -> P
                 max_pixels=limits.max_pixels,
             ) from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, KeyError) as exc:
-            raise UnreadableImage(f"the file looks like {kind} but cannot be decoded: {exc}", field="file") from exc
+            raise UnreadableImage(
+                f"the file looks like {kind} but cannot be decoded (truncated or corrupt)", field="file"
+            ) from exc
     return Photo(
         original_type=kind,
         original_bytes=len(data),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -14,16 +14,13 @@ from shared.attachments.storage import check_key
 from shared.errors import BlobMissing, StorageUnavailable
 from shared.settings import StorageSettings
 
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
-
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 class S3Store:
     backend = "s3"
 
-    def __init__(self, client: S3Client, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str) -> None:  # aiobotocore's S3 client (its type is generated)
         self.client = client
         self.bucket = bucket
 
