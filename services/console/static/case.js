@@ -11,6 +11,7 @@ import {
 import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
+import { photosSection } from "./photos.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -503,6 +504,7 @@ export async function renderCase(main, ctx, caseId) {
               ),
             ),
           ) : null,
+          photosSection(caseId),
           section("通知送达", deliveries),
         ),
         h("aside", { class: "case-actions" },
