@@ -1,7 +1,7 @@
 """The real S3-compatible server for the object-store tests: S3Proxy (griddispatch/infra/s3proxy.py), started
 once per session by the tests that ask for `s3proxy`, stopped at the end if this session started it.
 
-Import the fixtures in the test module: `from tests.s3_fixtures import s3proxy, s3_storage  # noqa: F401`.
+Registered in tests/conftest.py (pytest_plugins): ask for `s3proxy` or `s3_storage` by name.
 """
 
 from __future__ import annotations

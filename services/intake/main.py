@@ -36,6 +36,7 @@ from services.intake.routers import (
     supervision,
 )
 from services.intake.routers import auth as auth_routes
+from services.intake.upload_pruner import supervise_pruning
 from services.intake.uploads import UPLOAD_PATHS, Uploads
 from shared.attachments.storage import open_store
 from shared.body_limit import BodyLimit
@@ -130,6 +131,7 @@ def create_app(
                     rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
                     app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, auth)
                 app.state.retention = supervise_retention(supervisor, pool, "intake", topics, retention)
+                supervise_pruning(supervisor, pool, uploads, retention)
                 log.info("started", port=service.intake_port, single_sign_on=sso.issuer)
                 try:
                     yield

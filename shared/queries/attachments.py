@@ -100,3 +100,17 @@ async def bind(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], case_id: uuid
         at,
     )
     return int(done.split()[-1])
+
+
+async def delete_unbound(conn: asyncpg.Connection, older_than: datetime, limit: int) -> list[tuple[str, str]]:
+    """Delete up to `limit` uploads bound to no case and made before `older_than` (rows another transaction is
+    binding are skipped); their storage keys (served, thumbnail), for the files to go too."""
+    rows = await conn.fetch(
+        """DELETE FROM attachments WHERE id = ANY(ARRAY(
+               SELECT id FROM attachments WHERE case_id IS NULL AND created_at < $1
+               ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+           RETURNING storage_key, thumbnail_key""",
+        older_than,
+        limit,
+    )
+    return [(r["storage_key"], r["thumbnail_key"]) for r in rows]

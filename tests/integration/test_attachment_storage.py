@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from griddispatch.infra.s3proxy import S3Server
 from shared.attachments.storage import BlobStore, LocalStore, open_store
 from shared.errors import BlobMissing, InvalidInput, StorageUnavailable
 from shared.settings import StorageSettings
-from tests.s3_fixtures import bucket_keys, s3_settings, s3_storage, s3proxy  # noqa: F401
+from tests.s3_fixtures import bucket_keys, s3_settings
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -56,13 +57,13 @@ async def test_a_key_that_is_not_ours_is_refused(storage: tuple[StorageSettings,
             await store.put(bad, b"x", "image/jpeg")
 
 
-async def test_a_missing_bucket_is_storage_unavailable(s3proxy) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_a_missing_bucket_is_storage_unavailable(s3proxy: S3Server) -> None:
     async with open_store(s3_settings(s3proxy, f"gd-missing-{uuid.uuid4().hex[:8]}")) as store:
         with pytest.raises(StorageUnavailable):
             await store.put("attachments/x/served.jpg", b"x", "image/jpeg")
 
 
-async def test_wrong_credentials_are_refused(s3_storage: StorageSettings) -> None:  # noqa: F811
+async def test_wrong_credentials_are_refused(s3_storage: StorageSettings) -> None:
     from pydantic import SecretStr
 
     wrong = s3_storage.model_copy(update={"secret_key": SecretStr("not-the-secret")})
@@ -71,5 +72,9 @@ async def test_wrong_credentials_are_refused(s3_storage: StorageSettings) -> Non
             await store.put("attachments/x/served.jpg", b"x", "image/jpeg")
 
 
-def test_the_local_store_is_the_default(tmp_path: Path) -> None:
-    assert StorageSettings().backend == "local" and isinstance(LocalStore(tmp_path), LocalStore)
+async def test_with_nothing_configured_the_files_are_on_the_local_disk(tmp_path: Path) -> None:
+    async with open_store(StorageSettings(dir=tmp_path)) as store:
+        assert isinstance(store, LocalStore)
+        await store.put("attachments/a/served.jpg", b"jpeg", "image/jpeg")
+    assert (tmp_path / "attachments/a/served.jpg").read_bytes() == b"jpeg"
+    assert not list(tmp_path.rglob(".partial-*"))  # written aside, renamed into place

@@ -7,7 +7,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,7 +17,10 @@ from prometheus_client import REGISTRY
 
 from griddispatch.infra.s3proxy import S3Server
 from services.intake.main import create_app
+from services.intake.upload_pruner import prune_unbound
+from services.intake.uploads import Uploads
 from shared.attachments.storage import BlobStore, open_store
+from shared.errors import BlobMissing
 from shared.kafka import ensure_topics
 from shared.registry_store import import_directory
 from shared.settings import (
@@ -33,7 +36,7 @@ from tests import photos
 from tests.case_rows import insert_case
 from tests.intake_fixtures import SAMPLE, Caller, events_for
 from tests.people_rows import PASSWORD, insert_person
-from tests.s3_fixtures import bucket_keys, s3_client, s3_settings, s3proxy  # noqa: F401
+from tests.s3_fixtures import bucket_keys, s3_client, s3_settings
 
 GPS_IFD = 0x8825
 LEAD = "unit:610199004001"  # the grid insert_case leads with; its street 610199004, the district 610199
@@ -48,6 +51,7 @@ class PhotoStack:
     kafka: KafkaSettings
     storage: StorageSettings
     store: BlobStore
+    uploads: Uploads
 
     async def caller(self, *scopes: str, units: tuple[str, ...] = ("*",), source: str | None = "grid_app") -> Caller:
         from shared.api_clients import create_client
@@ -115,7 +119,7 @@ async def stack(
             await import_directory(conn, SAMPLE, imported_by="tests")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake.test", timeout=60) as http:
-            yield PhotoStack(http, pool, topics, kafka, storage_backend, store)
+            yield PhotoStack(http, pool, topics, kafka, storage_backend, store, app.state.resources.uploads)
 
 
 def image_of(data: bytes) -> Image.Image:
@@ -401,7 +405,26 @@ async def test_open311_takes_a_multipart_media_photo(stack: PhotoStack) -> None:
     assert not_a_photo.status_code == 415 and not_a_photo.json()[0]["code"] == 415
 
 
-def test_the_photos_of_this_module_live_where_the_settings_say(storage_backend: StorageSettings) -> None:
-    assert storage_backend.backend in ("local", "s3")
-    if storage_backend.backend == "local":
-        assert isinstance(storage_backend.dir, Path)
+async def test_an_upload_no_case_took_within_a_day_is_pruned_rows_and_files(stack: PhotoStack) -> None:
+    worker = await stack.caller("submit")
+    kept, dropped, fresh = [(await stack.upload(worker, photos.jpeg())).json()["id"] for _ in range(3)]
+    await stack.http.post("/v1/reports", json=report(attachment_ids=[kept]), headers=worker.headers)
+    await stack.pool.execute(
+        "UPDATE attachments SET created_at = now() - interval '25 hours' WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(kept), uuid.UUID(dropped)],
+    )
+    keys = await stack.pool.fetchrow(
+        "SELECT storage_key, thumbnail_key FROM attachments WHERE id = $1", uuid.UUID(dropped)
+    )
+    assert await stack.stored(keys["storage_key"])
+    assert await prune_unbound(stack.pool, stack.uploads, datetime.now(UTC)) >= 1
+    left = await stack.pool.fetch(
+        "SELECT id FROM attachments WHERE id = ANY($1::uuid[])", [uuid.UUID(i) for i in (kept, dropped, fresh)]
+    )
+    assert {str(r["id"]) for r in left} == {kept, fresh}
+    for key in keys.values():
+        with pytest.raises(BlobMissing):
+            await stack.store.get(key)
+        if stack.storage.backend == "s3":
+            assert key not in await bucket_keys(stack.storage)
+    assert (await stack.http.get(f"/v1/attachments/{dropped}", headers=worker.headers)).status_code == 404
