@@ -42,7 +42,7 @@ from shared.attachments.storage import open_store
 from shared.body_limit import BodyLimit
 from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
-from shared.errors import AttachmentTooLarge
+from shared.errors import AttachmentTooLarge, StorageUnavailable
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
@@ -166,7 +166,15 @@ def create_app(
     )
     app.add_middleware(ContentChecks, answer=open311_http.answer)
     app.add_middleware(TraceRequests)  # outermost: every answer, refusals included, belongs to the caller's trace
-    app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
+
+    async def storage_check() -> None:  # the photos' store, once the lifespan has opened it
+        resources = getattr(app.state, "resources", None)
+        if resources is None or resources.uploads is None:
+            raise StorageUnavailable("the attachments' store is not open (starting)")
+        await resources.uploads.store.check()
+
+    checks = {**standard_checks(kafka, database), "storage": storage_check}
+    app.include_router(health_router(checks, lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
     app.include_router(attachments.router)
     app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id

@@ -72,3 +72,9 @@ class S3Store:
             await self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"deleting {key} from bucket {self.bucket} failed: {exc}") from exc
+
+    async def check(self) -> None:
+        try:
+            await self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(f"bucket {self.bucket} cannot be reached: {exc}") from exc

@@ -40,6 +40,10 @@ class BlobStore(Protocol):
         """Gone, or was never there."""
         ...
 
+    async def check(self) -> None:
+        """Raise StorageUnavailable unless the store can be written to now (readiness)."""
+        ...
+
 
 class LocalStore:
     """Files under one directory, one file a key; a put is written aside and renamed, so a reader never sees half."""
@@ -70,6 +74,17 @@ class LocalStore:
             await asyncio.to_thread(path.unlink, True)
         except OSError as exc:
             raise StorageUnavailable(f"deleting {path} failed: {exc}") from exc
+
+    async def check(self) -> None:
+        def writable() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise PermissionError(f"{self.root} is not writable")
+
+        try:
+            await asyncio.to_thread(writable)
+        except OSError as exc:
+            raise StorageUnavailable(f"the attachments' directory cannot be written: {exc}") from exc
 
     @staticmethod
     def _put(path: Path, data: bytes) -> None:

@@ -57,8 +57,14 @@ async def test_a_key_that_is_not_ours_is_refused(storage: tuple[StorageSettings,
             await store.put(bad, b"x", "image/jpeg")
 
 
+async def test_the_store_is_checked_for_readiness(storage: tuple[StorageSettings, BlobStore]) -> None:
+    await storage[1].check()  # the directory, or the bucket, answers
+
+
 async def test_a_missing_bucket_is_storage_unavailable(s3proxy: S3Server) -> None:
     async with open_store(s3_settings(s3proxy, f"gd-missing-{uuid.uuid4().hex[:8]}")) as store:
+        with pytest.raises(StorageUnavailable):
+            await store.check()
         with pytest.raises(StorageUnavailable):
             await store.put("attachments/x/served.jpg", b"x", "image/jpeg")
 

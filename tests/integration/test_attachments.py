@@ -428,3 +428,9 @@ async def test_an_upload_no_case_took_within_a_day_is_pruned_rows_and_files(stac
         if stack.storage.backend == "s3":
             assert key not in await bucket_keys(stack.storage)
     assert (await stack.http.get(f"/v1/attachments/{dropped}", headers=worker.headers)).status_code == 404
+
+
+async def test_readiness_includes_the_store(stack: PhotoStack) -> None:
+    ready = await stack.http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["storage"]["ok"] is True
