@@ -7,7 +7,7 @@ read here first, counted as it arrives, and handed on whole only when it fits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import Counter
@@ -44,12 +44,20 @@ class BodyLimit:
     """ASGI middleware: a request whose body exceeds `max_bytes` is answered 413 before the app sees any of it."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, drain_bytes: int = DRAIN_BYTES, answer: ErrorAnswer = problem_for
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        drain_bytes: int = DRAIN_BYTES,
+        answer: ErrorAnswer = problem_for,
+        larger: Mapping[str, tuple[int, type[PayloadTooLarge]]] | None = None,
     ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be positive")
         self.app = app
         self.max_bytes = max_bytes
+        # Paths (exact) whose multipart/form-data bodies (files) have a limit of their own, and the refusal that
+        # names it (photo uploads: a file's limit); their other bodies keep `max_bytes`.
+        self.larger = dict(larger or {})
         self.drain_bytes = drain_bytes
         self.answer = answer  # how the refusal is worded: problem+json, or another face's own shape (Open311)
 
@@ -57,23 +65,26 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, refusal = self.max_bytes, PayloadTooLarge
+        if self.larger and _multipart(scope):
+            max_bytes, refusal = self.larger.get(scope.get("path", ""), (max_bytes, refusal))
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send, "declared")
+        if declared is not None and declared > max_bytes:
+            await self._refuse(scope, receive, send, "declared", max_bytes, refusal)
             return
         if declared == 0 or (declared is None and not _has_body(scope)):
             await self.app(scope, receive, send)
             return
         try:
-            body = await self._read(receive)
+            body = await self._read(receive, max_bytes)
         except _ClientGone:
             return
         if body is None:
-            await self._refuse(scope, receive, send, "streamed")
+            await self._refuse(scope, receive, send, "streamed", max_bytes, refusal)
         else:
             await self.app(scope, replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    async def _read(self, receive: Receive, max_bytes: int) -> bytes | None:
         """The whole body, or None as soon as it passes the limit."""
         chunks: list[bytes] = []
         size = 0
@@ -83,17 +94,25 @@ class BodyLimit:
                 raise _ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, framing: str) -> None:
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        framing: str,
+        max_bytes: int,
+        refusal: type[PayloadTooLarge] = PayloadTooLarge,
+    ) -> None:
         TOO_LARGE.labels(framing).inc()
-        log.info("body_too_large", path=scope.get("path"), framing=framing, max_bytes=self.max_bytes)
+        log.info("body_too_large", path=scope.get("path"), framing=framing, max_bytes=max_bytes)
         await _drain(receive, self.drain_bytes)
-        problem = PayloadTooLarge(f"request body larger than {self.max_bytes} bytes", max_bytes=self.max_bytes)
+        problem = refusal(f"request body larger than {max_bytes} bytes", max_bytes=max_bytes)
         response = self.answer(problem, scope)
         response.headers["Connection"] = "close"  # what is left of the body is not read
         await response(scope, _ended, send)
@@ -105,6 +124,13 @@ def _content_length(scope: Scope) -> int | None:
             text = value.decode("latin-1").strip()
             return int(text) if text.isdigit() else None
     return None
+
+
+def _multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-type":
+            return bytes(value).split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return False
 
 
 def _has_body(scope: Scope) -> bool:

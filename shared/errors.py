@@ -111,3 +111,51 @@ class UnreadableBody(InvalidInput):
     """A body that cannot be read as text: not UTF-8, a NUL or a lone surrogate in a string, nested too deeply."""
 
     code = "unreadable_body"
+
+
+class AttachmentTooLarge(PayloadTooLarge):
+    """An uploaded file over the per-file size limit."""
+
+    code = "attachment_too_large"
+
+
+class UnreadableImage(InvalidInput):
+    """A file of an accepted image type whose content cannot be decoded (truncated, corrupt)."""
+
+    code = "unreadable_image"
+
+
+class ImageTooManyPixels(InvalidInput):
+    """An image whose pixel count is over the limit: a decompression bomb, or simply too large to decode safely."""
+
+    code = "image_too_many_pixels"
+
+
+class StorageUnavailable(InfrastructureUnavailable):
+    """The attachments' store (the local directory, the object store) did not answer or refused us."""
+
+    code = "storage_unavailable"
+
+
+class BlobMissing(NotFound):
+    """No file is stored under that key."""
+
+    code = "blob_missing"
+
+
+class UnknownAttachment(InvalidInput):
+    """An attachment id that names no upload of this client's (unknown, or someone else's: the same answer)."""
+
+    code = "unknown_attachment"
+
+
+class AttachmentBoundElsewhere(InvalidInput):
+    """An upload already bound to another case."""
+
+    code = "attachment_bound_elsewhere"
+
+
+class TooManyAttachments(InvalidInput):
+    """More files on one case than the limit."""
+
+    code = "too_many_attachments"

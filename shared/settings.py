@@ -108,6 +108,8 @@ class LocalInfraSettings(BaseSettings):
     postgres_password: str = "griddispatch"
     postgres_db: str = "griddispatch"
     start_timeout_s: float = 120.0
+    s3proxy_version: str = "2.6.0"  # the S3-compatible server of the object-store tests (griddispatch/infra/s3proxy.py)
+    s3proxy_port: int = 29400
 
 
 class ServiceSettings(BaseSettings):
@@ -309,6 +311,36 @@ class RetentionSettings(BaseSettings):
     dead_deliveries_days: float = Field(90.0, gt=0)
     stream_hours: float = Field(7 * 24.0, gt=0)  # the live streams' resume window
     sessions_days: float = Field(30.0, ge=0)  # ended sign-in sessions
+
+
+class StorageSettings(BaseSettings):
+    """Where the attachments' files are kept (GRIDDISPATCH_STORAGE_*), shared/attachments/: the local disk by
+    default; `s3` for any S3-compatible object store (AWS S3, MinIO, Ceph, Aliyun OSS, Tencent COS, ...)."""
+
+    model_config = _config("STORAGE_")
+
+    backend: Literal["local", "s3"] = "local"
+    dir: Path = PROJECT_ROOT / ".local" / "attachments"  # local: the files' root
+    endpoint: str | None = None  # s3: e.g. https://oss-cn-hangzhou.aliyuncs.com; unset: AWS's own
+    bucket: str = "griddispatch-attachments"
+    access_key: SecretStr | None = None  # s3: unset, botocore's own chain decides (env, profile, instance role)
+    secret_key: SecretStr | None = None
+    region: str = "us-east-1"
+    path_style: bool = True  # s3: bucket in the path (most self-hosted stores), not in the host name
+    timeout_s: float = Field(10.0, gt=0)  # s3: connect and read, each
+
+
+class AttachmentSettings(BaseSettings):
+    """The limits on uploaded photos (GRIDDISPATCH_ATTACHMENTS_*), shared/attachments/images.py."""
+
+    model_config = _config("ATTACHMENTS_")
+
+    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)  # one file; a larger one is refused with 413
+    max_pixels: int = Field(50_000_000, ge=1)  # width x height; more is refused (422): a decompression bomb
+    max_edge: int = Field(4096, ge=64)  # the served copy's longest side
+    thumbnail_edge: int = Field(320, ge=16)
+    quality: int = Field(85, ge=30, le=95)  # JPEG quality of the served copies
+    unbound_hours: float = Field(24.0, gt=0)  # an upload bound to no case by then may be pruned
 
 
 class TracingSettings(BaseSettings):

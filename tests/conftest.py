@@ -31,7 +31,13 @@ hypothesis_settings.register_profile("griddispatch", deadline=None)
 hypothesis_settings.load_profile("griddispatch")
 
 # Fixtures of the services under test, available to every test module.
-pytest_plugins = ["tests.intake_fixtures", "tests.dispatch_fixtures", "tests.e2e.loop_fixtures", "tests.oidc_fixtures"]
+pytest_plugins = [
+    "tests.intake_fixtures",
+    "tests.dispatch_fixtures",
+    "tests.e2e.loop_fixtures",
+    "tests.oidc_fixtures",
+    "tests.s3_fixtures",
+]
 
 
 def _pool_close_timeouts() -> float:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.intake.schemas import ActionIn
 from services.intake.submit import CASE_NAMESPACE, EVENT_SOURCE
+from services.intake.uploads import bind_to_case
 from shared.api_clients import ApiClient, Scope
 from shared.domain.lifecycle import Action, Role, State, allowed_actions
 from shared.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput
@@ -304,6 +305,7 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
         "resume_at": body.resume_at.isoformat() if body.resume_at else None,
         "level": rating_level(body) if body.action == "rate" else None,
         "client_id": str(client.id),
+        "attachment_ids": [str(i) for i in dict.fromkeys(body.attachment_ids)] or None,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -338,6 +340,7 @@ async def record_and_publish(
     event_id: uuid.UUID,
     key: str | None,
     digest: str | None = None,
+    max_attachments: int = 10,
 ) -> ActionReceipt:
     """`digest`: the hash of the body as the client sent it (before intake settled its actor), so that a retry
     with the same Idempotency-Key matches."""
@@ -363,5 +366,6 @@ async def record_and_publish(
                     "this Idempotency-Key was already used for a different action", field="Idempotency-Key"
                 )
             return ActionReceipt(event_id, replayed=True)
+        await bind_to_case(conn, client, case_id, body.attachment_ids, max_attachments, by=body.action)
         await publish(producer, topic, event)
     return ActionReceipt(event_id, replayed=False)

@@ -14,6 +14,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.intake.ratelimit import RateLimiter
+from services.intake.uploads import Uploads
 from shared.api_clients import KEY_PREFIX, ApiClient, Scope, authenticate
 from shared.errors import Forbidden, Unauthenticated
 from shared.logging import bind_context
@@ -37,6 +38,7 @@ class Resources:
     auth: AuthSettings = field(default_factory=AuthSettings)
     token_key: TokenKey | None = None  # signs and checks people's access tokens (None: no person tokens)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # tokens, sessions and lockouts; tests move it
+    uploads: Uploads | None = None  # photos: their store and limits (None: uploads answer 503)
 
 
 def resources(request: Request) -> Resources:

@@ -25,6 +25,8 @@ JSON_ONLY = ("application/json",)
 BODILESS = frozenset({"/v1/auth/sign-out"})  # POSTs that take no body, so need no Content-Type
 OPEN311 = "/open311/"
 OPEN311_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
+MULTIPART_ONLY = ("multipart/form-data",)
+UPLOADS = frozenset({"/v1/attachments"})  # photos, as files in a form
 
 
 class ContentChecks:
@@ -65,7 +67,7 @@ def _an_operation(scope: Scope) -> bool:
 
 def _check_type(path: str, content_type: str) -> None:
     media = content_type.split(";", 1)[0].strip().lower()
-    allowed = OPEN311_TYPES if path.startswith(OPEN311) else JSON_ONLY
+    allowed = OPEN311_TYPES if path.startswith(OPEN311) else MULTIPART_ONLY if path in UPLOADS else JSON_ONLY
     if media not in allowed:
         raise UnsupportedMediaType(
             f"content type {media or '(none)'!r} is not accepted here; send {' or '.join(allowed)}",

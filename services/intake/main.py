@@ -19,6 +19,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.resident_deps import Residents
 from services.intake.routers import (
     assessment,
+    attachments,
     cases,
     console_config,
     dashboard,
@@ -38,10 +39,14 @@ from services.intake.routers import (
     supervision,
 )
 from services.intake.routers import auth as auth_routes
+from services.intake.upload_pruner import supervise_pruning
+from services.intake.uploads import UPLOAD_PATHS, Uploads
 from services.resident_page.routes import mount_resident_page
+from shared.attachments.storage import open_store
 from shared.body_limit import BodyLimit
 from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
+from shared.errors import AttachmentTooLarge, StorageUnavailable
 from shared.health import standard_checks
 from shared.kafka import kafka_producer
 from shared.logging import get_logger
@@ -52,6 +57,7 @@ from shared.people.sessions import signing_key, start_session
 from shared.resident_links import link_key
 from shared.retention.pruner import supervise_retention
 from shared.settings import (
+    AttachmentSettings,
     AuthSettings,
     DatabaseSettings,
     IntakeSettings,
@@ -60,6 +66,7 @@ from shared.settings import (
     ResidentSettings,
     RetentionSettings,
     ServiceSettings,
+    StorageSettings,
 )
 from shared.supervisor import Supervisor
 from shared.topics import Topics
@@ -68,6 +75,7 @@ from shared.web import document_unreadable_parameters, health_router, install_pr
 
 log = get_logger(__name__)
 
+UPLOAD_OVERHEAD = 64 * 1024  # a photo's multipart framing and form fields, over the file's own limit
 BROKER_DEADLINE_MS = 5000  # a report the broker has not acknowledged by then is refused (503), never kept
 
 DESCRIPTION = """
@@ -91,6 +99,8 @@ def create_app(
     single_sign_on: OidcSettings | None = None,
     retention: RetentionSettings | None = None,
     resident: ResidentSettings | None = None,
+    storage: StorageSettings | None = None,
+    photos: AttachmentSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -101,6 +111,8 @@ def create_app(
     sso = single_sign_on or OidcSettings()
     retention = retention or RetentionSettings()
     resident = resident or ResidentSettings()
+    storage = storage or StorageSettings()
+    photos = photos or AttachmentSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,13 +122,17 @@ def create_app(
         supervisor = app.state.supervisor = Supervisor("intake")
         try:
             # A 202 or a 503 within seconds, and no event after a 503 (shared/kafka.py says why).
-            async with kafka_producer(kafka, deliver_within_ms=BROKER_DEADLINE_MS) as producer:
+            async with (
+                kafka_producer(kafka, deliver_within_ms=BROKER_DEADLINE_MS) as producer,
+                open_store(storage) as store,
+            ):
                 public_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
                 topics = Topics(kafka.topic_prefix)
                 notify_url = intake.console_notify_url or f"http://{service.host}:{service.notify_port}"
                 token_key = await signing_key(pool, auth)
+                uploads = Uploads(store, photos, intake.district_timezone)
                 app.state.resources = Resources(
-                    pool, producer, topics, intake, RateLimiter(), public_url, notify_url, auth, token_key, now
+                    pool, producer, topics, intake, RateLimiter(), public_url, notify_url, auth, token_key, now, uploads
                 )
                 app.state.residents = Residents.of(resident, await link_key(pool, resident))
                 rp = None
@@ -124,6 +140,7 @@ def create_app(
                     rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
                     app.state.oidc = oidc.SingleSignOn(rp, sso, start_session, auth)
                 app.state.retention = supervise_retention(supervisor, pool, "intake", topics, retention)
+                supervise_pruning(supervisor, pool, uploads, retention)
                 log.info("started", port=service.intake_port, single_sign_on=sso.issuer)
                 try:
                     yield
@@ -150,11 +167,25 @@ def create_app(
     # Outermost first: a wrong type (415) before any of the body is read, then its size (413), then whether
     # it is readable text (400); each refusal in Open311's shape on the Open311 paths.
     app.add_middleware(TextInput, answer=open311_http.answer)
-    app.add_middleware(BodyLimit, max_bytes=intake.max_body_bytes, answer=open311_http.answer)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=intake.max_body_bytes,
+        answer=open311_http.answer,
+        larger={path: (photos.max_bytes + UPLOAD_OVERHEAD, AttachmentTooLarge) for path in UPLOAD_PATHS},
+    )
     app.add_middleware(ContentChecks, answer=open311_http.answer)
     app.add_middleware(TraceRequests)  # outermost: every answer, refusals included, belongs to the caller's trace
-    app.include_router(health_router(standard_checks(kafka, database), lambda: getattr(app.state, "supervisor", None)))
+
+    async def storage_check() -> None:  # the photos' store, once the lifespan has opened it
+        resources = getattr(app.state, "resources", None)
+        if resources is None or resources.uploads is None:
+            raise StorageUnavailable("the attachments' store is not open (starting)")
+        await resources.uploads.store.check()
+
+    checks = {**standard_checks(kafka, database), "storage": storage_check}
+    app.include_router(health_router(checks, lambda: getattr(app.state, "supervisor", None)))
     app.include_router(reports.router)
+    app.include_router(attachments.router)
     app.include_router(queues.router)  # before cases: /v1/cases/unstaffed is not a case id
     app.include_router(cases.router)
     app.include_router(supervision.router)

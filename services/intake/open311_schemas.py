@@ -116,6 +116,9 @@ class PostedOut(BaseModel):
     service_request_id: str = Field(description="the case number", examples=["GD-261122-000042"])
     service_notice: str
     account_id: None = None
+    media_url: str | None = Field(
+        None, description="when a photo was posted as a multipart `media` file: its served copy (a JPEG, no metadata)"
+    )
 
 
 class ServiceRequestOut(BaseModel):

@@ -115,6 +115,9 @@ class ReportIn(Strict):
     reporter: ReporterIn | None = None
     observed_at: datetime | None = Field(None, description="when it was seen (RFC 3339 with offset)")
     attachments: list[AnyUrl] = Field(default_factory=list, max_length=10, description="https URLs of photos")
+    attachment_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=10, description="photos uploaded with POST /v1/attachments: bound to the case"
+    )
 
     @field_validator("observed_at")
     @classmethod
@@ -237,6 +240,11 @@ class ActionIn(Strict):
         None,
         description="decide_report_up: take (the deciding unit leads), assign (the branch or department in `unit` "
         "leads) or send_back (the lead keeps it; `text` the instruction)",
+    )
+    attachment_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=10,
+        description="photos uploaded with POST /v1/attachments (e.g. role `after` with a resolve): bound to the case",
     )
 
     @field_validator("reply_by")

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
 from services.intake.schemas import ReportIn
+from services.intake.uploads import bind_to_case
 from shared.api_clients import ApiClient
 from shared.errors import IdempotencyConflict, InvalidInput
 from shared.events import new_event
@@ -70,7 +71,9 @@ async def submit_report(
     client: ApiClient,
     report: ReportIn,
     idempotency_key: str | None,
+    public_url: str = "",
 ) -> Submission:
+    """`public_url`: the base of the photos' URLs the report event carries (their `attachment_ids`)."""
     source = report.source or client.source
     if source is None:
         raise InvalidInput("say which source this report comes from (hotline, grid_app, ...)", field="source")
@@ -82,7 +85,7 @@ async def submit_report(
             return _replay(earlier, digest)
         with bind_context(case_id=str(case_id)):
             accepted = await _accept(
-                conn, producer, topics, settings, client, report, source, case_id, digest, idempotency_key
+                conn, producer, topics, settings, client, report, source, case_id, digest, idempotency_key, public_url
             )
             if accepted is not None:
                 return accepted
@@ -103,13 +106,16 @@ async def _accept(
     case_id: uuid.UUID,
     digest: str,
     idempotency_key: str | None,
+    public_url: str = "",
 ) -> Submission | None:
     now = datetime.now(UTC)
     async with conn.transaction():
         seq = await submissions.next_number(conn)
         number = case_number(settings.case_number_prefix, seq, now, settings.district_timezone)
         event = new_event(
-            _event_data(report, source, case_id, number, now, client), source=EVENT_SOURCE, subject=str(case_id)
+            _event_data(report, source, case_id, number, now, client, public_url),
+            source=EVENT_SOURCE,
+            subject=str(case_id),
         )
         inserted = await submissions.insert(
             conn,
@@ -127,6 +133,7 @@ async def _accept(
         )
         if not inserted:
             return None
+        await bind_to_case(conn, client, case_id, report.attachment_ids, settings.max_attachments, by="report")
         await publish(producer, topics.reports, event)  # BrokerUnavailable rolls the row back: 503, nothing kept
     log.info("report_accepted", case_number=number, source=source, event_id=event.id)
     ACCEPTED.labels(source).inc()
@@ -140,7 +147,13 @@ def topic_reporter(name: str | None, phone: str | None) -> Reporter:
 
 
 def _event_data(
-    report: ReportIn, source: str, case_id: uuid.UUID, number: str, now: datetime, client: ApiClient
+    report: ReportIn,
+    source: str,
+    case_id: uuid.UUID,
+    number: str,
+    now: datetime,
+    client: ApiClient,
+    public_url: str = "",
 ) -> ReportSubmitted:
     loc = report.location
     return ReportSubmitted(
@@ -156,7 +169,10 @@ def _event_data(
         households_affected=report.households_affected,
         reporter=topic_reporter(report.reporter.name, report.reporter.phone) if report.reporter else None,
         observed_at=report.observed_at,
-        attachments=tuple(str(url) for url in report.attachments),
+        attachments=(
+            *(str(url) for url in report.attachments),
+            *(f"{public_url.rstrip('/')}/v1/attachments/{i}" for i in dict.fromkeys(report.attachment_ids)),
+        ),
         received_at=now,
         submitted_by=str(client.id),
     )

@@ -243,10 +243,12 @@ async def test_a_broker_that_cannot_take_the_report_is_503_and_nothing_is_kept(i
     assert kept == 0
 
 
-async def test_a_photo_upload_is_refused_in_favour_of_media_url(intake: IntakeUnderTest) -> None:
-    caller = await intake.caller("submit")
+async def test_a_media_file_that_is_no_photo_is_refused(intake: IntakeUnderTest) -> None:
+    caller = await intake.caller("submit")  # photos that are photos: tests/integration/test_attachments.py
     response = await _post(intake, _form(caller), files={"media": ("a.jpg", b"\xff\xd8\xff", "image/jpeg")})
-    assert _error_of(response, 400).startswith("media")
+    assert _error_of(response, 400).startswith("media: the file looks like image/jpeg but cannot be decoded")
+    two = {"media": ("a.jpg", b"\xff\xd8\xff", "image/jpeg"), "other": ("b.jpg", b"\xff\xd8\xff", "image/jpeg")}
+    assert _error_of(await _post(intake, _form(caller), files=two), 400).startswith("media: one file")
 
 
 # -- reading requests ------------------------------------------------------------------------------------

@@ -16,13 +16,16 @@ import pytest
 from fastapi import FastAPI
 
 from services.escalation.main import create_app as escalation_app
+from services.intake.main import UPLOAD_OVERHEAD
 from services.intake.main import create_app as intake_app
+from services.intake.uploads import UPLOAD_PATHS
 from services.notify.main import create_app as notify_app
-from shared.settings import IntakeSettings, NotifySettings
+from shared.settings import AttachmentSettings, IntakeSettings, NotifySettings
 
 LIMITS = {"intake": IntakeSettings().max_body_bytes, "notify": NotifySettings().max_body_bytes}
 APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "notify": notify_app, "escalation": escalation_app}
 OVERSIZE = 8 * 1024 * 1024
+PHOTO_LIMIT = AttachmentSettings().max_bytes + UPLOAD_OVERHEAD  # a photo upload's multipart body
 PATH_VALUES = {"fmt": "json"}  # a path parameter not named here gets a UUID (ids of cases, subscriptions)
 
 
@@ -61,7 +64,14 @@ async def _chunks(total: int, chunk: int = 64 * 1024) -> AsyncIterator[bytes]:
     yield b'"}'
 
 
-def _assert_413(response: httpx.Response, limit: int) -> None:
+def limit_of(service: str, path: str, media: str) -> tuple[int, str]:
+    """The body limit of an operation and the problem that names it: photo uploads have their own."""
+    if service == "intake" and path in UPLOAD_PATHS and media == "multipart/form-data":
+        return PHOTO_LIMIT, "attachment_too_large"
+    return LIMITS[service], "payload_too_large"
+
+
+def _assert_413(response: httpx.Response, limit: int, code: str = "payload_too_large") -> None:
     assert response.status_code == 413, (response.request.method, response.request.url, response.text[:300])
     if response.request.url.path.startswith("/open311/"):  # GeoReport v2's own error list, for its clients
         assert response.headers["content-type"].startswith("application/json")
@@ -70,24 +80,26 @@ def _assert_413(response: httpx.Response, limit: int) -> None:
         return
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
-    assert body["type"] == "https://griddispatch.dev/problems/payload_too_large"
+    assert body["type"] == f"https://griddispatch.dev/problems/{code}"
     assert body["max_bytes"] == limit and body["instance"] == response.request.url.path
 
 
 @pytest.mark.parametrize(("service", "method", "path", "media"), CASES)
 async def test_an_oversize_body_is_413_chunked_or_declared(service: str, method: str, path: str, media: str) -> None:
     transport = httpx.ASGITransport(app=APPS[service]())
+    limit, code = limit_of(service, path, media)
+    oversize = max(OVERSIZE, limit + 1024 * 1024)
     async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as http:
-        chunked = await http.request(method, path, content=_chunks(OVERSIZE), headers={"Content-Type": media})
+        chunked = await http.request(method, path, content=_chunks(oversize), headers={"Content-Type": media})
         assert "content-length" not in chunked.request.headers
-        _assert_413(chunked, LIMITS[service])
-        declared = await http.request(method, path, content=b"x" * OVERSIZE, headers={"Content-Type": media})
-        assert declared.request.headers["content-length"] == str(OVERSIZE)
-        _assert_413(declared, LIMITS[service])
+        _assert_413(chunked, limit, code)
+        declared = await http.request(method, path, content=b"x" * oversize, headers={"Content-Type": media})
+        assert declared.request.headers["content-length"] == str(oversize)
+        _assert_413(declared, limit, code)
         just_over = await http.request(
-            method, path, content=_chunks(LIMITS[service] + 64 * 1024), headers={"Content-Type": media}
+            method, path, content=_chunks(limit + 64 * 1024), headers={"Content-Type": media}
         )
-        _assert_413(just_over, LIMITS[service])
+        _assert_413(just_over, limit, code)
 
 
 async def test_the_limit_is_the_configured_one() -> None:

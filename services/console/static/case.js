@@ -17,6 +17,7 @@ import { offeredTo } from "./allowed.js";
 import { unitPicker } from "./unit_picker.js";
 import { reportUpPanel } from "./reportup.js";
 import { consultPanel } from "./consult.js";
+import { photosSection } from "./photos.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -511,6 +512,7 @@ export async function renderCase(main, ctx, caseId) {
               ),
             ),
           ) : null,
+          photosSection(caseId),
           section("通知送达", deliveries),
         ),
         h("aside", { class: "case-actions" },

@@ -235,7 +235,17 @@ async def post_action(
             if row is not None:  # dispatch has recorded it: the lifecycle can be checked here and now
                 act.check_lifecycle(row["state"], act.lifecycle_action(body), role, body.action)
             earlier = await act.record_and_publish(
-                conn, res.producer, res.topics.actions, client, case_id, body, role, event_id, idempotency_key, digest
+                conn,
+                res.producer,
+                res.topics.actions,
+                client,
+                case_id,
+                body,
+                role,
+                event_id,
+                idempotency_key,
+                digest,
+                max_attachments=res.settings.max_attachments,
             )
     return ActionAccepted(
         action_id=str(earlier.event_id),

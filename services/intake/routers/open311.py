@@ -16,6 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.intake import open311_queries as queries
+from services.intake import uploads
 from services.intake.case_queries import CaseFilter
 from services.intake.deps import Res, Resources
 from services.intake.open311_format import (
@@ -46,8 +47,9 @@ from services.intake.open311_schemas import (
 )
 from services.intake.submit import submit_report
 from shared.api_clients import ApiClient, Scope
-from shared.errors import InvalidInput, NotFound
+from shared.errors import GridDispatchError, InvalidInput, NotFound
 from shared.logging import bind_context
+from shared.queries.attachments import AttachmentRow
 from shared.text_checks import form_fields
 
 MAX_RESULTS = 1000  # GET requests.{fmt} answers at most this many, newest first
@@ -132,7 +134,7 @@ _REQUEST_BODY = {
     responses=responses(list[PostedOut], 400, 403, 404, 409, 429, 503, ok_status=201, also_ok=200, body=True),
 )
 async def post_request(fmt: Format, request: Request, res: Res, idempotency_key: IdempotencyKey = None) -> Response:
-    fields = await _fields(request)
+    fields, media = await _fields(request)
     check_jurisdiction(res, _text(fields.get("jurisdiction_id")))
     client = await open311_client(res, request, _text(fields.get("api_key")), Scope.SUBMIT)
     body = parse_request(fields)
@@ -147,16 +149,37 @@ async def post_request(fmt: Format, request: Request, res: Res, idempotency_key:
     if body.address_id and building is None:
         raise InvalidInput(f"address_id: no building {body.address_id!r} in the registry", field="address_id")
     report = to_report(body, service, building)
+    media_url = None
     with bind_context(client_id=str(client.id)):
-        done = await submit_report(res.pool, res.producer, res.topics, res.settings, client, report, idempotency_key)
+        if media is not None:  # a photo file in `media`: stored as POST /v1/attachments stores it, bound below
+            photo = await _upload_media(res, client, media, idempotency_key)
+            report = report.model_copy(update={"attachment_ids": [photo.id]})
+            media_url = f"{res.public_url}/v1/attachments/{photo.id}"
+        done = await submit_report(
+            res.pool, res.producer, res.topics, res.settings, client, report, idempotency_key, res.public_url
+        )
     location = {"Location": f"{res.public_url}/open311/v2/requests/{done.case_number}.{fmt}"}
     status = 200 if done.replayed else 201
-    return render(fmt, "service_requests", [posted_view(done.case_number, service)], status, location)
+    posted = posted_view(done.case_number, service) | ({"media_url": media_url} if media_url else {})
+    return render(fmt, "service_requests", [posted], status, location)
 
 
-async def _fields(request: Request) -> dict[str, Any]:
+async def _upload_media(res: Resources, client: ApiClient, media: bytes, idempotency_key: str | None) -> AttachmentRow:
+    if res.uploads is None:
+        raise InvalidInput("media: this server takes no file uploads; send media_url", field="media")
+    key = f"open311:{idempotency_key}" if idempotency_key else None  # a retry of the request reuses its photo
+    try:
+        row, _ = await uploads.upload(res.pool, res.uploads, client, media, "evidence", key)
+    except GridDispatchError as exc:
+        if exc.detail.get("field") == "file":
+            exc.detail["field"] = "media"  # Open311's name for the photo's field
+        raise
+    return row
+
+
+async def _fields(request: Request) -> tuple[dict[str, Any], bytes | None]:
     """The posted fields, form-encoded (as Open311 clients send them) or a JSON object, over those of the query
-    string (some clients send api_key, or every field, there)."""
+    string (some clients send api_key, or every field, there); and the photo file of a multipart `media`."""
     fields: dict[str, Any] = dict(request.query_params)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
@@ -166,13 +189,15 @@ async def _fields(request: Request) -> dict[str, Any]:
             raise InvalidInput("request body: not valid JSON", field="body") from exc
         if not isinstance(data, dict):
             raise InvalidInput("request body: send a JSON object of Open311 fields", field="body")
-        return {**fields, **data}
+        return {**fields, **data}, None
     if media == "application/x-www-form-urlencoded":  # read as UTF-8: the framework's parser takes raw bytes as Latin-1
-        return {**fields, **form_fields(await request.body())}
+        return {**fields, **form_fields(await request.body())}, None
     async with request.form() as form:
-        if any(not isinstance(v, str) for _, v in form.multi_items()):
-            raise InvalidInput("media: file uploads are not accepted; send media_url", field="media")
-        return {**fields, **{k: form[k] for k in form}}
+        files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
+        if any(k != "media" for k, _ in files) or len(files) > 1:
+            raise InvalidInput("media: one file is taken, a photo, in this field", field="media")
+        photo = await files[0][1].read() if files else None
+        return {**fields, **{k: form[k] for k in form if k != "media" or not files}}, photo
 
 
 def _text(value: Any) -> str | None:

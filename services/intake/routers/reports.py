@@ -51,7 +51,9 @@ async def post_report(
     report: ReportIn, client: Client, res: Res, response: Response, idempotency_key: IdempotencyKey = None
 ) -> Accepted:
     require(client, Scope.SUBMIT)
-    submission = await submit_report(res.pool, res.producer, res.topics, res.settings, client, report, idempotency_key)
+    submission = await submit_report(
+        res.pool, res.producer, res.topics, res.settings, client, report, idempotency_key, res.public_url
+    )
     status_url = f"{res.public_url}/v1/cases/{submission.case_id}"
     response.headers["Location"] = status_url
     return Accepted(
