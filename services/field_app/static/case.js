@@ -95,6 +95,18 @@ function timeline(c) {
     )));
 }
 
+/** The person's last step refused by dispatch (the history's `rejected`), said plainly at the top. */
+function rejectedNotice(c, ctx) {
+  const history = c.history || [];
+  const last = history[history.length - 1];
+  const me = ctx.me.person ? ctx.me.person.id : null;
+  if (!last || last.action !== "rejected" || !last.actor || last.actor.id !== me) return null;
+  const why = String(last.note || "").split(";")[0];
+  return h("div", { class: "problem", role: "alert", id: "case-rejected" },
+    h("strong", {}, `您的操作未被受理，案件仍为“${label(STATES, c.state)}”。`),
+    why.startsWith("waiting for the parts of") ? h("div", {}, "还有协办单位未报到（完成其部分），请等协办单位报到后再办结。") : h("div", { class: "small" }, why));
+}
+
 async function loadCase(caseId) {
   try {
     const c = await api(`/v1/cases/${caseId}`);
@@ -107,13 +119,14 @@ async function loadCase(caseId) {
   }
 }
 
-export async function renderCase(main, ctx, caseId) {
+/** Draw the case once into `main`; returns the case shown (null when it could not be read). */
+async function drawCase(main, ctx, caseId, page) {
   let loaded;
   try {
     loaded = await loadCase(caseId);
   } catch (err) {
     clear(main, h("p", {}, h("a", { href: "#/queue" }, "← 返回待办")), problemBox(err));
-    return () => {};
+    return null;
   }
   const { c } = loaded;
   const catalog = await matterTypes().catch(() => []);
@@ -211,7 +224,7 @@ export async function renderCase(main, ctx, caseId) {
         c.deadlines ? h("span", { class: badge(c.deadlines.warning), id: "case-warning" }, label(WARNINGS, c.deadlines.warning)) : null,
         h("span", { class: "muted small" }, ` ${c.case_number || ""}`)),
       pendingBox,
-      h("div", { id: "case-notice", "aria-live": "polite" }),
+      h("div", { id: "case-notice", "aria-live": "polite" }, rejectedNotice(c, ctx)),
       buttons,
       sheet,
       h("section", { class: "card" }, h("h3", {}, "事项"),
@@ -238,48 +251,71 @@ export async function renderCase(main, ctx, caseId) {
     clear(mapHolder, spotMap(place, point) || h("p", { class: "muted small" }, "无边界数据，无法绘制示意图。"));
   }).catch(() => clear(mapHolder, h("p", { class: "muted small" }, "离线：位置示意图联网后显示。")));
 
-  // Re-read the case when one of our actions has been sent or an event about it arrives.
-  let disposed = false;
+  page.drawButtons = drawButtons;
+  return c;
+}
+
+/** The case page: drawn, then drawn again (one drawing at a time) when our action was sent or an event about
+ * the case arrives, unless the person is filling in a form. */
+export async function renderCase(main, ctx, caseId) {
+  const page = { disposed: false, shown: null, drawing: null, again: false, drawButtons: null };
   let timer = null;
-  const again = () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      if (disposed) return;
-      const holder = main.querySelector("#action-sheet");
-      if (holder && holder.childNodes.length) return; // the person is filling a form: leave it be
-      const next = await renderCase(main, ctx, caseId);
-      stopAll();
-      stopAll = next;
-    }, 700);
+  const formOpen = () => {
+    const sheet = main.querySelector("#action-sheet");
+    return Boolean(sheet && sheet.childNodes.length);
   };
-  const sentHere = (event) => {
-    if (event.type === "sent" && event.item.caseId === caseId) {
-      const notice = main.querySelector("#case-notice");
-      if (notice) clear(notice, h("p", { class: "done" }, `${event.item.summary}：已提交，正在处理…`));
-      poll(c.history ? c.history.length : 0, c.state);
-    } else if (event.type === "failed" && event.item.caseId === caseId) {
-      again();
-    } else {
-      drawButtons();
+  const draw = () => {
+    if (page.drawing) {
+      page.again = true;
+      return page.drawing;
     }
+    page.drawing = (async () => {
+      do {
+        page.again = false;
+        if (page.disposed || (page.shown && formOpen())) break;
+        page.shown = await drawCase(main, ctx, caseId, page);
+      } while (page.again);
+    })().finally(() => {
+      page.drawing = null;
+    });
+    return page.drawing;
   };
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(draw, 700);
+  };
+  // After a 202, dispatch applies the step in the background: look until the case shows it.
   const poll = (length, state, tries = 0) => {
     setTimeout(async () => {
-      if (disposed) return;
+      if (page.disposed) return;
       const fresh = await api(`/v1/cases/${caseId}`).catch(() => null);
-      if (fresh && ((fresh.history || []).length !== length || fresh.state !== state)) again();
-      else if (tries < 30) poll(length, state, tries + 1);
+      if (fresh && ((fresh.history || []).length !== length || fresh.state !== state)) soon();
+      else if (tries < 60) poll(length, state, tries + 1);
     }, 1000);
   };
-  const stopOutbox = onOutboxChange(sentHere);
-  const stopLive = onLiveEvent((event) => {
-    if (event.data && event.data.subject === caseId) again();
+  const stopOutbox = onOutboxChange((event) => {
+    if (page.disposed) return;
+    const ours = event.item && event.item.caseId === caseId;
+    if (event.type === "sent" && ours) {
+      const notice = main.querySelector("#case-notice");
+      if (notice) clear(notice, h("p", { class: "done" }, `${event.item.summary}：已提交，正在处理…`));
+      const shown = page.shown || {};
+      poll((shown.history || []).length, shown.state);
+      if (page.drawButtons) page.drawButtons();
+    } else if (event.type === "failed" && ours) {
+      soon();
+    } else if (page.drawButtons) {
+      page.drawButtons();
+    }
   });
-  let stopAll = () => {
-    disposed = true;
+  const stopLive = onLiveEvent((event) => {
+    if (event.data && event.data.subject === caseId) soon();
+  });
+  await draw();
+  return () => {
+    page.disposed = true;
     clearTimeout(timer);
     stopOutbox();
     stopLive();
   };
-  return () => stopAll();
 }
