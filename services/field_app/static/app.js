@@ -168,6 +168,11 @@ async function start() {
   showNet();
   window.addEventListener("online", showNet);
   window.addEventListener("offline", showNet);
+  // No network: the streams are closed (the indicator says so), and opened afresh when it returns.
+  window.addEventListener("offline", () => stopLive());
+  window.addEventListener("online", () => {
+    if (ctx && bearer()) startLive(config.notify_url, streamsOf(ctx.me), bearer());
+  });
   const live = document.getElementById("live");
   onLiveState((state) => {
     live.dataset.state = state;

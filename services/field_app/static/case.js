@@ -4,7 +4,7 @@
 // returns, with the key it was given when the button was pressed.
 
 import { ApiError, api, problemBox } from "./api.js";
-import { matterName, matterTypes } from "./catalog.js";
+import { acceptedActions, matterName, matterTypes } from "./catalog.js";
 import { clear, fmtRemaining, fmtTime, h, newKey } from "./dom.js";
 import { ACTIONS, DEADLINES, RETURN_REASONS, STATES, WARNINGS, badge, label } from "./labels.js";
 import { onLiveEvent } from "./live.js";
@@ -16,8 +16,9 @@ import { spotMap } from "./spot.js";
 const CACHE = "griddispatch.app.cases";
 const KEEP = 30;
 
-// What the lead may do from each state (shared/domain/lifecycle.py), the part the app offers; report_up only
-// when the case API names it among the allowed actions (`allowed_actions`).
+// What the lead may do from each state (shared/domain/lifecycle.py), the part the app offers. Report up (上报):
+// when the case API lists it in `allowed_actions`; without that list, for the lead of a case in handling with no
+// report-up waiting for a decision, and only when this intake takes the action at all.
 const LEAD_ACTIONS = {
   assigned: ["accept", "return"],
   accepted: ["start", "resolve", "return"],
@@ -58,12 +59,16 @@ export async function actingUnit(me, c) {
   return null;
 }
 
-export function offeredActions(c, acting) {
+const HANDLING = ["assigned", "accepted", "in_progress", "reopened"];
+
+export function offeredActions(c, acting, accepted = []) {
   if (!acting) return [];
   const allowed = Array.isArray(c.allowed_actions) ? c.allowed_actions : null;
   const base = acting.lead ? LEAD_ACTIONS[c.state] || [] : c.state === "accepted" || c.state === "in_progress" ? ["progress"] : [];
-  const offered = allowed ? base.filter((a) => allowed.includes(a)) : base;
-  if (allowed && allowed.includes("report_up")) offered.push("report_up");
+  const offered = allowed ? base.filter((a) => allowed.includes(a)) : [...base];
+  const waiting = ((c.deadlines || {}).items || []).some((d) => d.kind === "report_up_decision" && d.status === "open");
+  const reportUp = allowed ? allowed.includes("report_up") : acting.lead && HANDLING.includes(c.state) && !waiting && accepted.includes("report_up");
+  if (reportUp) offered.push("report_up");
   return offered;
 }
 
@@ -135,7 +140,7 @@ async function drawCase(main, ctx, caseId, page) {
   const mapHolder = h("div", { id: "spot" }, h("p", { class: "muted small" }, point ? "正在加载位置示意图…" : ""));
   const placeName = h("span", { id: "case-place" }, (c.assignment && c.assignment.place) || "");
   const acting = await actingUnit(ctx.me, c);
-  const offered = offeredActions(c, acting);
+  const offered = offeredActions(c, acting, await acceptedActions());
   const pendingBox = h("div", { id: "case-pending" });
   const sheet = h("div", { id: "action-sheet" });
   const buttons = h("div", { class: "actions", id: "case-actions" });

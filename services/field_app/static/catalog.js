@@ -52,3 +52,22 @@ export async function appConfig() {
 export function forgetCatalog() {
   matters = null;
 }
+
+const ACTIONS = "griddispatch.app.actions";
+const DAY_MS = 24 * 3600 * 1000;
+
+/** The actions this intake takes (its OpenAPI document's ActionIn.action), asked at most once a day: a button
+ * for an action the server does not have yet (report up, on an older intake) is not offered. */
+export async function acceptedActions() {
+  const copy = stored(ACTIONS);
+  if (copy && Date.now() - copy.at < DAY_MS) return copy.actions;
+  try {
+    const doc = await api("/openapi.json");
+    const action = (((doc.components || {}).schemas || {}).ActionIn || {}).properties.action || {};
+    const actions = action.enum || [];
+    localStorage.setItem(ACTIONS, JSON.stringify({ at: Date.now(), actions }));
+    return actions;
+  } catch {
+    return copy ? copy.actions : [];
+  }
+}

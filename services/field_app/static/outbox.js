@@ -155,10 +155,13 @@ async function failed(item, err) {
     return offline; // no network: the others would fail alike
   }
   // Refused for what it is (a case no longer in that state, not yours, invalid): sending it again cannot help.
-  const noPhotos = err.photoUpload && err.status === 404;
-  await db.put(STORE, {
-    ...item, status: "failed", attempts, error: noPhotos ? "本服务器暂不支持上传照片。" : problemText(err), code: problemType(err.problem), noPhotos,
-  });
+  // A photo refused (or no uploads on this server): the report or action can still go without its photos.
+  const noPhotos = Boolean(err.photoUpload) && [404, 405, 413, 415, 422].includes(err.status);
+  const why = !noPhotos ? problemText(err)
+    : err.status === 404 || err.status === 405 ? "本服务器暂不支持上传照片。"
+    : err.status === 413 ? "照片太大，未能上传。"
+    : "照片未被接受（请用 JPEG、PNG 或 HEIC 照片）。";
+  await db.put(STORE, { ...item, status: "failed", attempts, error: why, code: problemType(err.problem), noPhotos });
   tell({ type: "failed", item });
   return false;
 }

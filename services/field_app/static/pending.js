@@ -25,7 +25,8 @@ function row(item) {
       ? [
           h("div", { class: "problem" }, item.error),
           h("div", { class: "row" },
-            item.noPhotos ? h("button", { type: "button", onclick: () => withoutPhotos(item.id) }, "不带照片发送") : h("button", { type: "button", onclick: () => retry(item.id) }, "重新发送"),
+            item.noPhotos ? h("button", { type: "button", onclick: () => withoutPhotos(item.id) }, "不带照片发送") : null,
+            h("button", { type: "button", onclick: () => retry(item.id) }, "重新发送"),
             h("button", { type: "button", class: "danger", onclick: () => discard(item.id) }, "删除")),
         ]
       : null,

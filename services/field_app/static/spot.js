@@ -5,7 +5,6 @@
 import { h } from "./dom.js";
 
 const W = 340;
-const H = 220;
 const PAD = 14;
 
 function rings(geometry) {
@@ -26,9 +25,12 @@ export function spotMap(place, point) {
   const lats = all.map((p) => p[1]);
   const [x0, x1, y0, y1] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
   const k = Math.cos(((y0 + y1) / 2) * (Math.PI / 180));
-  const scale = Math.min((W - 2 * PAD) / Math.max((x1 - x0) * k, 1e-9), (H - 2 * PAD) / Math.max(y1 - y0, 1e-9));
+  // As tall as the place is, within what a phone's screen can spare.
+  const aspect = Math.max(y1 - y0, 1e-9) / Math.max((x1 - x0) * k, 1e-9);
+  const H = Math.round(Math.min(260, Math.max(150, (W - 2 * PAD) * aspect + 2 * PAD + 18)));
+  const scale = Math.min((W - 2 * PAD) / Math.max((x1 - x0) * k, 1e-9), (H - 2 * PAD - 18) / Math.max(y1 - y0, 1e-9));
   const ox = (W - (x1 - x0) * k * scale) / 2;
-  const oy = (H - (y1 - y0) * scale) / 2;
+  const oy = (H - 18 - (y1 - y0) * scale) / 2 + 18;
   const xy = ([lon, lat]) => [ox + (lon - x0) * k * scale, H - oy - (lat - y0) * scale];
   const path = (ring) => ring.map((p, n) => `${n ? "L" : "M"}${xy(p).map((v) => v.toFixed(1)).join(" ")}`).join(" ") + " Z";
   const name = [place.grid && place.grid.name, place.unit && place.unit.level === "micro_grid" ? place.unit.name : null].filter(Boolean).join(" · ");
