@@ -5,18 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter, Histogram
 from shapely.geometry import mapping
 
 from shared.domain.model import Unit
 from shared.domain.registry import Registry
 from shared.errors import NotFound
+from shared.logging import get_logger
 from shared.registry_files.load import load_directory
 from shared.registry_store import active_version
+
+log = get_logger(__name__)
+LOOKUPS = Counter(
+    "griddispatch_locate_lookups_total",
+    "GET /v1/locate answers, by how the place was found (point, containing_area, outside, unit)",
+    ["method"],
+)
+LOAD_SECONDS = Histogram(
+    "griddispatch_locate_registry_load_seconds", "Time taken to build the registry held for GET /v1/locate"
+)
 
 FILES = """SELECT f.name, f.content FROM registry_files f JOIN registry_versions v ON v.id = f.version_id
            WHERE v.version = $1"""
@@ -52,9 +65,13 @@ class Locator:
             return self._registry
         async with self._lock:
             if self._registry is None or version != self._version:
+                started = time.monotonic()
                 rows = await conn.fetch(FILES, version)
                 self._registry = await asyncio.to_thread(_build, [(r["name"], r["content"]) for r in rows])
                 self._version = version
+                elapsed = time.monotonic() - started
+                LOAD_SECONDS.observe(elapsed)
+                log.info("locate_registry_loaded", registry_version=version, seconds=round(elapsed, 3))
         assert self._registry is not None
         return self._registry
 
@@ -64,6 +81,7 @@ class Locator:
         unit, method = (micro, "point") if micro is not None else (registry.smallest_containing(lon, lat), None)
         if micro is None and unit is not None:
             method = "containing_area"
+        LOOKUPS.labels(method or "outside").inc()
         return Place(unit, method, registry.chain(unit.code) if unit is not None else ())
 
     async def place_of(self, conn: asyncpg.Connection, code: str) -> Place:
@@ -71,6 +89,7 @@ class Locator:
         if code not in registry.units:
             raise NotFound(f"no unit {code!r} in the active registry", field="unit")
         unit = registry.unit(code)
+        LOOKUPS.labels("unit").inc()
         return Place(unit, "unit", registry.chain(code))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
 from services.field_app.routes import FIELD_APP_DIR
 from tests.e2e.console_stack import POINT
@@ -33,10 +34,16 @@ async def test_the_app_shell_manifest_and_service_worker_are_served_without_a_ke
     assert worker.headers["cache-control"] == "no-cache"  # a new version of the app is picked up at once
 
 
+def _lookups(method: str) -> float:
+    return REGISTRY.get_sample_value("griddispatch_locate_lookups_total", {"method": method}) or 0.0
+
+
 async def test_a_point_is_located_to_its_micro_grid_with_the_units_above(intake: IntakeUnderTest) -> None:
     worker = await intake.caller("read", units=(f"unit:{GRID}",), source="grid_app")
+    counted = _lookups("point")
     answer = await intake.http.get("/v1/locate", params=POINT, headers=worker.headers)
     assert answer.status_code == 200, answer.text
+    assert _lookups("point") == counted + 1
     place = answer.json()
     assert place["located"] is True and place["method"] == "point"
     assert place["unit"]["code"] == MICRO_GRID and place["unit"]["level"] == "micro_grid"

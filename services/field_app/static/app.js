@@ -1,7 +1,7 @@
 // The field app's entry: the service worker (the app opens offline), sign-in, the live stream of the person's
 // units, the tab bar and hash routing (#/queue, #/queue/unit, #/case/<id>, #/report, #/outbox, #/me).
 
-import { ApiError, api, problemBox, whenUnauthenticated } from "./api.js";
+import { ApiError, api, problemBox, problemType, whenUnauthenticated } from "./api.js";
 import { appConfig, forgetCatalog } from "./catalog.js";
 import { renderCase } from "./case.js";
 import { clear, h, setTimeZone } from "./dom.js";
@@ -11,7 +11,7 @@ import { flush, items, onOutboxChange } from "./outbox.js";
 import { renderPending } from "./pending.js";
 import { markFresh, renderQueue } from "./queue.js";
 import { renderReport } from "./report.js";
-import { bearer, current, onSessionChange, signOut } from "./session.js";
+import { bearer, current, forget, onSessionChange, signOut } from "./session.js";
 import { renderSignIn } from "./signin.js";
 
 const main = document.getElementById("main");
@@ -185,8 +185,14 @@ async function start() {
     if (ctx && session) startLive(config.notify_url, streamsOf(ctx.me), session.access);
     if (session) flush();
   });
-  whenUnauthenticated(() => {
-    if (ctx && !current()) leave("登录已失效，请重新登录（待发送的内容仍保存在手机上）。");
+  // Refused with a session the server has ended (signed out elsewhere, revoked, disabled): sign in again; what
+  // waits in the outbox stays on the phone and goes after that.
+  whenUnauthenticated((err) => {
+    if (!ctx) return;
+    const type = problemType(err.problem);
+    if (current() && !["token_revoked", "token_invalid", "token_wrong_issuer", "unauthenticated", "person_disabled"].includes(type)) return;
+    forget();
+    leave("登录已失效，请重新登录（待发送的内容仍保存在手机上）。");
   });
   window.addEventListener("hashchange", route);
   try {

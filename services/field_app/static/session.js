@@ -124,6 +124,11 @@ export function refresh() {
   return refreshing;
 }
 
+/** Forget the session on this phone only (the server already ended it). */
+export function forget() {
+  save(null);
+}
+
 export async function signOut() {
   const was = session;
   save(null);
