@@ -121,7 +121,7 @@ async def _check_phone_layout(page: Page) -> None:
     assert small == []
 
 
-async def test_a_grid_worker_gets_a_new_assignment_live_accepts_and_resolves_it(
+async def test_a_grid_worker_gets_a_new_assignment_live_accepts_notes_progress_and_resolves_it(
     browser: tuple[Playwright, Browser], stack: ConsoleStack
 ) -> None:
     unit = "610199004001001003"  # a micro-grid of this test's own: its worker is the one a new case goes to
@@ -157,6 +157,14 @@ async def test_a_grid_worker_gets_a_new_assignment_live_accepts_and_resolves_it(
 
         await page.tap("#do-accept")
         await expect(page.locator("#case-state")).to_have_text("已签收", timeout=LIVE_WAIT_MS)
+        await page.tap("#do-start")
+        await expect(page.locator("#case-state")).to_have_text("处置中", timeout=LIVE_WAIT_MS)
+        await page.tap("#do-progress")
+        await page.fill("#action-progress textarea[name=text]", "已联系物业，今天下午更换")
+        await page.tap("#action-progress button[type=submit]")
+        await expect(page.locator('#timeline li[data-action="progress"]')).to_contain_text(
+            "已联系物业，今天下午更换", timeout=LIVE_WAIT_MS
+        )
         await _parts_reported_in(stack, fresh)
         await page.tap("#do-resolve")
         await page.fill("#action-resolve textarea[name=text]", "声控灯已更换")
