@@ -243,6 +243,12 @@ async def test_a_case_is_resolved_with_before_and_after_photos(
             )
         assert listed.status_code == 200, listed.text
         assert sorted(a["role"] for a in listed.json()["items"]) == ["after", "before"]
+        # The case page shows them (fetched with the token: the copies served carry no EXIF).
+        await page.reload()
+        photos = page.locator("#case-photos figure")
+        await expect(photos).to_have_count(2)
+        assert sorted(await photos.evaluate_all("(els) => els.map((el) => el.dataset.role)")) == ["after", "before"]
+        await expect(page.locator("#case-photos img").first).to_have_js_property("complete", True)
         assert errors == []
     finally:
         await context.close()

@@ -109,3 +109,11 @@ export function problemText(err) {
 export function problemBox(err) {
   return h("div", { class: "problem", role: "alert" }, problemText(err));
 }
+
+/** A picture the API serves (an attachment's thumbnail) as an object URL: <img> cannot send the token. */
+export async function pictureUrl(path) {
+  const token = bearer();
+  const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) throw new ApiError(response.status, { detail: response.statusText });
+  return URL.createObjectURL(await response.blob());
+}

@@ -3,7 +3,7 @@
 // Every action goes through the outbox (outbox.js): offline it waits on the phone and is sent when the network
 // returns, with the key it was given when the button was pressed.
 
-import { ApiError, api, problemBox } from "./api.js";
+import { ApiError, api, pictureUrl, problemBox } from "./api.js";
 import { acceptedActions, matterName, matterTypes } from "./catalog.js";
 import { clear, fmtRemaining, fmtTime, h, newKey } from "./dom.js";
 import { ACTIONS, DEADLINES, RETURN_REASONS, STATES, WARNINGS, badge, label } from "./labels.js";
@@ -100,6 +100,29 @@ function timeline(c) {
     )));
 }
 
+const PHOTO_ROLES = { before: "处置前", after: "处置后", evidence: "现场" };
+
+/** The case's photos (GET /v1/cases/{id}/attachments), as thumbnails; nothing when it has none (or no uploads). */
+async function showPhotos(caseId, holder) {
+  let answer;
+  try {
+    answer = await api(`/v1/cases/${caseId}/attachments`);
+  } catch {
+    return;
+  }
+  const items = answer.items || [];
+  if (!items.length) return;
+  const strip = h("div", { class: "photos", id: "case-photos" });
+  clear(holder, h("section", { class: "card" }, h("h3", {}, "照片"), strip));
+  for (const item of items) {
+    const url = await pictureUrl(item.thumbnail_url || item.url).catch(() => null);
+    if (!url || !holder.isConnected) continue;
+    strip.append(h("figure", { class: "photo", dataset: { role: item.role } },
+      h("img", { src: url, alt: `${PHOTO_ROLES[item.role] || ""}照片` }),
+      h("figcaption", { class: "small" }, PHOTO_ROLES[item.role] || item.role)));
+  }
+}
+
 /** The person's last step refused by dispatch (the history's `rejected`), said plainly at the top. */
 function rejectedNotice(c, ctx) {
   const history = c.history || [];
@@ -143,6 +166,7 @@ async function drawCase(main, ctx, caseId, page) {
   const offered = offeredActions(c, acting, await acceptedActions());
   const pendingBox = h("div", { id: "case-pending" });
   const sheet = h("div", { id: "action-sheet" });
+  const photosHolder = h("div", {});
   const buttons = h("div", { class: "actions", id: "case-actions" });
 
   const send = async (action, extra = {}, photos = []) => {
@@ -242,6 +266,7 @@ async function drawCase(main, ctx, caseId, page) {
         ])),
       h("section", { class: "card" }, h("h3", {}, "位置"), mapHolder,
         point ? h("a", { class: "small", href: `geo:${point.lat},${point.lon}` }, `${point.lat.toFixed(5)}, ${point.lon.toFixed(5)} 在地图应用中打开`) : null),
+      photosHolder,
       h("section", { class: "card" }, h("h3", {}, "时限"), deadlineList(c)),
       h("section", { class: "card" }, h("h3", {}, "办理过程"), timeline(c)),
     ),
@@ -256,6 +281,7 @@ async function drawCase(main, ctx, caseId, page) {
     clear(mapHolder, spotMap(place, point) || h("p", { class: "muted small" }, "无边界数据，无法绘制示意图。"));
   }).catch(() => clear(mapHolder, h("p", { class: "muted small" }, "离线：位置示意图联网后显示。")));
 
+  if (!loaded.offline) showPhotos(caseId, photosHolder);
   page.drawButtons = drawButtons;
   return c;
 }
