@@ -411,3 +411,28 @@ async def test_a_second_phone_of_the_same_person_shows_the_same_queue(
     finally:
         await one.close()
         await two.close()
+
+
+async def test_a_case_beyond_the_unit_is_reported_up(browser: tuple[Playwright, Browser], stack: ConsoleStack) -> None:
+    if not await _takes(stack, "report_up"):
+        pytest.skip("needs wt-reportup")
+    unit = "610199004001001001"
+    login = await _person(stack, "廖志静", unit)
+    case_id = await _assigned_case(stack, unit, f"楼道杂物多次清理仍堆放 {uuid.uuid4().hex[:6]}", "corridor_clutter")
+    context, page, errors = await _phone(browser)
+    try:
+        await _sign_in(page, stack, login)
+        await page.goto(f"{stack.intake_url}/app/#/case/{case_id}")
+        await page.tap("#do-report_up")
+        await page.fill("#action-report-up textarea[name=text]", "涉及多户，需社区协调")
+        await page.tap("#action-report-up button[type=submit]")
+        await expect(page.locator('#timeline li[data-action="report_up"]')).to_contain_text(
+            "涉及多户，需社区协调", timeout=LIVE_WAIT_MS
+        )
+        await expect(page.locator("#do-report_up")).to_have_count(0)  # one report-up waits for its decision
+        case = await asyncio.to_thread(stack.case, case_id)
+        step = next(e for e in case["history"] if e["action"] == "report_up")
+        assert step["actor"]["id"] == login
+        assert errors == []
+    finally:
+        await context.close()
