@@ -16,9 +16,10 @@ import { spotMap } from "./spot.js";
 const CACHE = "griddispatch.app.cases";
 const KEEP = 30;
 
-// What the lead may do from each state (shared/domain/lifecycle.py), the part the app offers. Report up (上报):
-// when the case API lists it in `allowed_actions`; without that list, for the lead of a case in handling with no
-// report-up waiting for a decision, and only when this intake takes the action at all.
+// What the lead may do from each state (shared/domain/lifecycle.py), the part the app offers, kept to what the
+// case API's `allowed_actions` (per role) allows where it says. Report up (上报): for the lead, with no report-up
+// waiting for a decision, when `allowed_actions` lists it (or, without that list, in handling and when this
+// intake takes the action at all).
 const LEAD_ACTIONS = {
   assigned: ["accept", "return"],
   accepted: ["start", "resolve", "return"],
@@ -61,13 +62,21 @@ export async function actingUnit(me, c) {
 
 const HANDLING = ["assigned", "accepted", "in_progress", "reopened"];
 
+/** The case API's `allowed_actions` for the role the person acts in (a list, or per role), or null without it. */
+function allowedFor(c, acting) {
+  const given = c.allowed_actions;
+  if (Array.isArray(given)) return given;
+  if (given && typeof given === "object") return given[acting.lead ? "assignee" : "assisting"] || [];
+  return null;
+}
+
 export function offeredActions(c, acting, accepted = []) {
   if (!acting) return [];
-  const allowed = Array.isArray(c.allowed_actions) ? c.allowed_actions : null;
+  const allowed = allowedFor(c, acting);
   const base = acting.lead ? LEAD_ACTIONS[c.state] || [] : c.state === "accepted" || c.state === "in_progress" ? ["progress"] : [];
   const offered = allowed ? base.filter((a) => allowed.includes(a)) : [...base];
   const waiting = ((c.deadlines || {}).items || []).some((d) => d.kind === "report_up_decision" && d.status === "open");
-  const reportUp = allowed ? allowed.includes("report_up") : acting.lead && HANDLING.includes(c.state) && !waiting && accepted.includes("report_up");
+  const reportUp = acting.lead && !waiting && (allowed ? allowed.includes("report_up") : HANDLING.includes(c.state) && accepted.includes("report_up"));
   if (reportUp) offered.push("report_up");
   return offered;
 }
