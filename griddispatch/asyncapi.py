@@ -23,6 +23,7 @@ import yaml
 from griddispatch import __version__
 from shared.events import EVENT_TYPES, CloudEvent, EventType, encode, new_event
 from shared.events.envelope import CONTENT_TYPE
+from shared.events.schemas import SCHEMA_PATH, file_name
 from shared.events.types import (
     ActionRejected,
     ActionRequested,
@@ -70,9 +71,10 @@ PROBE_TOPIC = TopicSpec("griddispatch.infra-probe", partitions=1, retention_ms=3
 
 # What encode() writes in every message's Kafka headers.
 ENVELOPE_HEADERS: dict[str, str] = {
-    "content-type": "CloudEvents Kafka protocol binding, structured mode: the value is the whole CloudEvent.",
-    "ce_id": "The envelope's `id`, so a consumer can drop a duplicate without parsing the value.",
-    "ce_type": "The envelope's `type`, so a consumer can route or skip a message without parsing the value.",
+    "content-type": (
+        "CloudEvents Kafka protocol binding, structured mode: the value is the whole CloudEvent. No `ce_` header is "
+        "written (it would mark the message as binary mode to the CloudEvents SDKs' auto-detecting readers)."
+    ),
 }
 
 # What encode() adds to an event built inside a trace (shared/tracing.py): W3C trace context, the same values as
@@ -304,6 +306,10 @@ def _schemas() -> dict[str, Any]:
         schema["properties"]["id"]["description"] = (
             "Unique per event and stable across redeliveries: deduplicate on it."
         )
+        schema["properties"]["dataschema"]["description"] = (
+            f"The URL of the JSON Schema of `data` (`{SCHEMA_PATH}/{file_name(event_type)}` under intake's public "
+            "address; the same files are in docs/schemas/events/)."
+        )
         schemas[envelope_schema_name(model)] = schema
     return dict(sorted(schemas.items()))
 
@@ -329,8 +335,6 @@ def _messages() -> dict[str, Any]:
             raise ValueError(f"encode() writes headers {sorted(headers)}; describe them in ENVELOPE_HEADERS")
         header_schemas: dict[str, Any] = {
             "content-type": {"type": "string", "const": CONTENT_TYPE},
-            "ce_id": {"type": "string", "minLength": 1},
-            "ce_type": {"type": "string", "const": event_type.value},
         }
         doc = (model.__doc__ or "").strip()
         messages[message_id(event_type)] = {

@@ -11,7 +11,8 @@ from griddispatch.console import fail, friendly
 from griddispatch.params import topic_prefix
 
 contracts_app = typer.Typer(
-    help="Contracts generated from the code (AsyncAPI for the Kafka topics).", no_args_is_help=True
+    help="Contracts generated from the code (AsyncAPI for the Kafka topics, JSON Schemas of the events' data).",
+    no_args_is_help=True,
 )
 
 
@@ -35,3 +36,23 @@ def asyncapi(
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     typer.echo(f"wrote {out}", err=True)
+
+
+@contracts_app.command("schemas")
+@friendly
+def schemas(
+    out: Annotated[Path, typer.Option("--out", help="the folder to write <type>.json into")] = Path(
+        "docs/schemas/events"
+    ),
+) -> None:
+    """The JSON Schema of each event type's `data` (what every event's `dataschema` names), one file a type."""
+    from shared.events.schemas import data_schema, file_name, render
+    from shared.events.types import EVENT_TYPES
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for event_type in EVENT_TYPES:
+            (out / file_name(event_type)).write_text(render(data_schema(event_type)), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write into {out}: {exc.strerror or exc}")
+    typer.echo(f"wrote {len(EVENT_TYPES)} schemas into {out}", err=True)

@@ -82,6 +82,12 @@ class Forbidden(GridDispatchError):
     code = "forbidden"
 
 
+class Gone(GridDispatchError):
+    """It existed, and will never be usable again (an expired link)."""
+
+    code = "gone"
+
+
 class RateLimited(GridDispatchError):
     code = "rate_limited"
     retriable = True

@@ -273,6 +273,25 @@ class NotifySettings(BaseSettings):
         return [o.strip() for o in self.console_origins.split(",") if o.strip()]
 
 
+class ResidentSettings(BaseSettings):
+    """Residents' self-service without an account (GRIDDISPATCH_RESIDENT_*): the case look-up and the signed rating
+    link of the outcome SMS (docs/intake-api.md, "Residents' self-service")."""
+
+    model_config = _config("RESIDENT_")
+
+    # HMAC key of the rating links (HS256), at least 32 characters, the same for notify (signs) and intake (checks).
+    # Unset: a random key generated once and kept in the database (rating_link_key), shared by every process on it.
+    link_secret: SecretStr | None = Field(None, min_length=32)
+    link_days: float = Field(7.0, gt=0, le=90)  # a link's life; never past the case's follow-up window
+    # The resident page the SMS links to (its rating form takes the token after #t=); unset: intake's public URL
+    # (GRIDDISPATCH_INTAKE_PUBLIC_URL, else where intake listens) + /resident/rate/.
+    rate_page_url: str | None = None
+    lookup_per_address: int = Field(20, ge=1)  # look-ups from one client address per window
+    failures_per_case: int = Field(5, ge=1)  # wrong answers for one case number per window; then 429 for everyone
+    window_minutes: float = Field(60.0, gt=0)
+    ratings_per_address: int = Field(20, ge=1)  # rating-link answers from one address per window
+
+
 class RetentionSettings(BaseSettings):
     """How long rows nothing needs any more are kept, and how the task deletes them (GRIDDISPATCH_RETENTION_*);
     shared/retention/policy.py derives what the rest depends on (a consumer's seen ids: its topics' retention)."""

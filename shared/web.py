@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.errors import (
     Conflict,
     Forbidden,
+    Gone,
     GridDispatchError,
     InfrastructureUnavailable,
     InvalidInput,
@@ -50,6 +51,7 @@ _STATUS: list[tuple[type[GridDispatchError], int]] = [
     (RateLimited, 429),
     (NotFound, 404),
     (Conflict, 409),
+    (Gone, 410),
     (InfrastructureUnavailable, 503),
 ]
 

@@ -89,9 +89,16 @@ def lifecycle_action(body: ActionIn) -> Action:
     if body.action == "verify":
         return Action.VERIFY_PASSED if body.passed else Action.VERIFY_FAILED
     if body.action == "rate":
-        satisfied = body.satisfied if body.satisfied is not None else (body.score or 0) >= 4
-        return Action.RATE_SATISFIED if satisfied else Action.RATE_UNSATISFIED
+        return Action.RATE_SATISFIED if rating_level(body) != "unsatisfied" else Action.RATE_UNSATISFIED
     return _DIRECT[body.action]
+
+
+def rating_level(body: ActionIn) -> str:
+    """满意 / 基本满意 / 不满意 as given, else from `satisfied` or the score (4 and 5 satisfied)."""
+    if body.level is not None:
+        return body.level
+    satisfied = body.satisfied if body.satisfied is not None else (body.score or 0) >= 4
+    return "satisfied" if satisfied else "unsatisfied"
 
 
 def api_actions(actions: tuple[Action, ...]) -> list[str]:
@@ -266,6 +273,7 @@ def _payload(body: ActionIn, client: ApiClient) -> dict[str, object]:
         "resolve_by": body.resolve_by.isoformat() if body.resolve_by else None,
         "approved": body.approved,
         "resume_at": body.resume_at.isoformat() if body.resume_at else None,
+        "level": rating_level(body) if body.action == "rate" else None,
         "client_id": str(client.id),
     }
     return {k: v for k, v in values.items() if v is not None}

@@ -17,6 +17,7 @@ from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
 from services.intake.operation_ids import OPERATION_IDS
 from services.intake.ratelimit import RateLimiter
+from services.intake.resident_deps import Residents
 from services.intake.routers import (
     assessment,
     cases,
@@ -31,11 +32,14 @@ from services.intake.routers import (
     queues,
     registry,
     reports,
+    residents,
     rosters,
+    schemas,
     stats,
     supervision,
 )
 from services.intake.routers import auth as auth_routes
+from services.resident_page.routes import mount_resident_page
 from shared.body_limit import BodyLimit
 from shared.body_text import TextInput
 from shared.db import close_pool, create_pool
@@ -46,6 +50,7 @@ from shared.metrics import describe_service
 from shared.openapi_doc import document_validation_as_problems, operation_ids, servers
 from shared.people.oidc_client import RelyingParty
 from shared.people.sessions import signing_key, start_session
+from shared.resident_links import link_key
 from shared.retention.pruner import supervise_retention
 from shared.settings import (
     AuthSettings,
@@ -53,6 +58,7 @@ from shared.settings import (
     IntakeSettings,
     KafkaSettings,
     OidcSettings,
+    ResidentSettings,
     RetentionSettings,
     ServiceSettings,
 )
@@ -85,6 +91,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     single_sign_on: OidcSettings | None = None,
     retention: RetentionSettings | None = None,
+    resident: ResidentSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -94,6 +101,7 @@ def create_app(
     now = clock or (lambda: datetime.now(UTC))
     sso = single_sign_on or OidcSettings()
     retention = retention or RetentionSettings()
+    resident = resident or ResidentSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +119,7 @@ def create_app(
                 app.state.resources = Resources(
                     pool, producer, topics, intake, RateLimiter(), public_url, notify_url, auth, token_key, now
                 )
+                app.state.residents = Residents.of(resident, await link_key(pool, resident))
                 rp = None
                 if sso.enabled:
                     rp = RelyingParty(sso, sso.redirect_uri or f"{public_url.rstrip('/')}/v1/auth/oidc/callback")
@@ -164,6 +173,9 @@ def create_app(
     app.include_router(people_admin.router)
     app.include_router(assessment.router)
     app.include_router(console_config.router)
+    app.include_router(schemas.router)  # the events' data schemas (dataschema)
+    app.include_router(residents.router)
     mount_console(app)  # the console's pages (services/console/), after every API route
+    mount_resident_page(app)  # the residents' look-up and rating page (services/resident_page/)
     mount_field_app(app)  # the field app (services/field_app/) at /app/, after every API route
     return app

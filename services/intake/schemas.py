@@ -171,6 +171,11 @@ class ActionIn(Strict):
     passed: bool | None = Field(None, description="verify: did the result pass the check")
     satisfied: bool | None = Field(None, description="rate: is the resident satisfied")
     score: int | None = Field(None, ge=1, le=5, description="rate: 1 (very unsatisfied) to 5 (very satisfied)")
+    level: Literal["satisfied", "basically_satisfied", "unsatisfied"] | None = Field(
+        None,
+        description="rate: 满意 satisfied, 基本满意 basically_satisfied (counts as satisfied: the case closes), "
+        "不满意 unsatisfied (the case reopens); kept in the history as detail.level",
+    )
     departments: list[str] = Field(default_factory=list, max_length=10, description="summon: department codes")
     unit: str | None = Field(
         None,
@@ -243,8 +248,10 @@ class ActionIn(Strict):
             raise ValueError(f"{self.action} needs a text")
         if self.action == "verify" and self.passed is None:
             raise ValueError("verify needs passed: true or false")
-        if self.action == "rate" and self.satisfied is None and self.score is None:
-            raise ValueError("rate needs satisfied or a score")
+        if self.action == "rate" and self.satisfied is None and self.score is None and self.level is None:
+            raise ValueError("rate needs a level, satisfied or a score")
+        if self.level is not None and self.satisfied is not None and self.satisfied != (self.level != "unsatisfied"):
+            raise ValueError(f"level {self.level} contradicts satisfied: {str(self.satisfied).lower()}")
         if self.action == "summon" and not self.departments:
             raise ValueError("summon needs departments")
         if self.action == "redispatch" and not (self.unit and self.text):

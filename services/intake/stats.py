@@ -10,7 +10,8 @@ those cases so far (a report run after the month has ended sees their whole stor
   after it, or voided after it, e.g. by escalation);
 * escalated: escalated at least once (上报); returned: returned at least once (退回);
 * rated / satisfied: the residents' ratings of these cases (a case reopened after an unsatisfied rating
-  can be rated again: each rating counts); satisfaction_rate = satisfied / rated, null without ratings.
+  can be rated again: each rating counts); satisfaction_rate = satisfied / rated, null without ratings. 基本满意
+  counts as satisfied (as the hotlines count 满意率); basically_satisfied says how many of the satisfied it was.
 
 Rates of the monthly report (按时签收率, 按时办结率) are of the cases received.
 """
@@ -33,6 +34,7 @@ class CaseFacts:
     returned: bool = False
     rated: int = 0
     satisfied: int = 0
+    basically_satisfied: int = 0  # of the satisfied: rated 基本满意
 
 
 @dataclass(slots=True)
@@ -45,6 +47,7 @@ class Tally:
     returned: int = 0
     rated: int = 0
     satisfied: int = 0
+    basically_satisfied: int = 0
 
     def add(self, f: CaseFacts) -> None:
         self.received += 1
@@ -55,6 +58,7 @@ class Tally:
         self.returned += f.returned
         self.rated += f.rated
         self.satisfied += f.satisfied
+        self.basically_satisfied += f.basically_satisfied
 
     def merge(self, other: Tally) -> None:
         for name in self.__slots__:
@@ -96,6 +100,7 @@ class StatsRow:
             "returned": t.returned,
             "rated": t.rated,
             "satisfied": t.satisfied,
+            "basically_satisfied": t.basically_satisfied,
             "satisfaction_rate": self.satisfaction_rate,
             "accepted_in_time_rate": self.accepted_in_time_rate,
             "resolved_in_time_rate": self.resolved_in_time_rate,

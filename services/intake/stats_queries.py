@@ -42,7 +42,9 @@ FACTS = f"""
         {_P["escalated"]} AS escalated,
         {_P["returned"]} AS returned,
         (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action IN {RATINGS}) AS rated,
-        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}) AS satisfied
+        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}) AS satisfied,
+        (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = {SATISFIED}
+            AND e.detail->>'level' = 'basically_satisfied') AS basically_satisfied
     FROM cases c JOIN tree t ON c.place = t.code
     WHERE c.received_at >= $3 AND c.received_at < $4 AND c.{COUNTED}
       AND {visible("$5", "c.scope_keys")}"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from services.notify.consumer import consume
 from services.notify.cors import StreamCors
 from services.notify.fanout import FanOut
 from services.notify.operation_ids import OPERATION_IDS
+from services.notify.rating_links import RatingLinks
 from services.notify.routers import streams, subscriptions
 from services.notify.streams import StreamHub
 from services.notify.worker import DeliveryWorker
@@ -31,13 +33,16 @@ from shared.metrics import describe_service
 from shared.openapi_doc import document_validation_as_problems, operation_ids, servers
 from shared.people.duty import PeopleSnapshot
 from shared.people.sessions import signing_key
+from shared.resident_links import link_key, page_url
 from shared.retention.pruner import supervise_retention
 from shared.settings import (
     AuthSettings,
     DatabaseSettings,
     DistrictSettings,
+    IntakeSettings,
     KafkaSettings,
     NotifySettings,
+    ResidentSettings,
     RetentionSettings,
     ServiceSettings,
     SupervisorSettings,
@@ -85,6 +90,8 @@ def create_app(
     auth: AuthSettings | None = None,
     district: DistrictSettings | None = None,
     retention: RetentionSettings | None = None,
+    resident: ResidentSettings | None = None,
+    intake: IntakeSettings | None = None,
 ) -> FastAPI:
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
@@ -93,6 +100,8 @@ def create_app(
     auth = auth or AuthSettings()
     calendar = district_calendar(district or DistrictSettings())
     retention = retention or RetentionSettings()
+    resident = resident or ResidentSettings()
+    intake = intake or IntakeSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,7 +118,11 @@ def create_app(
                 await hub.start(supervisor)
                 app.state.stream_hub = hub
                 channels = channels_of(notify, http)
-                worker = DeliveryWorker(pool, channels, notify)
+                intake_url = intake.public_url or f"http://{service.host}:{service.intake_port}"
+                links = RatingLinks(
+                    await link_key(pool, resident), resident, page_url(resident, intake_url), lambda: datetime.now(UTC)
+                )
+                worker = DeliveryWorker(pool, channels, notify, links=links)
                 app.state.worker = worker
                 fanout = FanOut(notify, set(channels), calendar)
                 supervisor.start("fan-out", lambda: consume(kafka, pool, fanout, stop, on_delivery=worker.wake.set))

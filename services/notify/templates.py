@@ -46,6 +46,7 @@ class CaseFacts:
     address: str | None = None
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    rating_link: str | None = None  # the signed link to the rating page (shared/resident_links.py), when minted
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +328,11 @@ def case_resolved(
 def rating_requested(
     event: CloudEvent[CaseChanged], case: CaseFacts | None = None, tz: Zone = DEFAULT_TIMEZONE
 ) -> Rendered:
-    """请对办理结果进行评价, once the result is verified."""
-    return _to_reporter("请您评价", event, case, "已办结并经核查，请对办理结果进行评价（满意/不满意）。")
+    """请对办理结果进行评价, once the result is verified, with the signed rating link when there is one."""
+    link = case.rating_link if case else None
+    if link:
+        return _to_reporter("请您评价", event, case, f"已办结并经核查，请点击链接评价（满意/基本满意/不满意）：{link}")
+    return _to_reporter("请您评价", event, case, "已办结并经核查，请对办理结果进行评价（满意/基本满意/不满意）。")
 
 
 def case_merged(event: CloudEvent[CaseChanged], case: CaseFacts | None = None, tz: Zone = DEFAULT_TIMEZONE) -> Rendered:

@@ -22,8 +22,10 @@ import asyncpg
 from prometheus_client import Counter
 
 from services.notify.channels.base import Channel, Message, Outcome, Result
+from services.notify.rating_links import RatingLinks
 from services.notify.templates import Audience, CaseFacts, digest, render
-from shared.events import decode
+from shared.domain.lifecycle import State
+from shared.events import EventType, decode
 from shared.logging import bind_context, get_logger
 from shared.queries.cases import message_facts
 from shared.retriable import RETRIABLE
@@ -55,8 +57,10 @@ class DeliveryWorker:
         channels: Mapping[str, Channel],
         settings: NotifySettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        links: RatingLinks | None = None,
     ) -> None:
         self.pool = pool
+        self.links = links  # the outcome SMS's rating link (None: the text asks for a rating without one)
         self.channels = channels
         self.settings = settings
         self.clock = clock
@@ -178,6 +182,7 @@ class DeliveryWorker:
             cases = {
                 k: f if f.reporter_phone == row["target"] else replace(f, reporter_name=None) for k, f in cases.items()
             }
+            cases = await self._with_rating_links(events, cases)
         zone = ZoneInfo(self.settings.district_timezone)
         if len(events) == 1:
             rendered = render(events[0], cases.get(events[0].subject), audience=audience, tz=zone)
@@ -186,6 +191,16 @@ class DeliveryWorker:
         if rendered is None:
             return None
         return Message(row["id"], row["event_id"], row["target"], rendered.text.encode(), subject=rendered.subject)
+
+    async def _with_rating_links(self, events: list[Any], cases: dict[str, CaseFacts]) -> dict[str, CaseFacts]:
+        """A verified result asks the reporter to rate it: each such case's facts carry a freshly signed link."""
+        if self.links is None:
+            return cases
+        asked = {e.subject for e in events if e.type is EventType.CASE_CHANGED and e.data.to_state == State.VERIFIED}
+        for case_id in sorted(asked & cases.keys()):
+            link = await self.links.for_case(self.pool, uuid.UUID(case_id))
+            cases[case_id] = replace(cases[case_id], rating_link=link)
+        return cases
 
     async def _case_facts(self, case_ids: set[str]) -> dict[str, CaseFacts]:
         """What messages name but events do not carry: the case number, title, address, reporter."""

@@ -1,9 +1,11 @@
 """CloudEvents 1.0 structured-mode JSON, keyed by case id so one case's events stay in order.
 
-Kafka headers carry `content-type: application/cloudevents+json` (the CloudEvents Kafka binding for
-structured mode) plus `ce_id` and `ce_type`, so a consumer can route or drop without parsing the body.
-An event built inside a trace carries the CloudEvents distributed-tracing extension (`traceparent`,
-`tracestate`), repeated as Kafka headers of the same names (shared/tracing.py).
+The Kafka binding's structured mode, and only it: the one binding header is `content-type:
+application/cloudevents+json`, and no `ce_` header is written (a `ce_` header tells the CloudEvents SDKs'
+auto-detecting readers that the message is in binary mode, whose value is `data` alone). Every event names the
+published JSON Schema of its `data` in `dataschema` (shared/events/schemas.py). An event built inside a trace
+carries the CloudEvents distributed-tracing extension (`traceparent`, `tracestate`), repeated as Kafka headers of
+the same names (shared/tracing.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.errors import InvalidInput
+from shared.events.schemas import dataschema_of
 from shared.events.types import EVENT_TYPES, Contract, EventType
 from shared.tracing import FIELDS as TRACE_FIELDS
 from shared.tracing import current_fields
@@ -41,6 +44,7 @@ class CloudEvent(BaseModel, Generic[D]):
     subject: str = Field(min_length=1)
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = Field(None, min_length=1, description="the URL of the JSON Schema `data` adheres to")
     data: D
 
     @field_validator("time")
@@ -70,12 +74,14 @@ def new_event(
     """Wrap typed data in an envelope; the event type follows from the data's model, the trace context (if
     any) from where it is built."""
     model: Any = envelope_of(type(data))
+    event_type = _type_of(data)
     event: CloudEvent[D] = model(
         id=event_id or str(uuid.uuid4()),
         source=source,
-        type=_type_of(data),
+        type=event_type,
         subject=subject,
         time=time or datetime.now(UTC),
+        dataschema=dataschema_of(event_type),
         data=data,
         **current_fields(),
     )
@@ -89,8 +95,16 @@ def trusted_event(
     the same envelope, without validating it again (a third of what announcing a case cost). `trace`: the
     context of what caused it (shared.tracing.consuming)."""
     model: Any = envelope_of(type(data))
+    event_type = _type_of(data)
     event: CloudEvent[D] = model.model_construct(
-        id=event_id, source=source, type=_type_of(data), subject=subject, time=time, data=data, **(trace or {})
+        id=event_id,
+        source=source,
+        type=event_type,
+        subject=subject,
+        time=time,
+        dataschema=dataschema_of(event_type),
+        data=data,
+        **(trace or {}),
     )
     return event
 
@@ -102,8 +116,6 @@ def encode(event: CloudEvent[Any]) -> EncodedEvent:
         value=event.model_dump_json().encode(),
         headers=[
             ("content-type", CONTENT_TYPE.encode()),
-            ("ce_id", event.id.encode()),
-            ("ce_type", event.type.value.encode()),
             *((name, str(extra[name]).encode()) for name in TRACE_FIELDS if extra.get(name)),
         ],
     )

@@ -171,3 +171,11 @@ async def close(conn: asyncpg.Connection, deadline_ids: Sequence[uuid.UUID], sta
         list(deadline_ids),
         list(statuses),
     )
+
+
+async def open_due(conn: asyncpg.Connection | asyncpg.Pool, case_id: uuid.UUID, kind: str) -> datetime | None:
+    """When the case's open deadline of `kind` falls due (the earliest, if several parties owe one); None: none open."""
+    due: datetime | None = await conn.fetchval(
+        "SELECT min(due_at) FROM deadlines WHERE case_id = $1 AND kind = $2 AND status = 'open'", case_id, kind
+    )
+    return due

@@ -197,12 +197,14 @@ async def shoot(stack: ConsoleStack, ids: dict[str, str], out: Path) -> list[Pat
             await page.wait_for_selector("#case-table tbody tr[data-case-id]")
             shots.append(await _shot(page, out / "cases.png"))
 
+            await page.set_viewport_size({"width": 1920, "height": 1080})  # the duty officer's screen
             await page.goto(f"{stack.console_url}#/cases/{ids['楼道堆满纸箱']}")
             await page.wait_for_selector("#timeline li")
             await page.fill("#actor-id", "值班员李明")
             await page.locator("#actor-id").blur()
             await page.wait_for_timeout(500)
             shots.append(await _shot(page, out / "case.png", full_page=True))
+            await page.set_viewport_size({"width": 1440, "height": 900})
 
             await page.goto(f"{stack.console_url}#/desk")
             await page.wait_for_selector("#desk-table tbody tr[data-case-id]")

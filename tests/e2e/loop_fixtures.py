@@ -6,7 +6,8 @@ real HTTP connection), intake and escalation run in-process through ASGI. A loca
 webhook and for the SMS gateway. A module's tests share the stack, so each uses places and matters of its own (duplicates
 merge by matter, 100 m and 72 h).
 
-Ports (this file's own): 18310 dispatch, 18311 notify, 18312 the webhook and SMS receiver.
+Ports (this file's own): 18310 dispatch, 18311 notify, 18312 the webhook and SMS receiver; a test module may
+override the `loop_ports` fixture to run its stack on ports of its own.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class Loop:
     hooks: Hooks
     pool: Any
     keys: dict[str, str]
+    intake_app: Any = None  # for clients of other addresses (httpx.ASGITransport(client=...))
+    kafka: KafkaSettings | None = None  # the loop's own topic prefix
 
     def h(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -165,14 +168,21 @@ def _port_free(port: int) -> None:
             raise RuntimeError(f"port {port} is taken: another closed-loop session runs?")
 
 
+@dataclass(frozen=True)
+class LoopPorts:
+    dispatch: int = DISPATCH_PORT
+    notify: int = NOTIFY_PORT
+    receiver: int = RECEIVER_PORT
+
+
 @contextlib.asynccontextmanager
-async def _receiver() -> AsyncIterator[Hooks]:
-    hooks = Hooks(url=f"http://127.0.0.1:{RECEIVER_PORT}")
+async def _receiver(port: int = RECEIVER_PORT) -> AsyncIterator[Hooks]:
+    hooks = Hooks(url=f"http://127.0.0.1:{port}")
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", hooks.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", RECEIVER_PORT).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield hooks
     finally:
@@ -180,10 +190,10 @@ async def _receiver() -> AsyncIterator[Hooks]:
 
 
 @contextlib.asynccontextmanager
-async def _dispatch(env: dict[str, str], log_path: Any) -> AsyncIterator[None]:
+async def _dispatch(env: dict[str, str], log_path: Any, port: int = DISPATCH_PORT) -> AsyncIterator[None]:
     log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process
     worker = subprocess.Popen(
-        [sys.executable, "-m", "griddispatch.cli", "serve", "dispatch", "--port", str(DISPATCH_PORT)],
+        [sys.executable, "-m", "griddispatch.cli", "serve", "dispatch", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -195,7 +205,7 @@ async def _dispatch(env: dict[str, str], log_path: Any) -> AsyncIterator[None]:
             while True:
                 assert worker.poll() is None, f"dispatch exited; see {log_path}"
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"http://127.0.0.1:{DISPATCH_PORT}/readyz", timeout=2)).status_code == 200:
+                    if (await http.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
                         break
                 assert time.monotonic() < deadline, "dispatch not ready"
                 await asyncio.sleep(0.3)
@@ -254,13 +264,22 @@ async def loop_database(local_infra: LocalInfraSettings) -> AsyncIterator[Databa
         await admin.close()
 
 
+@pytest.fixture(scope="module")
+def loop_ports() -> LoopPorts:
+    return LoopPorts()
+
+
 # One stack per test module, stopped when the module ends: its workers must not run on during other tests.
 @pytest.fixture(scope="module")
 async def loop(
-    kafka_settings: KafkaSettings, loop_database: DatabaseSettings, tmp_path_factory: pytest.TempPathFactory
+    kafka_settings: KafkaSettings,
+    loop_database: DatabaseSettings,
+    tmp_path_factory: pytest.TempPathFactory,
+    loop_ports: LoopPorts,
 ) -> AsyncIterator[Loop]:
     database_settings = loop_database
-    for port in (DISPATCH_PORT, NOTIFY_PORT, RECEIVER_PORT):
+    ports = loop_ports
+    for port in (ports.dispatch, ports.notify, ports.receiver):
         _port_free(port)
     kafka = kafka_settings.model_copy(
         update={"topic_prefix": f"{kafka_settings.topic_prefix}-loop{uuid.uuid4().hex[:5]}"}
@@ -277,7 +296,10 @@ async def loop(
         check=True,
         capture_output=True,
     )
-    async with _receiver() as hooks, _dispatch(env, tmp_path_factory.mktemp("loop") / "dispatch.log"):
+    async with (
+        _receiver(ports.receiver) as hooks,
+        _dispatch(env, tmp_path_factory.mktemp("loop") / "dispatch.log", ports.dispatch),
+    ):
         intake = create_intake(kafka, database_settings, ServiceSettings(), IntakeSettings(public_url="http://i"))
         escalation = create_escalation(kafka, database_settings, ServiceSettings(), EscalationSettings(max_sleep_s=2))
         notify = create_notify(
@@ -293,11 +315,11 @@ async def loop(
         async with (
             intake.router.lifespan_context(intake),
             escalation.router.lifespan_context(escalation),
-            _served(notify, NOTIFY_PORT) as notify_url,
+            _served(notify, ports.notify) as notify_url,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://i") as intake_http,
             httpx.AsyncClient(base_url=notify_url, timeout=httpx.Timeout(10.0)) as notify_http,
         ):
-            it = Loop(intake_http, notify_http, hooks, intake.state.resources.pool, {})
+            it = Loop(intake_http, notify_http, hooks, intake.state.resources.pool, {}, intake, kafka)
             await it.key("hotline", ["*"], ["submit", "read", "act"], source="hotline")
             await it.key("grid app", ["unit:610199004001"], ["read", "act"], source="grid_app")
             await it.key("street centre", [f"unit:{STREET}"], ["read", "act", "supervise"])

@@ -6,10 +6,16 @@ the session's `loop` fixture (tests/e2e/loop_fixtures.py). The other flows are i
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
+from jsonschema import Draft202012Validator
 
+from shared.kafka import kafka_consumer
 from tests.e2e.loop_fixtures import Loop, until
 
 # The waits are sized for a loaded machine (a cold faust worker: up to 180 s), and starting the module's
@@ -144,3 +150,89 @@ async def test_a_missed_accept_by_warns_then_escalates_and_the_next_rung_hears_o
         return "overdue" in tiers and "department:gas" in leads
 
     await until(heard, what="the gas department to be told of the overdue case and its new assignment")
+
+
+async def test_every_topic_reads_with_the_cloudevents_sdk_and_each_data_matches_its_published_schema(
+    loop: Loop,
+) -> None:
+    """A consumer nobody here wrote: the official CloudEvents SDK's auto-detecting Kafka reader, on every topic of
+    the running system (the dead-letter topic holds other producers' bytes as they came, and is left out); each
+    event's `data` is checked against the schema its `dataschema` names, fetched from intake over HTTP."""
+    assert loop.kafka is not None
+    prefix = loop.kafka.topic_prefix + "."
+    case_id = await loop.report({"title": "燃气味道很大", "description": "楼下燃气味很浓", "location": POINT})
+    lead = (await loop.reach(case_id, "assigned", "dispatch"))["assignment"]["lead"]
+    await loop.warn_now(case_id, "accept")  # a warning on the deadlines topic
+
+    async def warned() -> bool:  # before the accept closes that deadline
+        fired = await loop.pool.fetchval(
+            "SELECT max(fired) FROM deadlines WHERE case_id = $1::uuid AND kind = 'accept'", case_id
+        )
+        return bool(fired)
+
+    await until(warned, what="escalation to fire the accept-by's warning")
+    await loop.key(lead, [lead], ["read", "act"])
+    await loop.post_action(lead, case_id, {"action": "accept", "actor": {"id": "w1", "unit": lead}})
+
+    schemas: dict[str, Any] = {}
+    seen: dict[str, set[str]] = {}  # topic -> event types read there
+    mine: dict[str, set[str]] = {}  # topic -> this case's event types read there
+
+    async def read_everything() -> bool:
+        async with kafka_consumer(loop.kafka, group_id=None) as lister:  # type: ignore[arg-type]
+            names = sorted(t for t in await lister.topics() if t.startswith(prefix) and "dead-letter" not in t)
+        # no group: the consumer takes every partition of the topics named
+        async with kafka_consumer(loop.kafka, *names, group_id=None) as consumer:  # type: ignore[arg-type]
+            while {tp.topic for tp in consumer.assignment()} != set(names):
+                await asyncio.sleep(0.1)
+            partitions = sorted(consumer.assignment())
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            todo = {tp for tp, end in ends.items() if end > 0}
+            while todo:
+                batch = await consumer.getmany(*todo, timeout_ms=2000)
+                for tp, records in batch.items():
+                    for record in records:
+                        await check(tp.topic, record.headers, record.key, record.value)
+                        if record.offset + 1 >= ends[tp]:
+                            todo.discard(tp)
+        expected = {
+            f"{prefix}reports",
+            f"{prefix}actions",
+            f"{prefix}case-events",
+            f"{prefix}assignments",
+            f"{prefix}deadlines",
+        }
+        department_topics = [t for t in mine if ".department." in t]
+        return expected <= set(mine) and bool(department_topics)
+
+    async def check(topic: str, headers: Any, key: bytes | None, value: bytes | None) -> None:
+        event = from_kafka_event(KafkaMessage(headers=dict(headers), key=key, value=value or b""))
+        attributes = event.get_attributes()
+        url = str(attributes["dataschema"])
+        if url not in schemas:
+            answer = await loop.intake.get(urlsplit(url).path)
+            assert answer.status_code == 200, (url, answer.text)
+            assert answer.headers["content-type"].startswith("application/schema+json")
+            schemas[url] = answer.json()
+        data = event.get_data()
+        errors = [e.message for e in Draft202012Validator(schemas[url]).iter_errors(data)]
+        assert not errors, (topic, attributes["type"], errors)
+        assert attributes["subject"] == (key or b"").decode()
+        seen.setdefault(topic, set()).add(str(attributes["type"]))
+        if attributes["subject"] == case_id:
+            mine.setdefault(topic, set()).add(str(attributes["type"]))
+
+    async def all_topics_hold_this_case() -> bool:
+        seen.clear()
+        mine.clear()
+        return await read_everything()
+
+    try:
+        await until(all_topics_hold_this_case, what="this case's events on every topic")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: this case's types by topic {mine}") from None
+    assert "cn.griddispatch.deadline.fired.v1" in mine[f"{prefix}deadlines"]
+    assert "cn.griddispatch.case.assigned.v1" in mine[f"{prefix}assignments"]
+    assert {"cn.griddispatch.case.changed.v1"} <= mine[f"{prefix}case-events"]
+    assert sum(len(types) for types in seen.values()) >= 6, seen

@@ -57,6 +57,11 @@ async def february(intake: IntakeUnderTest) -> None:
         b = await case(IN_WENJING)
         await _deadline(conn, b, "accept", late=True)
         await append_events(conn, b, "return", "escalate", "rate_unsatisfied", "rate_satisfied")
+        await conn.execute(  # rated again, 基本满意: satisfied, and counted as such
+            """UPDATE case_events SET detail = '{"level": "basically_satisfied"}'
+               WHERE case_id = $1 AND action = 'rate_satisfied'""",
+            b,
+        )
         await case(IN_WENJING, received_at=datetime(2024, 2, 1, 0, 10, tzinfo=TZ))  # Jan 31 in UTC: February here
         c = await case(IN_YUANDONG, lead="branch:city_management-610199002", state="assigned")
         await _deadline(conn, c, "accept", late=None)
@@ -90,6 +95,7 @@ async def test_stats_per_community_of_a_street_for_february(intake: IntakeUnderT
         "returned": 1,
         "rated": 3,
         "satisfied": 2,
+        "basically_satisfied": 1,
         "satisfaction_rate": 0.6667,
         "accepted_in_time_rate": 0.3333,
         "resolved_in_time_rate": 0.3333,

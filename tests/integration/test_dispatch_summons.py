@@ -106,3 +106,29 @@ async def test_a_deadline_voided_by_a_new_assignment_escalates_nothing(dispatch:
     assert case["lead"] != lead and BRANCH in await _owing(dispatch, case_id)  # owed again, under a new deadline
     await dispatch.feed(stale, topics.deadlines)  # the old report-in deadline's tier, delivered late
     assert "escalate_part" not in await dispatch.history(case_id)
+
+
+async def test_the_district_summons_on_behalf_of_the_case_s_street(dispatch: DispatchUnderTest) -> None:
+    event = await dispatch.report()
+    await dispatch.feed(event)
+    case = await dispatch.case(event.subject)
+    topics = dispatch.runtime.topics
+    await dispatch.feed(dispatch.action(event.subject, "accept", "assignee", case["lead"]), topics.actions)
+    street = "unit:" + case["place"][:9]
+    summon = dispatch.action(
+        event.subject,
+        "summon",
+        "supervisor",
+        DISTRICT,
+        actor_id="duty-1",
+        payload={"departments": ["market_supervision"]},
+    )
+    await dispatch.feed(summon, topics.actions)
+    assert (await dispatch.history(event.subject))[-1] == "summon"  # applied, not rejected
+    entry = await dispatch.pool.fetchrow(
+        "SELECT actor, detail FROM case_events WHERE case_id = $1 AND action = 'summon'", uuid.UUID(event.subject)
+    )
+    assert json.loads(entry["actor"])["unit"] == DISTRICT
+    assert json.loads(entry["detail"])["on_behalf_of"] == street  # the history says for whom
+    assert BRANCH in await _owing(dispatch, event.subject)
+    assert (await dispatch.deadlines(event.subject))[("report_in", BRANCH)] == "open"

@@ -113,7 +113,8 @@ def test_every_event_type_is_a_message_on_a_channel(doc: dict[str, Any]) -> None
         assert event_type.value in named, event_type
         assert event_type.value in on_channels, event_type
         headers = named[event_type.value]["headers"]
-        assert headers["properties"]["ce_type"]["const"] == event_type.value
+        assert headers["properties"]["content-type"]["const"] == "application/cloudevents+json"
+        assert not [h for h in headers["properties"] if h.startswith("ce_")]
         assert set(headers["required"]) == set(ENVELOPE_HEADERS)
 
 

@@ -52,3 +52,14 @@ def test_the_attachment_is_named_in_ascii_and_in_chinese() -> None:
     header = attachment("2024-02", "610199002", "北关街道")
     assert header.startswith('attachment; filename="griddispatch-monthly-610199002-2024-02.csv"')
     assert unquote(header.split("filename*=UTF-8''")[1]) == "北关街道-2024-02-月度统计报表.csv"
+
+
+def test_basically_satisfied_counts_as_satisfied_and_is_shown_apart() -> None:
+    facts = [
+        CaseFacts("c1", rated=1, satisfied=1, basically_satisfied=1),  # 基本满意
+        CaseFacts("c1", rated=1, satisfied=1),  # 满意
+        CaseFacts("c1", rated=1),  # 不满意
+    ]
+    row = tally(BUCKETS, facts).rows[0].as_dict()
+    assert (row["rated"], row["satisfied"], row["basically_satisfied"]) == (3, 2, 1)
+    assert row["satisfaction_rate"] == 0.6667  # 满意率 = (满意 + 基本满意) / rated

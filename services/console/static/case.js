@@ -11,6 +11,10 @@ import {
 import { onLiveEvent } from "./live.js";
 import { supervisionPanel } from "./supervision.js";
 import { clockPanel } from "./clock.js";
+import { LOCATED_BY, traceLines } from "./trace_text.js";
+import { deadlineGroups, deliverySummary, noteText, refusalText, repeatText, timelineLines } from "./history_text.js";
+import { offeredTo } from "./allowed.js";
+import { unitPicker } from "./unit_picker.js";
 
 const ACTOR_KEY = "griddispatch.console.actor";
 const DEADLINE_STATUS = { open: "计时中", met: "已完成", void: "已失效" };
@@ -48,15 +52,17 @@ export function deadlineRows(c) {
 }
 
 /** Who took a step: 「张伟 · 网格员 · 主办 · 西关街道第1网格」 for a person, role · unit · id for a system. */
-export function actorText(actor, depts = []) {
+export function actorText(actor, depts = [], names = {}) {
   if (!actor) return "—";
   const parts = [];
   if (actor.name) parts.push(actor.name);
   const personRole = actor.person_role || actor.person_roles;
   if (personRole) parts.push([].concat(personRole).map((r) => label(PERSON_ROLES, r)).join("、"));
   if (actor.role) parts.push(label(ROLES, actor.role));
-  if (actor.unit) parts.push(partyName(actor.unit, depts));
-  if (!actor.name && actor.id) parts.push(actor.id);
+  if (actor.unit) parts.push(names[actor.unit] || partyName(actor.unit, depts));
+  // The system's own steps and a resident's (a client's uuid) need no id: the role says who.
+  const machine = actor.role === "system" || (actor.role === "resident" && /^[0-9a-f-]{36}$/i.test(actor.id || ""));
+  if (!actor.name && actor.id && !machine) parts.push(actor.id);
   return parts.join(" · ") || "—";
 }
 
@@ -68,27 +74,14 @@ function responsibleText(r, person) {
   return h("span", { id: "responsible", dataset: { person: r.lead } }, person && r.lead === person.id ? "我" : r.lead_name || r.lead);
 }
 
-function noteOf(event) {
-  const d = event.detail || {};
-  const parts = [];
-  if (event.note) parts.push(event.note);
-  else {
-    if (d.reason_code) parts.push(`[${d.reason_code}]`);
-    if (d.text) parts.push(d.text);
-    if (d.reason) parts.push(d.reason);
-  }
-  if (d.unit) parts.push(`派往：${partyName(d.unit)}`);
-  if (d.lead) parts.push(`主办：${partyName(d.lead)}`);
-  if (d.into_case_number) parts.push(`合并到 ${d.into_case_number}`);
-  if (d.person && ["claim", "hand_over", "reassign"].includes(event.action)) parts.push(`责任人：${d.from || "无"} → ${d.person}`);
-  if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${d.departments.join("、")}`);
-  if (d.tier) parts.push(`时限提醒：${d.tier}`);
-  if (d.score) parts.push(`评分：${d.score}`);
-  return parts.join("；");
+function dl(pairs, wide = false) {
+  return h("dl", { class: wide ? "facts wide" : "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
-function dl(pairs) {
-  return h("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+/** A small panel that sits beside the next one (the page fits a screen or two). */
+function half(el) {
+  if (el && el.classList) el.classList.add("half");
+  return el;
 }
 
 function section(title, ...content) {
@@ -102,7 +95,9 @@ async function loadDeliveries(caseId, holder) {
     clear(holder,
       items.length === 0
         ? h("p", { class: "muted" }, "尚无通知记录。")
-        : h("table", { class: "deliveries" },
+        : h("details", { class: "deliveries-fold" },
+          h("summary", { id: "deliveries-summary" }, deliverySummary(items, (st) => label(DELIVERY_STATUS, st))),
+          h("table", { class: "deliveries" },
             h("thead", {}, h("tr", {}, ["渠道", "对象", "事件", "状态", "尝试次数", "最后错误", "创建", "送达/最近尝试"].map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {},
               items.map((x) =>
@@ -119,6 +114,7 @@ async function loadDeliveries(caseId, holder) {
               ),
             ),
           ),
+        ),
     );
   } catch (err) {
     const missing = err instanceof ApiError && err.status === 404 && err.problem.detail === "Not Found";
@@ -242,6 +238,12 @@ function actionForm({ id, title, hint, fields, build, ctx, caseId, onDone }) {
   return form;
 }
 
+/** The roles this viewer may act in on the case: a person's acting units, a key's scopes. */
+function actingRoles(ctx, acting, canAct, supervise) {
+  if (ctx.person) return [...new Set(acting.map((o) => o.role))];
+  return [supervise && "supervisor", canAct && "assignee", canAct && "assisting"].filter(Boolean);
+}
+
 export async function renderCase(main, ctx, caseId) {
   const [catalog] = await Promise.all([matters(), units()]);
   let c;
@@ -293,7 +295,7 @@ export async function renderCase(main, ctx, caseId) {
       const rejected = ours.find((e) => e.action === "rejected");
       if (rejected) {
         pending -= 1;
-        const why = rejected.note || (rejected.detail && rejected.detail.reason) || "";
+        const why = refusalText(rejected.detail || {});
         await rerender([
           accepted(),
           h("div", { class: "problem", role: "alert", dataset: { action: receipt.action } },
@@ -327,7 +329,10 @@ export async function renderCase(main, ctx, caseId) {
   const locationText = [loc.address, loc.lon != null ? `${loc.lon}, ${loc.lat}` : null, loc.grid_code ? `网格码 ${loc.grid_code}` : null]
     .filter(Boolean).join(" · ");
   const reporter = c.reporter ? [c.reporter.name, c.reporter.phone].filter(Boolean).join(" ") : null;
-  const rows = c.state === "received" ? [] : deadlineRows(c);
+  const names = c.names || {};
+  const nameOf = (p) => names[p] || partyName(p, ctx.departments || []);
+  const dues = deadlineGroups(c.state === "received" ? [] : deadlineRows(c));
+  const rows = dues.shown;
   const deliveries = h("div", {}, h("p", { class: "muted" }, "正在加载…"));
   const supervise = ctx.me.scopes.includes("supervise");
   const canAct = supervise || ctx.me.scopes.includes("act");
@@ -382,17 +387,9 @@ export async function renderCase(main, ctx, caseId) {
     ...clock.forms,
     supervise && actionForm({
       id: "action-redispatch", title: "重新派遣", ctx, caseId, onDone: awaitApplied,
-      hint: "指挥中心人工改派：选择新的主办单位（网格、社区、街道或部门），并说明原因。",
+      hint: "指挥中心人工改派：搜索或按层级、部门选择新的主办单位，并说明原因。",
       fields: [
-        h("label", {}, "派往",
-          h("select", { name: "unit" },
-            h("option", { value: "" }, "请选择单位"),
-            h("optgroup", { label: "属地单位" },
-              unitOptions.filter((u) => u.level !== "district" || ctx.sees_all).map((u) => h("option", { value: `unit:${u.code}` }, `${u.name}（${label(LEVELS, u.level)}）`)),
-            ),
-            depts.length ? h("optgroup", { label: "部门" }, depts.map((d) => h("option", { value: `department:${d.code}` }, d.name))) : null,
-          ),
-        ),
+        unitPicker(unitOptions.filter((u) => u.level !== "district" || ctx.sees_all), depts),
         h("label", {}, "或输入单位编码", h("input", { name: "unit_text", placeholder: "unit:610199004001 或 department:gas" })),
         h("label", {}, "原因", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
       ],
@@ -404,7 +401,7 @@ export async function renderCase(main, ctx, caseId) {
     }),
     supervise && actionForm({
       id: "action-summon", title: "召集部门", ctx, caseId, onDone: awaitApplied,
-      hint: "街道吹哨、部门报到：被召集的部门须在报到时限内报到。",
+      hint: "街道吹哨、部门报到：被召集的部门须在报到时限内报到；区可代表案件所在街道吹哨。",
       fields: [deptChoices, h("label", {}, "说明", h("textarea", { name: "text", maxlength: "2000", rows: "2" }))],
       build: (data) => {
         const chosen = data.getAll("departments").map(String);
@@ -424,7 +421,7 @@ export async function renderCase(main, ctx, caseId) {
       ],
       build: (data) => ({ action: "cancel", text: String(data.get("text")).trim() }),
     }),
-  ].filter(Boolean);
+  ].filter(Boolean).filter(offeredTo(c, actingRoles(ctx, acting, canAct, supervise)));
 
   clear(main,
     h("section", { class: "page case-page", dataset: { caseId: c.case_id, state: c.state } },
@@ -451,13 +448,13 @@ export async function renderCase(main, ctx, caseId) {
               ["受理时间", fmtTime(c.received_at)],
               ["重复件", c.duplicates ? `${c.duplicates} 件已合并到本案` : null],
               ["合并到", c.merged_into ? h("a", { href: `#/cases/${c.merged_into}` }, c.merged_into) : null],
-            ]),
+            ], true),
             c.state === "received" ? h("p", { class: "notice" }, "已受理，正在派遣中……") : null,
           ),
           c.assignment ? section("派遣",
             dl([
-              ["主办", partyName(c.assignment.lead, depts)],
-              ["协办", (c.assignment.assisting || []).map((p) => partyName(p, depts)).join("、") || "无"],
+              ["主办", nameOf(c.assignment.lead)],
+              ["协办", (c.assignment.assisting || []).map(nameOf).join("、") || "无"],
               ["责任人", responsibleText(c.responsible, ctx.person)],
             ]),
           ) : null,
@@ -468,7 +465,7 @@ export async function renderCase(main, ctx, caseId) {
                 rows.map((r) =>
                   h("tr", { dataset: { warning: r.warning } },
                     h("td", {}, r.name),
-                    h("td", {}, r.party ? partyName(r.party, depts) : "—"),
+                    h("td", {}, r.party ? nameOf(r.party) : "—"),
                     h("td", {}, fmtTime(r.due)),
                     h("td", {}, label(DEADLINE_STATUS, r.status)),
                     h("td", {}, r.warning === "none" ? "—" : fmtRemaining(r.due)),
@@ -477,28 +474,31 @@ export async function renderCase(main, ctx, caseId) {
                 ),
               ),
             ),
+            dues.summary ? h("p", { class: "muted small", id: "deadlines-void" }, dues.summary) : null,
             h("p", { class: "muted small" }, "蓝牌：正常；黄牌：进入预警期；红牌：已超时。"),
           ) : null,
-          c.state !== "received" ? supervision.section : null,
-          c.state !== "received" ? clock.section : null,
+          c.state !== "received" ? half(supervision.section) : null,
+          c.state !== "received" ? half(clock.section) : null,
           c.routing ? section("派遣依据（规则轨迹）",
             dl([
-              ["定位方式", c.routing.decision && c.routing.decision.located_by],
-              ["规则版本", `registry ${c.routing.registry_version || "—"}`],
-            ]),
-            h("ol", { class: "trace", id: "routing-trace" },
-              (c.routing.trace || []).map((step) => h("li", {}, h("code", {}, step.rule), " ", step.reason)),
+              ["定位方式", c.routing.decision && label(LOCATED_BY, c.routing.decision.located_by)],
+              ["区划版本", c.routing.registry_version || "—"],
+            ], true),
+            h("ol", { class: "trace columns", id: "routing-trace" },
+              traceLines(c.routing.trace, names).map((line) => h("li", { dataset: { rule: line.rule } }, line.text)),
             ),
           ) : null,
           c.history ? section("办理过程",
             h("ol", { class: "timeline", id: "timeline" },
-              c.history.map((e) =>
-                h("li", { dataset: { action: e.action } },
+              timelineLines(c.history).map(({ event: e, count, ...line }) =>
+                h("li", { dataset: { action: e.action, count: String(count) } },
                   h("time", { datetime: e.at }, fmtTime(e.at)),
                   h("strong", {}, label(ACTIONS, e.action)),
+                  count > 1 ? h("span", { class: "badge repeat" }, `×${count}`) : null,
                   e.to_state && e.to_state !== e.from_state ? h("span", { class: "muted" }, ` ${label(STATES, e.from_state)} → ${label(STATES, e.to_state)}`) : null,
-                  h("div", { class: "small actor" }, actorText(e.actor, depts)),
-                  noteOf(e) ? h("div", { class: "note" }, noteOf(e)) : null,
+                  h("div", { class: "small actor" }, actorText(e.actor, depts, names)),
+                  noteText(line.last, names) ? h("div", { class: "note" }, noteText(line.last, names)) : null,
+                  count > 1 ? h("div", { class: "muted small repeat-text" }, repeatText({ count, ...line })) : null,
                 ),
               ),
             ),
@@ -509,7 +509,9 @@ export async function renderCase(main, ctx, caseId) {
           h("h3", {}, ctx.person ? "案件办理" : "指挥中心操作"),
           !canAct
             ? h("p", { class: "muted" }, ctx.person ? "您的角色只能查看，不能操作案件。" : "此密钥只能查看，不能操作案件。")
-            : [ctx.person ? personActor(ctx, acting, depts) : actorField(), forms],
+            : forms.length
+              ? [ctx.person ? personActor(ctx, acting, depts) : actorField(), forms]
+              : h("p", { class: "muted", id: "no-actions" }, "案件当前状态下没有可执行的操作。"),
         ),
       ),
     ),

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
 
-from services.intake import act, clock, supervise
+from services.intake import act, case_names, clock, supervise
 from services.intake.case_queries import CaseFilter, list_cases
 from services.intake.case_views import case_detail, case_summary, delivery_view, received, responsible_ids
 from services.intake.console_metrics import CONSOLE_QUERY_SECONDS
@@ -43,7 +43,9 @@ def _not_found(case_id: uuid.UUID) -> NotFound:
         "`deadlines.items`: every deadline the case has had (accept, resolve, report_in, verify, follow_up), "
         "each with `warning`: `blue` on track, `yellow` inside the warning window (its first warning time has "
         "passed), `red` overdue, `none` no longer running (met or void); `deadlines.warning` is the most "
-        "pressing colour of the running ones. `history` is the timeline: time, actor, action, `note`."
+        "pressing colour of the running ones. `history` is the timeline: time, actor, action, `note`. "
+        "`names`: the registry's name of every unit, branch and department code the case mentions; "
+        "`allowed_actions`: per role (assignee, assisting, supervisor) the actions the case's state allows."
     ),
     responses=problems(404),
 )
@@ -55,7 +57,10 @@ async def get_case(case_id: uuid.UUID, client: Client, res: Res) -> dict[str, An
         if row is not None:
             events, due = await case_events.history(conn, case_id), await deadlines.of_case(conn, case_id)
             names = await people_store.names_of(conn, responsible_ids([row]))
-            return case_detail(row, events, client, tz, due, names=names)
+            view = case_detail(row, events, client, tz, due, names=names)
+            view["names"] = await case_names.names_of(conn, case_names.parties_in(view))
+            view["allowed_actions"] = case_names.allowed_by_role(view["state"])
+            return view
     if submission is not None:
         return received(submission)
     raise _not_found(case_id)

@@ -394,7 +394,8 @@ def act(case: Case, request: Request, rules: Rules, now: datetime, *, cause: str
         note = outcome.facts[0].note or "asked to escalate"
         _escalate(work, request.actor, note, cause=cause, escalated=new)
         return work.done()
-    _record(work, request, action, new, cause)
+    behalf = {"on_behalf_of": str(summons.on_behalf_of)} if summons and summons.on_behalf_of else {}
+    _record(work, request, action, new, cause, behalf)
     if work.case.clock.suspended is not None:  # resolved or cancelled while suspended: the suspension ends
         from shared.domain.case import clock_commands
 
@@ -454,8 +455,10 @@ def _step(case: Case, request: Request, rules: Rules, now: datetime) -> tuple[An
     return apply(progress, action, role, actor or "", parties=parties, note=request.note), summons
 
 
-def _record(work: _Work, request: Request, action: Action, new: CaseProgress, cause: str) -> None:
-    """The step's deadlines, the row's columns and the history entry."""
+def _record(
+    work: _Work, request: Request, action: Action, new: CaseProgress, cause: str, extra: dict[str, Any] | None = None
+) -> None:
+    """The step's deadlines, the row's columns and the history entry (`extra`: what the step adds to it)."""
     before = work.case.progress
     _settle(work, before, new, action)
     work.progress_to(new)
@@ -466,6 +469,7 @@ def _record(work: _Work, request: Request, action: Action, new: CaseProgress, ca
         "text": request.text,
         "reason_code": request.reason_code,
         **{k: v for k, v in request.payload.items() if k != "client_id"},
+        **(extra or {}),
     }
     detail = {k: v for k, v in detail.items() if v is not None}
     work.entry(action.value, before.state, request.actor, detail, cause=cause, event_id=cause)

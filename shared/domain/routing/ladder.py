@@ -46,6 +46,7 @@ class Summons:
     by: Assignee
     calls: tuple[SummonCall, ...]
     trace: tuple[TraceStep, ...]
+    on_behalf_of: Assignee | None = None  # the street a district summons for (区代街道吹哨)
 
 
 def escalate(current_lead: Assignee, registry: Registry, *, place: str | None = None) -> Escalation:
@@ -154,13 +155,32 @@ def summon(
     urgency: Urgency = Urgency.NORMAL,
     policy: Policy = DEFAULT_POLICY,
 ) -> Summons:
-    """A street or community summons departments to a case in its area; each must report in by a deadline."""
+    """A street or community summons departments to a case in its area; each must report in by a deadline.
+
+    The district may summon on behalf of the street the case lies in (区代街道吹哨): the street stays the
+    summoning level, the district is who asked."""
     trace = Trace()
     by = _known(registry.units, by_unit, Assignee(AssigneeKind.UNIT, by_unit))
-    if by.level not in SUMMONING_LEVELS:
-        raise RoutingError(f"only a street or community may summon departments; {by_unit} is a {by.level.value}")
-    if by_unit not in {u.code for u in registry.chain(place)}:
+    chain = registry.chain(place)
+    if by_unit not in {u.code for u in chain}:
         raise RoutingError(f"{by_unit} may summon only to cases in its own area; {place} is outside it")
+    summoner, on_behalf_of = by, None
+    if by.level is Level.DISTRICT:
+        street = next((u for u in chain if u.level is Level.STREET), None)
+        if street is None:
+            raise RoutingError(f"case place {place} lies in no street: the district has no street to summon for")
+        summoner, on_behalf_of = street, Assignee(AssigneeKind.UNIT, street.code)
+        trace.add(
+            "summon.on_behalf",
+            f"district {by_unit} summons on behalf of street {street.code} ({street.name})",
+            district=by_unit,
+            street=street.code,
+        )
+    elif by.level not in SUMMONING_LEVELS:
+        raise RoutingError(
+            f"only a street or community (or the district for a street) may summon departments; "
+            f"{by_unit} is a {by.level.value}"
+        )
     wanted = list(dict.fromkeys(departments))
     if not wanted:
         raise RoutingError("a summons names at least one department")
@@ -173,9 +193,10 @@ def summon(
         assignee = department_candidates(registry, code, registry.unit(place), trace)[0]
         assignee = nearest_staffed(assignee, registry, place, trace, role="reports in")
         calls.append(SummonCall(code, assignee, due))
-        trace.add("summon.call", f"{by.level.value} {by_unit} summons {code} ({assignee}): report in by {due}")
+        who = f"{summoner.level.value} {summoner.code}"
+        trace.add("summon.call", f"{who} summons {code} ({assignee}): report in by {due}", department=code)
     trace.add("summon.deadline", f"urgency {urgency.value}: report in within {hours:g} hour(s)", hours=hours)
-    return Summons(Assignee(AssigneeKind.UNIT, by_unit), tuple(calls), tuple(trace.steps))
+    return Summons(Assignee(AssigneeKind.UNIT, by_unit), tuple(calls), tuple(trace.steps), on_behalf_of)
 
 
 def _known(table: Mapping[str, _T], code: str, who: Assignee) -> _T:

@@ -402,6 +402,27 @@ def test_a_summons_by_a_grid_is_refused() -> None:
     assert_refused(case, changed, "routing_error", "summon-1")
 
 
+def test_the_district_summons_on_behalf_of_the_case_s_street() -> None:
+    case = opened("neighbour_dispute").case
+    case = step(case, "accept", lead(case), 1, "accept-1")
+    district = Who("duty-1", "supervisor", DISTRICT)
+    changed = run(case, "summon", district, 2, "summon-1", payload={"departments": ["police"]})
+    c = changed.case
+    police = "branch:police-610199001"
+    assert police in c.progress.owing and open_deadlines(c)[(REPORT_IN, police)].due_at == h(2 + 24)
+    (entry,) = entries(changed)
+    assert entry.action == "summon" and entry.actor == district
+    assert entry.detail["on_behalf_of"] == STREET  # the history says for whom the district summoned
+
+
+def test_a_street_s_own_summons_names_nobody_it_acts_for() -> None:
+    case = opened("neighbour_dispute").case
+    case = step(case, "accept", lead(case), 1, "accept-1")
+    changed = run(case, "summon", Who("cc-1", "supervisor", STREET), 2, "summon-1", payload={"departments": ["police"]})
+    (entry,) = entries(changed)
+    assert "on_behalf_of" not in entry.detail
+
+
 def test_a_summons_of_an_unknown_department_is_refused() -> None:
     case = opened("neighbour_dispute").case
     case = step(case, "accept", lead(case), 1, "accept-1")

@@ -482,11 +482,23 @@ def test_emergency_summons_must_report_in_within_the_hour() -> None:
     assert s.calls[0].report_in_by == NOW + timedelta(hours=1) and s.calls[0].assignee == B("FIRE-D")
 
 
+def test_the_district_summons_on_behalf_of_the_street_the_case_lies_in() -> None:
+    s = summon(MG, ["CM"], "D", NOW, REG)
+    assert s.by == U("D") and s.on_behalf_of == U("D-S1")
+    assert s.trace[0].rule == "summon.on_behalf" and s.trace[0].detail == {"district": "D", "street": "D-S1"}
+    assert [c.assignee for c in s.calls] == [B("CM-C1")]
+    assert summon(MG, ["CM"], "D-S1", NOW, REG).on_behalf_of is None
+
+
+def test_the_district_cannot_summon_for_a_case_in_no_street() -> None:
+    with pytest.raises(RoutingError, match="lies in no street"):
+        summon("D", ["CM"], "D", NOW, REG)
+
+
 @pytest.mark.parametrize(
     ("by_unit", "departments", "message"),
     [
         ("D-S1-C1-G1", ["CM"], "only a street or community"),
-        ("D", ["CM"], "only a street or community"),
         ("D-S2", ["CM"], "its own area"),
         ("D-S1", ["NOPE"], "unknown department"),
         ("D-S1", [], "at least one department"),

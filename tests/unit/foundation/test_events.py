@@ -37,7 +37,8 @@ def test_envelope_has_the_cloudevents_attributes_and_case_id_key() -> None:
     assert body["datacontenttype"] == "application/json"
     assert body["data"]["title"] == "井盖缺失"  # Chinese text stays readable, not escaped
     assert "井盖缺失".encode() in encoded.value
-    assert ("ce_id", event.id.encode()) in encoded.headers
+    assert encoded.headers == [("content-type", b"application/cloudevents+json")]  # structured mode alone
+    assert body["dataschema"].endswith(f"/v1/schemas/events/{EventType.REPORT_SUBMITTED.value}.json")
 
 
 def test_round_trip_restores_typed_data() -> None:

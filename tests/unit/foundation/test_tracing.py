@@ -38,7 +38,7 @@ def assigned(case_id: str = "c1") -> CaseAssigned:
 def test_an_event_built_outside_a_trace_carries_none() -> None:
     event = new_event(assigned(), source="/t", subject="c1")
     assert "traceparent" not in (event.model_extra or {})
-    assert [k for k, _ in encode(event).headers] == ["content-type", "ce_id", "ce_type"]
+    assert [k for k, _ in encode(event).headers] == ["content-type"]
 
 
 def test_an_event_handled_in_a_trace_passes_a_child_context_on(spans: InMemorySpanExporter) -> None:

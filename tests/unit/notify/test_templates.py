@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -222,6 +223,20 @@ def test_reporter_is_asked_to_rate() -> None:
     msg = render(_changed("verified", action="verify_passed"), FACTS, audience=Audience.REPORTER)
     assert msg is not None and "请对办理结果进行评价" in msg.text and msg.subject == f"请您评价 {NUMBER}"
     _no_personal_data(msg.text)
+
+
+def test_the_request_to_rate_carries_the_signed_link_when_there_is_one() -> None:
+    link = "https://intake.example/resident/rate/#t=eyJhbGciOiJIUzI1NiJ9.e30.sig"
+    facts = replace(FACTS, rating_link=link)
+    msg = render(_changed("verified", action="verify_passed"), facts, audience=Audience.REPORTER)
+    assert msg is not None and msg.text.endswith(f"请点击链接评价（满意/基本满意/不满意）：{link}")
+    _no_personal_data(msg.text)
+    grouped = digest(
+        [_changed("resolved", action="resolve"), _changed("verified", action="verify_passed")],
+        {CASE_ID: facts},
+        audience=Audience.REPORTER,
+    )
+    assert grouped is not None and link in grouped.text  # a digest keeps the link whole
 
 
 def test_reporter_of_a_duplicate_learns_which_case_handles_it() -> None:
