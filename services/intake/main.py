@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from griddispatch import __version__
 from services.console.routes import mount_console
+from services.field_app.routes import mount_field_app
 from services.intake import open311_http
 from services.intake.deps import Resources
 from services.intake.limits import ContentChecks
@@ -207,4 +208,5 @@ def create_app(
     app.include_router(residents.router)
     mount_console(app)  # the console's pages (services/console/), after every API route
     mount_resident_page(app)  # the residents' look-up and rating page (services/resident_page/)
+    mount_field_app(app)  # the field app (services/field_app/) at /app/, after every API route
     return app

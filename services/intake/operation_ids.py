@@ -37,6 +37,7 @@ OPERATION_IDS: dict[str, str] = {
     "get_weights": "getAssessmentWeights",
     "put_weights": "replaceAssessmentWeights",
     "console_config": "getConsoleConfig",
+    "locate": "locatePoint",
     "refresh": "refreshSession",
     "login": "startSingleSignOn",
     "callback": "finishSingleSignOn",

@@ -1,14 +1,17 @@
-"""GET /v1/units and GET /v1/matter-types: the active registry version, as stored in PostgreSQL."""
+"""GET /v1/units, GET /v1/matter-types, GET /v1/departments: the active registry version, as stored in
+PostgreSQL; GET /v1/locate: where a point (a phone's position) lies in it."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from services.intake.deps import Client, Res
+from services.intake.locator import Locator, Place, unit_view
 from services.intake.schemas import problems
+from shared.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["registry"], responses=problems(401, 422, 429))
 
@@ -79,4 +82,58 @@ async def get_departments(client: Client, res: Res) -> dict[str, Any]:
             }
             for d in departments
         ]
+    }
+
+
+def _locator(request: Request) -> Locator:
+    """One per app, made on the first look-up (it holds the registry in memory)."""
+    state = request.app.state
+    if getattr(state, "locator", None) is None:
+        state.locator = Locator()
+    locator: Locator = state.locator
+    return locator
+
+
+@router.get(
+    "/locate",
+    summary="Where a point lies: its micro-grid (point in polygon) and the units above it, as dispatch locates it",
+    description=(
+        "`lon` and `lat` (WGS84), or `unit` (a unit code) for a known place. `located` is true when a micro-grid "
+        "holds the point (`method` `point`); otherwise `unit` is the smallest unit whose boundary covers it "
+        "(`method` `containing_area`), or null outside the district. `chain`: the unit, then its ancestors up to "
+        "the district; `grid`: the grid among them. With `boundary=true` the unit and the grid carry their GeoJSON "
+        "outlines (the field app draws the spot on them)."
+    ),
+    responses=problems(404, _404="no registry version is active, or no such unit"),
+)
+async def locate(
+    request: Request,
+    client: Client,
+    res: Res,
+    lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False)] = None,
+    unit: Annotated[str | None, Query(max_length=64, pattern=r"^(unit:)?[A-Za-z0-9_.\-]{1,64}$")] = None,
+    boundary: Annotated[bool, Query(description="include the GeoJSON outlines of the unit and its grid")] = False,
+) -> dict[str, Any]:
+    if (lon is None) != (lat is None):
+        raise InvalidInput("send both lon and lat", field="lat" if lat is None else "lon")
+    if lon is None and unit is None:
+        raise InvalidInput("send lon and lat, or unit", field="lon")
+    locator = _locator(request)
+    async with res.pool.acquire() as conn:
+        if lon is not None and lat is not None:
+            place = await locator.locate(conn, lon, lat)
+        else:
+            place = await locator.place_of(conn, (unit or "").removeprefix("unit:"))
+    return _place_view(place, boundary)
+
+
+def _place_view(place: Place, boundary: bool) -> dict[str, Any]:
+    grid = next((u for u in place.chain if u.level.value == "grid"), None)
+    return {
+        "located": place.method in ("point", "unit") and place.unit is not None,
+        "method": place.method,
+        "unit": unit_view(place.unit, boundary=boundary) if place.unit is not None else None,
+        "grid": unit_view(grid, boundary=boundary) if grid is not None else None,
+        "chain": [unit_view(u, boundary=False) for u in place.chain],
     }
