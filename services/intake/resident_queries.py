@@ -49,12 +49,6 @@ async def history(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[tuple[st
     return [(r["action"], json.loads(r["detail"]) if r["detail"] else {}, r["at"]) for r in rows]
 
 
-async def photos_after(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[dict[str, str]]:
-    """The case's photos of the result (role `after`), as {url, thumbnail_url}. None yet: the attachments
-    (POST /v1/attachments) are being built alongside; this is where their `after` photos are read."""
-    return []
-
-
 async def link_used(conn: asyncpg.Connection, token_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM rating_links_used WHERE token_id = $1", token_id))
 

@@ -7,6 +7,7 @@ Each test reports at a place of its own with a matter of its own, so no case abs
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,9 +17,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from PIL import Image
 
 from shared.resident_links import link_key, mint
 from shared.settings import ResidentSettings
+from tests import photos
 from tests.e2e.loop_fixtures import STREET, Loop, LoopPorts, until
 
 pytestmark = pytest.mark.timeout(600)  # a cold faust worker, and the module's stack starts in the first test
@@ -246,3 +249,45 @@ async def test_the_hotline_still_rates_by_key_and_an_old_link_or_a_forged_one_is
         assert gone.status_code == 410 and problem_code(gone) == "rating_link_expired"
         fake = await http.post("/v1/public/ratings/check", json={"token": forged})
         assert fake.status_code == 404 and problem_code(fake) == "rating_link_not_found"
+
+
+async def test_the_look_up_shows_the_after_photos_through_signed_links_without_their_location(loop: Loop) -> None:
+    phone = "13500004444"
+    report = {
+        "title": "小区门口垃圾桶满溢",
+        "description": "垃圾桶满了好几天没人清运",
+        "location": {"lon": 108.9402, "lat": 34.2662},
+        "reporter": {"name": "赵女士", "phone": phone},
+    }
+    case = await handled_case(loop, report, verify=False)
+    case_id, number, lead = case["case_id"], case["case_number"], case["assignment"]["lead"]
+
+    async def upload(role: str) -> str:
+        file = {"file": ("p.jpg", photos.jpeg(gps=(34.2662, 108.9402)), "image/jpeg")}
+        answer = await loop.intake.post("/v1/attachments", files=file, data={"role": role}, headers=loop.h("hotline"))
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    before, after = await upload("before"), await upload("after")
+    note = {"action": "comment", "actor": {"id": "w1", "unit": lead}, "text": "处置前后照片"}
+    answer = await loop.intake.post(
+        f"/v1/cases/{case_id}/actions", json={**note, "attachment_ids": [before, after]}, headers=loop.h("hotline")
+    )
+    assert answer.status_code == 202, answer.text
+    async with resident(loop, "10.0.5.1") as http:
+        found = await http.post("/v1/public/cases/lookup", json={"case_number": number, "phone_last4": "4444"})
+        assert found.status_code == 200, found.text
+        [shown] = found.json()["photos_after"]  # the result's photo, not the one from before
+        for url in (shown["url"], shown["thumbnail_url"]):
+            assert url.startswith("/v1/public/photos/") and after not in url
+            served = await http.get(url)  # no key: the signed link is the authority
+            assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+            image = Image.open(io.BytesIO(served.content))
+            assert image.format == "JPEG" and dict(image.getexif()) == {} and "exif" not in image.info
+        thumb = Image.open(io.BytesIO((await http.get(shown["thumbnail_url"])).content))
+        assert max(thumb.size) <= 320
+        token = shown["url"].rsplit("/", 1)[1]
+        forged = await http.get(f"/v1/public/photos/{token[:-4]}AAAA")
+        assert forged.status_code == 404 and problem_code(forged) == "photo_not_found"
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["sub"] == after and claims["exp"] - datetime.now(UTC).timestamp() <= 3600

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Response
 
-from services.intake import resident_queries, resident_rating, resident_view
+from services.intake import resident_photos, resident_queries, resident_rating, resident_view, uploads
 from services.intake.deps import Res
 from services.intake.resident_deps import LOOKUPS, RATINGS, Desk, address
 from services.intake.resident_schemas import (
@@ -19,8 +19,9 @@ from services.intake.resident_schemas import (
     TokenIn,
     public_problems,
 )
-from shared.errors import GridDispatchError, NotFound, RateLimited
+from shared.errors import GridDispatchError, NotFound, RateLimited, StorageUnavailable
 from shared.logging import bind_context
+from shared.queries import attachments as attachment_rows
 from shared.resident_links import RatingClaim, read
 
 router = APIRouter(prefix="/v1/public", tags=["residents"], responses=public_problems(400, 413, 415, 422, 429, 503))
@@ -62,7 +63,7 @@ async def lookup_case(body: LookupIn, res: Res, desk: Desk, client: Address) -> 
             raise CaseNotFound("no case with this number was reported from a phone ending in these digits")
         with bind_context(case_id=str(row["case_id"])):
             entries = await resident_queries.history(conn, row["case_id"])
-            photos = await resident_queries.photos_after(conn, row["case_id"])
+            photos = await resident_photos.after_photos(conn, desk.link_key, row["case_id"], res.clock())
     LOOKUPS.labels("found").inc()
     return CaseProgress.model_validate(resident_view.progress(row, entries, photos, res.settings.district_timezone))
 
@@ -143,4 +144,37 @@ async def rate_by_link(body: RatingIn, res: Res, desk: Desk, client: Address) ->
         level=body.level,
         level_text=resident_view.LEVEL_WORDS[body.level],
         message="感谢您的评价" if body.level != "unsatisfied" else "感谢您的评价，我们将重新办理",
+    )
+
+
+@router.get(
+    "/photos/{token}",
+    response_class=Response,
+    summary="A result photo of a case the resident looked up (a signed link from the look-up, valid an hour)",
+    description="The JPEG without metadata (no EXIF location), as every served copy; 404 `photo_not_found` for a "
+    "link not signed here, expired, or whose photo is gone.",
+    responses={
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}, "description": "the JPEG"},
+        **public_problems(404, _404="`photo_not_found`"),
+    },
+)
+async def get_resident_photo(res: Res, desk: Desk, token: str = Path(min_length=20, max_length=2000)) -> Response:
+    claim = resident_photos.read(desk.link_key, token, res.clock())
+    async with res.pool.acquire() as conn:
+        row = await attachment_rows.by_id(conn, claim.attachment_id)
+    if row is None or row.case_id is None or row.role != "after":
+        raise resident_photos.PhotoLinkNotFound("no such photo, or its link has expired: look the case up again")
+    with bind_context(case_id=str(row.case_id), attachment_id=str(row.id)):
+        if res.uploads is None:
+            raise StorageUnavailable("this intake has no attachment storage configured")
+        data = await uploads.read_copy(res.uploads, row, claim.copy)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Referrer-Policy": "no-referrer",
+        },
     )
