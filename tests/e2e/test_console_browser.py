@@ -388,7 +388,7 @@ async def test_the_supervision_desk_sorts_filters_and_its_counts_open_their_list
     count = int((await chip.inner_text()).split()[-1])
     await chip.click()
     await expect(page).to_have_url(re.compile(r"#/desk\?filter=overdue"))
-    await expect(page.locator("#desk-filters a[data-filter=overdue]")).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#desk-filters a[data-filter=overdue]")).to_have_attribute("aria-current", "true")
     await expect(page.locator("#desk-range")).to_contain_text(f"共 {count} 件")
     await expect(page.locator(f"#desk-table tr[data-case-id='{case_id}']")).to_have_count(0)  # not overdue
     # a column sorts the page shown

@@ -124,7 +124,7 @@ export async function renderDesk(main, ctx, params) {
         const on = chosen.includes(name);
         return h("a", {
           href: href(on ? chosen.filter((f) => f !== name) : [...chosen, name]),
-          class: `chip${on ? " on" : ""}`, "aria-pressed": on ? "true" : "false", dataset: { filter: name },
+          class: `chip${on ? " on" : ""}`, "aria-current": on ? "true" : null, dataset: { filter: name },  // a link: aria-pressed is not allowed on one
         }, `${text} ${found.counts[name]}`);
       }),
     );
