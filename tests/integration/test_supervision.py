@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
@@ -49,6 +50,11 @@ async def _supervised_case(dispatch: DispatchUnderTest) -> str:
     assert (await dispatch.case(case_id))["lead"] == GRID
     await dispatch.feed(await _missed(dispatch, case_id, "accept", GRID), dispatch.runtime.topics.deadlines)
     return case_id
+
+
+def _counted(step: str, outcome: str) -> float:
+    """dispatch's griddispatch_supervision_total{step,outcome} (dispatch runs in the test's process)."""
+    return REGISTRY.get_sample_value("griddispatch_supervision_total", {"step": step, "outcome": outcome}) or 0.0
 
 
 async def _post(intake: IntakeUnderTest, case_id: str, headers: dict[str, str], **body: Any) -> Any:
@@ -217,6 +223,7 @@ async def test_a_reply_after_the_reply_by_is_answered_late_and_assessment_counts
         uuid.UUID(case_id),
         order["order_id"],
     )
+    late_before, in_time_before = _counted("reply_order", "late"), _counted("reply_order", "in_time")
     grid = await intake.caller("read", "act", units=(GRID,))
     replied = await _post(intake, case_id, grid.headers, action="reply_order", order_id=order["order_id"],
                           text="已上门劝导，已整改", actor={"id": "g-8", "unit": GRID})  # fmt: skip
@@ -226,6 +233,7 @@ async def test_a_reply_after_the_reply_by_is_answered_late_and_assessment_counts
     (late,) = (await intake.http.get(f"/v1/cases/{case_id}/supervision", headers=street.headers)).json()["orders"]
     assert (late["state"], late["late"], late["reply"]) == ("answered_late", True, "已上门劝导，已整改")
     assert (await dispatch.deadlines(case_id))[("order_reply", GRID)] == "met"  # answered: it no longer runs
+    assert (_counted("reply_order", "late"), _counted("reply_order", "in_time")) == (late_before + 1, in_time_before)
     params = {"period": "2025-11", "level": "grid"}
     body = (await intake.http.get("/v1/assessment", params=params, headers=street.headers)).json()
     row = next(r for r in body["rows"] if r["code"] == GRID.removeprefix("unit:"))
