@@ -76,6 +76,14 @@ CONSULTATION = Counter(
 )
 _CONSULTATION_STEPS = frozenset({"convene", "give_opinion", "record_outcome", "consultation_unanswered"})
 
+REPORT_UP = Counter(
+    "griddispatch_report_up_total",
+    "Report-up steps recorded (上报): report_up, decide_report_up (outcome: take, assign or send_back), "
+    "report_up_climbed (undecided by its decide-by: the rung above decides), report_up_realert (undecided at the top)",
+    ["step", "outcome"],
+)
+_REPORT_UP_STEPS = frozenset({"report_up", "decide_report_up", "report_up_climbed", "report_up_realert"})
+
 
 @dataclass(frozen=True, slots=True)
 class Mark:
@@ -244,4 +252,6 @@ class UnitOfWork:
                 CLOCK.labels(fact.action, clock_outcome(fact)).inc()
             elif isinstance(fact, Entry) and fact.action in _CONSULTATION_STEPS:
                 CONSULTATION.labels(fact.action).inc()
+            elif isinstance(fact, Entry) and fact.action in _REPORT_UP_STEPS:
+                REPORT_UP.labels(fact.action, str(fact.detail.get("decision") or "-")).inc()
         return rows

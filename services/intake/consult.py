@@ -1,6 +1,7 @@
 """Intake's checks of consultation (会商): a street or community over the case's place convenes (`convene`, with
-the invited units and departments and the opinions' deadline), each invited party answers (`give_opinion`) by the
-deadline, the convener records the outcome (`record_outcome`: the decided lead and assisting units). Dispatch
+the invited units and departments and the opinions' deadline; the district over the place convenes on behalf of the
+case's street), each invited party answers (`give_opinion`) by the deadline, the convener (or the district for a
+street convener) records the outcome (`record_outcome`: the decided lead and assisting units). Dispatch
 decides again on the case as it stands then (shared/domain/case/consultation_commands.py); these answer at once what
 the case row shows.
 """
@@ -42,9 +43,10 @@ async def check(conn: asyncpg.Connection, client: ApiClient, body: ActionIn, row
     if not held:
         raise NoConsultation("this case has no open consultation")
     if body.action == "record_outcome":
-        if unit != held.get("convener"):
+        convener = held.get("convener")
+        if unit != convener and (convener is None or await _street_for(conn, unit, row) != convener):
             raise NotConvener(
-                f"only the convener {held.get('convener')} records the outcome, not {unit or 'no unit'}",
+                f"only the convener {convener} (or its district for it) records the outcome, not {unit or 'no unit'}",
                 field="actor.unit",
             )
         await _known(conn, [body.unit or "", *body.assisting], "unit")
@@ -73,9 +75,26 @@ async def _check_convene(
     kind, _, code = unit.partition(":")
     place = row["place"]
     over = await unit_chain(conn, f"unit:{place}") if place else frozenset()
-    if kind != "unit" or unit not in over or await conn.fetchval(_LEVEL, code) not in _CONVENERS:
-        raise CannotConvene(f"{unit} is not a street or community over this case's place", field="actor.unit")
+    itself = kind == "unit" and unit in over and await conn.fetchval(_LEVEL, code) in _CONVENERS
+    if not itself and await _street_for(conn, unit, row) is None:
+        raise CannotConvene(
+            f"{unit} is not a street or community over this case's place (nor its district)", field="actor.unit"
+        )
     await _known(conn, body.invited, "invited")
+
+
+async def _street_for(conn: asyncpg.Connection, unit: str | None, row: asyncpg.Record) -> str | None:
+    """The case's street when `unit` is the district over the case's place (it acts on the street's behalf)."""
+    place = row["place"]
+    if unit is None or not unit.startswith("unit:") or not place:
+        return None
+    over = await unit_chain(conn, f"unit:{place}")
+    if unit not in over or await conn.fetchval(_LEVEL, unit.partition(":")[2]) != Level.DISTRICT.value:
+        return None
+    for party in sorted(over):
+        if await conn.fetchval(_LEVEL, party.partition(":")[2]) == Level.STREET.value:
+            return party
+    return None
 
 
 async def _known(conn: asyncpg.Connection, parties: list[str], field: str) -> None:

@@ -23,7 +23,7 @@ from tests.intake_fixtures import Caller, IntakeUnderTest, events_for
 
 pytestmark = pytest.mark.infra
 
-GRID, COMMUNITY, STREET = "unit:610199004001001", "unit:610199004001", "unit:610199004"
+GRID, COMMUNITY, STREET, DISTRICT = "unit:610199004001001", "unit:610199004001", "unit:610199004", "unit:610199"
 POLICE, BRANCH = "department:police", "branch:city_management-610199004"
 
 
@@ -198,3 +198,42 @@ async def test_only_a_street_or_community_over_the_place_convenes(
     assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown_unit")
     assert (await _post(intake, case_id, community, action="convene", text="社区会商", invited=[POLICE],
                         actor={"id": "c-1", "unit": COMMUNITY})).status_code == 202  # fmt: skip
+
+
+async def test_the_district_convenes_on_behalf_of_the_cases_street_and_records_its_outcome(
+    intake: IntakeUnderTest, dispatch: DispatchUnderTest
+) -> None:
+    report = await dispatch.report(title="烈性犬伤人，街道无力协调", matter_code="dog_nuisance")
+    await dispatch.feed(report)
+    case_id = report.subject
+    await dispatch.feed(dispatch.action(case_id, "accept", "assignee", GRID), dispatch.runtime.topics.actions)
+    district = await intake.caller("read", "supervise", units=(DISTRICT,))
+    convened = await _post(intake, case_id, district, action="convene", text="区指挥中心代街道组织会商",
+                           invited=[POLICE, BRANCH], actor={"id": "d-1", "unit": DISTRICT})  # fmt: skip
+    assert convened.status_code == 202, convened.text
+    seen = await _apply_actions(intake, dispatch, case_id, 0)
+    held = (await intake.http.get(f"/v1/cases/{case_id}", headers=district.headers)).json()
+    assert held["consultation"]["convener"] == STREET and held["consultation"]["convened_by"] == "d-1"
+    entry = (await _events(dispatch, case_id))[-1]
+    assert entry["action"] == "convene" and entry["actor"]["unit"] == DISTRICT
+    assert entry["detail"]["on_behalf_of"] == STREET and entry["detail"]["convener"] == STREET
+
+    police = await intake.caller("read", "act", units=(POLICE,))
+    answered = await _post(intake, case_id, police, action="give_opinion", text="公安牵头处置",
+                           actor={"id": "p-1", "unit": POLICE})  # fmt: skip
+    assert answered.status_code == 202, answered.text
+    community = await intake.caller("read", "supervise", units=(COMMUNITY,))
+    not_its = await _post(intake, case_id, community, action="record_outcome", unit=POLICE, text="x",
+                          actor={"id": "c-1", "unit": COMMUNITY})  # fmt: skip
+    assert not_its.status_code == 403 and not_its.json()["type"].endswith("/not_convener")
+    decided = await _post(intake, case_id, district, action="record_outcome", unit=POLICE, assisting=[GRID],
+                          text="会商决定：公安牵头，网格协助", actor={"id": "d-1", "unit": DISTRICT})  # fmt: skip
+    assert decided.status_code == 202, decided.text
+    await _apply_actions(intake, dispatch, case_id, seen)
+    row = await dispatch.case(case_id)
+    assert row["lead"] == POLICE and (await dispatch.history(case_id))[-2:] == ["record_outcome", "assign"]
+    outcome = next(e for e in await _events(dispatch, case_id) if e["action"] == "record_outcome")
+    assert outcome["actor"]["unit"] == DISTRICT and outcome["detail"]["on_behalf_of"] == STREET
+    shown = (await intake.http.get(f"/v1/cases/{case_id}", headers=district.headers)).json()
+    convene = next(h for h in shown["history"] if h["action"] == "convene")
+    assert convene["detail"]["on_behalf_of"] == STREET  # the API's history says so, as for a summons

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
@@ -64,6 +65,11 @@ def _fired(case_id: str, row: Any) -> CloudEvent[DeadlineFired]:
         due_at=row["due_at"], assignee=row["party"],
     )  # fmt: skip
     return new_event(data, source="/tests", subject=case_id)
+
+
+def _counted(step: str, outcome: str = "-") -> float:
+    """dispatch's griddispatch_report_up_total{step,outcome} (dispatch runs in the test's process)."""
+    return REGISTRY.get_sample_value("griddispatch_report_up_total", {"step": step, "outcome": outcome}) or 0.0
 
 
 async def _told(dispatch: DispatchUnderTest, case_id: str) -> set[tuple[str, str]]:
@@ -189,6 +195,8 @@ async def test_an_undecided_report_up_from_a_grid_climbs_to_the_district_and_nev
     intake: IntakeUnderTest, dispatch: DispatchUnderTest
 ) -> None:
     case_id, seen = await _reported_up(intake, dispatch)
+    counted = {step: _counted(step) for step in ("report_up_climbed", "report_up_realert")}
+    taken_before = _counted("decide_report_up", "take")
     for missed_by, climbs_to in ((COMMUNITY, STREET), (STREET, DISTRICT)):
         owed = await _decide_by(dispatch, case_id)
         assert owed["party"] == missed_by
@@ -217,6 +225,9 @@ async def test_an_undecided_report_up_from_a_grid_climbs_to_the_district_and_nev
     assert (await dispatch.case(case_id))["lead"] == DISTRICT
     decided = next(e for e in reversed(await _events(dispatch, case_id)) if e["action"] == "decide_report_up")
     assert decided["detail"]["rung"] == DISTRICT
+    assert _counted("report_up_climbed") == counted["report_up_climbed"] + 2  # griddispatch_report_up_total
+    assert _counted("report_up_realert") == counted["report_up_realert"] + 1
+    assert _counted("decide_report_up", "take") == taken_before + 1
 
 
 async def _reported_up_figure(intake: IntakeUnderTest, caller: Caller, level: str, code: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.events import CloudEvent, new_event
 from shared.events.types import DeadlineFired
@@ -49,6 +50,11 @@ async def _supervised_case(dispatch: DispatchUnderTest) -> str:
     assert (await dispatch.case(case_id))["lead"] == GRID
     await dispatch.feed(await _missed(dispatch, case_id, "accept", GRID), dispatch.runtime.topics.deadlines)
     return case_id
+
+
+def _counted(step: str, outcome: str) -> float:
+    """dispatch's griddispatch_supervision_total{step,outcome} (dispatch runs in the test's process)."""
+    return REGISTRY.get_sample_value("griddispatch_supervision_total", {"step": step, "outcome": outcome}) or 0.0
 
 
 async def _post(intake: IntakeUnderTest, case_id: str, headers: dict[str, str], **body: Any) -> Any:
@@ -194,3 +200,45 @@ async def test_assessment_counts_the_orders_the_replies_in_time_and_the_urges(
     assert (replier["orders_answered"], replier["orders_answered_in_time"]) == (1, 1)
     report_csv = await intake.http.get("/v1/assessment.csv", params=params, headers=street.headers)
     assert "督办单,督办已回复,督办按时回复" in report_csv.text.splitlines()[0]
+
+
+async def test_a_reply_after_the_reply_by_is_answered_late_and_assessment_counts_it_answered_not_in_time(
+    intake: IntakeUnderTest, dispatch: DispatchUnderTest
+) -> None:
+    received = datetime(2025, 11, 18, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a month no other test uses
+    report = await dispatch.report(title="遛狗不牵绳", matter_code=SUPERVISED, received_at=received)
+    await dispatch.feed(report)
+    case_id = report.subject
+    await dispatch.feed(await _missed(dispatch, case_id, "accept", GRID), dispatch.runtime.topics.deadlines)
+    street = await intake.caller("read", "supervise", units=(STREET,))
+    (order,) = (await intake.http.get(f"/v1/cases/{case_id}/supervision", headers=street.headers)).json()["orders"]
+    # its reply-by passes before the lead answers, and before escalation found it (as when escalation lags)
+    past = "now() - interval '1 hour'"
+    await dispatch.pool.execute(
+        f"UPDATE deadlines SET due_at = {past} WHERE deadline_id = $1", uuid.UUID(order["order_id"])
+    )
+    await dispatch.pool.execute(
+        f"""UPDATE cases SET supervision = jsonb_set(supervision, '{{orders,0,reply_by}}', to_jsonb({past}))
+            WHERE case_id = $1 AND supervision->'orders'->0->>'order_id' = $2""",
+        uuid.UUID(case_id),
+        order["order_id"],
+    )
+    late_before, in_time_before = _counted("reply_order", "late"), _counted("reply_order", "in_time")
+    grid = await intake.caller("read", "act", units=(GRID,))
+    replied = await _post(intake, case_id, grid.headers, action="reply_order", order_id=order["order_id"],
+                          text="已上门劝导，已整改", actor={"id": "g-8", "unit": GRID})  # fmt: skip
+    assert replied.status_code == 202, replied.text
+    await _apply_actions(intake, dispatch, case_id)
+
+    (late,) = (await intake.http.get(f"/v1/cases/{case_id}/supervision", headers=street.headers)).json()["orders"]
+    assert (late["state"], late["late"], late["reply"]) == ("answered_late", True, "已上门劝导，已整改")
+    assert (await dispatch.deadlines(case_id))[("order_reply", GRID)] == "met"  # answered: it no longer runs
+    assert (_counted("reply_order", "late"), _counted("reply_order", "in_time")) == (late_before + 1, in_time_before)
+    params = {"period": "2025-11", "level": "grid"}
+    body = (await intake.http.get("/v1/assessment", params=params, headers=street.headers)).json()
+    row = next(r for r in body["rows"] if r["code"] == GRID.removeprefix("unit:"))
+    figures = {k: row[k] for k in ("orders_issued", "orders_answered", "orders_answered_in_time")}
+    assert figures == {"orders_issued": 1, "orders_answered": 1, "orders_answered_in_time": 0}
+    people = await intake.http.get("/v1/assessment", params={**params, "level": "person"}, headers=street.headers)
+    replier = next(r for r in people.json()["rows"] if r["code"] == "g-8")
+    assert (replier["orders_answered"], replier["orders_answered_in_time"]) == (1, 0)

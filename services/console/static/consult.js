@@ -1,7 +1,8 @@
 // 会商: a case's consultation (the street or community that convened it, the units and departments invited, by
 // when their opinions are due, the opinions given) and its actions: a street or community convenes (发起会商), an
 // invited party answers (提出意见), the convener records the outcome (会商结论: the decided lead and assisting units,
-// which re-dispatches the case). GET /v1/cases/{id} shows `consultation`; the actions go through
+// which re-dispatches the case). The district convenes on behalf of the case's street (区代街道: the street is the
+// convener, the history's `on_behalf_of` says so) and records the outcome of what it convened for it. GET /v1/cases/{id} shows `consultation`; the actions go through
 // POST /v1/cases/{id}/actions (docs/routing.md#consultation-会商, docs/intake-api.md).
 
 import { partyName } from "./api.js";
@@ -51,10 +52,12 @@ function deptChecks(name, depts) {
     : null;
 }
 
-function conveneForm({ ctx, caseId, form, onDone, depts }) {
+function conveneForm({ ctx, caseId, form, onDone, depts, district }) {
   return form({
     id: "action-convene", title: "发起会商", ctx, caseId, onDone,
-    hint: "街道或社区邀请单位、部门会商本案，各受邀单位须在截止时间前提出意见。",
+    hint: district
+      ? "区代表案件所在街道发起会商（会商以街道名义召集，记录中注明由区代表），各受邀单位须在截止时间前提出意见。"
+      : "街道或社区邀请单位、部门会商本案，各受邀单位须在截止时间前提出意见；区可代表案件所在街道发起。",
     fields: [
       deptChecks("invited", depts),
       h("label", {}, "其他受邀单位编码（逗号分隔）", h("input", { name: "invited_text", placeholder: "unit:610199004001, branch:city_management-610199004" })),
@@ -112,17 +115,23 @@ export function consultPanel({ c, ctx, caseId, form, onDone, depts }) {
   const supervise = ctx.me.scopes.includes("supervise");
   const mine = (unit) => Boolean(unit) && (ctx.actorUnit === unit || (ctx.me.units || []).includes(unit));
   const open = Boolean(held.consultation_id);
+  const districtUnit = ctx.config && ctx.config.district ? `unit:${ctx.config.district}` : null;
+  const district = Boolean(districtUnit) && mine(districtUnit);
+  // the district records the outcome of a consultation it convened for the street (the convene entry says so)
+  const forStreet = open && district && (c.history || []).some((e) => e.action === "convene"
+    && (e.detail || {}).consultation_id === held.consultation_id && (e.detail || {}).on_behalf_of === held.convener);
   const invited = open && !held.closed && (held.invited || []).some(mine)
     && !(held.opinions || []).some((o) => mine(o.party));
   const forms = [
-    supervise && !open && conveneForm({ ctx, caseId, form, onDone, depts: list }),
+    supervise && !open && conveneForm({ ctx, caseId, form, onDone, depts: list, district }),
     invited && form({
       id: "action-give-opinion", title: "提出会商意见", ctx, caseId, onDone,
       hint: `请在 ${fmtTime(held.opinions_by)} 前提出本单位意见，逾期不再受理。`,
       fields: h("label", {}, "意见", h("textarea", { name: "text", required: true, maxlength: "2000", rows: "2" })),
       build: (data) => ({ action: "give_opinion", text: String(data.get("text")).trim() }),
     }),
-    supervise && open && mine(held.convener) && outcomeForm({ c, held, ctx, caseId, form, onDone, depts: list }),
+    supervise && open && (mine(held.convener) || forStreet)
+      && outcomeForm({ c, held, ctx, caseId, form, onDone, depts: list }),
   ].filter(Boolean);
   return { section, forms };
 }

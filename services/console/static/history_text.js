@@ -51,9 +51,9 @@ const REFUSALS = {
   no_consultation: "没有正在进行的会商",
   consultation_closed: "会商意见征询已截止",
   opinion_given: "已提交过会商意见",
-  not_convener: "只有会商发起单位可以记录会商结果",
+  not_convener: "只有会商发起单位（或代其发起的区）可以记录会商结果",
   not_invited: "本单位未被邀请参加会商",
-  convener_not_allowed: "只有案件所在的街道或社区可以发起会商",
+  convener_not_allowed: "只有案件所在的街道或社区（或代表街道的区）可以发起会商",
   invited_needed: "请至少邀请一个单位或部门",
   bad_opinions_by: "意见截止时间不正确",
 };
@@ -96,6 +96,9 @@ export function missedText(reason, n = {}) {
   return null;
 }
 
+// What a district did for a street (detail.on_behalf_of): a summons (吹哨) or a consultation's steps (会商).
+const BEHALF_OF = { summon: "吹哨", convene: "发起会商", record_outcome: "记录会商结论" };
+
 /** Who took a step, with the unit's name; a district acting for a street says so (区代街道). */
 export function onBehalfText(event, n = {}) {
   const d = event.detail || {};
@@ -133,6 +136,14 @@ export function noteText(event, n = {}) {
       if (d.reply_by) parts.push(`${a === "order_unanswered" ? "未在" : "须在"} ${fmtTime(d.reply_by)} 前回复`);
       if (d.reason && a === "supervise_order") parts.push(missedText(d.reason, n) || plain(d.reason, n));
       break;
+    case "convene":
+      if (d.topic) parts.push(`会商议题：${plain(d.topic, n)}`);
+      if (Array.isArray(d.invited) && d.invited.length) parts.push(`邀请：${names(d.invited, n, "unit")}`);
+      if (d.opinions_by) parts.push(`意见截止 ${fmtTime(d.opinions_by)}`);
+      break;
+    case "record_outcome":
+      if (d.outcome) parts.push(`会商结论：${plain(d.outcome, n)}`);
+      break;
     case "close":
       parts.push(CLOSE_REASONS[d.reason] || plain(d.reason, n));
       break;
@@ -162,7 +173,7 @@ export function noteText(event, n = {}) {
   if (d.person && ["claim", "hand_over", "reassign"].includes(a)) parts.push(`责任人：${d.from || "无"} → ${d.person}`);
   if (Array.isArray(d.departments) && d.departments.length) parts.push(`召集：${names(d.departments, n, "department")}`);
   const behalf = onBehalfText(event, n);
-  if (behalf) parts.push(`${behalf}吹哨`);
+  if (behalf) parts.push(`${behalf}${BEHALF_OF[a] || ""}`);
   if (d.score) parts.push(`评分：${d.score}`);
   return parts.filter(Boolean).join("；");
 }

@@ -2,12 +2,14 @@
 opinion by the deadline, the convener records the outcome, which re-dispatches the case. Pure, on commands.py's
 `_Work` (the same sequence: deadlines, row, history, notices).
 
-* `convene` (a street or community over the case's place, with a topic in the text): `payload.invited` (units,
+* `convene` (a street or community over the case's place, or the district on behalf of the case's street, with a
+  topic in the text; the history's `detail.on_behalf_of` then names the street): `payload.invited` (units,
   branches, departments) each owe a `consultation_opinion` deadline at `payload.opinions_by` (default: the
   catalog's reply_within_hours from now); they may read the case from then on and are told;
 * `give_opinion` (an invited party, its opinion in the text) by the deadline; after it: `consultation_closed`;
-* `record_outcome` (the convener alone, the outcome in the text): `payload.lead` leads and `payload.assisting`
-  assist, assigned as a re-dispatch is (fresh deadlines, the assisting parties owe their part);
+* `record_outcome` (the convener alone, or the district for a street convener, the outcome in the text):
+  `payload.lead` leads and `payload.assisting` assist, assigned as a re-dispatch is (fresh deadlines, the
+  assisting parties owe their part);
 * the opinions-by passes (`consultation_unanswered`): no more answers, the parties that did not answer are
   recorded, the convener is told to record the outcome.
 
@@ -91,11 +93,29 @@ def consultation_by_hand(work: _Work, request: Request, action: Action, cause: s
 
 
 def may_convene(case: Case, rules: Rules, unit: str | None) -> bool:
-    """A street or community whose area holds the case's place."""
+    """A street or community whose area holds the case's place, or its district on behalf of the case's street."""
+    return convener_for(case, rules, unit) is not None
+
+
+def convener_for(case: Case, rules: Rules, unit: str | None) -> tuple[str, str | None] | None:
+    """Who convenes when `unit` asks, and for whom it acts: (the convener, on_behalf_of), None when it may not.
+
+    A street or community over the case's place convenes itself (on_behalf_of None). The district over the place
+    convenes on behalf of the street the case lies in (区代街道, as for a summons): the street is the convener, the
+    district who asked; it may record the outcome for the street too."""
     if unit is None or not unit.startswith("unit:") or not case.place or case.place not in rules.registry.units:
-        return False
+        return None
     code = unit.partition(":")[2]
-    return any(u.code == code and u.level in (Level.STREET, Level.COMMUNITY) for u in rules.registry.chain(case.place))
+    chain = rules.registry.chain(case.place)
+    asking = next((u for u in chain if u.code == code), None)
+    if asking is None:
+        return None
+    if asking.level in (Level.STREET, Level.COMMUNITY):
+        return unit, None
+    street = next((u for u in chain if u.level is Level.STREET), None)
+    if asking.level is Level.DISTRICT and street is not None:
+        return f"unit:{street.code}", f"unit:{street.code}"
+    return None
 
 
 def _parties(work: _Work, raw: object, field: str) -> tuple[str, ...]:
@@ -111,9 +131,13 @@ def _convene(work: _Work, request: Request, cause: str) -> None:
     case, unit = work.case, request.actor.unit
     if case.consultation.is_open:
         raise ConsultationOpen("a consultation of this case is open: record its outcome first")
-    if not may_convene(case, work.rules, unit):
-        raise CannotConvene(f"{unit or 'no unit'} is not a street or community over this case's place")
-    invited = tuple(p for p in _parties(work, request.payload.get("invited"), "invited") if p != unit)
+    convening = convener_for(case, work.rules, unit)
+    if convening is None:
+        raise CannotConvene(
+            f"{unit or 'no unit'} is not a street or community over this case's place (nor its district)"
+        )
+    convener, on_behalf_of = convening
+    invited = tuple(p for p in _parties(work, request.payload.get("invited"), "invited") if p not in (unit, convener))
     if not invited or len(invited) > MAX_INVITED:
         raise NobodyInvited(f"invite 1 to {MAX_INVITED} units or departments other than the convener", field="invited")
     asked = _time(request.payload.get("opinions_by"))
@@ -127,15 +151,16 @@ def _convene(work: _Work, request: Request, cause: str) -> None:
             DueKind.CONSULTATION_OPINION, party, work.now, due_at, deadline_id=_id(cause, party)
         )
     consultation = Consultation(
-        derived_id(cause, "consultation"), unit, request.actor.id, request.text or "", invited, opinions_by
+        derived_id(cause, "consultation"), convener, request.actor.id, request.text or "", invited, opinions_by
     )
     work.set(consultation=consultation, scope_keys=work.keys_with(invited))  # the invited may read the case
     detail = {
         "consultation_id": consultation.consultation_id,
-        "convener": unit,
+        "convener": convener,
         "invited": list(invited),
         "opinions_by": opinions_by.isoformat(),
         "topic": request.text,
+        **({"on_behalf_of": on_behalf_of} if on_behalf_of else {}),
     }
     work.entry(Action.CONVENE.value, case.state, request.actor, detail, cause=cause, event_id=cause)
     for party in invited:
@@ -170,8 +195,11 @@ def _record_outcome(work: _Work, request: Request, cause: str) -> None:
     held = case.consultation
     if not held.is_open:
         raise NoConsultation("this case has no open consultation")
-    if unit != held.convener:
-        raise NotConvener(f"only the convener {held.convener} records the outcome, not {unit or 'no unit'}")
+    on_behalf_of = _for_convener(case, work.rules, unit)
+    if unit != held.convener and on_behalf_of is None:
+        raise NotConvener(
+            f"only the convener {held.convener} (or its district for it) records the outcome, not {unit or 'no unit'}"
+        )
     lead = str(request.payload.get("lead") or "")
     if not _known_assignee(work.rules, lead):
         raise UnknownParty(f"the outcome needs a known lead, not {lead!r}", field="lead")
@@ -185,12 +213,21 @@ def _record_outcome(work: _Work, request: Request, cause: str) -> None:
         "invited": list(held.invited),
         "answered": [o.party for o in held.opinions],
         "unanswered": list(held.unanswered),
+        **({"on_behalf_of": on_behalf_of} if on_behalf_of else {}),
     }
     work.entry(Action.RECORD_OUTCOME.value, case.state, request.actor, detail, cause=cause, event_id=cause)
     before = case.lead
     assignment = Assignment.fresh(lead, assisting, work.case, work.rules, work.now)
     reason = {"from": before, "to": lead, "reason": request.text, "consultation": held.consultation_id}
     _assign(work, assignment, start=work.now, actor=request.actor, detail=reason, cause=cause)
+
+
+def _for_convener(case: Case, rules: Rules, unit: str | None) -> str | None:
+    """The street convener the district `unit` acts for (the consultation convened by or for that street)."""
+    convening = convener_for(case, rules, unit)
+    if convening is None or convening[1] is None or convening[1] != case.consultation.convener:
+        return None
+    return convening[1]
 
 
 def opinions_due(case: Case, fired: Fired, rules: Rules, now: datetime, *, cause: str) -> Changed | None:

@@ -26,6 +26,7 @@ MATTER = "dog_nuisance"  # led by the grid
 POLICE = "department:police"
 BY_STREET = Who("s-1", "supervisor", STREET)
 BY_COMMUNITY = Who("c-1", "supervisor", COMMUNITY)
+BY_DISTRICT = Who("d-1", "supervisor", DISTRICT)
 
 
 def ask(case: Case, action: str, who: Who, hours: float, cause: str, **request: object) -> Changed:
@@ -68,8 +69,10 @@ def test_who_may_convene_and_whom() -> None:
     assert codes(ask(case, "convene", Who("g", "supervisor", GRID), 1, "c1", text="x", payload=payload)) == [
         "convener_not_allowed"  # a grid is not a street or community
     ]
-    assert codes(ask(case, "convene", Who("d", "supervisor", DISTRICT), 1, "c2", text="x", payload=payload)) == [
-        "convener_not_allowed"
+    assert codes(
+        ask(case, "convene", Who("x", "supervisor", "unit:610199002"), 1, "c2", text="x", payload=payload)
+    ) == [
+        "convener_not_allowed"  # a street the case does not lie in
     ]
     assert codes(ask(case, "convene", BY_STREET, 1, "c3", text="x", payload={"invited": ["unit:nope"]})) == [
         "unknown_unit"
@@ -152,3 +155,36 @@ def test_a_new_lead_ends_a_consultation_with_its_deadlines() -> None:
     moved = ask(case, "assign", Who("cc", "supervisor", STREET), 2, "redo", text="改派", payload={"lead": COMMUNITY})
     assert moved.case.lead == COMMUNITY and not moved.case.consultation.is_open
     assert not [k for k in open_deadlines(moved.case) if k[0] is DueKind.CONSULTATION_OPINION]
+
+
+def test_the_district_convenes_on_behalf_of_the_cases_street_and_the_history_says_so() -> None:
+    case = ask(opened(MATTER).case, "accept", lead(opened(MATTER).case), 0.5, "accept-1").case
+    payload = {"invited": [POLICE, STREET, CM_DEPARTMENT], "opinions_by": h(4).isoformat()}
+    changed = ask(case, "convene", BY_DISTRICT, 1, "convene-d", text="区指挥中心代街道会商", payload=payload)
+    assert not refusals(changed)
+    held = changed.case.consultation
+    assert held.convener == STREET and held.convened_by == "d-1"  # the street's consultation, the district asked
+    assert held.invited == (POLICE, CM_DEPARTMENT)  # not the street it convenes for
+    (entry,) = entries(changed)
+    assert entry.action == "convene" and entry.actor == BY_DISTRICT
+    assert entry.detail["convener"] == STREET and entry.detail["on_behalf_of"] == STREET
+    assert {(n.assignee, n.role) for n in notices(changed)} == {(p, "consultation_invited") for p in held.invited}
+    by_street = ask(case, "convene", BY_STREET, 1, "convene-s", text="街道会商", payload=payload)
+    assert "on_behalf_of" not in entries(by_street)[0].detail  # a street convening itself acts for nobody
+
+    answered = ask(changed.case, "give_opinion", invitee(POLICE), 2, "o1", text="公安牵头")
+    assert {(n.assignee, n.role) for n in notices(answered)} == {(STREET, "consultation_opinion")}
+    decided = ask(answered.case, "record_outcome", BY_DISTRICT, 3, "r1", text="公安牵头", payload={"lead": POLICE})
+    assert not refusals(decided) and decided.case.lead == POLICE
+    outcome = entries(decided)[0]
+    assert outcome.action == "record_outcome" and outcome.actor == BY_DISTRICT
+    assert outcome.detail["convener"] == STREET and outcome.detail["on_behalf_of"] == STREET
+    street_decides = ask(answered.case, "record_outcome", BY_STREET, 3, "r2", text="x", payload={"lead": POLICE})
+    assert not refusals(street_decides) and "on_behalf_of" not in entries(street_decides)[0].detail
+
+
+def test_the_district_records_no_outcome_of_a_communitys_consultation() -> None:
+    case = ask(opened(MATTER).case, "accept", lead(opened(MATTER).case), 0.5, "accept-1").case
+    held = ask(case, "convene", BY_COMMUNITY, 1, "c1", text="社区会商", payload={"invited": [POLICE]}).case
+    refused = ask(held, "record_outcome", BY_DISTRICT, 2, "r1", text="x", payload={"lead": POLICE})
+    assert codes(refused) == ["not_convener"]  # it acts for the case's street only

@@ -150,6 +150,37 @@ def test_a_district_s_summons_for_a_street_says_so() -> None:
     assert note == f"召集：{NAMES['department:police']}；{DISTRICT.name}代表{STREET.name}吹哨"
 
 
+def test_a_district_s_consultation_for_a_street_says_so() -> None:
+    from shared.domain.case import Request, Who, act
+    from tests.unit.domain.case_helpers import entries
+    from tests.unit.domain.test_case_commands import DISTRICT as AT_DISTRICT
+    from tests.unit.domain.test_case_commands import RULES, h, lead, opened
+    from tests.unit.domain.test_case_commands import STREET as AT_STREET
+
+    case = opened("dog_nuisance").case
+    case = act(case, Request("accept", lead(case)), RULES, h(0.5), cause="accept-1").case
+    district = Who("duty-1", "supervisor", AT_DISTRICT)
+    payload = {"invited": ["department:police"], "opinions_by": h(4).isoformat()}
+    convened = act(
+        case, Request("convene", district, "犬只伤人，需公安参与", payload=payload), RULES, h(1), cause="c-1"
+    )
+    decided = act(convened.case, Request("record_outcome", district, "公安牵头", payload={"lead": "department:police"}),
+                  RULES, h(2), cause="r-1")  # fmt: skip
+    events = [
+        {"action": e.action, "actor": e.actor.as_dict(), "detail": e.detail, "at": e.at.isoformat()}
+        for e in entries(convened) + entries(decided)[:1]
+    ]
+    assert [e["action"] for e in events] == ["convene", "record_outcome"]
+    notes = _node(
+        "return input.events.map((e) => history.noteText(e, input.names));", {"events": events, "names": NAMES}
+    )
+    behalf = f"{NAMES[AT_DISTRICT]}代表{NAMES[AT_STREET]}"
+    assert notes == [
+        f"会商议题：犬只伤人，需公安参与；邀请：{NAMES['department:police']}；意见截止 2026-03-04 14:00；{behalf}发起会商",
+        f"会商结论：公安牵头；{behalf}记录会商结论",
+    ]
+
+
 def test_repeated_reminders_fold_into_one_line_with_a_count() -> None:
     def realert(n: int) -> dict[str, Any]:
         at = datetime(2026, 12, 1, 12, 0, n * 2, tzinfo=UTC).isoformat()
