@@ -54,11 +54,13 @@ def _uploads(res: Resources) -> Uploads:
         "time are kept for the case. An upload bound to no case within a day may be pruned."
     ),
     responses=problems(
+        400,
         409,
         413,
         415,
         422,
         503,
+        _400="the multipart/form-data body cannot be parsed (a broken boundary or part)",
         _409="the Idempotency-Key was used for a different file",
         _413="the file is over the size limit (`attachment_too_large`, `max_bytes`)",
         _415="not JPEG, PNG or HEIC/HEIF by content (`unsupported_media_type`), or not multipart/form-data",
