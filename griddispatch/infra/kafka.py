@@ -14,6 +14,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from griddispatch.infra.maven import fetch_runtime_jars
 from griddispatch.infra.processes import Processes, ProcessRecord, require_free_ports
 from shared.errors import BrokerUnavailable, ConfigurationError
 from shared.events import new_event
@@ -94,40 +95,8 @@ def java() -> str:
 
 def ensure_jars(local: LocalInfraSettings) -> Path:
     """Download the broker's jars once through Maven; later calls find them cached."""
-    layout = KafkaLayout.of(local)
-    done = layout.libs / ".complete"
-    if done.exists():
-        return layout.libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ConfigurationError("Maven is needed to fetch Kafka's jars: apt-get install maven")
-    partial = layout.libs.with_name(layout.libs.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    result = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(POM),
-            f"-Dkafka.version={local.kafka_version}",
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={partial}",
-            "-DincludeScope=runtime",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0 or not any(partial.glob("kafka_2.13-*.jar")):
-        raise ConfigurationError(
-            f"Maven could not fetch Kafka {local.kafka_version} from Maven Central "
-            f"(pom {POM}): {(result.stdout + result.stderr)[-2000:]}"
-        )
-    shutil.rmtree(layout.libs, ignore_errors=True)
-    partial.rename(layout.libs)
-    done.touch()
-    return layout.libs
+    libs = KafkaLayout.of(local).libs
+    return fetch_runtime_jars("Kafka", POM, {"kafka.version": local.kafka_version}, libs, "kafka_2.13-*.jar")
 
 
 def server_properties(node: NodeConfig, layout: KafkaLayout) -> str:

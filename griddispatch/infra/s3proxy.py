@@ -8,8 +8,6 @@ Maven into the local cache, the process recorded by pid file.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from griddispatch.infra.kafka import java
+from griddispatch.infra.maven import fetch_runtime_jars
 from griddispatch.infra.processes import Processes, ProcessRecord, require_free_ports
 from shared.errors import ConfigurationError, InfrastructureUnavailable
 from shared.settings import PROJECT_ROOT, LocalInfraSettings
@@ -42,39 +41,9 @@ def jar_dir(local: LocalInfraSettings) -> Path:
 
 def ensure_jar(local: LocalInfraSettings) -> Path:
     """Download S3Proxy's self-contained jar once through Maven; later calls find it cached."""
-    libs = jar_dir(local)
-    done = libs / ".complete"
-    if done.exists():
-        return _the_jar(libs)
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ConfigurationError("Maven is needed to fetch S3Proxy's jar: apt-get install maven")
-    partial = libs.with_name(libs.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    result = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(POM),
-            f"-Ds3proxy.version={local.s3proxy_version}",
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={partial}",
-            "-DincludeScope=runtime",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    libs = fetch_runtime_jars(
+        "S3Proxy", POM, {"s3proxy.version": local.s3proxy_version}, jar_dir(local), "s3proxy-*.jar"
     )
-    if result.returncode != 0 or not any(partial.glob("s3proxy-*.jar")):
-        raise ConfigurationError(
-            f"Maven could not fetch S3Proxy {local.s3proxy_version} from Maven Central "
-            f"(pom {POM}): {(result.stdout + result.stderr)[-2000:]}"
-        )
-    shutil.rmtree(libs, ignore_errors=True)
-    partial.rename(libs)
-    done.touch()
     return _the_jar(libs)
 
 
