@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from shared.people.model import RoleName
 from tests.dispatch_fixtures import *  # noqa: F403
 from tests.dispatch_fixtures import DispatchUnderTest
 from tests.intake_fixtures import events_for
@@ -37,20 +38,24 @@ async def test_claim_queue_hand_over_and_reassign_as_signed_in_persons(
     stack: SignInStack, dispatch: DispatchUnderTest
 ) -> None:
     workers = [await stack.person(name="同格网格员", roles=[("grid_worker", MICRO_GRID)]) for _ in range(2)]
-    # a micro-grid's case goes to its first grid worker by id: the colleague, so that "me" has something to claim
-    (colleague, colleague_login), (me, my_login) = sorted(workers)
-    async with stack.pool.acquire() as conn:
-        await conn.execute("UPDATE persons SET name = '王小明' WHERE id = $1", me)
     stranger, _ = await stack.person(name="赵外", roles=[("grid_worker", OTHER_GRID)])
     head, head_login = await stack.person(name="周格长", roles=[("micro_grid_head", MICRO_GRID)])
-    await until_snapshot(
-        lambda: dispatch.runtime.people.snapshot, lambda s: {me, colleague, stranger, head} <= s.active
+    mine_ids = {person for person, _ in workers}
+    snapshot = await until_snapshot(
+        lambda: dispatch.runtime.people.snapshot, lambda s: mine_ids | {stranger, head} <= s.active
     )
+    # a micro-grid's case goes to its first active grid worker by id; other tests' workers of the same micro-grid
+    # may still be active, so the first is read from the snapshot, not assumed to be one of this test's
+    [first, *_] = snapshot.holders(MICRO_GRID, [RoleName.GRID_WORKER])
     report = await dispatch.report(title="楼道堆物", description="楼梯间堆满纸箱", matter_code="corridor_clutter")
     await dispatch.feed(report)
     case_id = report.subject
     assert (await dispatch.case(case_id))["lead"] == MICRO_GRID
-    assert (await dispatch.case(case_id))["lead_person"] == colleague
+    assert (await dispatch.case(case_id))["lead_person"] == first
+    # "me" claims from whoever has it; "colleague" is this test's other worker
+    (me, my_login), (colleague, colleague_login) = sorted(workers, key=lambda w: w[0] == first)
+    async with stack.pool.acquire() as conn:
+        await conn.execute("UPDATE persons SET name = '王小明' WHERE id = $1", me)
 
     mine = (await stack.signed(my_login)).headers
     theirs = (await stack.signed(colleague_login)).headers
