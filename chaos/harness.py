@@ -227,21 +227,28 @@ class Harness:
             await conn.close()
 
     async def drain(self, timeout_s: float = 300.0, settle_s: float = 5.0) -> list[Violation]:
-        """Stop the load, then wait until the ledger holds (everything dispatched, fired, delivered), and a while
-        longer for anything late (a paused worker's stale work) to show up. Returns the last violations."""
+        """Stop the load, then wait until the ledger holds (everything dispatched, fired, delivered) twice,
+        `settle_s` apart, so that anything late (a paused worker's stale work) shows up. Work that arrives in
+        between (a deadline coming due, the sweeper publishing what a killed worker left) is waited for too: what
+        is wrong for good stays wrong until the timeout. Returns the last violations."""
         await self.load.stop()
         deadline = time.monotonic() + timeout_s
         violations: list[Violation] = []
         while time.monotonic() < deadline:
-            try:
-                violations = await self.violations()
-            except DRAIN_ERRORS as exc:
-                violations = [Violation("drain", "database or broker", repr(exc))]
+            violations = await self._violations_now()
             if not violations:
                 await asyncio.sleep(settle_s)
-                return await self.violations()
+                violations = await self._violations_now()
+                if not violations:
+                    return []
             await asyncio.sleep(1.0)
         return violations
+
+    async def _violations_now(self) -> list[Violation]:
+        try:
+            return await self.violations()
+        except DRAIN_ERRORS as exc:
+            return [Violation("drain", "database or broker", repr(exc))]
 
     async def violations(self) -> list[Violation]:
         """The ledger's, then each extra check's."""
