@@ -24,7 +24,8 @@ from services.escalation.tiers import Firing, plan
 from shared import outbox
 from shared.db.listen import PoolListener
 from shared.errors import BrokerUnavailable
-from shared.events import CloudEvent, new_event
+from shared.events import CloudEvent
+from shared.events.envelope import trusted_event
 from shared.events.types import DeadlineFired
 from shared.logging import bind_context, get_logger
 from shared.queries import deadlines
@@ -32,7 +33,7 @@ from shared.retriable import RETRIABLE_PUBLISHING
 from shared.settings import EscalationSettings
 from shared.supervisor import wait_any
 from shared.topics import Topics
-from shared.tracing import producing
+from shared.tracing import current_fields, producing
 
 log = get_logger(__name__)
 NOTIFY_CHANNEL = deadlines.NOTIFY_CHANNEL
@@ -87,8 +88,7 @@ class DeadlineWorker:
                 p = plan(list(row["warn_times"]), row["due_at"], row["fired"], now, self.realert_every)
                 events += [(self.topics.deadlines, self._event(row, firing)) for firing in p.fire]
                 updates.append((row["deadline_id"], p.fired, p.next_fire_at))
-            staged = await outbox.stage_many(conn, events)  # one round trip for the whole batch
-            await deadlines.set_fired(conn, updates)
+            staged = await deadlines.fire(conn, events, updates)  # staging and firing: one statement for the batch
         TICK.observe(time.perf_counter() - started)
         await outbox.publish_staged(self.pool, self.producer, staged)
         return len(rows)
@@ -104,7 +104,15 @@ class DeadlineWorker:
             scheduled_at=firing.scheduled_at,
         )
         with producing("deadline fired"):  # a trace of its own: no request caused it
-            event = new_event(data, source=SOURCE, subject=data.case_id, event_id=event_id(row["deadline_id"], firing))
+            # built from the row just read and the pure plan: no validation again (trusted_event, as dispatch does)
+            event = trusted_event(
+                data,
+                source=SOURCE,
+                subject=data.case_id,
+                event_id=event_id(row["deadline_id"], firing),
+                time=datetime.now(UTC),
+                trace=current_fields(),
+            )
         with bind_context(case_id=data.case_id, event_id=event.id):
             log.info("deadline_fired", tier=firing.tier, kind=data.kind, party=data.assignee)
         FIRED.labels(firing.tier).inc()
