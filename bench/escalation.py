@@ -55,10 +55,11 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 
-from bench.common import Place, describe_stack, infrastructure, ms, percentile, table, trio
+from bench.common import Place, cpu_ticks, describe_stack, infrastructure, ms, percentile, table, trio
 from services.escalation.clock import Clock, SystemClock
 from services.escalation.worker import DeadlineWorker
 from shared.db import create_pool
+from shared.db.statements import sent
 from shared.domain.lifecycle import DueKind
 from shared.events import decode
 from shared.kafka import kafka_producer
@@ -354,6 +355,7 @@ class Stream:
     by_third: list[list[float]] = field(default_factory=list)
     ticks: list[tuple[float, int]] = field(default_factory=list)
     histogram: Histogram | None = None
+    statements: int = 0  # sent by the workers' pools during the measured stream (ticks, sweeps, sleeps' lookups)
 
 
 def stream_rows(n: int, case_ids: list[uuid.UUID], rnd: random.Random) -> list[tuple[uuid.UUID, uuid.UUID, bool]]:
@@ -430,9 +432,10 @@ async def stream(
             result.warm_up = len(collector.seen) - warm_first
             for w in running:
                 w.ticks.clear()
-            before = Histogram.read()
+            before, statements_before = Histogram.read(), sum(sent().values())
             t0, last_due, first_message, result.late_inserts = await feed_and_wait(place.url, rows, rate, collector)
             result.histogram = Histogram.read() - before
+            result.statements = sum(sent().values()) - statements_before
         finally:
             stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks), 30)
@@ -475,10 +478,26 @@ class Capacity:
     transactions: list[float]
     events: int = 0
     histogram: Histogram | None = None
+    statements: int = 0  # griddispatch_db_statements_total sent by the workers' pools meanwhile
+    ticks: int = 0  # tick() calls that claimed something
+    cpu_s: float = 0.0  # this process's CPU meanwhile (the workers, their producers; nothing else runs)
+    backend_cpu_s: float | None = None  # the run database's PostgreSQL backends meanwhile (None: not readable)
 
     @property
     def rate(self) -> float:
         return self.claimed / self.seconds
+
+
+async def backends_cpu(pool: asyncpg.Pool) -> dict[int, int]:
+    """CPU ticks of each PostgreSQL backend on this database (from /proc: the server runs on this machine)."""
+    pids = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return {r["pid"]: cpu_ticks(r["pid"]) for r in pids}
+
+
+def backends_delta(before: dict[int, int], after: dict[int, int]) -> float | None:
+    if not any(after.values()):
+        return None  # not readable here (another machine, another user)
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / os.sysconf("SC_CLK_TCK")
 
 
 async def bare_claims(url: str, loops: int, target: int, batch: int) -> Capacity:
@@ -516,6 +535,8 @@ async def catch_up(place: Place, n_workers: int, target: int) -> Capacity:
         outbox_before = await pool.fetchval("SELECT count(*) FROM outbox")
         before = Histogram.read()
         claimed = 0
+        backends_before = await backends_cpu(pool)
+        statements_before, cpu_before = sum(sent().values()), time.process_time()
 
         async def drain(worker: TimedWorker) -> None:
             nonlocal claimed
@@ -528,9 +549,22 @@ async def catch_up(place: Place, n_workers: int, target: int) -> Capacity:
         started = time.perf_counter()
         await asyncio.gather(*(drain(w) for w in running))
         seconds = time.perf_counter() - started
+        cpu_s, statements = time.process_time() - cpu_before, sum(sent().values()) - statements_before
+        backend_cpu_s = backends_delta(backends_before, await backends_cpu(pool))
         events = await pool.fetchval("SELECT count(*) FROM outbox") - outbox_before
         ticks = [t for w in running for t, n in w.ticks if n]
-    return Capacity(n_workers, claimed, seconds, ticks, events, Histogram.read() - before)
+    return Capacity(
+        n_workers,
+        claimed,
+        seconds,
+        ticks,
+        events,
+        Histogram.read() - before,
+        statements,
+        len(ticks),
+        cpu_s,
+        backend_cpu_s,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -558,6 +592,9 @@ def stream_table(runs: list[Stream], rate: float, seconds: float) -> None:
         ]),
         ("ticks: all / that claimed", [f"{len(r.ticks):,} / {len(claiming(r)):,}" for r in runs]),
         ("rows per claiming tick: mean / max", [per_tick(r) for r in runs]),
+        ("worker statements (all, sweeps included) per claiming tick / per tier expected", [
+            f"{r.statements / max(1, len(claiming(r))):.1f} / {r.statements / max(1, r.expected):.2f}" for r in runs
+        ]),
         ("tick() with publishing, claiming ticks, ms  p50 / p99 / max", [
             trio([t for t, _ in claiming(r)]) for r in runs
         ]),
@@ -581,8 +618,19 @@ def capacity_table(bare: list[Capacity], worker: list[Capacity], batch: int) -> 
         ("  DB time per tick (histogram), count / mean / p50 / p99 ms", [
             c.histogram.line() if c.histogram else "-" for c in worker
         ]),
-        ("worker catch-up relative to the bare loop", [
-            f"{w.rate / b.rate:.2f}x" for w, b in zip(worker, bare, strict=True)
+        ("  statements per tick (all ticks, each claimed something) / per fired tier", [
+            f"{c.statements / max(1, c.ticks):.1f} / {c.statements / max(1, c.events):.3f}" for c in worker
+        ]),
+        ("  CPU of this process per fired tier, ms (workers and their producers only)", [
+            f"{1000 * c.cpu_s / max(1, c.events):.3f}  ({c.cpu_s:.2f} s)" for c in worker
+        ]),
+        ("  CPU of the database's PostgreSQL backends per fired tier, ms", [
+            "-" if c.backend_cpu_s is None
+            else f"{1000 * c.backend_cpu_s / max(1, c.events):.3f}  ({c.backend_cpu_s:.2f} s)"
+            for c in worker
+        ]),
+        ("catch-up beside the bare loop: deadlines / s, worker / bare = ratio", [
+            f"{w.rate:,.0f} / {b.rate:,.0f} = {w.rate / b.rate:.2f}x" for w, b in zip(worker, bare, strict=True)
         ]),
     ]  # fmt: skip
     columns = [f"{c.loops} loop(s)" for c in bare]
@@ -668,5 +716,5 @@ if __name__ == "__main__":
     parsed.rows = parsed.rows or (100_000 if parsed.quick else 1_000_000)
     parsed.seconds = parsed.seconds or (10.0 if parsed.quick else 30.0)
     parsed.backlog = parsed.backlog or (10_000 if parsed.quick else 50_000)
-    parsed.catch_up = parsed.catch_up or (2_000 if parsed.quick else 10_000)
+    parsed.catch_up = parsed.catch_up or (5_000 if parsed.quick else 10_000)
     raise SystemExit(asyncio.run(main(parsed)))

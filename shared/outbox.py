@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from prometheus_client import Counter
 
-from shared.events import CloudEvent, encode
+from shared.events import CloudEvent, EncodedEvent, encode
 from shared.logging import get_logger
 from shared.metrics import EVENTS_PUBLISHED
 from shared.topics import topic_kind
@@ -77,29 +77,51 @@ async def stage(conn: asyncpg.Connection, topic: str, event: CloudEvent[Any]) ->
     return row_id
 
 
+# Stages the five arrays of `Staging.args` (event ids, topics, keys, values, headers); returns the rows staged now.
+STAGE_MANY = """INSERT INTO outbox (event_id, topic, key, value, headers)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
+           ON CONFLICT (event_id, topic) DO NOTHING RETURNING id, event_id, topic"""
+
+
+@dataclass(frozen=True, slots=True)
+class Staging:
+    """(topic, event) pairs encoded once, for STAGE_MANY on its own or inside a larger statement (escalation's
+    tick stages and fires in one: shared/queries/deadlines.py)."""
+
+    encoded: list[tuple[str, CloudEvent[Any], EncodedEvent]]
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[str, CloudEvent[Any]]]) -> Staging:
+        return cls([(topic, event, encode(event)) for topic, event in items])
+
+    @property
+    def args(self) -> tuple[list[str], list[str], list[str], list[bytes], list[str]]:
+        return (
+            [e.id for _, e, _ in self.encoded],
+            [t for t, _, _ in self.encoded],
+            [e.subject for _, e, _ in self.encoded],
+            [x.value for _, _, x in self.encoded],
+            [json.dumps([[k, v.decode()] for k, v in x.headers]) for _, _, x in self.encoded],
+        )
+
+    def staged(self, returned: Sequence[asyncpg.Record]) -> list[OutboxRow]:
+        """The rows STAGE_MANY returned (those not staged before), in id order, as publish_staged sends them."""
+        ids = {(r["event_id"], r["topic"]): r["id"] for r in returned}
+        staged = [
+            OutboxRow(ids[(e.id, t)], e.id, t, e.subject, x.value, tuple(x.headers))
+            for t, e, x in self.encoded
+            if (e.id, t) in ids
+        ]
+        return sorted(staged, key=lambda r: r.id)
+
+
 async def stage_many(conn: asyncpg.Connection, items: list[tuple[str, CloudEvent[Any]]]) -> list[OutboxRow]:
     """Stage many (topic, event) pairs in one statement; returns the rows of those not staged before, in the
     order given (the publish that follows the commit sends them from here, without reading them back)."""
     if not items:
         return []
-    encoded = [(topic, event, encode(event)) for topic, event in items]
-    rows = await conn.fetch(
-        """INSERT INTO outbox (event_id, topic, key, value, headers)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
-           ON CONFLICT (event_id, topic) DO NOTHING RETURNING id, event_id, topic""",
-        [e.id for _, e, _ in encoded],
-        [t for t, _, _ in encoded],
-        [e.subject for _, e, _ in encoded],
-        [x.value for _, _, x in encoded],
-        [json.dumps([[k, v.decode()] for k, v in x.headers]) for _, _, x in encoded],
-    )
-    ids = {(r["event_id"], r["topic"]): r["id"] for r in rows}
-    staged = [
-        OutboxRow(ids[(e.id, t)], e.id, t, e.subject, x.value, tuple(x.headers))
-        for t, e, x in encoded
-        if (e.id, t) in ids
-    ]
-    return sorted(staged, key=lambda r: r.id)
+    staging = Staging.of(items)
+    return staging.staged(await conn.fetch(STAGE_MANY, *staging.args))
 
 
 def _failed(row: OutboxRow, exc: BaseException) -> None:

@@ -23,16 +23,18 @@ from services.escalation.clock import Clock
 from services.escalation.tiers import Firing, plan
 from shared import outbox
 from shared.db.listen import PoolListener
+from shared.domain.lifecycle import Tier
 from shared.errors import BrokerUnavailable
-from shared.events import CloudEvent, new_event
+from shared.events import CloudEvent
+from shared.events.envelope import trusted_event
 from shared.events.types import DeadlineFired
-from shared.logging import bind_context, get_logger
+from shared.logging import get_logger
 from shared.queries import deadlines
 from shared.retriable import RETRIABLE_PUBLISHING
 from shared.settings import EscalationSettings
 from shared.supervisor import wait_any
 from shared.topics import Topics
-from shared.tracing import producing
+from shared.tracing import current_fields, producing
 
 log = get_logger(__name__)
 NOTIFY_CHANNEL = deadlines.NOTIFY_CHANNEL
@@ -45,6 +47,7 @@ LAG = Histogram(
     "From a tier's scheduled time to its firing",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+_FIRED = {tier: FIRED.labels(tier) for tier in Tier}  # each tier's child, looked up once
 TICK = Histogram("griddispatch_escalation_tick_seconds", "Database time of one claim-and-fire transaction")
 NOTIFIES = Counter(
     "griddispatch_escalation_notifies_total",
@@ -83,17 +86,17 @@ class DeadlineWorker:
             rows = await deadlines.claim(conn, now, self.settings.batch)
             events: list[tuple[str, CloudEvent[Any]]] = []
             updates = []
+            logger = log.bind()  # the configured logger resolved once per tick, not once per line
             for row in rows:
                 p = plan(list(row["warn_times"]), row["due_at"], row["fired"], now, self.realert_every)
-                events += [(self.topics.deadlines, self._event(row, firing)) for firing in p.fire]
+                events += [(self.topics.deadlines, self._event(row, firing, logger)) for firing in p.fire]
                 updates.append((row["deadline_id"], p.fired, p.next_fire_at))
-            staged = await outbox.stage_many(conn, events)  # one round trip for the whole batch
-            await deadlines.set_fired(conn, updates)
+            staged = await deadlines.fire(conn, events, updates)  # staging and firing: one statement for the batch
         TICK.observe(time.perf_counter() - started)
         await outbox.publish_staged(self.pool, self.producer, staged)
         return len(rows)
 
-    def _event(self, row: asyncpg.Record, firing: Firing) -> CloudEvent[DeadlineFired]:
+    def _event(self, row: asyncpg.Record, firing: Firing, logger: Any = log) -> CloudEvent[DeadlineFired]:
         data = DeadlineFired(
             case_id=str(row["case_id"]),
             deadline_id=str(row["deadline_id"]),
@@ -104,10 +107,25 @@ class DeadlineWorker:
             scheduled_at=firing.scheduled_at,
         )
         with producing("deadline fired"):  # a trace of its own: no request caused it
-            event = new_event(data, source=SOURCE, subject=data.case_id, event_id=event_id(row["deadline_id"], firing))
-        with bind_context(case_id=data.case_id, event_id=event.id):
-            log.info("deadline_fired", tier=firing.tier, kind=data.kind, party=data.assignee)
-        FIRED.labels(firing.tier).inc()
+            # built from the row just read and the pure plan: no validation again (trusted_event, as dispatch does)
+            event = trusted_event(
+                data,
+                source=SOURCE,
+                subject=data.case_id,
+                event_id=event_id(row["deadline_id"], firing),
+                time=datetime.now(UTC),
+                trace=current_fields(),
+            )
+        # the case and event ids as fields of this line alone (what bind_context gives it, a third cheaper)
+        logger.info(
+            "deadline_fired",
+            case_id=data.case_id,
+            event_id=event.id,
+            tier=firing.tier,
+            kind=data.kind,
+            party=data.assignee,
+        )
+        _FIRED[firing.tier].inc()
         LAG.observe(max((event.time - firing.scheduled_at).total_seconds(), 0.0))
         return event
 

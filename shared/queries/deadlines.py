@@ -10,10 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
+from shared import outbox
 from shared.domain.lifecycle import ENDED
+from shared.events import CloudEvent
 from shared.queries.states import values
 
 # What dispatch's insert of a deadline notifies (migration 0008's trigger), with the earliest next_fire_at.
@@ -41,10 +44,33 @@ async def claim(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asy
     return list(await conn.fetch(CLAIM, now, limit))
 
 
-async def set_fired(conn: asyncpg.Connection, updates: list[tuple[uuid.UUID, int, datetime]]) -> None:
-    """(deadline_id, fired, next_fire_at) for each row fired, in one round trip."""
-    if updates:
-        await conn.executemany("UPDATE deadlines SET fired = $2, next_fire_at = $3 WHERE deadline_id = $1", updates)
+# The claimed rows' new `fired` and `next_fire_at`, from three arrays (deadline ids, fired, next_fire_at) at the
+# parameters given to format().
+_MOVE = """UPDATE deadlines d SET fired = u.fired, next_fire_at = u.next_fire_at
+           FROM unnest(${0}::uuid[], ${1}::int[], ${2}::timestamptz[]) AS u(deadline_id, fired, next_fire_at)
+           WHERE d.deadline_id = u.deadline_id"""
+# A tick's staging and firing in one statement, one round trip whatever the batch: outbox.STAGE_MANY's five arrays
+# ($1-$5), the claimed rows' three ($6-$8). Returns what STAGE_MANY returns (the outbox rows staged now).
+FIRE = f"""WITH staged AS ({outbox.STAGE_MANY}),
+           moved AS ({_MOVE.format(6, 7, 8)})
+           SELECT id, event_id, topic FROM staged"""
+
+
+def _moves(updates: Sequence[tuple[uuid.UUID, int, datetime]]) -> tuple[list[uuid.UUID], list[int], list[datetime]]:
+    return [u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates]
+
+
+async def fire(
+    conn: asyncpg.Connection,
+    events: Sequence[tuple[str, CloudEvent[Any]]],
+    updates: Sequence[tuple[uuid.UUID, int, datetime]],
+) -> list[outbox.OutboxRow]:
+    """Stage `events` in the outbox and set (deadline_id, fired, next_fire_at) of the claimed rows, in one
+    statement; returns the outbox rows staged now (not staged before), for outbox.publish_staged after commit."""
+    if not events and not updates:
+        return []
+    staging = outbox.Staging.of(events)
+    return staging.staged(await conn.fetch(FIRE, *staging.args, *_moves(updates)))
 
 
 async def next_fire_at(conn: asyncpg.Connection | asyncpg.Pool) -> datetime | None:

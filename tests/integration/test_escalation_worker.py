@@ -15,9 +15,11 @@ import pytest
 
 from services.escalation.worker import DeadlineWorker
 from shared.db import create_pool
+from shared.db.statements import sent as statements_sent
 from shared.domain.calendar import deadline
 from shared.domain.model import ClockKind
 from shared.kafka import ensure_topics, kafka_producer
+from shared.queries import deadlines
 from shared.settings import DatabaseSettings, EscalationSettings, KafkaSettings
 from shared.topics import Topics
 from tests.case_rows import insert_case
@@ -253,3 +255,47 @@ async def test_a_working_day_deadline_across_the_spring_festival(harness: Harnes
     clock.current = due
     await worker.tick()
     assert await harness.fired(deadline_id) == ["overdue", "escalate"]
+
+
+async def _due_now(harness: Harness, n: int, now: datetime) -> list[uuid.UUID]:
+    async with harness.pool.acquire() as conn:
+        case_id = await insert_case(conn)
+        rows = [(uuid.uuid4(), case_id, now - timedelta(seconds=i + 1)) for i in range(n)]
+        await conn.copy_records_to_table(
+            "deadlines",
+            records=[(d, c, "resolve", "unit:610199004001", at - timedelta(hours=1), at, at) for d, c, at in rows],
+            columns=["deadline_id", "case_id", "kind", "party", "starts_at", "due_at", "next_fire_at"],
+        )
+    return [r[0] for r in rows]
+
+
+async def _statements_of_one_tick(harness: Harness, ids: list[uuid.UUID], now: datetime) -> tuple[int, int]:
+    """(statements the tick sent, deadlines it claimed), with only `ids` open."""
+    await _only_these_due(harness, ids)
+    before = sum(statements_sent().values())
+    claimed = await harness.worker(FakeClock(now), batch=500).tick()
+    return sum(statements_sent().values()) - before, claimed
+
+
+async def test_a_tick_takes_the_same_few_statements_whatever_its_batch_and_fires_each_once(harness: Harness) -> None:
+    now = datetime.now(UTC)
+    few = await _due_now(harness, 3, now)
+    few_statements, few_claimed = await _statements_of_one_tick(harness, few, now)
+    many = await _due_now(harness, 400, now)
+    many_statements, many_claimed = await _statements_of_one_tick(harness, many, now)
+    assert (few_claimed, many_claimed) == (3, 400)
+    # claim, stage and fire in one transaction, then mark what the broker took: the same few round trips for 3 or 400
+    assert many_statements == few_statements <= 10, (few_statements, many_statements)
+    counts = await harness.pool.fetch(
+        """SELECT convert_from(value, 'UTF8')::jsonb -> 'data' ->> 'deadline_id' AS d,
+                  array_agg(convert_from(value, 'UTF8')::jsonb -> 'data' ->> 'tier' ORDER BY id) AS tiers,
+                  count(published_at) AS published
+           FROM outbox WHERE topic = $1 AND convert_from(value, 'UTF8')::jsonb -> 'data' ->> 'deadline_id' = ANY($2)
+           GROUP BY 1""",
+        harness.topics.deadlines,
+        [str(d) for d in few + many],
+    )
+    assert len(counts) == 403
+    assert all(list(c["tiers"]) == ["overdue", "escalate"] and c["published"] == 2 for c in counts)
+    assert await harness.worker(FakeClock(now)).tick() == 0  # nothing fired is claimed again
+    assert await deadlines.not_yet_fired(harness.pool, few + many) == 0  # type: ignore[arg-type]
