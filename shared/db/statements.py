@@ -16,6 +16,12 @@ introspection but neither COPY nor executemany's rows beyond the first: with any
 every statement in a context manager, builds a LoggedQuery and schedules the logger with `call_soon`: 10-15 us
 more CPU per statement on this project's 2-core machine, against 4 us for these overrides (`python -m
 bench.db_statements` measures the three ways).
+
+The same connection resets its session on release only when it changed the session: asyncpg's reset (advisory
+locks, cursors, LISTEN, settings) is a round trip of four commands at every release, about ten per case. A
+statement that can leave session state behind marks the connection (`leaves_session_state`): any statement of
+kind `other` but SET LOCAL and SHOW (SET, LISTEN, DECLARE, CREATE TEMP ..., DDL), and any that names an advisory lock or
+set_config. An open transaction is still rolled back at release, and listener callbacks are still removed.
 """
 
 from __future__ import annotations
@@ -82,14 +88,31 @@ def kind_of(query: str) -> str:
     return _FIRST_WORDS.get(first, "other")
 
 
-def note(query: str, statements: int = 1) -> None:
-    """Count statements sent with this text."""
+def leaves_session_state(query: str, kind: str) -> bool:
+    """Whether a statement may change the session beyond its transaction (so the pool must reset it on release)."""
+    if kind == "reset":
+        return False
+    lowered = query.lower()
+    if ("advisory" in lowered and "advisory_xact" not in lowered) or "set_config" in lowered:
+        return True
+    return kind == "other" and not lowered.lstrip(" \t\r\n(").startswith(("set local ", "show "))
+
+
+_SESSION_BY_QUERY: dict[str, bool] = {}
+
+
+def note(query: str, statements: int = 1) -> bool:
+    """Count statements sent with this text; whether it may leave session state behind."""
     kind = _KIND_BY_QUERY.get(query)
     if kind is None:
         kind = kind_of(query)
         if len(_KIND_BY_QUERY) < _KIND_BY_QUERY_MAX:
             _KIND_BY_QUERY[query] = kind
+            _SESSION_BY_QUERY[query] = leaves_session_state(query, kind)
+        _COUNTS[kind] += statements
+        return leaves_session_state(query, kind)
     _COUNTS[kind] += statements
+    return _SESSION_BY_QUERY[query]
 
 
 class _Statements(Collector):
@@ -108,47 +131,64 @@ REGISTRY.register(_Statements())
 
 
 class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
-    """A connection that counts the statements it sends (see the module's docstring for what counts)."""
+    """A connection that counts the statements it sends (see the module's docstring for what counts), and resets
+    its session on release only when a statement may have changed it."""
 
-    __slots__ = ()
+    __slots__ = ("_session_changed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_changed = False
+
+    def _note(self, query: str, statements: int = 1) -> None:
+        if note(query, statements):
+            self._session_changed = True
+        elif _KIND_BY_QUERY.get(query) == "reset":
+            self._session_changed = False
+
+    def get_reset_query(self) -> str:
+        """asyncpg's reset query when the session may have changed, else none (no round trip at release)."""
+        if self._session_changed:
+            return super().get_reset_query()  # type: ignore[no-any-return]
+        return ""
 
     async def execute(self, query: str, *args: Any, **kwargs: Any) -> str:
         try:
             return await super().execute(query, *args, **kwargs)  # type: ignore[no-any-return]
         finally:
-            note(query)
+            self._note(query)
 
     async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[Any]:
         try:
             return await super().fetch(query, *args, **kwargs)  # type: ignore[no-any-return]
         finally:
-            note(query)
+            self._note(query)
 
     async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().fetchrow(query, *args, **kwargs)
         finally:
-            note(query)
+            self._note(query)
 
     async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().fetchval(query, *args, **kwargs)
         finally:
-            note(query)
+            self._note(query)
 
     async def executemany(self, command: str, args: Iterable[Any], **kwargs: Any) -> None:
         args, rows = _rows(args)
         try:
             await super().executemany(command, args, **kwargs)
         finally:
-            note(command, rows[0])
+            self._note(command, rows[0])
 
     async def fetchmany(self, query: str, args: Iterable[Any], **kwargs: Any) -> list[Any]:
         args, rows = _rows(args)
         try:
             return await super().fetchmany(query, args, **kwargs)  # type: ignore[no-any-return]
         finally:
-            note(query, rows[0])
+            self._note(query, rows[0])
 
     async def copy_from_table(self, *args: Any, **kwargs: Any) -> str:
         try:

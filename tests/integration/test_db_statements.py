@@ -67,7 +67,7 @@ async def test_a_transaction_counts_every_statement_it_sends(pool: asyncpg.Pool,
         await conn.fetch(f"DELETE FROM {table} WHERE id >= 30 RETURNING id")
         await conn.fetchmany(f"UPDATE {table} SET body = $2 WHERE id = $1 RETURNING id", [(10, "x"), (11, "y")])
         # COMMIT
-    # the pool resets the connection on release
+    # nothing here changed the session: the pool releases the connection without a reset
 
     assert moved_by(before) == {
         "begin": 1,
@@ -78,7 +78,6 @@ async def test_a_transaction_counts_every_statement_it_sends(pool: asyncpg.Pool,
         "select": 2,
         "delete": 1,
         "commit": 1,
-        "reset": 1,
     }
     async with pool.acquire() as conn:  # and the database holds what was sent
         assert await conn.fetchval(f"SELECT count(*) FROM {table} WHERE body IN ('uno', 'x', 'y')") == 3
@@ -93,7 +92,7 @@ async def test_a_failed_statement_and_its_rollback_count(pool: asyncpg.Pool, tab
             await conn.execute(f"INSERT INTO {table} VALUES ($1, $2)", 1, "again")
     await pool.executemany(f"INSERT INTO {table} VALUES ($1, $2)", list(rows(2, start=5)))  # on the pool itself
 
-    assert moved_by(before) == {"begin": 1, "insert": 3, "rollback": 1, "reset": 2}
+    assert moved_by(before) == {"begin": 1, "insert": 3, "rollback": 1}
 
 
 async def test_the_exposition_shows_the_counts(pool: asyncpg.Pool, table: str) -> None:
@@ -101,4 +100,45 @@ async def test_the_exposition_shows_the_counts(pool: asyncpg.Pool, table: str) -
     families = {f.name: f for f in text_string_to_metric_families(render()[0].decode())}
     samples = {s.labels["kind"]: s.value for s in families["griddispatch_db_statements"].samples}
     assert samples == {kind: float(n) for kind, n in sent().items()}  # every kind, read at the scrape
-    assert samples["select"] >= 1 and samples["reset"] >= 1
+    assert samples["select"] >= 1
+
+
+async def test_a_session_changed_is_reset_on_release_and_only_then(pool: asyncpg.Pool, table: str) -> None:
+    """A setting, a LISTEN or a session advisory lock does not outlive its acquirer; a plain one costs no reset."""
+    before = sent()
+    async with pool.acquire() as conn:
+        await conn.execute("SET application_name = 'left behind'")
+    async with pool.acquire() as conn:  # the same connection (a pool of one)
+        assert await conn.fetchval("SHOW application_name") != "left behind"
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(77123)")
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = $1 AND objid = 77123", "advisory") == 0
+        )
+    async with pool.acquire() as conn:
+        await conn.add_listener("stmt_channel", _ignore)
+        await conn.remove_listener("stmt_channel", _ignore)  # the callback goes; the LISTEN would stay
+        await conn.execute("LISTEN stmt_channel")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+    assert moved_by(before).get("reset") == 3
+    before = sent()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit = off")  # gone with its transaction
+        await conn.execute(f"INSERT INTO {table} VALUES (1, 'one')")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    assert "reset" not in moved_by(before)
+
+
+async def test_a_transaction_left_open_is_rolled_back_at_release(pool: asyncpg.Pool, table: str) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        await conn.execute(f"INSERT INTO {table} VALUES (1, 'uncommitted')")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0
+
+
+def _ignore(*_: object) -> None:
+    pass
